@@ -1,0 +1,14 @@
+"""All models, imported here so that metadata (and Alembic) sees every table."""
+from app.models.client import FUNNEL_STAGES, Client, ClientChange
+from app.models.dialog import Dialog, Message, Turn
+from app.models.event import AppState, ProcessedEvent
+from app.models.alert import ManagerAlert
+from app.models.offer import IssuedOffer, OfferDecisionLog
+from app.models.purchase import Purchase
+from app.models.reminder import Reminder
+
+__all__ = [
+    "FUNNEL_STAGES", "AppState", "Client", "ClientChange", "Dialog", "IssuedOffer",
+    "ManagerAlert", "Message", "OfferDecisionLog", "ProcessedEvent", "Purchase", "Reminder",
+    "Turn",
+]

@@ -1,0 +1,145 @@
+"""Plain data passed between the pipeline (DB side) and the brain (model side).
+
+The brain never touches the database: the pipeline builds a `TurnContext` from the
+client card and the dialog, the brain returns results, and the pipeline stores them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Optional, Protocol
+
+Direction = Literal["in", "out"]
+TurnKind = Literal["reply", "reminder", "access_extension"]
+
+
+@dataclass(frozen=True)
+class PurchaseView:
+    product_id: str
+    title: str
+    paid_at: datetime
+    access_until: Optional[datetime]  # None = lifetime access
+
+
+@dataclass(frozen=True)
+class OfferView:
+    """A discount or bonus the sales policy has already granted to this client."""
+
+    offer_id: str
+    kind: Literal["discount", "bonus"]
+    code: Optional[str]
+    percent: Optional[int]
+    product_id: Optional[str]
+    expires_at: Optional[datetime]
+
+
+@dataclass
+class ClientCard:
+    vk_id: int
+    first_name: str = ""
+    last_name: str = ""
+    email: Optional[str] = None
+    phone: Optional[str] = None
+    funnel_stage: str = "cold"
+    timezone: str = "Europe/Moscow"
+    level: Optional[str] = None
+    goal: Optional[str] = None
+    instrument: Optional[str] = None
+    age_group: Optional[str] = None
+    budget: Optional[str] = None
+    notes: str = ""
+    tags: list[str] = field(default_factory=list)
+    purchases: list[PurchaseView] = field(default_factory=list)
+    offers: list[OfferView] = field(default_factory=list)
+    is_new: bool = False  # no reply has ever been sent to this client
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    direction: Direction
+    text: str
+    created_at: datetime
+
+
+@dataclass
+class TurnContext:
+    turn_id: int
+    now: datetime
+    card: ClientCard
+    new_messages: list[HistoryMessage]  # the burst this turn answers (empty for reminders)
+    history: list[HistoryMessage]  # bounded window of earlier messages, oldest first
+    summary: str  # rolling summary of messages older than the window
+    kb: Any  # app.knowledge.base.KnowledgeBase (current valid version)
+    kb_index: Any  # app.knowledge.search.KnowledgeIndex built for that version
+    kind: TurnKind = "reply"
+    reminder_context: Optional[str] = None  # what was agreed, for proactive turns
+
+    @property
+    def new_text(self) -> str:
+        return "\n".join(m.text for m in self.new_messages if m.text)
+
+
+@dataclass
+class OfferDecision:
+    """What `crm.sales` decided about the analysis' offer request."""
+
+    requested_id: str
+    granted: bool
+    reason: str
+    kind: Optional[Literal["discount", "bonus"]] = None
+    percent: Optional[int] = None
+    code: Optional[str] = None
+    product_id: Optional[str] = None
+    expires_at: Optional[datetime] = None
+    title: Optional[str] = None
+
+
+@dataclass
+class Decisions:
+    """Everything code decided after the analysis, handed to the reply stage."""
+
+    offer: Optional[OfferDecision] = None
+    reminder_due_at: Optional[datetime] = None
+    reminder_is_default: bool = False
+    reminders_cancelled: bool = False
+    escalated: bool = False
+    # codes and percents the reply may mention (granted now or earlier and still valid)
+    allowed_codes: set[str] = field(default_factory=set)
+    allowed_percents: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Usage:
+    model: str
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: int = 0
+    attempts: int = 1
+
+
+@dataclass
+class StageResult:
+    value: Any  # Analysis for stage 1, str for stage 2
+    usage: Usage
+    prompt_chars: int = 0
+
+
+class Brain(Protocol):
+    """A provider of the two model calls (Gemini or the offline rules)."""
+
+    name: str
+
+    def analyze(self, ctx: TurnContext) -> StageResult: ...
+
+    def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult: ...
+
+
+@dataclass
+class BrainResult:
+    analysis: Any  # app.brain.analysis.Analysis
+    reply_text: str
+    decisions: Decisions
+    prompt_version: str
+    usage: dict[str, Any]  # {"analysis": {...Usage}, "reply": {...Usage}}
+    flags: list[str] = field(default_factory=list)  # e.g. "analysis_fallback", "guardrail:price"
+    fallback: bool = False

@@ -1,0 +1,112 @@
+"""Settings: every environment variable of ARCHITECTURE.md, validated at start-up."""
+from __future__ import annotations
+
+import re
+from typing import Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
+_QUIET_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def normalize_database_url(url: str) -> str:
+    """Railway gives `postgres://` or `postgresql://`; we speak psycopg2 explicitly."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: Optional[str] = None
+    data_dir: str = ".data"
+
+    vk_group_id: Optional[int] = None
+    vk_group_token: Optional[str] = None
+    vk_confirmation_code: str = ""
+    vk_secret: Optional[str] = None
+    vk_api_base_url: str = "https://api.vk.com/method"
+    vk_api_version: str = "5.199"
+    vk_timeout_s: float = Field(10.0, gt=0)
+
+    gemini_api_key: Optional[str] = None
+    gemini_base_url: Optional[str] = None
+    gemini_analysis_model: str = DEFAULT_GEMINI_MODEL
+    gemini_reply_model: str = DEFAULT_GEMINI_MODEL
+    gemini_timeout_s: float = Field(30.0, gt=0)
+
+    knowledge_base_path: str = "knowledge_base.json"
+    debounce_seconds: float = Field(8.0, ge=0)
+    worker_threads: int = Field(8, ge=0, le=256)
+    worker_poll_s: float = Field(0.5, gt=0)
+    claim_timeout_s: float = Field(180.0, gt=0)
+    max_turn_attempts: int = Field(5, ge=1)
+    history_window: int = Field(20, ge=1, le=200)
+
+    admin_password: Optional[str] = None
+    secret_key: Optional[str] = None
+    manager_peer_ids: str = ""
+    school_timezone: str = "Europe/Moscow"
+    quiet_hours: Optional[str] = None  # "21:00-09:00", "off", unset → KB working hours
+    run_scheduler: bool = True
+    start_workers: bool = True
+    reminder_grace_hours: float = Field(12.0, ge=0)
+    max_proactive_per_week: int = Field(3, ge=0)
+    handoff_pause_hours: float = Field(12.0, ge=0)
+    access_reminder_days: int = Field(7, ge=0)
+    payment_webhook_secret: Optional[str] = None
+    dev_mode: bool = False  # /dev/chat and the in-process VK stand-in
+    port: int = 5000
+    log_json: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, v: Optional[str]) -> Optional[str]:
+        return normalize_database_url(v) if v else None
+
+    @field_validator("school_timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: Optional[str]) -> Optional[str]:
+        if v is None or v.strip() == "" :
+            return None
+        v = v.strip().lower()
+        if v == "off":
+            return v
+        m = _QUIET_RE.match(v)
+        if not m or int(m[1]) > 23 or int(m[3]) > 23 or int(m[2]) > 59 or int(m[4]) > 59:
+            raise ValueError("QUIET_HOURS must look like 21:00-09:00 or be 'off'")
+        return v
+
+    @field_validator("manager_peer_ids")
+    @classmethod
+    def _managers(cls, v: str) -> str:
+        for part in filter(None, (p.strip() for p in v.split(","))):
+            if not part.lstrip("-").isdigit():
+                raise ValueError(f"MANAGER_PEER_IDS: {part!r} is not a VK id")
+        return v
+
+    @property
+    def manager_ids(self) -> list[int]:
+        return [int(p) for p in (x.strip() for x in self.manager_peer_ids.split(",")) if p]
+
+    @property
+    def vk_configured(self) -> bool:
+        return bool(self.vk_group_token)
+
+    @property
+    def gemini_configured(self) -> bool:
+        return bool(self.gemini_api_key)

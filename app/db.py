@@ -1,0 +1,78 @@
+"""Engine, sessions and the declarative base (SQLAlchemy 2, typed)."""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from app.config import normalize_database_url
+
+log = logging.getLogger(__name__)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def embedded_database_url(data_dir: str | Path = ".data") -> str:
+    """Start (or reuse) the embedded PostgreSQL under `<data_dir>/pg` and return its URL.
+
+    The server is left running when this process exits (cleanup_mode=None) so that the web
+    process, CLI commands and a restart all share it.
+    """
+    import pgserver  # heavy import: only in local mode
+
+    root = Path(data_dir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(root / "pg", cleanup_mode=None)
+    return normalize_database_url(server.get_uri("postgres"))
+
+
+class Database:
+    """One engine and a session factory; sessions are short and scoped per job/request."""
+
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.url = normalize_database_url(url)
+        self.engine: Engine = create_engine(
+            self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+            pool_recycle=1800, connect_args={"connect_timeout": 10},
+        )
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on error."""
+        s = self.Session()
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception as exc:  # noqa: BLE001 - health check reports any DB failure
+            log.warning("database ping failed: %s", exc)
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,56 @@
+"""The client card and its change history."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+from app.models.base import Timestamps, utcnow
+
+FUNNEL_STAGES = ("cold", "warm", "hot", "client", "returning")
+
+
+class Client(Timestamps, Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vk_id: Mapped[int] = mapped_column(BigInteger, unique=True, index=True)
+    first_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    names_fetched_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    email: Mapped[Optional[str]] = mapped_column(String(254), index=True)
+    phone: Mapped[Optional[str]] = mapped_column(String(32), index=True)
+    city: Mapped[Optional[str]] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow",
+                                          server_default="Europe/Moscow")
+    level: Mapped[Optional[str]] = mapped_column(String(100))
+    goal: Mapped[Optional[str]] = mapped_column(Text)
+    instrument: Mapped[Optional[str]] = mapped_column(String(100))
+    age_group: Mapped[Optional[str]] = mapped_column(String(50))
+    budget: Mapped[Optional[str]] = mapped_column(String(100))
+    funnel_stage: Mapped[str] = mapped_column(String(16), default="cold", server_default="cold")
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    can_write: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    bot_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or f"id{self.vk_id}"
+
+
+class ClientChange(Base):
+    """Audit of the card: who or what changed a field (turn, import, staff, vk)."""
+
+    __tablename__ = "client_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(50))
+    old_value: Mapped[Optional[str]] = mapped_column(Text)
+    new_value: Mapped[Optional[str]] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64))  # "turn:12", "import", "staff", "vk"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

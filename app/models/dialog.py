@@ -1,0 +1,75 @@
+"""Dialogs (one per client), their messages and turns (the unit of one reply)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+from app.models.base import Timestamps, utcnow
+
+
+class Dialog(Timestamps, Base):
+    __tablename__ = "dialogs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"),
+                                           unique=True)
+    peer_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    reply_due_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), index=True)
+    claimed_until: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    claimed_turn_id: Mapped[Optional[int]] = mapped_column(Integer)
+    answered_upto_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_inbound_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    last_outbound_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    human_until: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    needs_human: Mapped[bool] = mapped_column(default=False, server_default="false")
+    escalated_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    summary_upto_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("turn_id", "part", name="uq_messages_turn_part"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dialog_id: Mapped[int] = mapped_column(ForeignKey("dialogs.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    source: Mapped[str] = mapped_column(String(16), default="client")  # client|bot|staff
+    text: Mapped[str] = mapped_column(Text, default="")
+    vk_message_id: Mapped[Optional[int]] = mapped_column(BigInteger, index=True)
+    conversation_message_id: Mapped[Optional[int]] = mapped_column(BigInteger)
+    random_id: Mapped[Optional[int]] = mapped_column(BigInteger, index=True)
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    turn_id: Mapped[Optional[int]] = mapped_column(ForeignKey("turns.id", ondelete="SET NULL"))
+    part: Mapped[Optional[int]] = mapped_column(Integer)
+    admin_author_id: Mapped[Optional[int]] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)
+
+
+class Turn(Base):
+    __tablename__ = "turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dialog_id: Mapped[int] = mapped_column(ForeignKey("dialogs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="reply")  # reply|reminder|access_extension
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    upto_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    reminder_id: Mapped[Optional[int]] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    analysis: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    decisions: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    reply_text: Mapped[Optional[str]] = mapped_column(Text)
+    flags: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    brain: Mapped[Optional[str]] = mapped_column(String(100))
+    prompt_version: Mapped[Optional[str]] = mapped_column(String(40))
+    error: Mapped[Optional[str]] = mapped_column(Text)

@@ -1,0 +1,40 @@
+"""Offers granted by the sales policy, and the audit of every decision."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+from app.models.base import utcnow
+
+
+class IssuedOffer(Base):
+    __tablename__ = "issued_offers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    offer_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # discount|bonus
+    code: Mapped[Optional[str]] = mapped_column(String(40), unique=True)
+    percent: Mapped[Optional[int]] = mapped_column(Integer)
+    product_id: Mapped[Optional[str]] = mapped_column(String(100))
+    expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    turn_id: Mapped[Optional[int]] = mapped_column(Integer)
+    redeemed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OfferDecisionLog(Base):
+    __tablename__ = "offer_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    turn_id: Mapped[Optional[int]] = mapped_column(Integer)
+    requested_id: Mapped[str] = mapped_column(String(100))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    issued_offer_id: Mapped[Optional[int]] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,51 @@
+"""The service container: one per app, built by `create_app`, read by views, CLI and workers."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from flask import current_app
+
+from app.clock import Clock
+from app.config import Settings
+from app.db import Database
+from app.vk.inbox import InboxSettings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    kb_store: Any = None  # app.knowledge.base.KnowledgeStore
+    vk: Any = None  # app.vk.client.VkClient
+    primary_brain: Any = None  # GeminiBrain or OfflineBrain
+    offline_brain: Any = None
+    workers: Any = None  # app.brain.workers.WorkerPool
+    scheduler: Any = None  # app.reminders.scheduler.ReminderScheduler
+    vk_emulator: Any = None  # local mode only
+    wake: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def inbox_settings(self) -> InboxSettings:
+        return InboxSettings(
+            debounce_seconds=self.settings.debounce_seconds,
+            handoff_pause_hours=self.settings.handoff_pause_hours,
+            default_timezone=self.settings.school_timezone,
+        )
+
+    def wake_workers(self) -> None:
+        self.wake.set()
+
+    def shutdown(self) -> None:
+        for part in (self.scheduler, self.workers):
+            if part is not None:
+                part.stop()
+        if self.vk_emulator is not None and hasattr(self.vk_emulator, "stop"):
+            self.vk_emulator.stop()
+        self.db.dispose()
+
+
+def services(app: Optional[Any] = None) -> Services:
+    return (app or current_app).extensions["neuro"]

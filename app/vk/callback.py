@@ -1,0 +1,76 @@
+"""POST /vk/callback — the VK Callback API endpoint. Thin: parse, authenticate, store, "ok"."""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from flask import Blueprint, Response, request
+
+from app.services import services
+from app.vk import inbox
+from app.vk.events import (Confirmation, Envelope, EventError, MessageNew, MessagePermission,
+                           MessageReply, OtherEvent, parse_event)
+
+log = logging.getLogger(__name__)
+bp = Blueprint("vk", __name__)
+MAX_BODY = 256 * 1024
+
+
+def _text(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/plain")
+
+
+def _authentic(env: Envelope) -> bool:
+    settings = services().settings
+    if settings.vk_group_id is not None and env.group_id != settings.vk_group_id:
+        return False
+    if settings.vk_secret:
+        return hmac.compare_digest((env.secret or "").encode(), settings.vk_secret.encode())
+    return True
+
+
+@bp.post("/vk/callback")
+def callback() -> Response:
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY:
+        log.warning("vk.callback refused: body of %d bytes", len(raw))
+        return _text("body too large", 413)
+    try:
+        event = parse_event(json.loads(raw))
+    except (ValueError, RecursionError) as exc:  # JSON, UTF-8 and EventError
+        log.warning("vk.callback bad request: %s", str(exc)[:200])
+        return _text(f"bad request: {str(exc)[:200]}", 400)
+    if not _authentic(event.envelope):
+        log.warning("vk.callback refused event %s: wrong secret or group_id",
+                    event.envelope.event_id)
+        return _text("forbidden", 403)
+    if isinstance(event, Confirmation):
+        return _text(services().settings.vk_confirmation_code)
+    accept_event(event, retry=request.headers.get("X-Retry-Counter"))
+    return _text("ok")
+
+
+def accept_event(event: object, retry: str | None = None) -> None:
+    """Store an authenticated event once (also used by the local chat page)."""
+    svc = services()
+    env: Envelope = event.envelope  # type: ignore[attr-defined]
+    now = svc.clock.now()
+    with svc.db.session() as s:
+        if not inbox.claim_event(s, env.event_id, env.type):
+            log.info("vk.callback duplicate event %s (retry %s) dropped", env.event_id, retry)
+            return
+        if isinstance(event, MessageNew):
+            inbox.store_inbound(s, event, now, svc.inbox_settings)
+        elif isinstance(event, MessageReply):
+            inbox.store_reply(s, event, now, svc.inbox_settings)
+        elif isinstance(event, MessagePermission):
+            inbox.store_permission(s, event, svc.inbox_settings)
+        elif isinstance(event, OtherEvent):
+            log.info("vk.callback event type %s acknowledged, not handled", env.type)
+    if isinstance(event, MessageNew):
+        svc.wake_workers()
+
+
+def register(app) -> None:  # noqa: ANN001 - Flask app
+    app.register_blueprint(bp)
