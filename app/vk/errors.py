@@ -1,0 +1,69 @@
+"""Typed VK errors that callers act on.
+
+Every failure of a VK call made through `app.vk.client.VkClient` surfaces as a `VkError`
+subclass; vk_api and requests exceptions never leak out of the client.
+"""
+from __future__ import annotations
+
+RATE_LIMIT_CODES = frozenset({6, 9})  # 6: too many requests per second, 9: flood control
+CANNOT_SEND_CODES = frozenset({901, 902})  # no permission / privacy settings
+PERMISSION_DENIED = 7
+MESSAGE_TOO_LONG = 914
+CAPTCHA_NEEDED = 14
+SERVER_ERROR_CODES = frozenset({5, 10})  # 5: auth failed (bad token), 10: VK internal error
+SEND_METHOD = "messages.send"
+
+
+class VkError(Exception):
+    """Base class. `code` is VK's error_code (None for network problems)."""
+
+    def __init__(self, message: str = "", *, code: int | None = None,
+                 method: str | None = None) -> None:
+        super().__init__(message or f"VK error {code}")
+        self.code = code
+        self.method = method
+
+
+class VkRateLimited(VkError):
+    """Codes 6 and 9, still failing after the client's bounded retries."""
+
+    def __init__(self, message: str = "", *, code: int | None = None,
+                 method: str | None = None, retry_after: float = 1.0) -> None:
+        super().__init__(message, code=code, method=method)
+        self.retry_after = retry_after
+
+
+class VkCannotSend(VkError):
+    """The peer cannot be written to (901, 902, or 7 on messages.send)."""
+
+
+class VkMessageTooLong(VkError):
+    """Code 914."""
+
+
+class VkServerError(VkError):
+    """VK internal error (10) or authorisation failure (5): shown in /healthz."""
+
+
+class VkCaptcha(VkError):
+    """Code 14: VK wants a captcha solved; a bot cannot, so treat as a failure."""
+
+
+class VkNetworkError(VkError):
+    """Connection error, timeout, non-200 HTTP answer or unreadable body."""
+
+
+def error_from_code(code: int, message: str, method: str | None,
+                    retry_after: float = 1.0) -> VkError:
+    """Map a VK error_code to the matching exception instance."""
+    if code in RATE_LIMIT_CODES:
+        return VkRateLimited(message, code=code, method=method, retry_after=retry_after)
+    if code in CANNOT_SEND_CODES or (code == PERMISSION_DENIED and method == SEND_METHOD):
+        return VkCannotSend(message, code=code, method=method)
+    if code == MESSAGE_TOO_LONG:
+        return VkMessageTooLong(message, code=code, method=method)
+    if code in SERVER_ERROR_CODES:
+        return VkServerError(message, code=code, method=method)
+    if code == CAPTCHA_NEEDED:
+        return VkCaptcha(message, code=code, method=method)
+    return VkError(message, code=code, method=method)
