@@ -25,6 +25,7 @@ class Services:
     workers: Any = None  # app.brain.workers.WorkerPool
     scheduler: Any = None  # app.reminders.scheduler.ReminderScheduler
     vk_emulator: Any = None  # local mode only
+    kb_watcher: Any = None
     wake: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -38,8 +39,25 @@ class Services:
     def wake_workers(self) -> None:
         self.wake.set()
 
+    def bot_paused(self, s: Any) -> bool:
+        """The global switch of `flask bot pause|resume` (shared by all processes)."""
+        from app.models import AppState
+
+        row = s.get(AppState, "bot_paused")
+        return row is not None and row.value == "1"
+
+    def run_brain(self, ctx: Any, apply_effects: Any) -> Any:
+        from app.brain.engine import run_brain
+
+        return run_brain(ctx, self.primary_brain, self.offline_brain, apply_effects)
+
+    def apply_effects(self, ctx: Any, state: Any, analysis: Any) -> Any:
+        from app.brain.effects import apply_effects
+
+        return apply_effects(self, ctx, state, analysis)
+
     def shutdown(self) -> None:
-        for part in (self.scheduler, self.workers):
+        for part in (self.scheduler, self.workers, self.kb_watcher):
             if part is not None:
                 part.stop()
         if self.vk_emulator is not None and hasattr(self.vk_emulator, "stop"):

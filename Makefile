@@ -1,0 +1,35 @@
+# Two commands: `make run` (local assistant with a chat page) and `make test` (the whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv browsers bench clean-data
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q --upgrade pip
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/python -m app.run_local
+
+# Page tests drive Debian's chromium + chromedriver (Playwright cannot download its browsers here).
+browsers:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver from Debian's packages"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	    || echo "WARNING: could not install chromium; browser tests will fail"; \
+	fi
+
+test: venv browsers
+	$(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python bench/webhook.py
+
+clean-data:
+	rm -rf .data

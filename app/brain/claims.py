@@ -1,0 +1,116 @@
+"""Durable claims on dialogs whose reply is due (FOR UPDATE SKIP LOCKED).
+
+A claim is a turn row plus `dialogs.claimed_until`. If the process dies mid-turn the claim
+expires and the next worker takes the *same* turn again (same id → same VK random_id, so VK
+drops a repeated send).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.models import Dialog, Message, Turn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Claim:
+    turn_id: int
+    dialog_id: int
+    attempts: int
+    kind: str = "reply"
+
+
+def _due_dialog(s: Session, now: datetime) -> Optional[Dialog]:
+    return s.execute(
+        select(Dialog)
+        .where(Dialog.reply_due_at <= now,
+               or_(Dialog.claimed_until.is_(None), Dialog.claimed_until < now))
+        .order_by(Dialog.reply_due_at).limit(1).with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+
+
+def _latest_inbound_id(s: Session, dialog_id: int) -> int:
+    return s.execute(select(func.coalesce(func.max(Message.id), 0)).where(
+        Message.dialog_id == dialog_id, Message.direction == "in")).scalar_one()
+
+
+def claim_next(s: Session, now: datetime, claim_timeout_s: float,
+               max_attempts: int) -> Optional[Claim]:
+    """Claim one due dialog in the caller's transaction (commit to make it durable)."""
+    dialog = _due_dialog(s, now)
+    if dialog is None:
+        return None
+    turn = s.get(Turn, dialog.claimed_turn_id) if dialog.claimed_turn_id else None
+    if turn is not None and turn.status == "running":
+        turn.attempts += 1
+        if turn.attempts > max_attempts:
+            _give_up(s, dialog, turn, now)
+            return None
+        log.warning("turn %s taken again (attempt %s) after an expired claim", turn.id,
+                    turn.attempts)
+    else:
+        upto = _latest_inbound_id(s, dialog.id)
+        if upto <= dialog.answered_upto_id:
+            dialog.reply_due_at = None
+            dialog.claimed_turn_id = None
+            return None
+        turn = Turn(dialog_id=dialog.id, kind="reply", status="running", upto_message_id=upto,
+                    attempts=1, started_at=now, flags=[], usage={}, timings={})
+        s.add(turn)
+        s.flush()
+    dialog.claimed_turn_id = turn.id
+    dialog.claimed_until = now + timedelta(seconds=claim_timeout_s)
+    return Claim(turn.id, dialog.id, turn.attempts, turn.kind)
+
+
+def _give_up(s: Session, dialog: Dialog, turn: Turn, now: datetime) -> None:
+    """Too many attempts: stop retrying, hand the dialog to a person."""
+    turn.status = "failed"
+    turn.finished_at = now
+    turn.error = (turn.error or "") + " | gave up after repeated failures"
+    turn.flags = list(turn.flags or []) + ["gave_up"]
+    dialog.answered_upto_id = max(dialog.answered_upto_id, turn.upto_message_id)
+    dialog.needs_human = True
+    _release(s, dialog, now)
+    log.error("turn %s failed %s times: dialog %s needs a human", turn.id, turn.attempts - 1,
+              dialog.id)
+
+
+def _release(s: Session, dialog: Dialog, now: datetime) -> None:
+    dialog.claimed_until = None
+    dialog.claimed_turn_id = None
+    newer = s.execute(select(Message.id).where(
+        Message.dialog_id == dialog.id, Message.direction == "in",
+        Message.id > dialog.answered_upto_id).limit(1)).first()
+    if newer is None:
+        dialog.reply_due_at = None
+
+
+def finish(s: Session, claim: Claim, now: datetime, status: str = "done") -> None:
+    """Close a turn and release its dialog; newer messages keep the dialog due."""
+    dialog = s.execute(select(Dialog).where(Dialog.id == claim.dialog_id)
+                       .with_for_update()).scalar_one()
+    turn = s.get(Turn, claim.turn_id)
+    if turn is not None:
+        turn.status = status
+        turn.finished_at = now
+        dialog.answered_upto_id = max(dialog.answered_upto_id, turn.upto_message_id)
+    if dialog.claimed_turn_id == claim.turn_id:
+        _release(s, dialog, now)
+
+
+def postpone(s: Session, claim: Claim, now: datetime, seconds: float, error: str) -> None:
+    """A transient failure (VK flood, network): keep the turn, retry it a bit later."""
+    dialog = s.get(Dialog, claim.dialog_id)
+    turn = s.get(Turn, claim.turn_id)
+    if turn is not None:
+        turn.error = error[:2000]
+    if dialog is not None and dialog.claimed_turn_id == claim.turn_id:
+        dialog.claimed_until = now + timedelta(seconds=seconds)

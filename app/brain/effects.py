@@ -1,0 +1,65 @@
+"""Acting on the analysis, in code: card facts, funnel stage, reminders, escalation, offers.
+
+Runs between the two model calls; returns the `Decisions` the reply stage must respect.
+Idempotent per turn (a turn taken again after a crash does not double anything).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.brain.context import DialogState
+from app.brain.types import Decisions, TurnContext
+from app.crm import alerts, cards, sales
+from app.models import Client, Dialog
+from app.reminders import service as reminders
+
+log = logging.getLogger(__name__)
+
+
+def apply_effects(svc: Any, ctx: TurnContext, state: DialogState, analysis: Any) -> Decisions:
+    decisions = Decisions()
+    source = f"turn:{ctx.turn_id}"
+    now = svc.clock.now()
+    with svc.db.session() as s:
+        client = s.get(Client, state.client_id)
+        cards.apply_facts(s, client, analysis.facts, source)
+        _apply_timezone(s, client, getattr(analysis.facts, "timezone", None), source)
+        owns = bool(ctx.card.purchases)
+        cards.set_stage(s, client, analysis.funnel_stage, source, owns_products=owns)
+        if ctx.kind == "reply":
+            outcome = reminders.apply_follow_up(s, client, ctx, analysis.follow_up, now,
+                                                svc.settings, _discussed_product(ctx, analysis))
+            decisions.reminder_due_at = outcome.due_at
+            decisions.reminder_is_default = outcome.is_default
+            decisions.reminders_cancelled = outcome.cancelled
+        if analysis.offer is not None and analysis.offer.offer_id:
+            decisions.offer = sales.decide(s, client, analysis.offer, ctx.kb, now, ctx.turn_id)
+        allowed = sales.allowed_mentions(s, client.id, now)
+        decisions.allowed_codes, decisions.allowed_percents = allowed
+        if analysis.escalate.needed:
+            dialog = s.get(Dialog, state.dialog_id)
+            dialog.needs_human = True
+            decisions.escalated = True
+    if decisions.escalated:
+        alerts.notify_managers(svc, state, analysis.escalate.reason, ctx.turn_id)
+    return decisions
+
+
+def _apply_timezone(s: Any, client: Client, tz: Any, source: str) -> None:
+    if not isinstance(tz, str) or not tz.strip():
+        return
+    try:
+        ZoneInfo(tz.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        log.info("analysis named an unknown time zone %r; card unchanged", tz)
+        return
+    cards.record_change(s, client, "timezone", tz.strip(), source)
+
+
+def _discussed_product(ctx: TurnContext, analysis: Any) -> Any:
+    for entry_id in getattr(analysis, "kb_ids", None) or []:
+        if ctx.kb is not None and ctx.kb.product(entry_id) is not None:
+            return entry_id
+    return None

@@ -1,0 +1,172 @@
+"""The pipeline seam: one claimed turn → context → brain → VK send → stored outbound + analysis.
+
+Every step is idempotent: a turn taken again after a crash re-runs the brain, but the outbound
+rows are keyed by (turn, part) and the VK random_id is derived from the turn, so the client
+never gets the same reply twice.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.brain import claims
+from app.brain.context import DialogState, load_turn_context, roll_summary
+from app.brain.types import BrainResult, Decisions, TurnContext
+from app.models import Client, Dialog, Message, Turn
+from app.vk.client import derive_part_random_id, derive_random_id, split_text
+from app.vk.errors import VkCannotSend, VkError
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 30.0
+
+
+class TurnAborted(Exception):
+    """The turn cannot go on now; it stays claimed and is retried later."""
+
+
+def turn_random_id(turn_id: int) -> int:
+    return derive_random_id(f"turn:{turn_id}")
+
+
+def process_claim(svc: Any, claim: claims.Claim) -> str:
+    """Run one claimed turn to its end. Returns the final status."""
+    t0 = time.perf_counter()
+    try:
+        status = _run(svc, claim, t0)
+    except VkCannotSend as exc:
+        status = _undeliverable(svc, claim, exc)
+    except VkError as exc:
+        _postpone(svc, claim, f"VK: {exc}")
+        return "postponed"
+    except Exception as exc:  # noqa: BLE001 - the turn must never be lost: retry it later
+        log.exception("turn %s failed: %s", claim.turn_id, exc)
+        _postpone(svc, claim, f"{type(exc).__name__}: {exc}")
+        return "postponed"
+    with svc.db.session() as s:
+        claims.finish(s, claim, svc.clock.now(), status)
+    return status
+
+
+def _run(svc: Any, claim: claims.Claim, t0: float) -> str:
+    snap = svc.kb_store.snapshot()
+    with svc.db.session() as s:
+        turn = s.get(Turn, claim.turn_id)
+        ctx, state = load_turn_context(
+            s, turn, svc.clock.now(), snap.kb, snap.index, svc.settings.history_window,
+            bot_paused=svc.bot_paused(s))
+    if state.may_send:
+        if state.needs_names:
+            _fetch_names(svc, state, ctx)
+        svc.vk.set_typing(state.peer_id)
+    t_loaded = time.perf_counter()
+    result = svc.run_brain(ctx, lambda analysis: svc.apply_effects(ctx, state, analysis))
+    t_brain = time.perf_counter()
+    _store_result(svc, claim, result, ctx, t0, t_loaded, t_brain, state)
+    if not state.may_send:
+        log.info("turn %s answered silently: %s", claim.turn_id, state.silent_reason)
+        return "silent"
+    send_reply(svc, claim.turn_id, state, result.reply_text, source="bot")
+    return "done"
+
+
+def _fetch_names(svc: Any, state: DialogState, ctx: TurnContext) -> None:
+    try:
+        names = svc.vk.get_user_name(state.peer_id)
+    except VkError as exc:
+        log.warning("users.get failed for %s: %s", state.peer_id, exc)
+        return
+    first, last = names or ("", "")
+    with svc.db.session() as s:
+        client = s.get(Client, state.client_id)
+        client.first_name, client.last_name = first or client.first_name, last or client.last_name
+        client.names_fetched_at = svc.clock.now()
+    ctx.card.first_name = first or ctx.card.first_name
+    ctx.card.last_name = last or ctx.card.last_name
+
+
+def _store_result(svc: Any, claim: claims.Claim, result: BrainResult, ctx: TurnContext,
+                  t0: float, t_loaded: float, t_brain: float, state: DialogState) -> None:
+    with svc.db.session() as s:
+        turn = s.get(Turn, claim.turn_id)
+        turn.analysis = _jsonable(result.analysis)
+        turn.decisions = _jsonable(result.decisions)
+        turn.reply_text = result.reply_text
+        turn.flags = list(result.flags) + ([f"silent:{state.silent_reason}"]
+                                           if state.silent_reason else [])
+        turn.usage = result.usage
+        turn.prompt_version = result.prompt_version
+        turn.brain = "+".join(sorted({u.get("model", "?") for u in result.usage.values()
+                                      if isinstance(u, dict)})) or None
+        turn.timings = {"load_ms": round((t_loaded - t0) * 1000, 2),
+                        "brain_ms": round((t_brain - t_loaded) * 1000, 2)}
+        dialog = s.get(Dialog, claim.dialog_id)
+        roll_summary(s, dialog, svc.settings.history_window)
+
+
+def send_reply(svc: Any, turn_id: int, state: DialogState, text: str, source: str) -> list[int]:
+    """Store the outbound parts first (so message_reply echoes are recognised), then send."""
+    parts = split_text(text)
+    base = turn_random_id(turn_id)
+    now = svc.clock.now()
+    with svc.db.session() as s:
+        for i, part in enumerate(parts):
+            s.execute(insert(Message).values(
+                dialog_id=state.dialog_id, direction="out", source=source, text=part,
+                random_id=derive_part_random_id(base, i), turn_id=turn_id, part=i,
+                attachments=[], created_at=now,
+            ).on_conflict_do_nothing(constraint="uq_messages_turn_part"))
+    ids: list[int] = []
+    for i, part in enumerate(parts):
+        ids += svc.vk.send_message(state.peer_id, part, derive_part_random_id(base, i))
+    with svc.db.session() as s:
+        rows = s.execute(select(Message).where(Message.turn_id == turn_id)
+                         .order_by(Message.part)).scalars().all()
+        for row, vk_id in zip(rows, ids):
+            row.vk_message_id = vk_id
+        s.get(Dialog, state.dialog_id).last_outbound_at = svc.clock.now()
+    return ids
+
+
+def _undeliverable(svc: Any, claim: claims.Claim, exc: Exception) -> str:
+    log.warning("turn %s: VK refuses to deliver (%s); client marked not writable",
+                claim.turn_id, exc)
+    with svc.db.session() as s:
+        dialog = s.get(Dialog, claim.dialog_id)
+        client = s.get(Client, dialog.client_id)
+        client.can_write = False
+        turn = s.get(Turn, claim.turn_id)
+        turn.error = f"VK: {exc}"
+    return "undeliverable"
+
+
+def _postpone(svc: Any, claim: claims.Claim, error: str) -> None:
+    try:
+        with svc.db.session() as s:
+            claims.postpone(s, claim, svc.clock.now(), RETRY_AFTER_S, error)
+    except Exception:  # noqa: BLE001 - the claim simply expires if even this fails
+        log.exception("could not postpone turn %s", claim.turn_id)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None:
+        return None
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if hasattr(value, "__dataclass_fields__"):
+        return _jsonable_plain(asdict(value))
+    return _jsonable_plain(value)
+
+
+def _jsonable_plain(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
+
+
+BrainRunner = Callable[[TurnContext, Callable[[Any], Decisions]], BrainResult]

@@ -1,0 +1,71 @@
+"""A pool of worker threads that claim due dialogs from PostgreSQL and run the pipeline."""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from typing import Any, Optional
+
+from app.brain import claims
+from app.brain.pipeline import process_claim
+
+log = logging.getLogger(__name__)
+
+
+class WorkerPool:
+    def __init__(self, svc: Any, threads: int, poll_s: float) -> None:
+        self.svc = svc
+        self.size = threads
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.processed = 0
+        self.last_error: Optional[str] = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        for i in range(self.size):
+            t = threading.Thread(target=self._loop, name=f"turn-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        log.info("worker pool started with %d threads", self.size)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.svc.wake.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+
+    @property
+    def alive(self) -> int:
+        return sum(t.is_alive() for t in self._threads)
+
+    def run_once(self) -> bool:
+        """Claim and process one due dialog. True if there was one (also used by tests)."""
+        with self.svc.db.session() as s:
+            claim = claims.claim_next(s, self.svc.clock.now(), self.svc.settings.claim_timeout_s,
+                                      self.svc.settings.max_turn_attempts)
+        if claim is None:
+            return False
+        process_claim(self.svc, claim)
+        with self._lock:
+            self.processed += 1
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception as exc:  # noqa: BLE001 - a worker thread must survive DB outages
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("worker: %s", self.last_error)
+                busy = False
+                self._stop.wait(min(5.0, self.poll_s * 4))
+            if not busy:
+                self.svc.wake.wait(self.poll_s * (0.75 + random.random() / 2))
+                self.svc.wake.clear()
+
+    def health(self) -> dict[str, Any]:
+        return {"threads": self.size, "alive": self.alive, "processed": self.processed,
+                "last_error": self.last_error}

@@ -1,0 +1,60 @@
+"""Manager alerts on escalation: a VK message to MANAGER_PEER_IDS, once per dialog per day."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.dialects.postgresql import insert
+
+from app.models import Client, ManagerAlert
+from app.vk.client import derive_random_id
+from app.vk.errors import VkError
+
+log = logging.getLogger(__name__)
+
+
+def dialog_link(group_id: Optional[int], peer_id: int) -> str:
+    if group_id:
+        return f"https://vk.com/gim{group_id}?sel={peer_id}"
+    return f"https://vk.com/id{peer_id}"
+
+
+def alert_text(client: Client, reason: str, link: str) -> str:
+    name = client.display_name
+    return (f"Нужен человек в диалоге с клиентом {name}.\n"
+            f"Причина: {reason or 'клиент просит связаться с человеком'}\n"
+            f"Диалог: {link}")
+
+
+def notify_managers(svc: Any, state: Any, reason: str, turn_id: Optional[int]) -> bool:
+    """Record the alert for today (school's zone) and message the managers if it is new."""
+    day = svc.clock.now().astimezone(ZoneInfo(svc.settings.school_timezone)).date().isoformat()
+    with svc.db.session() as s:
+        alert_id = s.execute(
+            insert(ManagerAlert).values(client_id=state.client_id, turn_id=turn_id,
+                                        reason=(reason or "")[:1000], day=day)
+            .on_conflict_do_nothing(constraint="uq_manager_alerts_client_day")
+            .returning(ManagerAlert.id)).scalar_one_or_none()
+        client = s.get(Client, state.client_id)
+        text = alert_text(client, reason, dialog_link(svc.settings.vk_group_id, state.peer_id))
+    if alert_id is None:
+        log.info("escalation for client %s already alerted today", state.client_id)
+        return False
+    sent = _send(svc, alert_id, text)
+    with svc.db.session() as s:
+        s.get(ManagerAlert, alert_id).sent = sent
+    return sent
+
+
+def _send(svc: Any, alert_id: int, text: str) -> bool:
+    ok = bool(svc.settings.manager_ids)
+    for manager in svc.settings.manager_ids:
+        try:
+            svc.vk.send_message(manager, text, derive_random_id(f"alert:{alert_id}:{manager}"))
+        except VkError as exc:
+            ok = False
+            log.warning("manager %s not notified: %s", manager, exc)
+    if not svc.settings.manager_ids:
+        log.warning("escalation %s: MANAGER_PEER_IDS is empty, nobody notified", alert_id)
+    return ok

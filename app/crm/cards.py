@@ -1,0 +1,110 @@
+"""The client card: views for the brain, validated updates with an audit trail."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.brain.types import OfferView, PurchaseView
+from app.crm.purchases_math import PaidItem, compute_access
+from app.models import FUNNEL_STAGES, Client, ClientChange, IssuedOffer, Purchase
+
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,24}$")
+TEXT_FIELDS = ("level", "goal", "instrument", "age_group", "budget", "city")
+FIELD_LIMITS = {"first_name": 100, "last_name": 100, "level": 100, "instrument": 100,
+                "age_group": 50, "budget": 100, "city": 100, "goal": 1000}
+
+
+def normalize_email(value: Optional[str]) -> Optional[str]:
+    if not value:
+        return None
+    value = value.strip().strip(".,;:()<>\"'").lower()
+    return value if EMAIL_RE.match(value) and len(value) <= 254 else None
+
+
+def normalize_phone(value: Optional[str]) -> Optional[str]:
+    """Russian and international numbers → +<digits>; anything implausible → None."""
+    if not value:
+        return None
+    digits = re.sub(r"\D", "", value)
+    if len(digits) == 11 and digits[0] == "8":
+        digits = "7" + digits[1:]
+    elif len(digits) == 10 and digits[0] == "9":
+        digits = "7" + digits
+    if not 11 <= len(digits) <= 15:
+        return None
+    return "+" + digits
+
+
+def record_change(s: Session, client: Client, field: str, new: Any, source: str) -> bool:
+    old = getattr(client, field)
+    if old == new:
+        return False
+    setattr(client, field, new)
+    s.add(ClientChange(client_id=client.id, field=field,
+                       old_value=None if old is None else str(old),
+                       new_value=None if new is None else str(new), source=source))
+    return True
+
+
+def apply_facts(s: Session, client: Client, facts: Any, source: str) -> list[str]:
+    """Copy validated facts to the card; a worse guess never overwrites a good value."""
+    changed: list[str] = []
+    email = normalize_email(getattr(facts, "email", None))
+    if email and record_change(s, client, "email", email, source):
+        changed.append("email")
+    phone = normalize_phone(getattr(facts, "phone", None))
+    if phone and record_change(s, client, "phone", phone, source):
+        changed.append("phone")
+    name = (getattr(facts, "name", None) or "").strip()
+    if name and not client.first_name and len(name) <= 60:
+        record_change(s, client, "first_name", name.split()[0].capitalize(), source)
+        changed.append("first_name")
+    for field in TEXT_FIELDS:
+        value = getattr(facts, field, None)
+        if isinstance(value, str) and value.strip():
+            value = value.strip()[: FIELD_LIMITS.get(field, 200)]
+            if record_change(s, client, field, value, source):
+                changed.append(field)
+    objections = [o for o in (getattr(facts, "objections", None) or []) if isinstance(o, str)]
+    if objections:
+        note = "Возражения: " + "; ".join(o.strip()[:120] for o in objections[:5])
+        if note not in (client.notes or ""):
+            record_change(s, client, "notes", ((client.notes or "") + "\n" + note).strip()[-4000:],
+                          source)
+            changed.append("notes")
+    return changed
+
+
+def set_stage(s: Session, client: Client, stage: str, source: str, owns_products: bool) -> bool:
+    """Funnel stage with history; a client who has bought never falls back to a lead stage."""
+    if stage not in FUNNEL_STAGES:
+        return False
+    if owns_products and stage in ("cold", "warm", "hot"):
+        stage = "returning" if client.funnel_stage == "returning" else "client"
+    return record_change(s, client, "funnel_stage", stage, source)
+
+
+def paid_items(s: Session, client_id: int) -> list[PaidItem]:
+    rows = s.execute(select(Purchase).where(Purchase.client_id == client_id)).scalars().all()
+    return [PaidItem(p.product_id, p.paid_at) for p in rows]
+
+
+def purchases_view(s: Session, client_id: int, kb: Any) -> list[PurchaseView]:
+    access = compute_access(paid_items(s, client_id), kb)
+    views = []
+    for product_id, acc in sorted(access.items(), key=lambda kv: kv[1].first_paid_at):
+        product = kb.product(product_id) if kb is not None else None
+        title = product.title if product is not None else product_id
+        views.append(PurchaseView(product_id, title, acc.first_paid_at, acc.until))
+    return views
+
+
+def offers_view(s: Session, client_id: int, now: datetime) -> list[OfferView]:
+    rows = s.execute(select(IssuedOffer).where(IssuedOffer.client_id == client_id)
+                     .order_by(IssuedOffer.id)).scalars().all()
+    return [OfferView(o.offer_id, o.kind, o.code, o.percent, o.product_id, o.expires_at)  # type: ignore[arg-type]
+            for o in rows if o.expires_at is None or o.expires_at > now]

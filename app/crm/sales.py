@@ -1,0 +1,143 @@
+"""Sales policy: the analysis *requests* a discount or bonus; code decides and audits.
+
+Rules (all enforced here, never by the model):
+- only offers that exist in the knowledge base's `offers`;
+- a discount never above `offers.max_discount_percent` (hard cap);
+- one active discount per client; the same offer is never granted twice;
+- not for a product the client already owns; stage must fit the offer;
+- a granted discount gets a unique promo code and an expiry (`valid_days`).
+Every decision, granted or refused, is stored in `offer_decisions` with its reason.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.brain.types import OfferDecision
+from app.crm.cards import paid_items
+from app.crm.purchases_math import split_extension
+from app.models import Client, IssuedOffer, OfferDecisionLog
+
+log = logging.getLogger(__name__)
+LEAD_STAGES = ("warm", "hot")
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def _find_offer(kb: Any, offer_id: str) -> tuple[Optional[str], Any]:
+    for d in kb.offers.discounts:
+        if d.id == offer_id:
+            return "discount", d
+    for b in kb.offers.bonuses:
+        if b.id == offer_id:
+            return "bonus", b
+    return None, None
+
+
+def _active_discount(s: Session, client_id: int, now: datetime) -> Optional[IssuedOffer]:
+    return s.execute(select(IssuedOffer).where(
+        IssuedOffer.client_id == client_id, IssuedOffer.kind == "discount",
+        IssuedOffer.redeemed.is_(False), IssuedOffer.expires_at > now)).scalars().first()
+
+
+def _refusal(kind: str, offer: Any, client: Client, owned: set[str], product_id: Optional[str],
+             s: Session, now: datetime, cap: int) -> Optional[str]:
+    """The reason this client may not have this offer, or None if eligible."""
+    conditions = getattr(offer, "conditions", None)
+    stages = getattr(conditions, "stages", None) if conditions else None
+    if stages and client.funnel_stage not in stages:
+        return f"stage {client.funnel_stage} not in {list(stages)}"
+    if not stages and kind == "discount" and client.funnel_stage not in LEAD_STAGES + ("returning",):
+        return f"discounts are for interested clients; stage is {client.funnel_stage}"
+    if conditions is not None and getattr(conditions, "new_clients_only", False) and owned:
+        return "only for clients without purchases"
+    if product_id and product_id in owned:
+        return f"client already owns {product_id}"
+    if kind == "discount":
+        if offer.percent > cap:
+            return f"{offer.percent}% is above the cap of {cap}%"
+        if _active_discount(s, client.id, now) is not None:
+            return "client already has an active discount"
+    granted = s.execute(select(IssuedOffer.id).where(
+        IssuedOffer.client_id == client.id, IssuedOffer.offer_id == offer.id)).first()
+    if granted is not None:
+        return "already granted to this client before"
+    return None
+
+
+def new_code(s: Session, percent: int) -> str:
+    while True:
+        code = f"PIANO{percent}-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+        if s.execute(select(IssuedOffer.id).where(IssuedOffer.code == code)).first() is None:
+            return code
+
+
+def decide(s: Session, client: Client, request: Any, kb: Any, now: datetime,
+           turn_id: Optional[int]) -> OfferDecision:
+    """Grant or refuse one request (idempotent per turn) and log the decision."""
+    offer_id = str(getattr(request, "offer_id", "") or "")[:100]
+    product_id = getattr(request, "product_id", None)
+    previous = _decision_for_turn(s, client.id, turn_id, offer_id, now)
+    if previous is not None:
+        return previous
+    kind, offer = _find_offer(kb, offer_id)
+    owned = {split_extension(p.product_id)[0] for p in paid_items(s, client.id)}
+    if product_id and kb.product(product_id) is None:
+        product_id = None
+    reason = ("no such offer in the knowledge base" if offer is None else
+              _refusal(kind, offer, client, owned, product_id, s, now,
+                       kb.offers.max_discount_percent))
+    if reason is not None:
+        s.add(OfferDecisionLog(client_id=client.id, turn_id=turn_id, requested_id=offer_id,
+                               granted=False, reason=reason))
+        log.info("offer %s refused for client %s: %s", offer_id, client.vk_id, reason)
+        return OfferDecision(offer_id, False, reason)
+    return _grant(s, client, kind, offer, product_id, now, turn_id)
+
+
+def _grant(s: Session, client: Client, kind: str, offer: Any, product_id: Optional[str],
+           now: datetime, turn_id: Optional[int]) -> OfferDecision:
+    percent = offer.percent if kind == "discount" else None
+    days = getattr(offer, "valid_days", None)
+    expires = now + timedelta(days=days) if days else None
+    code = new_code(s, percent) if kind == "discount" else None
+    row = IssuedOffer(client_id=client.id, offer_id=offer.id, kind=kind, code=code,
+                      percent=percent, product_id=product_id, expires_at=expires, turn_id=turn_id)
+    s.add(row)
+    s.flush()
+    reason = getattr(getattr(offer, "when", None), "strip", lambda: "")() or "eligible"
+    s.add(OfferDecisionLog(client_id=client.id, turn_id=turn_id, requested_id=offer.id,
+                           granted=True, reason=f"granted: {reason}"[:1000],
+                           issued_offer_id=row.id))
+    log.info("offer %s granted to client %s (code %s)", offer.id, client.vk_id, code)
+    return OfferDecision(offer.id, True, "granted", kind=kind, percent=percent, code=code,  # type: ignore[arg-type]
+                         product_id=product_id, expires_at=expires,
+                         title=getattr(offer, "title", None))
+
+
+def _decision_for_turn(s: Session, client_id: int, turn_id: Optional[int], offer_id: str,
+                       now: datetime) -> Optional[OfferDecision]:
+    if turn_id is None:
+        return None
+    row = s.execute(select(OfferDecisionLog).where(
+        OfferDecisionLog.client_id == client_id, OfferDecisionLog.turn_id == turn_id,
+        OfferDecisionLog.requested_id == offer_id)).scalars().first()
+    if row is None:
+        return None
+    if not row.granted:
+        return OfferDecision(offer_id, False, row.reason)
+    o = s.get(IssuedOffer, row.issued_offer_id)
+    return OfferDecision(offer_id, True, "granted", kind=o.kind, percent=o.percent,  # type: ignore[arg-type]
+                         code=o.code, product_id=o.product_id, expires_at=o.expires_at)
+
+
+def allowed_mentions(s: Session, client_id: int, now: datetime) -> tuple[set[str], set[int]]:
+    """Codes and percents the reply may mention: this client's still-valid grants."""
+    rows = s.execute(select(IssuedOffer).where(
+        IssuedOffer.client_id == client_id, IssuedOffer.kind == "discount",
+        IssuedOffer.expires_at > now)).scalars().all()
+    return {r.code for r in rows if r.code}, {r.percent for r in rows if r.percent}

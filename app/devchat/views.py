@@ -1,0 +1,78 @@
+"""/dev/chat: a local page that stands in for VK. A person types as a VK user; the message goes
+through the same event handling as a real callback, and replies arrive from the local VK
+stand-in via the database."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from flask import Blueprint, abort, jsonify, render_template, request
+from sqlalchemy import select
+
+from app.models import Client, Dialog, Message
+from app.services import services
+from app.vk.callback import accept_event
+from app.vk.events import EventError, parse_event
+
+bp = Blueprint("devchat", __name__, template_folder="templates")
+MAX_TEXT = 4000
+
+
+@bp.get("/dev/chat")
+def page():  # noqa: ANN201 - Flask view
+    return render_template("devchat.html")
+
+
+@bp.post("/dev/chat/send")
+def send():  # noqa: ANN201
+    data = request.get_json(silent=True) or {}
+    text = str(data.get("text") or "").strip()[:MAX_TEXT]
+    try:
+        vk_id = int(data.get("vk_id"))
+    except (TypeError, ValueError):
+        return jsonify(error="vk_id должен быть числом"), 400
+    if not text or not 0 < vk_id < 2_000_000_000:
+        return jsonify(error="пустое сообщение или неверный vk_id"), 400
+    svc = services()
+    first, last = str(data.get("first_name") or "").strip(), str(data.get("last_name") or "").strip()
+    if first and svc.vk_emulator is not None:
+        svc.vk_emulator.emulator.set_user(vk_id, first[:50], last[:50])
+    body = {"type": "message_new", "group_id": svc.settings.vk_group_id,
+            "event_id": uuid.uuid4().hex, "secret": svc.settings.vk_secret, "v": "5.199",
+            "object": {"message": {"id": 0, "peer_id": vk_id, "from_id": vk_id, "text": text,
+                                   "date": int(svc.clock.now().timestamp())},
+                       "client_info": {"keyboard": True}}}
+    try:
+        accept_event(parse_event(body))
+    except EventError as exc:
+        return jsonify(error=str(exc)), 400
+    return jsonify(ok=True)
+
+
+@bp.get("/dev/chat/messages")
+def messages():  # noqa: ANN201
+    try:
+        vk_id, after = int(request.args["vk_id"]), int(request.args.get("after", 0))
+    except (KeyError, ValueError):
+        abort(400)
+    svc = services()
+    with svc.db.session() as s:
+        dialog = s.execute(select(Dialog).join(Client, Client.id == Dialog.client_id)
+                           .where(Client.vk_id == vk_id)).scalar_one_or_none()
+        rows = [] if dialog is None else s.execute(
+            select(Message).where(Message.dialog_id == dialog.id, Message.id > after)
+            .order_by(Message.id)).scalars().all()
+        out = [{"id": m.id, "direction": m.direction, "source": m.source, "text": m.text,
+                "at": m.created_at.isoformat()} for m in rows
+               if m.direction == "in" or m.vk_message_id is not None]
+    return jsonify(messages=out, typing=_typing(svc, vk_id))
+
+
+def _typing(svc, vk_id: int) -> bool:  # noqa: ANN001
+    if svc.vk_emulator is None:
+        return False
+    events = svc.vk_emulator.emulator.typing_events(vk_id)
+    if not events:
+        return False
+    now = svc.clock.now()
+    return events[-1].at > now - timedelta(seconds=5)

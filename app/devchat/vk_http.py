@@ -1,0 +1,130 @@
+"""A real HTTP server on 127.0.0.1 that answers VK API calls with a `VkEmulator`.
+
+Used by the local chat page (`make run` without VK_GROUP_TOKEN) and by the tests.
+
+    with VkHttpServer() as vk:
+        client = VkClient("token", 1, api_base_url=vk.base_url)
+        ...
+        assert vk.emulator.sent(peer_id=42)
+
+Routes `GET|POST /method/<name>` (query string and form-encoded or JSON body) to
+`emulator.handle`. `fail_next_http(status)` answers the next request(s) with a bare HTTP error.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from app.devchat.vk_emulator import VkEmulator
+
+_PREFIX = "/method/"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+
+    def do_GET(self) -> None:
+        self._answer(body=b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._answer(body=self.rfile.read(length) if length else b"")
+
+    def _answer(self, body: bytes) -> None:
+        url = urlsplit(self.path)
+        if not url.path.startswith(_PREFIX) or len(url.path) <= len(_PREFIX):
+            self._send(404, b'{"error": "not found"}')
+            return
+        status = self.server.owner.on_request()
+        if status is not None:
+            self._send(status, b"<html>Service unavailable</html>", "text/html")
+            return
+        params: dict[str, Any] = dict(parse_qsl(url.query, keep_blank_values=True))
+        params.update(self._body_params(body))
+        answer = self.server.owner.emulator.handle(url.path[len(_PREFIX):], params)
+        self._send(200, json.dumps(answer, ensure_ascii=False).encode("utf-8"))
+
+    def _body_params(self, body: bytes) -> dict[str, Any]:
+        if not body:
+            return {}
+        if "json" in (self.headers.get("Content-Type") or ""):
+            data = json.loads(body.decode("utf-8"))
+            return data if isinstance(data, dict) else {}
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+
+    def _send(self, status: int, payload: bytes,
+              content_type: str = "application/json; charset=utf-8") -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (e.g. its timeout fired)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: "VkHttpServer"
+
+
+class VkHttpServer:
+    def __init__(self, emulator: VkEmulator | None = None) -> None:
+        self.emulator = emulator or VkEmulator()
+        self.requests_seen = 0
+        self._http_failures: list[int] = []
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("VkHttpServer is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/method"
+
+    def start(self) -> "VkHttpServer":
+        if self._server is not None:
+            return self
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name="vk-http-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def fail_next_http(self, status: int = 502, times: int = 1) -> None:
+        """Answer the next `times` API requests with a bare HTTP `status`."""
+        with self._lock:
+            self._http_failures.extend([status] * times)
+
+    def on_request(self) -> int | None:
+        """Count an API request; return the HTTP failure status to answer with, if any."""
+        with self._lock:
+            self.requests_seen += 1
+            return self._http_failures.pop(0) if self._http_failures else None
+
+    def __enter__(self) -> "VkHttpServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()

@@ -1,0 +1,29 @@
+"""GET /healthz: DB reachable, knowledge base in use, workers, scheduler, VK errors."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from app.services import services
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():  # noqa: ANN201 - Flask view
+    svc = services()
+    db_ok = svc.db.ping()
+    kb = svc.kb_store
+    body = {
+        "status": "ok" if db_ok else "error",
+        "database": "ok" if db_ok else "unreachable",
+        "knowledge_base": {
+            "loaded": kb.loaded,
+            "version": kb.current.version if kb.loaded else None,
+            "errors_on_disk": list(kb.last_errors)[:20],
+        },
+        "brain": getattr(svc.primary_brain, "name", None),
+        "workers": svc.workers.health() if svc.workers else {"threads": 0, "alive": 0},
+        "scheduler": svc.scheduler.health() if svc.scheduler else {"running": False},
+        "vk": svc.vk.health() if hasattr(svc.vk, "health") else {},
+    }
+    return jsonify(body), 200 if db_ok else 503

@@ -1,0 +1,98 @@
+"""Assembling the services (DB, KB, VK, brains, workers) and the blueprints for `create_app`."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from app.clock import Clock
+from app.config import Settings
+from app.db import Database, embedded_database_url
+from app.services import Services
+
+log = logging.getLogger(__name__)
+LOCAL_VK_TOKEN = "local-dev-token"
+
+
+def build_services(settings: Settings, clock: Clock, **overrides: Any) -> Services:
+    from app.brain.offline import OfflineBrain
+    from app.knowledge.base import KnowledgeStore
+
+    url = settings.database_url or embedded_database_url(settings.data_dir)
+    db = Database(url, pool_size=max(5, settings.worker_threads + 2))
+    kb_store = KnowledgeStore(settings.knowledge_base_path)
+    kb_store.load()  # refuses to start only when there is no valid version at all
+    svc = Services(settings=settings, db=db, clock=clock, kb_store=kb_store)
+    svc.offline_brain = OfflineBrain()
+    svc.primary_brain = _primary_brain(settings) or svc.offline_brain
+    svc.vk = overrides.get("vk") or _vk_client(settings, svc)
+    for key, value in overrides.items():
+        setattr(svc, key, value)
+    return svc
+
+
+def _primary_brain(settings: Settings) -> Any:
+    if not settings.gemini_configured:
+        log.info("GEMINI_API_KEY is not set: the offline rule-based brain answers")
+        return None
+    from app.brain.gemini import GeminiBrain
+
+    return GeminiBrain(api_key=settings.gemini_api_key, base_url=settings.gemini_base_url,
+                       analysis_model=settings.gemini_analysis_model,
+                       reply_model=settings.gemini_reply_model,
+                       timeout_s=settings.gemini_timeout_s)
+
+
+def _vk_client(settings: Settings, svc: Services) -> Any:
+    from app.vk.client import VkClient
+
+    if settings.vk_configured:
+        return VkClient(settings.vk_group_token, settings.vk_group_id or 0,
+                        api_base_url=settings.vk_api_base_url,
+                        api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s)
+    from app.devchat.local_vk import start_local_vk
+
+    svc.vk_emulator = start_local_vk()
+    log.info("VK_GROUP_TOKEN is not set: local VK stand-in at %s", svc.vk_emulator.base_url)
+    return VkClient(LOCAL_VK_TOKEN, settings.vk_group_id or 1,
+                    api_base_url=svc.vk_emulator.base_url,
+                    api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s)
+
+
+def register_blueprints(app: Flask, svc: Services) -> None:
+    from app import health
+    from app.admin import cli
+    from app.vk import callback
+
+    app.register_blueprint(callback.bp)
+    app.register_blueprint(health.bp)
+    cli.register(app)
+    if svc.vk_emulator is not None or svc.settings.dev_mode:
+        from app.devchat import views as devchat
+
+        app.register_blueprint(devchat.bp)
+    try:
+        from app.admin.web import views as admin_web
+    except ImportError:
+        admin_web = None
+    if admin_web is not None:
+        app.register_blueprint(admin_web.bp)
+
+
+def start_background_parts(svc: Services) -> None:
+    from app.brain.workers import WorkerPool
+    from app.knowledge.reload import KbWatcher
+
+    svc.kb_watcher = KbWatcher(svc)
+    svc.kb_watcher.start()
+    if svc.settings.worker_threads > 0:
+        svc.workers = WorkerPool(svc, svc.settings.worker_threads, svc.settings.worker_poll_s)
+        svc.workers.start()
+    if svc.settings.run_scheduler:
+        try:
+            from app.reminders.scheduler import ReminderScheduler
+        except ImportError:
+            return
+        svc.scheduler = ReminderScheduler(svc)
+        svc.scheduler.start()

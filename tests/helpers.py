@@ -1,0 +1,37 @@
+"""Small helpers for building VK callback bodies and driving the worker in tests."""
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from app.brain.workers import WorkerPool
+from app.services import services
+
+_ids = itertools.count(1)
+
+
+def message_new(peer_id: int, text: str, *, event_id: str | None = None, msg_id: int | None = None,
+                secret: str = "s3cret", group_id: int = 1) -> dict[str, Any]:
+    mid = msg_id or next(_ids) + 10_000
+    return {"type": "message_new", "group_id": group_id, "event_id": event_id or f"ev-{mid}",
+            "v": "5.199", "secret": secret,
+            "object": {"message": {"id": mid, "date": 1764070000, "peer_id": peer_id,
+                                   "from_id": peer_id, "text": text, "attachments": [],
+                                   "conversation_message_id": mid},
+                       "client_info": {"keyboard": True, "inline_keyboard": True}}}
+
+
+def post(client: Any, body: Any, headers: dict | None = None) -> Any:
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body, ensure_ascii=False)
+    return client.post("/vk/callback", data=data, headers=headers or {},
+                       content_type="application/json")
+
+
+def drain(app: Any, limit: int = 50) -> int:
+    """Run due turns in this thread until none is due. Returns how many ran."""
+    pool = WorkerPool(services(app), 0, 0.01)
+    n = 0
+    while n < limit and pool.run_once():
+        n += 1
+    return n
