@@ -1,0 +1,126 @@
+"""Russian text normalisation for knowledge-base search: tokens, stop words, lemmas.
+
+The pymorphy3 analyser is created lazily once per process; lemmas are cached.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+
+from .synonyms import SLANG
+
+_WORD_RE = re.compile(r"[a-zа-я0-9]+(?:-[a-zа-я0-9]+)*")
+
+# Greetings, introductions and politeness formulas removed before tokenising.
+_NOISE_RE = re.compile(
+    r"(?<![a-zа-я])(?:добр(?:ый|ого|ое|ой)\s+(?:день|дня|вечер|вечера|утро|утра|ночи|времени\s+суток)"
+    r"|здравствуй(?:те)?|здрасьте|привет(?:ствую)?|хай|доброго времени суток"
+    r"|меня\s+зовут\s+[a-zа-я]+"
+    r"|заранее\s+спасибо|спасибо(?:\s+большое)?|благодарю"
+    r"|подскажите(?:\s+пожалуйста)?|скажите(?:\s+пожалуйста)?|пожалуйста|пож|плиз"
+    r"|у меня (?:такой|вопрос)|такой вопрос|вопрос(?:ик)?\s+такой)(?![a-zа-я])"
+)
+
+STOP_WORDS = frozenset("""
+а и но или либо да же ли бы ль уж вот ну вон ведь то это этот эта эти тот та те такой такая такое
+так там тут здесь где когда если чтобы что чем как какой какая какие каков кто кого кому
+я ты он она оно мы вы они меня мне мной тебя тебе его ему её ее ей им ими их нас нам вас вам
+мой моя моё мое мои твой ваш ваша ваше ваши наш наша наше наши свой своя своё свои себя себе
+в во на с со к ко от до по за из у о об про для при над под без через между перед около
+не ни нет уже еще ещё всё все весь вся очень просто вообще вроде типа короче кстати
+тоже также только даже ещё ага угу ок окей хорошо ладно спасибо пожалуйста
+быть есть был была было были будет будут являться мочь
+здравствуйте привет добрый подскажите скажите хотеть хотел хотела
+вопрос интересовать интересует подсказать сказать узнать
+""".split())
+
+_morph = None
+_morph_lock = threading.Lock()
+
+
+def morph():
+    """The shared pymorphy3 analyser (created on first use)."""
+    global _morph
+    if _morph is None:
+        with _morph_lock:
+            if _morph is None:
+                import pymorphy3
+                _morph = pymorphy3.MorphAnalyzer()
+    return _morph
+
+
+def fold(text: str) -> str:
+    return text.lower().replace("ё", "е")
+
+
+def strip_noise(text: str) -> str:
+    """Lowercase, fold ё and remove greetings and politeness formulas."""
+    return _NOISE_RE.sub(" ", fold(text))
+
+
+def words(text: str) -> list[str]:
+    return _WORD_RE.findall(fold(text))
+
+
+@lru_cache(maxsize=50_000)
+def lemma(word: str) -> str:
+    """Normal form of a folded word; slang is mapped first, ё folded to е."""
+    word = SLANG.get(word, word)
+    if word not in SLANG.values() and not is_known(word):
+        for cut in (1, 2):  # "айпада" -> "айпад" -> "планшет"
+            if len(word) - cut >= 3 and word[:-cut] in SLANG:
+                word = SLANG[word[:-cut]]
+                break
+    if " " in word or not re.search("[а-я]", word):
+        return word
+    parsed = morph().parse(word)
+    form = parsed[0].normal_form if parsed else word
+    return SLANG.get(fold(form), fold(form))
+
+
+@lru_cache(maxsize=50_000)
+def is_known(word: str) -> bool:
+    """True when the word is in the pymorphy dictionary (not a guess)."""
+    if not re.search("[а-я]", word):
+        return True
+    return morph().word_is_known(word)
+
+
+def lemmas(text: str, drop_stop: bool = True, noise: bool = False) -> list[str]:
+    """Lemmas of the text's words, stop words removed."""
+    source = strip_noise(text) if noise else text
+    out = []
+    for w in words(source):
+        if drop_stop and w in STOP_WORDS:
+            continue
+        for lm in lemma(w).split():
+            if not (drop_stop and lm in STOP_WORDS):
+                out.append(lm)
+    return out
+
+
+def trigrams(word: str) -> frozenset[str]:
+    padded = f" {word} "
+    return frozenset(padded[i:i + 3] for i in range(len(padded) - 2))
+
+
+def edit_distance_le1(a: str, b: str) -> bool:
+    """Damerau-Levenshtein distance <= 1 (one insert, delete, substitution or transposition)."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diff = [i for i in range(la) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    if la > lb:
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:]

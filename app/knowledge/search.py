@@ -1,0 +1,240 @@
+"""Offline Russian search over a knowledge base (products and FAQ entries).
+
+Scoring: BM25F over lemmas with weighted fields (question/title > alt questions > tags >
+summary > body), query words expanded with domain synonyms, typo-tolerant matching of words
+missing from the vocabulary (edit distance 1 / character trigrams / long common prefix), plus a
+bonus for queries that closely match one of an entry's questions. Deterministic and fast:
+per-term contributions are precomputed at build time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Literal
+
+from . import ru_text
+from .synonyms import GROUPS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .base import KnowledgeBase
+
+K1 = 1.2
+# field -> (weight, length normalisation b)
+FIELDS = {
+    "title": (3.0, 0.3), "alt": (2.2, 0.5), "tags": (2.0, 0.3), "summary": (1.4, 0.5),
+    "meta": (1.0, 0.2), "suits": (1.0, 0.5), "includes": (0.7, 0.5), "body": (0.5, 0.75),
+}
+PHRASE_BONUS = 1.5       # weight of the best close match with one of the entry's questions
+SYNONYM_WEIGHT = 0.4
+FUZZY_WEIGHT = 0.8
+PREFIX_WEIGHT = 0.4
+COVERAGE = 0.7           # share of the score that depends on how much of the query is matched
+
+KIND_WORDS = {
+    "course": "курс обучение",
+    "bundle": "комплект набор пакет несколько курс вместе",
+    "subscription": "подписка ежемесячный месяц абонемент",
+    "consultation": "консультация индивидуальный личный занятие преподаватель",
+}
+LEVEL_WORDS = {
+    "beginner": "начинающий новичок нуль начальный",
+    "intermediate": "средний уровень продолжение",
+    "advanced": "продвинутый опытный сложный",
+    "any": "",
+}
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    kind: Literal["product", "faq"]
+    score: float
+
+
+@dataclass
+class _Doc:
+    id: str
+    kind: Literal["product", "faq"]
+    fields: dict[str, list[str]]
+    phrases: list[frozenset[str]]
+    text: str = ""
+
+
+def _product_doc(p) -> _Doc:
+    meta = f"{KIND_WORDS.get(p.kind, '')} {LEVEL_WORDS.get(p.level, '')} цена стоимость стоить сколько"
+    if p.access_days is None:
+        meta += " бессрочный навсегда"
+    lm = ru_text.lemmas
+    fields = {"title": lm(p.title), "summary": lm(p.summary), "meta": lm(meta),
+              "suits": lm(" . ".join(p.suits)), "includes": lm(" . ".join(p.includes)),
+              "body": lm(p.description)}
+    text = " ".join([p.title, p.summary, *p.suits, *p.includes, p.description])
+    return _Doc(p.id, "product", fields, [frozenset(fields["title"])], text)
+
+
+def _faq_doc(f) -> _Doc:
+    lm = ru_text.lemmas
+    fields = {"title": lm(f.question), "alt": lm(" . ".join(f.alt_questions)),
+              "tags": lm(" . ".join(f.tags)), "body": lm(f.answer)}
+    phrases = [frozenset(lm(q)) for q in [f.question, *f.alt_questions]]
+    text = " ".join([f.question, *f.alt_questions, *f.tags, f.answer])
+    return _Doc(f.id, "faq", fields, [p for p in phrases if p], text)
+
+
+class KnowledgeIndex:
+    """Search index over one knowledge base. Build with :meth:`build`; immutable afterwards."""
+
+    def __init__(self, docs: list[_Doc]):
+        self.docs = docs
+        self.n = len(docs)
+        self._build_stats()
+        self._build_vocab()
+
+    @classmethod
+    def build(cls, kb: "KnowledgeBase") -> "KnowledgeIndex":
+        docs = [_product_doc(p) for p in kb.products] + [_faq_doc(f) for f in kb.faq_entries]
+        return cls(docs)
+
+    # ------------------------------------------------------------------ build
+    def _build_stats(self) -> None:
+        avg = {f: (sum(len(d.fields.get(f, [])) for d in self.docs) / max(self.n, 1)) or 1.0
+               for f in FIELDS}
+        tf: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        for i, doc in enumerate(self.docs):
+            for name, tokens in doc.fields.items():
+                weight, b = FIELDS[name]
+                norm = 1 - b + b * len(tokens) / avg[name]
+                for t in tokens:
+                    tf[t][i] += weight / norm
+        self.idf = {t: math.log(1 + (self.n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in tf.items()}
+        self.postings = {t: {i: self.idf[t] * v / (K1 + v) for i, v in p.items()} for t, p in tf.items()}
+
+    def _build_vocab(self) -> None:
+        self.vocab = set(self.postings)
+        # word forms seen in the entries -> their index term (for typo matching on surface forms)
+        self.forms: dict[str, str] = {t: t for t in self.vocab}
+        for doc in self.docs:
+            for w in ru_text.words(doc.text):
+                lm = ru_text.lemma(w).split()
+                if len(lm) == 1 and lm[0] in self.vocab:
+                    self.forms.setdefault(w, lm[0])
+        self.trigram_index: dict[str, set[str]] = defaultdict(set)
+        for form in self.forms:
+            if len(form) >= 3:
+                for g in ru_text.trigrams(form):
+                    self.trigram_index[g].add(form)
+        self.synonyms: dict[str, set[str]] = defaultdict(set)
+        for group in GROUPS:
+            members = {lm for w in group.split() for lm in ru_text.lemma(w).split()}
+            for m in members:
+                self.synonyms[m] |= members - {m}
+
+    # ------------------------------------------------------------------ query
+    def _fuzzy(self, word: str, known: bool) -> tuple[str, float] | None:
+        """Closest vocabulary term for a word the index does not contain."""
+        if len(word) < 4 or not ru_text.re.search("[а-я]", word):
+            return None
+        grams = ru_text.trigrams(word)
+        cands = set().union(*(self.trigram_index.get(g, ()) for g in grams))
+        best: tuple[float, str] | None = None
+        for term in sorted(cands):
+            close = ru_text.edit_distance_le1(word, term)
+            sim = len(grams & ru_text.trigrams(term)) / len(grams | ru_text.trigrams(term))
+            if close or (not known and sim >= 0.45 and abs(len(term) - len(word)) <= 2):
+                score = sim + (1.0 if close else 0.0)
+                if best is None or score > best[0]:
+                    best = (score, term)
+        if best:
+            return self.forms[best[1]], FUZZY_WEIGHT if not known else FUZZY_WEIGHT * 0.6
+        if len(word) >= 6:
+            stem = word[:5]
+            prefixed = sorted(t for t in self.vocab if t.startswith(stem))
+            if prefixed:
+                return prefixed[0], PREFIX_WEIGHT
+        return None
+
+    def query_terms(self, query: str) -> dict[str, float]:
+        """Weighted index terms for a query (exposed for debugging)."""
+        terms: dict[str, float] = {}
+
+        def add(term: str, weight: float) -> None:
+            if weight > terms.get(term, 0.0):
+                terms[term] = weight
+
+        for word in ru_text.words(ru_text.strip_noise(query)):
+            if word in ru_text.STOP_WORDS:
+                continue
+            for lm in ru_text.lemma(word).split():
+                if lm in ru_text.STOP_WORDS:
+                    continue
+                if lm in self.vocab:
+                    add(lm, 1.0)
+                elif word in self.vocab:
+                    add(word, 1.0)
+                else:
+                    known = ru_text.is_known(word)
+                    for form in dict.fromkeys((lm, word)):
+                        match = self._fuzzy(form, known)
+                        if match:
+                            add(*match)
+                            break
+                    for syn in self.synonyms.get(lm, ()):
+                        if syn in self.vocab:
+                            add(syn, 1.5 * SYNONYM_WEIGHT)
+        for term, weight in list(terms.items()):
+            for syn in self.synonyms.get(term, ()):
+                if syn in self.vocab:
+                    add(syn, weight * SYNONYM_WEIGHT)
+        return terms
+
+    def _phrase_bonus(self, doc: _Doc, terms: dict[str, float]) -> float:
+        q = {t for t, w in terms.items() if w >= FUZZY_WEIGHT * 0.6}
+        if not q:
+            return 0.0
+        best = 0.0
+        for phrase in doc.phrases:
+            common = sum(self.idf.get(t, 0.0) for t in phrase & q)
+            if common:
+                total = sum(self.idf.get(t, 0.0) for t in phrase | q)
+                best = max(best, common / total)
+        return PHRASE_BONUS * best
+
+    def search(self, query: str, k: int = 3) -> list[Hit]:
+        """The k best entries for the query, best first; [] for an empty query."""
+        if k <= 0 or not query or not query.strip():
+            return []
+        terms = self.query_terms(query)
+        scores: dict[int, float] = defaultdict(float)
+        covered: dict[int, float] = defaultdict(float)
+        total = sum(self.idf.get(t, 0.0) * w for t, w in terms.items()) or 1.0
+        for term, weight in terms.items():
+            for i, contrib in self.postings.get(term, {}).items():
+                scores[i] += weight * contrib
+                covered[i] += weight * self.idf[term]
+        for i in list(scores):
+            coverage = covered[i] / total
+            scores[i] = scores[i] * (1 - COVERAGE + COVERAGE * coverage)
+            scores[i] += self._phrase_bonus(self.docs[i], terms)
+        ranked = sorted(scores.items(), key=lambda item: (-round(item[1], 9), item[0]))
+        return [Hit(self.docs[i].id, self.docs[i].kind, round(s, 4)) for i, s in ranked[:k] if s > 0]
+
+    def search_ids(self, query: str, k: int = 3) -> list[str]:
+        return [h.id for h in self.search(query, k)]
+
+
+def build_index(kb: "KnowledgeBase") -> KnowledgeIndex:
+    return KnowledgeIndex.build(kb)
+
+
+def evaluate(index: KnowledgeIndex, cases: Iterable[tuple[str, str]], k: int = 3) -> dict[str, float]:
+    """recall@1 and recall@k for (query, expected_id) pairs."""
+    cases = list(cases)
+    r1 = rk = 0
+    for query, expected in cases:
+        ids = index.search_ids(query, k)
+        r1 += bool(ids[:1] == [expected])
+        rk += expected in ids
+    n = max(len(cases), 1)
+    return {"recall@1": r1 / n, f"recall@{k}": rk / n, "n": len(cases)}
