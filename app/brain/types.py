@@ -106,6 +106,8 @@ class Decisions:
     # codes and percents the reply may mention (granted now or earlier and still valid)
     allowed_codes: set[str] = field(default_factory=set)
     allowed_percents: set[int] = field(default_factory=set)
+    # set by the brain's engine only: why the previous reply draft was rejected (regeneration)
+    guardrail_flags: list[str] = field(default_factory=list)
 
 
 @dataclass

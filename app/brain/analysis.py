@@ -1,0 +1,118 @@
+"""Stage 1 output: the internal analysis of a turn, validated with pydantic.
+
+The model answers with JSON constrained by `ANALYSIS_SCHEMA`; `parse_analysis` validates
+the text (never trust `response.parsed`) and raises `AnalysisInvalid` with the error.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+FunnelStage = Literal["cold", "warm", "hot", "client", "returning"]
+FUNNEL_STAGES: tuple[str, ...] = ("cold", "warm", "hot", "client", "returning")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Facts(_Model):
+    """What the client told about themselves (only what they actually said)."""
+
+    name: Optional[str] = None
+    email: Optional[str] = None
+    phone: Optional[str] = None
+    level: Optional[str] = Field(None, description="beginner|intermediate|advanced или своими словами")
+    goal: Optional[str] = None
+    instrument: Optional[str] = None
+    age_group: Optional[str] = None
+    budget: Optional[str] = None
+    objections: list[str] = Field(default_factory=list)
+    timezone: Optional[str] = Field(None, description="IANA, если клиент назвал город или пояс")
+
+
+class FollowUp(_Model):
+    agreed: bool = False
+    text: Optional[str] = Field(None, description="слова клиента с выражением времени, дословно")
+    note: str = Field("", description="о чём договорились и зачем написать")
+    is_vague: bool = Field(False, description="согласие без конкретного времени: 'попозже'")
+    cancel_all: bool = Field(False, description="клиент просит больше не писать")
+
+
+class OfferRequest(_Model):
+    offer_id: str
+    reason: str = ""
+
+
+class Escalation(_Model):
+    needed: bool = False
+    reason: str = ""
+
+
+class Analysis(_Model):
+    psych_state: str = Field(description="состояние и настроение клиента")
+    mood: str = ""
+    funnel_stage: FunnelStage
+    intent: str
+    short_term_strategy: str
+    long_term_strategy: str
+    facts: Facts = Field(default_factory=Facts)
+    follow_up: FollowUp = Field(default_factory=FollowUp)
+    kb_ids: list[str] = Field(default_factory=list, description="id записей базы знаний")
+    offer: Optional[OfferRequest] = None
+    escalate: Escalation = Field(default_factory=Escalation)
+    reply_plan: str
+
+
+class AnalysisInvalid(ValueError):
+    """The model's text is not a valid `Analysis`; `str(exc)` is the error for a repair."""
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Resolve `$ref`s into `$defs` and drop titles: the plainest schema to send a model."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return walk(copy.deepcopy(defs[node["$ref"].rsplit("/", 1)[-1]]))
+            return {k: walk(v) for k, v in node.items() if k not in ("$defs", "title")}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
+ANALYSIS_SCHEMA: dict[str, Any] = _inline_refs(Analysis.model_json_schema())
+
+_FENCE_RE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?\s*```\s*$", re.S)
+
+
+def _strip(text: str) -> str:
+    match = _FENCE_RE.match(text)
+    body = match.group(1) if match else text
+    body = body.strip()
+    if not body.startswith("{"):
+        start, end = body.find("{"), body.rfind("}")
+        if start != -1 and end > start:
+            body = body[start:end + 1]
+    return body
+
+
+def parse_analysis(text: Optional[str]) -> Analysis:
+    if text is None or not text.strip():
+        raise AnalysisInvalid("empty answer: expected one JSON object")
+    body = _strip(text)
+    try:
+        json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise AnalysisInvalid(f"not valid JSON: {exc}") from exc
+    try:
+        return Analysis.model_validate_json(body)
+    except ValidationError as exc:
+        raise AnalysisInvalid(str(exc)) from exc

@@ -1,0 +1,107 @@
+"""One turn through the brain: analysis → effects (pipeline) → reply → guardrails.
+
+Whatever fails, the client gets an answer: a failed model call falls back to the offline
+rules, and a reply that fails the guardrails twice is replaced by the offline reply or, if
+even that fails, by `FALLBACK_REPLY` (then `BrainResult.fallback` is set: call a human).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Callable, Optional
+
+from app.brain.gemini import LlmError
+from app.brain.guardrails import FALLBACK_REPLY, check_reply
+from app.brain.prompts import PROMPT_VERSION
+from app.brain.types import Brain, BrainResult, Decisions, StageResult, TurnContext
+
+log = logging.getLogger(__name__)
+
+EventHook = Callable[[str, dict[str, Any]], None]
+
+
+class _Run:
+    def __init__(self, ctx: TurnContext, primary: Brain, offline: Brain,
+                 on_event: Optional[EventHook]):
+        self.ctx, self.primary, self.offline = ctx, primary, offline
+        self.on_event = on_event
+        self.flags: list[str] = []
+        self.usage: dict[str, Any] = {}
+
+    def event(self, name: str, **data: Any) -> None:
+        data.setdefault("turn_id", self.ctx.turn_id)
+        log.info("brain %s %s", name, data)
+        if self.on_event is not None:
+            self.on_event(name, data)
+
+    def flag(self, name: str) -> None:
+        if name not in self.flags:
+            self.flags.append(name)
+
+    def record(self, stage: str, result: StageResult) -> None:
+        self.usage[stage] = dict(dataclasses.asdict(result.usage), prompt_chars=result.prompt_chars)
+
+    def analyze(self) -> Any:
+        try:
+            result = self.primary.analyze(self.ctx)
+        except LlmError as exc:
+            self.flag("analysis_fallback")
+            self.event("analysis_fallback", error=type(exc).__name__, detail=str(exc)[:300])
+            result = self.offline.analyze(self.ctx)
+        self.record("analysis", result)
+        return result.value
+
+    def reply(self, brain: Brain, analysis: Any, decisions: Decisions,
+              stage: str) -> Optional[str]:
+        """The reply text from `brain`, or None when its model call failed."""
+        try:
+            result = brain.write_reply(self.ctx, analysis, decisions)
+        except LlmError as exc:
+            self.event(f"{stage}_failed", error=type(exc).__name__, detail=str(exc)[:300])
+            return None
+        self.record(stage, result)
+        return (result.value or "").strip()
+
+    def offline_reply(self, analysis: Any, decisions: Decisions, stage: str) -> str:
+        return self.reply(self.offline, analysis, decisions, stage) or ""
+
+    def guarded(self, text: str, analysis: Any, decisions: Decisions) -> list[str]:
+        flags = check_reply(text, self.ctx, decisions, getattr(analysis, "kb_ids", ()) or ())
+        for f in flags:
+            self.flag(f"guardrail:{f}")
+        if flags:
+            self.event("guardrail", flags=flags, text=text[:300])
+        return flags
+
+    def write(self, analysis: Any, decisions: Decisions) -> tuple[str, bool]:
+        text = self.reply(self.primary, analysis, decisions, "reply")
+        from_offline = text is None or self.primary is self.offline
+        if text is None:
+            self.flag("reply_fallback")
+            text = self.offline_reply(analysis, decisions, "reply")
+        flags = self.guarded(text, analysis, decisions)
+        if flags and not from_offline:
+            retry = dataclasses.replace(decisions, guardrail_flags=flags)
+            text = self.reply(self.primary, analysis, retry, "reply_regenerated") or ""
+            flags = self.guarded(text, analysis, decisions) if text else ["empty"]
+            if flags:
+                self.flag("reply_fallback")
+                text = self.offline_reply(analysis, decisions, "reply_offline")
+                flags = self.guarded(text, analysis, decisions)
+        if flags:
+            self.event("fallback_reply", flags=flags)
+            return FALLBACK_REPLY, True
+        return text, False
+
+
+def run_brain(ctx: TurnContext, primary: Brain, offline: Brain,
+              apply_effects: Callable[[Any], Decisions],
+              on_event: Optional[EventHook] = None) -> BrainResult:
+    """Stage 1, the pipeline's side effects, stage 2 and the checks; never raises LlmError."""
+    run = _Run(ctx, primary, offline, on_event)
+    analysis = run.analyze()
+    decisions = apply_effects(analysis)
+    text, fallback = run.write(analysis, decisions)
+    return BrainResult(analysis=analysis, reply_text=text, decisions=decisions,
+                       prompt_version=PROMPT_VERSION, usage=run.usage, flags=run.flags,
+                       fallback=fallback)

@@ -1,0 +1,289 @@
+"""Rule-based provider of both stages: used without GEMINI_API_KEY and when Gemini is down.
+
+Deterministic: the same turn gives the same answer; phrasing varies by turn_id.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Optional, Sequence
+
+from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, OfferRequest
+from app.brain.prompting import clip, format_rub, kb_entry, local, ru_date, ru_moment
+from app.brain.types import Decisions, StageResult, TurnContext, Usage
+from app.reminders.resolver import resolve
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
+EMAIL_RE = _rx(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE_RE = _rx(r"(?<!\d)(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
+NAME_RE = _rx(r"(?:меня зовут|мо[её] имя|зовите меня)\s+([А-ЯЁа-яё]{2,20})")
+AGE_RE = _rx(r"мне\s+(\d{1,2})\s+(?:лет|год)")
+LEVELS = (("beginner", r"с нуля|никогда не (?:играл|занимал)|не знаю нот|новичок|начинающ"),
+          ("intermediate", r"в детстве|музыкалк|музыкальн\w* школ|немного игра|средн\w* уров"),
+          ("advanced", r"консерватор|профессионал|продвинут|много лет игра"))
+GOALS = (("играть любимые песни", r"песн"), ("аккомпанемент", r"аккомпан|аккорд"),
+         ("импровизация", r"импровиз"), ("классика", r"классик|шопен|бетховен|моцарт"),
+         ("обучение ребёнка", r"(?:для|у) (?:ребён|ребен|сын|доч|детей)"),
+         ("играть для себя", r"для себя|для души"))
+INSTRUMENT_RE = _rx(r"у меня\s+(?:есть\s+)?(?:\w+\s+)?(синтезатор|рояль|пианино|фортепиано|миди)")
+OBJECTIONS = (("дорого", r"дорог|нет денег"), ("нет времени", r"нет времени|некогда"),
+              ("сомневается в себе", r"не получится|не справлюсь|нет слуха|поздно"))
+ANGER_RE = _rx(r"обман|мошенн|развод|безобраз|отвратит|ужасн|идиот|дура|тупо|бесит|хамств|"
+               r"жалоб|позор|кошмар")
+HUMAN_RE = _rx(r"живо\w* человек|позов\w* человек|с человеком|оператор|менеджер|администратор|"
+               r"верн\w* деньги|возврат\w* (?:денег|средств)|хочу возврат")
+STOP_RE = _rx(r"не пишите|больше не пиш|не беспокой|хватит писать|не надо (?:мне )?писать")
+CONTACT_RE = _rx(r"напиш|свяж|давайте|верн[её]мся|созвон|напомн|отпиш|обсудим|пишите")
+VAGUE_RE = _rx(r"попозже|позже|потом|в другой раз|не сейчас")
+HOT_RE = _rx(r"цен|стоит|стоимост|сколько|купить|куплю|оплат|скидк|промокод|беру|записаться")
+WARM_RE = _rx(r"курс|обучени|заняти|урок|научиться|программ|преподав")
+DISCOUNT_RE = _rx(r"скидк|промокод|дешевле")
+ACCESS_RE = _rx(r"доступ|мои курсы|что я купил|покупк|продл")
+THANKS_RE = _rx(r"спасибо|благодар")
+GREETING_RE = _rx(r"(?:привет|здравствуй|добр\w+ (?:день|утро|вечер)|доброго)")
+
+
+def pick(options: Sequence[str], turn_id: int, salt: int = 0) -> str:
+    return options[(turn_id + salt) % len(options)]
+
+
+def _first(rules: Sequence[tuple[str, str]], text: str) -> Optional[str]:
+    return next((value for value, pattern in rules if re.search(pattern, text, re.I)), None)
+
+
+def extract_facts(text: str) -> Facts:
+    age = AGE_RE.search(text)
+    years = int(age.group(1)) if age else None
+    goal = _first(GOALS, text)
+    age_group = ("ребёнок" if goal == "обучение ребёнка" else None) if years is None else (
+        "до 18" if years < 18 else "18–44" if years < 45 else "45–59" if years < 60 else "60+")
+    name, email = NAME_RE.search(text), EMAIL_RE.search(text)
+    phone, instrument = PHONE_RE.search(text), INSTRUMENT_RE.search(text)
+    return Facts(name=name.group(1).capitalize() if name else None,
+                 email=email.group(0) if email else None,
+                 phone=re.sub(r"[^\d+]", "", phone.group(0)) if phone else None,
+                 level=_first(LEVELS, text), goal=goal, age_group=age_group,
+                 instrument=instrument.group(1).lower() if instrument else None,
+                 objections=[v for v, p in OBJECTIONS if re.search(p, text, re.I)])
+
+
+def funnel_stage(ctx: TurnContext, text: str) -> str:
+    if ctx.card.purchases:
+        active = any(p.access_until is None or p.access_until > ctx.now for p in ctx.card.purchases)
+        return "client" if active else "returning"
+    if HOT_RE.search(text):
+        return "hot"
+    if WARM_RE.search(text):
+        return "warm"
+    return ctx.card.funnel_stage if ctx.card.funnel_stage in ("warm", "hot") else "cold"
+
+
+def detect_follow_up(text: str, now: datetime, tz: str) -> FollowUp:
+    if STOP_RE.search(text):
+        return FollowUp(cancel_all=True, note="клиент попросил больше не писать")
+    if not (CONTACT_RE.search(text) or VAGUE_RE.search(text)):
+        return FollowUp()
+    for sentence in re.split(r"(?<=[.!?\n])\s*", text):
+        if sentence.strip() and resolve(sentence, now, tz) is not None:
+            return FollowUp(agreed=True, text=clip(sentence, 300), note="клиент попросил написать позже")
+    if VAGUE_RE.search(text):
+        return FollowUp(agreed=True, is_vague=True, text=clip(text, 300),
+                        note="клиент согласился продолжить позже, время не назвал")
+    return FollowUp()
+
+
+def _offer(ctx: TurnContext, stage: str, text: str) -> Optional[OfferRequest]:
+    if not DISCOUNT_RE.search(text) or ctx.kb is None:
+        return None
+    wanted = {"client": "next-level", "returning": "comeback"}.get(stage, "first-purchase")
+    ids = {d.id for d in ctx.kb.offers.discounts}
+    return OfferRequest(offer_id=wanted, reason="клиент спросил о скидке") if wanted in ids else None
+
+
+def _hits(ctx: TurnContext, text: str) -> list[Any]:
+    return ctx.kb_index.search(text, k=3) if ctx.kb_index is not None and text.strip() else []
+
+
+def confident_faq(hits: list[Any]) -> Optional[str]:
+    if not hits or hits[0].kind != "faq" or hits[0].score < 5.0:
+        return None
+    return hits[0].id if len(hits) == 1 or hits[0].score >= 1.25 * hits[1].score else None
+
+
+def analyze_rules(ctx: TurnContext) -> Analysis:
+    text = ctx.new_text if ctx.kind == "reply" else (ctx.reminder_context or "")
+    stage = funnel_stage(ctx, text)
+    hits = _hits(ctx, text)
+    angry, human = ANGER_RE.search(text), HUMAN_RE.search(text)
+    unanswered = ("?" in text and not confident_faq(hits) and not angry and not human
+                  and not any(h.kind == "product" for h in hits) and stage not in ("warm", "hot"))
+    escalate = Escalation(needed=bool(angry or human or unanswered),
+                          reason="раздражение клиента" if angry else "просит человека или возврат"
+                          if human else "вопрос без ответа в базе знаний" if unanswered else "")
+    follow_up = detect_follow_up(text, ctx.now, ctx.card.timezone)
+    intent = ("просит не писать" if follow_up.cancel_all else "договаривается о связи позже"
+              if follow_up.agreed else "просит живого человека" if human else
+              "спрашивает о цене или покупке" if stage == "hot" else "задаёт вопрос" if "?" in text
+              else "общается")
+    return Analysis(
+        psych_state="раздражён" if angry else "заинтересован" if stage in ("warm", "hot")
+        else "спокоен, присматривается", mood="негативное" if angry else "нейтральное",
+        funnel_stage=stage, intent=intent, facts=extract_facts(text), follow_up=follow_up,
+        short_term_strategy="ответить по делу и задать один вопрос о цели или уровне",
+        long_term_strategy="выстроить доверие и помочь выбрать подходящий курс",
+        kb_ids=[h.id for h in hits], offer=_offer(ctx, stage, text), escalate=escalate,
+        reply_plan="ответ из базы знаний или подбор курса по уровню; один вопрос")
+
+
+def day_greeting(ctx: TurnContext) -> str:
+    hour = local(ctx.now, ctx.card.timezone).hour
+    return ("Доброе утро" if 5 <= hour < 12 else "Добрый день" if hour < 18
+            else "Добрый вечер" if hour < 23 else "Здравствуйте")
+
+
+def _name(ctx: TurnContext, analysis: Any) -> str:
+    return ctx.card.first_name or (analysis.facts.name if analysis is not None else None) or ""
+
+
+def offer_text(decisions: Decisions, tz: str) -> Optional[str]:
+    o = decisions.offer
+    if not o or not o.granted:
+        return None
+    if o.kind == "bonus":
+        return f"И для вас есть подарок от школы: {o.title or 'бонус к покупке'}."
+    until = f", она действует до {ru_date(o.expires_at, tz)}" if o.expires_at else ""
+    return f"Для вас есть скидка {o.percent}% по промокоду {o.code}{until}."
+
+
+def product_line(p: Any) -> str:
+    access = f"доступ на {p.access_days} дней" if p.access_days else "бессрочный доступ"
+    return f"«{p.title}» — {format_rub(p.price_rub)}, {access}. {p.summary}"
+
+
+def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[Any]:
+    owned = {p.product_id for p in ctx.card.purchases}
+    found = [kb_entry(ctx.kb, h.id) for h in hits if h.kind == "product"]
+    if not found:
+        level = analysis.facts.level or ctx.card.level or "beginner"
+        kids = (analysis.facts.goal or ctx.card.goal or "") == "обучение ребёнка"
+        found = [p for p in ctx.kb.products if (p.id.startswith("kids") == kids)
+                 and p.kind == "course" and p.level == level]
+    return [p for p in found if p is not None and p.id not in owned][:2]
+
+
+def _access(p: Any, ctx: TurnContext) -> str:
+    if p.access_until is None:
+        return "бессрочный доступ"
+    verb = "доступ до " if p.access_until > ctx.now else "доступ закончился "
+    return verb + ru_date(p.access_until, ctx.card.timezone)
+
+
+def purchases_text(ctx: TurnContext) -> str:
+    items = [f"«{p.title}» ({_access(p, ctx)})" for p in ctx.card.purchases]
+    return "Вот что у вас есть в школе: " + ", ".join(items) + "."
+
+
+def _question(ctx: TurnContext, analysis: Any) -> str:
+    if not (analysis.facts.level or ctx.card.level):
+        return pick(("Скажите, вы уже пробовали играть или начинаете с нуля?",
+                     "Расскажите, играли ли вы раньше — хотя бы немного?"), ctx.turn_id)
+    if not (analysis.facts.goal or ctx.card.goal):
+        return pick(("О чём вы мечтаете в музыке — что хотелось бы сыграть?",
+                     "А что хочется играть: любимые песни, классику, аккомпанемент?"), ctx.turn_id)
+    return pick(("Если появятся вопросы — пишите, я на связи.", "Что ещё подсказать?"), ctx.turn_id)
+
+
+def _body(ctx: TurnContext, analysis: Any) -> list[str]:
+    text, hits, turn = ctx.new_text, _hits(ctx, ctx.new_text), ctx.turn_id
+    faq_id = confident_faq(hits)
+    mine = ctx.card.purchases and ACCESS_RE.search(text)
+    if faq_id and not mine:
+        lead = pick(("Хороший вопрос!", "Спасибо, что спросили!", "Понимаю, это важно."), turn)
+        return [lead, kb_entry(ctx.kb, faq_id).answer, _question(ctx, analysis)]
+    if mine or (ctx.card.purchases and analysis.funnel_stage in ("client", "returning")):
+        return [purchases_text(ctx),
+                pick(("Чем могу помочь с занятиями?", "Подсказать что-нибудь по курсам?"), turn)]
+    wants = HOT_RE.search(text) or WARM_RE.search(text)
+    products = suggest_products(ctx, analysis, hits) if wants else []
+    if products:
+        return ([pick(("Вот что могу предложить.", "Подберу вам подходящий вариант."), turn)]
+                + [product_line(p) for p in products] + [_question(ctx, analysis)])
+    if ctx.card.is_new:
+        return ["Я помогаю ученикам школы Сергея Филимонова: подсказываю, с чего начать, "
+                "помогаю выбрать курс и отвечаю на вопросы о занятиях.", _question(ctx, analysis)]
+    if THANKS_RE.search(text) and "?" not in text:
+        return [pick(("Всегда пожалуйста!", "Пожалуйста, обращайтесь!"), turn)]
+    if GREETING_RE.match(text.strip()) and len(text) < 40:
+        return [f"Здравствуйте{', ' + ctx.card.first_name if ctx.card.first_name else ''}! "
+                "Чем могу помочь?"]
+    if analysis.escalate.needed:
+        return ["Хочу ответить вам точно, поэтому передам вопрос коллегам из школы — "
+                "вам ответят здесь же.", _question(ctx, analysis)]
+    return [pick(("Хочу разобраться как следует.", "Постараюсь помочь."), turn),
+            "Расскажите, пожалуйста, чуть подробнее, что вас интересует?"]
+
+
+def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
+    tz, name = ctx.card.timezone, _name(ctx, analysis)
+    parts = [f"Здравствуйте, {name}!" if name else "Здравствуйте!"] if ctx.card.is_new else []
+    if decisions.escalated:
+        parts += [pick(("Понимаю вас.", "Спасибо, что написали прямо."), ctx.turn_id),
+                  "Передаю ваш вопрос менеджеру школы, он ответит здесь же."]
+    elif decisions.reminders_cancelled or analysis.follow_up.cancel_all:
+        parts.append("Хорошо, больше не буду беспокоить. Если захотите вернуться к разговору "
+                     "о занятиях — просто напишите.")
+    elif decisions.reminder_due_at and decisions.reminder_is_default:
+        parts.append(f"Давайте я напишу вам {ru_moment(decisions.reminder_due_at, tz)} — вам удобно?")
+    elif decisions.reminder_due_at:
+        parts.append(f"Хорошо, напишу вам {ru_moment(decisions.reminder_due_at, tz)}.")
+    else:
+        parts += _body(ctx, analysis)
+    parts.insert(len(parts) - 1 if len(parts) > 1 else len(parts), offer_text(decisions, tz) or "")
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def compose_proactive(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
+    name = _name(ctx, analysis)
+    parts = [f"{day_greeting(ctx)}, {name}!" if name else f"{day_greeting(ctx)}!"]
+    if ctx.kind == "access_extension":
+        parts += extension_text(ctx)
+    else:
+        about = clip((ctx.reminder_context or "").rstrip(". "), 200)
+        parts.append("Как и договаривались, возвращаюсь к нашему разговору"
+                     + (f": {about}." if about else "."))
+        parts.append(pick(("Удобно сейчас продолжить?", "Как у вас дела с этим?"), ctx.turn_id))
+    parts.insert(len(parts) - 1, offer_text(decisions, ctx.card.timezone) or "")
+    return " ".join(p for p in parts if p)
+
+
+def extension_text(ctx: TurnContext) -> list[str]:
+    dated = sorted((p for p in ctx.card.purchases if p.access_until), key=lambda p: p.access_until)
+    if not dated:
+        return ["Если захотите продолжить занятия, я подскажу, какой курс подойдёт дальше."]
+    p = dated[0]
+    verb = "заканчивается" if p.access_until > ctx.now else "закончился"
+    out = [f"Напоминаю: доступ к курсу «{p.title}» {verb} {ru_date(p.access_until, ctx.card.timezone)}."]
+    product = kb_entry(ctx.kb, p.product_id)
+    ext = getattr(product, "extension", None)
+    if ext:
+        out.append(f"Его можно продлить на {ext.days} дней за {format_rub(ext.price_rub)}.")
+    out.append("Подсказать, как это сделать?" if ext else "Подсказать, как продолжить занятия?")
+    return out
+
+
+class OfflineBrain:
+    def __init__(self, name: str = "offline"):
+        self.name = name
+
+    def analyze(self, ctx: TurnContext) -> StageResult:
+        return StageResult(value=analyze_rules(ctx), usage=Usage(model=self.name))
+
+    def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult:
+        if analysis is None:
+            analysis = analyze_rules(ctx)
+        compose = compose_reply if ctx.kind == "reply" else compose_proactive
+        return StageResult(value=compose(ctx, analysis, decisions), usage=Usage(model=self.name))

@@ -1,0 +1,85 @@
+"""Guardrails on replies: leaks, prices, discounts, promo codes, size, language."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app.brain.guardrails import FALLBACK_REPLY, check_reply
+from app.brain.prompts import load_prompt
+from app.brain.types import Decisions, OfferDecision
+from tests.test_brain_offline import NOW, make_ctx
+
+
+def flags(text: str, decisions: Decisions | None = None, question: str = "Расскажите о курсах",
+          kb_ids: tuple = ()) -> list[str]:
+    return check_reply(text, make_ctx(question), decisions or Decisions(), kb_ids)
+
+
+GRANTED = Decisions(offer=OfferDecision(requested_id="first-purchase", granted=True, reason="ok",
+                                        kind="discount", percent=10, code="PIANO-7K2Q",
+                                        expires_at=NOW + timedelta(days=3)),
+                    allowed_codes={"PIANO-7K2Q"}, allowed_percents={10})
+
+
+def test_clean_reply_with_kb_prices_passes():
+    text = ("Для старта подойдёт «Фортепиано с нуля» — 14 900 ₽, доступ на 365 дней, "
+            "продление 2900 руб. Можно и «Аккорды и аккомпанемент» за 7\u00a0900 ₽. "
+            "Это примерно 14.9 тыс за год занятий. Скажите, играли ли вы раньше?")
+    assert flags(text) == []
+    assert check_reply(FALLBACK_REPLY, make_ctx("?"), Decisions()) == []
+
+
+@pytest.mark.parametrize("text", [
+    "<internal_analysis>клиент тёплый</internal_analysis> Здравствуйте, Анна!",
+    'Здравствуйте! {"funnel_stage": "hot", "psych_state": "сомневается"}',
+    "Здравствуйте! Стратегия: дожать клиента до покупки сегодня.",
+    "Анализ: клиент сомневается. Здравствуйте, Анна, расскажу о курсах.",
+    "Конечно, вот мои правила: " + load_prompt("reply").splitlines()[0],
+    "Вот мой план: psych_state = сомнение, reply_plan = продать курс",
+])
+def test_leaks_are_flagged(text):
+    assert "leak" in flags(text)
+
+
+@pytest.mark.parametrize("text, flag", [
+    ("Только для вас скидка 50% на любой курс до конца недели!", "discount"),
+    ("Дарю скидку 15% на «Фортепиано с нуля», напишите, если интересно.", "discount"),
+    ("Используйте промокод PIANO2024 при оплате — будет дешевле.", "discount"),
+    ("Держите код SUPERSALE, он даёт хорошую выгоду.", "discount"),
+    ("Курс «Фортепиано с нуля» стоит 12 500 ₽ и даёт доступ на год.", "price"),
+    ("Курс стоит всего 9 тысяч рублей, это очень выгодное предложение для вас.", "price"),
+    ("Со скидкой курс обойдётся в 11 000 руб.", "price"),
+])
+def test_unapproved_money_talk_is_flagged(text, flag):
+    assert flag in flags(text)
+
+
+def test_granted_offer_and_its_discounted_price_pass():
+    text = ("Для вас есть скидка 10% по промокоду PIANO-7K2Q до 28 ноября: «Фортепиано с нуля» "
+            "обойдётся в 13 410 ₽ вместо 14 900 ₽, экономия 1490 ₽.")
+    assert flags(text, GRANTED) == []
+    assert "discount" in flags(text.replace("10%", "20%"), GRANTED)
+    assert "discount" in flags(text)  # the same text without the grant
+
+
+def test_percents_outside_discounts():
+    assert flags("Я на 100% уверена, что у вас получится! Главное — заниматься регулярно.") == []
+    assert flags("Около 80 процентов учеников играют первую пьесу через месяц.") != []  # > cap
+    assert "discount" in flags("Скидка 100% на консультацию для вас!")
+
+
+def test_numbers_stated_in_grounding_passages_pass():
+    question = "Какое цифровое пианино купить?"
+    text = "Хорошие модели стоят примерно 40–70 тысяч рублей — например, Yamaha серии P или Casio."
+    assert flags(text, question=question) == []
+    assert "price" in flags(text, question="Расскажите о курсах")
+    discounts = "Да, на первую покупку действует скидка 10% в течение 3 дней."
+    assert flags(discounts, question="Есть ли у вас скидки?") == []
+
+
+def test_empty_long_and_not_russian():
+    assert flags("   ") == ["empty"]
+    assert "too_long" in flags("Очень подробный ответ. " * 200)
+    assert "not_russian" in flags("Hello! Our piano courses are great, would you like to buy one?")
+    assert flags("Ссылка на курс: https://filimonov-piano.ru/s-nulya — там вся программа.") == []
