@@ -28,11 +28,12 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
-    svc = build_services(settings, clock or Clock(), **overrides)
+    cli_run = bool(os.environ.get("FLASK_RUN_FROM_CLI"))
+    svc = build_services(settings, clock or Clock(), lazy=cli_run, **overrides)
     app.extensions["neuro"] = svc
     register_blueprints(app, svc)
     if start_background is None:
-        start_background = settings.start_workers and not os.environ.get("FLASK_RUN_FROM_CLI")
+        start_background = settings.start_workers and not cli_run
     if start_background:
         start_background_parts(svc)
         atexit.register(svc.shutdown)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+import threading
+from typing import Callable, Iterator, Optional, Union
 
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import Engine
@@ -42,15 +43,41 @@ def embedded_database_url(data_dir: str | Path = ".data") -> str:
 
 
 class Database:
-    """One engine and a session factory; sessions are short and scoped per job/request."""
+    """One engine and a session factory; sessions are short and scoped per job/request.
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
-        self.url = normalize_database_url(url)
-        self.engine: Engine = create_engine(
-            self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-            pool_recycle=1800, connect_args={"connect_timeout": 10},
-        )
-        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+    The URL may be a callable (the embedded PostgreSQL starts on first use), so commands that
+    never touch the database (`kb search`, `followup resolve`) never start it.
+    """
+
+    def __init__(self, url: Union[str, Callable[[], str]], pool_size: int = 10) -> None:
+        self._url = url
+        self._pool_size = pool_size
+        self._engine: Optional[Engine] = None
+        self._session_factory: Optional[sessionmaker] = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        if callable(self._url):
+            self._url = self._url()
+        return normalize_database_url(self._url)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = create_engine(
+                        self.url, pool_size=self._pool_size, max_overflow=self._pool_size,
+                        pool_pre_ping=True, pool_recycle=1800, pool_timeout=30,
+                        connect_args={"connect_timeout": 10})
+        return self._engine
+
+    @property
+    def Session(self) -> sessionmaker:  # noqa: N802 - reads like the SQLAlchemy factory
+        if self._session_factory is None:
+            self._session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        return self._session_factory
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -75,4 +102,5 @@ class Database:
             return False
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()

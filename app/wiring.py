@@ -15,14 +15,16 @@ log = logging.getLogger(__name__)
 LOCAL_VK_TOKEN = "local-dev-token"
 
 
-def build_services(settings: Settings, clock: Clock, **overrides: Any) -> Services:
+def build_services(settings: Settings, clock: Clock, lazy: bool = False,
+                   **overrides: Any) -> Services:
     from app.brain.offline import OfflineBrain
     from app.knowledge.base import KnowledgeStore
 
-    url = settings.database_url or embedded_database_url(settings.data_dir)
+    url = settings.database_url or (lambda: embedded_database_url(settings.data_dir))
     db = Database(url, pool_size=max(5, settings.worker_threads + 2))
     kb_store = KnowledgeStore(settings.knowledge_base_path)
-    kb_store.load()  # refuses to start only when there is no valid version at all
+    if not lazy:
+        kb_store.load()  # refuses to start only when there is no valid version at all
     svc = Services(settings=settings, db=db, clock=clock, kb_store=kb_store)
     svc.offline_brain = OfflineBrain()
     svc.primary_brain = _primary_brain(settings) or svc.offline_brain
@@ -67,6 +69,7 @@ def register_blueprints(app: Flask, svc: Services) -> None:
 
     app.register_blueprint(callback.bp)
     app.register_blueprint(health.bp)
+    from app.crm.payments import bp as payments_bp; app.register_blueprint(payments_bp)  # noqa: E702
     cli.register(app)
     if svc.vk_emulator is not None or svc.settings.dev_mode:
         from app.devchat import views as devchat

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.brain.types import ClientCard, HistoryMessage, TurnContext
-from app.models import Client, Dialog, Message, Turn
+from app.models import Client, Dialog, Message, Reminder, Turn
 
 SUMMARY_MAX_CHARS = 1500
 SUMMARY_LINE_CHARS = 160
@@ -80,11 +80,26 @@ def load_turn_context(s: Session, turn: Turn, now: datetime, kb: Any, kb_index: 
         new_messages=[HistoryMessage("in", m.text, m.created_at) for m in new],
         history=_history(s, dialog.id, first_new - 1, window), summary=dialog.summary or "",
         kb=kb, kb_index=kb_index, kind=turn.kind,  # type: ignore[arg-type]
+        reminder_context=_reminder_context(s, turn),
     )
     reason = silent_reason(client, dialog, now, bot_paused)
     state = DialogState(dialog.id, client.id, dialog.peer_id, reason is None, reason,
                         client.names_fetched_at is None)
     return ctx, state
+
+
+def _reminder_context(s: Session, turn: Turn) -> Optional[str]:
+    if turn.reminder_id is None:
+        return None
+    r = s.get(Reminder, turn.reminder_id)
+    if r is None:
+        return None
+    parts = [r.context or r.source_text or ""]
+    if r.source_text and r.source_text not in parts[0]:
+        parts.append(f"Слова клиента: «{r.source_text}»")
+    if r.product_id:
+        parts.append(f"Продукт: {r.product_id}")
+    return "\n".join(p for p in parts if p)[:2000]
 
 
 def roll_summary(s: Session, dialog: Dialog, window: int) -> None:

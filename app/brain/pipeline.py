@@ -68,11 +68,22 @@ def _run(svc: Any, claim: claims.Claim, t0: float) -> str:
     result = svc.run_brain(ctx, lambda analysis: svc.apply_effects(ctx, state, analysis))
     t_brain = time.perf_counter()
     _store_result(svc, claim, result, ctx, t0, t_loaded, t_brain, state)
+    if result.fallback:
+        _call_a_human(svc, state, claim.turn_id, result.flags)
     if not state.may_send:
         log.info("turn %s answered silently: %s", claim.turn_id, state.silent_reason)
         return "silent"
     send_reply(svc, claim.turn_id, state, result.reply_text, source="bot")
     return "done"
+
+
+def _call_a_human(svc: Any, state: DialogState, turn_id: int, flags: list[str]) -> None:
+    """The safe fallback promised a person: mark the dialog and alert the managers."""
+    from app.crm.alerts import notify_managers
+
+    with svc.db.session() as s:
+        s.get(Dialog, state.dialog_id).needs_human = True
+    notify_managers(svc, state, "автоответ не справился: " + ", ".join(flags), turn_id)
 
 
 def _fetch_names(svc: Any, state: DialogState, ctx: TurnContext) -> None:

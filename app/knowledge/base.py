@@ -190,6 +190,9 @@ class KnowledgeStore:
 
     def _require(self) -> Snapshot:
         snap = self._snapshot
+        if snap is None and self.path is not None:
+            self.load()  # lazy first load (CLI processes); raises KnowledgeBaseError if invalid
+            snap = self._snapshot
         if snap is None:
             raise RuntimeError("knowledge base is not loaded")
         return snap
