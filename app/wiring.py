@@ -93,9 +93,7 @@ def start_background_parts(svc: Services) -> None:
         svc.workers = WorkerPool(svc, svc.settings.worker_threads, svc.settings.worker_poll_s)
         svc.workers.start()
     if svc.settings.run_scheduler:
-        try:
-            from app.reminders.scheduler import ReminderScheduler
-        except ImportError:
-            return
+        from app.reminders.scheduler import ReminderScheduler
+
         svc.scheduler = ReminderScheduler(svc)
         svc.scheduler.start()

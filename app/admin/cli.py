@@ -22,7 +22,11 @@ def register(app: Flask) -> None:
     _add_kb_reload(kb)
     for group in (clients, bot, kb, followup):
         app.cli.add_command(group)
-    for module in ("app.reminders.cli", "app.crm.cli", "app.devchat.seed"):
+    from app.reminders.cli import GROUPS as reminder_groups
+
+    for group in reminder_groups:
+        app.cli.add_command(group)
+    for module in ("app.crm.cli", "app.devchat.seed"):
         _register_optional(app, module)
 
 

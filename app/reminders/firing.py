@@ -1,0 +1,162 @@
+"""Firing due reminders: claim in a transaction, re-check the situation, write through the
+same pipeline (brain + guardrails + VK), or skip / re-plan with a reason."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from app.brain import claims
+from app.brain.pipeline import process_claim
+from app.crm.cards import paid_items
+from app.crm.purchases_math import compute_access
+from app.models import Client, Dialog, Message, Purchase, Reminder, Turn
+from app.reminders.policy import QuietHours, weekly_cap_free_at
+
+log = logging.getLogger(__name__)
+CLAIM_S = 120
+RETRY_S = 60
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # send | skip | replan
+    reason: str = ""
+    due_at: Optional[datetime] = None
+
+
+def claim_due(s: Session, now: datetime) -> Optional[Reminder]:
+    reminder = s.execute(select(Reminder).where(or_(
+        and_(Reminder.status == "pending", Reminder.due_at <= now),
+        and_(Reminder.status == "sending", Reminder.claimed_until < now)))
+        .order_by(Reminder.due_at).limit(1).with_for_update(skip_locked=True)).scalar_one_or_none()
+    if reminder is not None:
+        reminder.status = "sending"
+        reminder.claimed_until = now + timedelta(seconds=CLAIM_S)
+    return reminder
+
+
+def _wrote_since(s: Session, r: Reminder, dialog: Dialog) -> bool:
+    q = select(Message.id).where(Message.dialog_id == dialog.id, Message.direction == "in")
+    upto = s.get(Turn, r.source_turn_id).upto_message_id if r.source_turn_id else None
+    q = q.where(Message.id > upto) if upto else q.where(Message.created_at > r.agreed_at)
+    return s.execute(q.limit(1)).first() is not None
+
+
+def _bought_since(s: Session, r: Reminder, client: Client) -> bool:
+    if not r.product_id:
+        return False
+    return s.execute(select(Purchase.id).where(
+        Purchase.client_id == client.id, Purchase.product_id == r.product_id,
+        Purchase.paid_at >= r.agreed_at).limit(1)).first() is not None
+
+
+def _still_relevant(s: Session, r: Reminder, client: Client, dialog: Dialog, kb: Any,
+                    now: datetime) -> Optional[str]:
+    """The reason the message no longer makes sense, or None."""
+    if not client.can_write:
+        return "client does not allow messages"
+    if r.kind == "followup":
+        if _wrote_since(s, r, dialog):
+            return "client wrote since the agreement: the dialog moved on"
+        if _bought_since(s, r, client):
+            return f"client bought {r.product_id} since the agreement"
+    if r.kind == "access_extension" and r.product_id:
+        access = compute_access(paid_items(s, client.id), kb).get(r.product_id)
+        if access is None or access.until is None or access.until > now + timedelta(days=60):
+            return "access already extended or lifetime"
+    return None
+
+
+def recheck(svc: Any, s: Session, r: Reminder, now: datetime, kb: Any) -> Verdict:
+    client = s.get(Client, r.client_id)
+    dialog = s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one_or_none()
+    if dialog is None:
+        return Verdict("skip", "no dialog with this client")
+    reason = _still_relevant(s, r, client, dialog, kb, now)
+    if reason:
+        return Verdict("skip", reason)
+    quiet = QuietHours.parse(svc.settings.quiet_hours, kb)
+    tz = client.timezone
+    if dialog.human_until is not None and dialog.human_until > now:
+        return Verdict("replan", "a person is handling the dialog", _allowed(quiet, dialog.human_until, tz))
+    if svc.bot_paused(s) or client.bot_paused:
+        return Verdict("replan", "bot paused", _allowed(quiet, now + timedelta(hours=1), tz))
+    if now - r.due_at > timedelta(hours=svc.settings.reminder_grace_hours):
+        nxt = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        return Verdict("replan", "fell due while the app was down; re-planned", _allowed(quiet, nxt, tz))
+    if quiet is not None and quiet.next_allowed(now, tz) != now:
+        return Verdict("replan", "quiet hours", quiet.next_allowed(now, tz))
+    free_at = weekly_cap_free_at(s, client.id, now, svc.settings.max_proactive_per_week)
+    if free_at is not None:
+        return Verdict("replan", "weekly cap of proactive messages", _allowed(quiet, free_at, tz))
+    return Verdict("send")
+
+
+def _allowed(quiet: Optional[QuietHours], moment: datetime, tz: str) -> datetime:
+    return quiet.next_allowed(moment, tz) if quiet is not None else moment
+
+
+def fire_one(svc: Any) -> bool:
+    """Claim and handle one due reminder. False when none is due."""
+    now = svc.clock.now()
+    kb = svc.kb_store.current
+    with svc.db.session() as s:
+        r = claim_due(s, now)
+        if r is None:
+            return False
+        verdict = recheck(svc, s, r, now, kb)
+        if verdict.action != "send":
+            _settle(r, verdict)
+            return True
+        claim = _proactive_turn(s, r, now)
+    status = process_claim(svc, claim)
+    with svc.db.session() as s:
+        _record_outcome(s, s.get(Reminder, r.id), status, svc.clock.now())
+    return True
+
+
+def _settle(r: Reminder, verdict: Verdict) -> None:
+    r.claimed_until = None
+    r.status_reason = verdict.reason
+    if verdict.action == "skip":
+        r.status = "skipped"
+    else:
+        r.status, r.due_at = "pending", verdict.due_at  # type: ignore[assignment]
+    log.info("reminder %s %s: %s", r.id, verdict.action, verdict.reason)
+
+
+def _proactive_turn(s: Session, r: Reminder, now: datetime) -> claims.Claim:
+    dialog = s.execute(select(Dialog).where(Dialog.client_id == r.client_id)).scalar_one()
+    kind = "access_extension" if r.kind == "access_extension" else "reminder"
+    turn = s.get(Turn, r.fired_turn_id) if r.fired_turn_id else None
+    if turn is None:
+        turn = Turn(dialog_id=dialog.id, kind=kind, status="running", reminder_id=r.id,
+                    upto_message_id=dialog.answered_upto_id, attempts=1, started_at=now,
+                    flags=[], usage={}, timings={})
+        s.add(turn)
+        s.flush()
+        r.fired_turn_id = turn.id
+    else:
+        turn.attempts += 1
+    return claims.Claim(turn.id, dialog.id, turn.attempts, kind)
+
+
+def _record_outcome(s: Session, r: Reminder, status: str, now: datetime) -> None:
+    if status == "done":
+        r.status, r.sent_at, r.claimed_until = "sent", now, None
+    elif status in ("silent", "undeliverable"):
+        r.status, r.status_reason, r.claimed_until = "skipped", f"not delivered: {status}", None
+    else:  # postponed: keep it claimed a little, then it is taken again (same turn, same random_id)
+        r.claimed_until = now + timedelta(seconds=RETRY_S)
+
+
+def fire_due(svc: Any, limit: int = 100) -> int:
+    n = 0
+    while n < limit and fire_one(svc):
+        n += 1
+    return n
