@@ -1,0 +1,173 @@
+"""Shared harness for benchmarks and chaos runs: an embedded PostgreSQL, the local VK and
+Gemini stand-ins (real HTTP servers on loopback, in this process) and the app under gunicorn
+(a separate process group). Everything is loopback-only and torn down on exit."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from tests.pg import alembic_upgrade  # noqa: E402
+
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BenchPostgres:
+    """One embedded server per bench run; a fresh migrated database per scenario."""
+
+    def __init__(self) -> None:
+        import pgserver
+
+        self.dir = Path(tempfile.mkdtemp(prefix="neuro-bench-pg-"))
+        self.server = pgserver.get_server(self.dir / "pg", cleanup_mode="delete")
+        self.admin_url = self.server.get_uri("postgres").replace(
+            "postgresql://", "postgresql+psycopg2://", 1)
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("ALTER SYSTEM SET max_connections = 300"))
+        engine.dispose()
+        self.server.psql("SELECT pg_reload_conf();")
+
+    def fresh_database(self) -> str:
+        name = "b_" + uuid.uuid4().hex[:10]
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        url = self.admin_url.replace("/postgres?", f"/{name}?", 1)
+        alembic_upgrade(url)
+        return url
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+def app_env(database_url: str, vk_base_url: str, gemini_base_url: Optional[str] = None,
+            **extra: Any) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "VK_"))}
+    env.update({
+        "DATABASE_URL": database_url, "VK_GROUP_ID": "1", "VK_GROUP_TOKEN": "bench-token",
+        "VK_API_BASE_URL": vk_base_url, "VK_SECRET": "bench-secret",
+        "VK_CONFIRMATION_CODE": "bench-code", "KNOWLEDGE_BASE_PATH": str(ROOT / "knowledge_base.json"),
+        "DEBOUNCE_SECONDS": "1", "QUIET_HOURS": "off", "ADMIN_PASSWORD": "bench",
+        "PYTHONPATH": str(ROOT),
+    })
+    if gemini_base_url:
+        env.update({"GEMINI_API_KEY": "bench-key", "GEMINI_BASE_URL": gemini_base_url,
+                    "GEMINI_TIMEOUT_S": "20"})
+    env.update({k.upper(): str(v) for k, v in extra.items()})
+    return env
+
+
+class Gunicorn:
+    def __init__(self, env: dict[str, str], workers: int = 1, threads: int = 8,
+                 app: str = "app:create_app()", port: Optional[int] = None) -> None:
+        self.port = port or free_port()
+        self.env = env
+        self.args = [GUNICORN, app, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+                     "--threads", str(threads), "--worker-class", "gthread", "--timeout", "120",
+                     "--graceful-timeout", "5", "--log-level", "warning"]
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait_s: float = 60.0, log_path: Optional[str] = None) -> "Gunicorn":
+        out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(self.args, env=self.env, cwd=str(ROOT), stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not become healthy")
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def kill9(self) -> None:
+        """SIGKILL the whole process group: master and workers die mid-flight."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+def post_json(url: str, body: Any, headers: Optional[dict] = None, timeout: float = 10) -> tuple[int, str]:
+    data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+def message_event(peer_id: int, text_: str, event_id: str, msg_id: int,
+                  secret: str = "bench-secret") -> dict[str, Any]:
+    return {"type": "message_new", "group_id": 1, "event_id": event_id, "v": "5.199",
+            "secret": secret,
+            "object": {"message": {"id": msg_id, "date": int(time.time()), "peer_id": peer_id,
+                                   "from_id": peer_id, "text": text_, "attachments": []},
+                       "client_info": {"keyboard": True}}}
+
+
+@contextmanager
+def stand_ins(gemini_responder: Any = None) -> Iterator[tuple[Any, Any]]:
+    """The fake VK (always) and the fake Gemini (when a responder is given)."""
+    from tests.fakes.gemini_server import FakeGeminiServer
+    from tests.fakes.vk_server import FakeVkServer
+
+    vk = FakeVkServer().start()
+    gemini = FakeGeminiServer(gemini_responder).start() if gemini_responder else None
+    try:
+        yield vk, gemini
+    finally:
+        vk.stop()
+        if gemini is not None:
+            gemini.stop()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
