@@ -3,6 +3,8 @@
 An extension purchase names the course it extends as `<product-id>:extension` (or
 `<product-id>-extension`) and adds the product's `extension.days` to the access end
 (counted from the end of the current access, or from the payment if access had lapsed).
+A repeat purchase of the same product stacks the same way: no paid day is ever lost (this is
+how a monthly subscription paid a few days early renews).
 """
 from __future__ import annotations
 
@@ -48,12 +50,11 @@ def compute_access(items: Iterable[PaidItem], kb: Any) -> dict[str, Access]:
             result[base_id] = Access(base_id, current.first_paid_at, start + timedelta(days=days))
             continue
         access_days = product.access_days if product is not None else None
-        until = None if access_days is None else item.paid_at + timedelta(days=access_days)
-        if current is not None:
-            if current.until is None or until is None:
-                until = None
-            else:
-                until = max(current.until, until)
+        if access_days is None or (current is not None and current.until is None):
+            until = None
+        else:  # a repeat purchase while access lasts adds its days after the current end
+            start = max(current.until, item.paid_at) if current is not None else item.paid_at
+            until = start + timedelta(days=access_days)
         first = current.first_paid_at if current else item.paid_at
         result[base_id] = Access(base_id, first, until)
     return result

@@ -5,6 +5,8 @@ Rules (all enforced here, never by the model):
 - a discount never above `offers.max_discount_percent` (hard cap);
 - one active discount per client; the same offer is never granted twice;
 - not for a product the client already owns; stage must fit the offer;
+- an offer's optional KB `conditions` (stages, new_clients_only, products, min_purchases) are
+  checked here; without `stages`, discounts are for warm, hot and returning clients;
 - a granted discount gets a unique promo code and an expiry (`valid_days`).
 Every decision, granted or refused, is stored in `offer_decisions` with its reason.
 """
@@ -15,7 +17,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.brain.types import OfferDecision
@@ -39,29 +41,47 @@ def _find_offer(kb: Any, offer_id: str) -> tuple[Optional[str], Any]:
 
 
 def _active_discount(s: Session, client_id: int, now: datetime) -> Optional[IssuedOffer]:
+    """A granted, unredeemed discount that has not expired (no expiry = active until used)."""
     return s.execute(select(IssuedOffer).where(
         IssuedOffer.client_id == client_id, IssuedOffer.kind == "discount",
-        IssuedOffer.redeemed.is_(False), IssuedOffer.expires_at > now)).scalars().first()
+        IssuedOffer.redeemed.is_(False),
+        or_(IssuedOffer.expires_at.is_(None), IssuedOffer.expires_at > now))).scalars().first()
+
+
+def _condition_refusal(kind: str, conditions: Any, stage: str, owned: set[str],
+                       product_id: Optional[str]) -> Optional[str]:
+    """The offer's explicit KB `conditions` (or the default stage rule for discounts)."""
+    stages = getattr(conditions, "stages", None)
+    if stages and stage not in stages:
+        return f"stage {stage} not in {list(stages)}"
+    if not stages and kind == "discount" and stage not in LEAD_STAGES + ("returning",):
+        return f"discounts are for interested clients; stage is {stage}"
+    if conditions is None:
+        return None
+    if conditions.new_clients_only and owned:
+        return "only for clients without purchases"
+    if conditions.min_purchases and len(owned) < conditions.min_purchases:
+        return (f"needs at least {conditions.min_purchases} purchased product(s); "
+                f"client has {len(owned)}")
+    if conditions.products and product_id not in conditions.products:
+        return (f"only for products {list(conditions.products)}; "
+                f"requested {product_id or 'no product'}")
+    return None
 
 
 def _refusal(kind: str, offer: Any, client: Client, owned: set[str], product_id: Optional[str],
              s: Session, now: datetime, cap: int) -> Optional[str]:
     """The reason this client may not have this offer, or None if eligible."""
-    conditions = getattr(offer, "conditions", None)
-    stages = getattr(conditions, "stages", None) if conditions else None
-    if stages and client.funnel_stage not in stages:
-        return f"stage {client.funnel_stage} not in {list(stages)}"
-    if not stages and kind == "discount" and client.funnel_stage not in LEAD_STAGES + ("returning",):
-        return f"discounts are for interested clients; stage is {client.funnel_stage}"
-    if conditions is not None and getattr(conditions, "new_clients_only", False) and owned:
-        return "only for clients without purchases"
+    if kind == "discount" and offer.percent > cap:
+        return f"{offer.percent}% is above the cap of {cap}%"
+    reason = _condition_refusal(kind, getattr(offer, "conditions", None), client.funnel_stage,
+                                owned, product_id)
+    if reason is not None:
+        return reason
     if product_id and product_id in owned:
         return f"client already owns {product_id}"
-    if kind == "discount":
-        if offer.percent > cap:
-            return f"{offer.percent}% is above the cap of {cap}%"
-        if _active_discount(s, client.id, now) is not None:
-            return "client already has an active discount"
+    if kind == "discount" and _active_discount(s, client.id, now) is not None:
+        return "client already has an active discount"
     granted = s.execute(select(IssuedOffer.id).where(
         IssuedOffer.client_id == client.id, IssuedOffer.offer_id == offer.id)).first()
     if granted is not None:
@@ -79,14 +99,14 @@ def new_code(s: Session, percent: int) -> str:
 def decide(s: Session, client: Client, request: Any, kb: Any, now: datetime,
            turn_id: Optional[int]) -> OfferDecision:
     """Grant or refuse one request (idempotent per turn) and log the decision."""
-    offer_id = str(getattr(request, "offer_id", "") or "")[:100]
+    offer_id = str(getattr(request, "offer_id", "") or "").strip().lower()[:100]
     product_id = getattr(request, "product_id", None)
-    previous = _decision_for_turn(s, client.id, turn_id, offer_id, now)
+    previous = _decision_for_turn(s, client.id, turn_id, offer_id, kb)
     if previous is not None:
         return previous
     kind, offer = _find_offer(kb, offer_id)
     owned = {split_extension(p.product_id)[0] for p in paid_items(s, client.id)}
-    if product_id and kb.product(product_id) is None:
+    if not isinstance(product_id, str) or kb.product(product_id) is None:
         product_id = None
     reason = ("no such offer in the knowledge base" if offer is None else
               _refusal(kind, offer, client, owned, product_id, s, now,
@@ -120,7 +140,7 @@ def _grant(s: Session, client: Client, kind: str, offer: Any, product_id: Option
 
 
 def _decision_for_turn(s: Session, client_id: int, turn_id: Optional[int], offer_id: str,
-                       now: datetime) -> Optional[OfferDecision]:
+                       kb: Any = None) -> Optional[OfferDecision]:
     if turn_id is None:
         return None
     row = s.execute(select(OfferDecisionLog).where(
@@ -131,13 +151,18 @@ def _decision_for_turn(s: Session, client_id: int, turn_id: Optional[int], offer
     if not row.granted:
         return OfferDecision(offer_id, False, row.reason)
     o = s.get(IssuedOffer, row.issued_offer_id)
+    if o is None:  # the grant was deleted by staff: report the logged decision, grant nothing
+        return OfferDecision(offer_id, False, "granted offer no longer exists")
+    _, offer = _find_offer(kb, offer_id) if kb is not None else (None, None)
     return OfferDecision(offer_id, True, "granted", kind=o.kind, percent=o.percent,  # type: ignore[arg-type]
-                         code=o.code, product_id=o.product_id, expires_at=o.expires_at)
+                         code=o.code, product_id=o.product_id, expires_at=o.expires_at,
+                         title=getattr(offer, "title", None))
 
 
 def allowed_mentions(s: Session, client_id: int, now: datetime) -> tuple[set[str], set[int]]:
     """Codes and percents the reply may mention: this client's still-valid grants."""
     rows = s.execute(select(IssuedOffer).where(
         IssuedOffer.client_id == client_id, IssuedOffer.kind == "discount",
-        IssuedOffer.expires_at > now)).scalars().all()
+        IssuedOffer.redeemed.is_(False),
+        or_(IssuedOffer.expires_at.is_(None), IssuedOffer.expires_at > now))).scalars().all()
     return {r.code for r in rows if r.code}, {r.percent for r in rows if r.percent}

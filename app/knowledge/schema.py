@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, ValidationError, BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import AfterValidator, ValidationError, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -126,17 +126,28 @@ class FaqEntry(_Model):
     tags: list[Text] = []
 
 
+class OfferConditions(_Model):
+    """Optional machine-checked conditions of an offer (`when` is the human wording)."""
+
+    stages: list[Literal["cold", "warm", "hot", "client", "returning"]] | None = None
+    new_clients_only: StrictBool = False
+    products: list[Id] | None = None  # the offer applies only to these products
+    min_purchases: Annotated[StrictInt, Field(ge=0)] | None = None  # distinct products bought
+
+
 class Discount(_Model):
     id: Id
     percent: Annotated[StrictInt, Field(gt=0, le=100)]
     valid_days: PositiveInt | None = None
     when: Text
+    conditions: OfferConditions | None = None
 
 
 class Bonus(_Model):
     id: Id
     title: Text
     when: Text
+    conditions: OfferConditions | None = None
 
 
 class Offers(_Model):
@@ -240,7 +251,7 @@ def _duplicate_ids(data: dict[str, Any]) -> list[str]:
     return errors
 
 
-def _offer_errors(offers: Any) -> list[str]:
+def _offer_errors(offers: Any, known: set[Any]) -> list[str]:
     if not isinstance(offers, dict):
         return []
     errors: list[str] = []
@@ -256,6 +267,11 @@ def _offer_errors(offers: Any) -> list[str]:
                     errors.append(f'offers.{section}[{i}].id: duplicate id "{oid}" '
                                   f"(already used by offers.{section}[{seen[oid]}])")
                 seen.setdefault(oid, i)
+            conditions = item.get("conditions") if isinstance(item.get("conditions"), dict) else {}
+            for j, pid in enumerate(_list_at(conditions, "products")):
+                if isinstance(pid, str) and pid not in known:
+                    errors.append(f'offers.{section}[{i}].conditions.products[{j}]: '
+                                  f'unknown product "{pid}"')
             pct = item.get("percent")
             if section == "discounts" and _is_int(cap) and _is_int(pct) and pct > cap:
                 errors.append(f"offers.discounts[{i}].percent: {pct} exceeds "
@@ -274,5 +290,6 @@ def validate_data(data: Any) -> tuple[KnowledgeBaseFile | None, list[str]]:
     except ValidationError as exc:
         errors.extend(_pydantic_errors(exc))
     errors.extend(_duplicate_ids(data))
-    errors.extend(_offer_errors(data.get("offers")))
+    known = {p.get("id") for p in _list_at(data, "products") if isinstance(p, dict)}
+    errors.extend(_offer_errors(data.get("offers"), known))
     return (model if not errors else None), errors

@@ -1,0 +1,86 @@
+"""CLI of the CRM: `flask --app app purchases import FILE.csv`, `flask --app app offers list`.
+
+Registered by `app.admin.cli` through `GROUPS`.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import or_, select
+
+from app.services import services
+
+purchases = AppGroup("purchases", help="Purchases from the shop.")
+offers = AppGroup("offers", help="Discounts and bonuses granted by the sales policy.")
+GROUPS = [purchases, offers]
+
+
+@purchases.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def purchases_import(path: str) -> None:
+    """Import a CSV (order_id,vk_id,email,phone,product_id,amount_rub,paid_at).
+
+    Idempotent by order_id; bad rows are listed and skipped, good rows are kept.
+    Exit code 1 when any row was refused.
+    """
+    from app.crm.purchases import import_csv
+
+    svc = services()
+    with svc.db.session() as s:
+        report = import_csv(s, path, svc.kb_store.current)
+    click.echo(f"created {report.created}, duplicates {report.duplicates}, "
+               f"errors {len(report.errors)}")
+    for error in report.errors:
+        click.echo(error)
+    if report.errors:
+        sys.exit(1)
+
+
+def _status(redeemed: bool, expires_at: Optional[datetime], now: datetime) -> str:
+    if redeemed:
+        return "redeemed"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def _in_zone(moment: Optional[datetime], tz: str) -> str:
+    if moment is None:
+        return "never"
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("Europe/Moscow")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@offers.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also expired and redeemed offers.")
+def offers_list(show_all: bool) -> None:
+    """Issued promo codes and bonuses: code, percent, client, product, expiry, status."""
+    from app.models import Client, IssuedOffer
+
+    svc = services()
+    now = svc.clock.now()
+    query = (select(IssuedOffer, Client).join(Client, Client.id == IssuedOffer.client_id)
+             .order_by(IssuedOffer.id))
+    if not show_all:
+        query = query.where(IssuedOffer.redeemed.is_(False),
+                            or_(IssuedOffer.expires_at.is_(None), IssuedOffer.expires_at > now))
+    with svc.db.session() as s:
+        rows = s.execute(query).all()
+    if not rows:
+        click.echo("no offers" if show_all else "no active offers (use --all to see every one)")
+        return
+    click.echo("code\tpercent\tvk_id\tproduct\texpires\tstatus\toffer")
+    for offer, client in rows:
+        code = offer.code or f"({offer.kind})"
+        percent = f"{offer.percent}%" if offer.percent is not None else "-"
+        click.echo("\t".join([code, percent, str(client.vk_id), offer.product_id or "-",
+                              _in_zone(offer.expires_at, client.timezone),
+                              _status(offer.redeemed, offer.expires_at, now), offer.offer_id]))
