@@ -94,8 +94,8 @@ class GeminiBrain:
     """`api_version` defaults to v1beta: structured output (responseJsonSchema) is documented
     there; the SDK's own default is v1."""
 
-    def __init__(self, api_key: str, base_url: Optional[str] = None,
-                 analysis_model: str = "gemini-2.5-flash", reply_model: str = "gemini-2.5-flash",
+    def __init__(self, api_key: str, analysis_model: str, reply_model: str,
+                 base_url: Optional[str] = None,
                  timeout_s: float = 30.0, max_attempts: int = 3, backoff_base_s: float = 0.5,
                  *, api_version: Optional[str] = "v1beta", max_connections: int = 64,
                  sleep: Callable[[float], None] = time.sleep, name: str = "gemini"):

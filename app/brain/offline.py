@@ -108,10 +108,16 @@ def _hits(ctx: TurnContext, text: str) -> list[Any]:
     return ctx.kb_index.search(text, k=3) if ctx.kb_index is not None and text.strip() else []
 
 
+FAQ_MIN_SCORE = 3.0
+FAQ_MIN_MARGIN = 1.3
+PRODUCT_MIN_SCORE = 4.0
+
+
 def confident_faq(hits: list[Any]) -> Optional[str]:
-    if not hits or hits[0].kind != "faq" or hits[0].score < 5.0:
+    """The top FAQ entry when it clearly wins: high enough and ahead of the runner-up."""
+    if not hits or hits[0].kind != "faq" or hits[0].score < FAQ_MIN_SCORE:
         return None
-    return hits[0].id if len(hits) == 1 or hits[0].score >= 1.25 * hits[1].score else None
+    return hits[0].id if len(hits) == 1 or hits[0].score >= FAQ_MIN_MARGIN * hits[1].score else None
 
 
 def analyze_rules(ctx: TurnContext) -> Analysis:
@@ -166,9 +172,13 @@ def product_line(p: Any) -> str:
 
 def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[Any]:
     owned = {p.product_id for p in ctx.card.purchases}
-    found = [kb_entry(ctx.kb, h.id) for h in hits if h.kind == "product"]
+    level = analysis.facts.level or ctx.card.level
+    found = [kb_entry(ctx.kb, h.id) for h in hits if h.kind == "product"
+             and (h.score >= PRODUCT_MIN_SCORE or level)]
+    if level:  # never suggest a course of another level than the client's
+        found = [p for p in found if p is not None and p.level in (level, "any")]
     if not found:
-        level = analysis.facts.level or ctx.card.level or "beginner"
+        level = level or "beginner"
         kids = (analysis.facts.goal or ctx.card.goal or "") == "обучение ребёнка"
         found = [p for p in ctx.kb.products if (p.id.startswith("kids") == kids)
                  and p.kind == "course" and p.level == level]
