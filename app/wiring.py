@@ -28,7 +28,8 @@ def build_services(settings: Settings, clock: Clock, lazy: bool = False,
     svc = Services(settings=settings, db=db, clock=clock, kb_store=kb_store)
     svc.offline_brain = OfflineBrain()
     svc.primary_brain = _primary_brain(settings) or svc.offline_brain
-    svc.vk = overrides.get("vk") or _vk_client(settings, svc)
+    if "vk" not in overrides and not (lazy and not settings.vk_configured):
+        svc.vk = _vk_client(settings, svc)  # CLI runs without a token need no VK stand-in
     for key, value in overrides.items():
         setattr(svc, key, value)
     return svc

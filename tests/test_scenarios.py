@@ -187,3 +187,16 @@ def test_offline_brain_scenarios(app, vk, clock) -> None:  # noqa: ANN001
         r = s.execute(select(Reminder)).scalar_one()
         assert r.due_at == datetime(2026, 11, 27, 19, 0, tzinfo=MSK)
     assert vk.emulator.sent(777)  # the manager was alerted
+
+
+def test_dev_seed_creates_demo_dialogs_that_get_answered(app, vk, clock) -> None:  # noqa: ANN001
+    runner = app.test_cli_runner()
+    for _ in range(2):  # idempotent
+        result = runner.invoke(args=["dev", "seed"])
+        assert result.exit_code == 0, result.output
+    clock.advance(9)
+    drain(app)
+    with services(app).db.session() as s:
+        assert len(s.execute(select(Client)).scalars().all()) == 3
+        assert len(s.execute(select(Purchase)).scalars().all()) == 1
+    assert all(len(vk.emulator.sent(v)) == 1 for v in (900001, 900002, 900003))

@@ -45,6 +45,7 @@ class FollowUp(_Model):
 
 class OfferRequest(_Model):
     offer_id: str
+    product_id: Optional[str] = Field(None, description="id продукта из базы знаний, к которому относится")
     reason: str = ""
 
 

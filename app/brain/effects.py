@@ -35,6 +35,8 @@ def apply_effects(svc: Any, ctx: TurnContext, state: DialogState, analysis: Any)
             decisions.reminder_is_default = outcome.is_default
             decisions.reminders_cancelled = outcome.cancelled
         if analysis.offer is not None and analysis.offer.offer_id:
+            if not getattr(analysis.offer, "product_id", None):
+                analysis.offer.product_id = _discussed_product(ctx, analysis)
             decisions.offer = sales.decide(s, client, analysis.offer, ctx.kb, now, ctx.turn_id)
         allowed = sales.allowed_mentions(s, client.id, now)
         decisions.allowed_codes, decisions.allowed_percents = allowed
