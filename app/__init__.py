@@ -27,7 +27,12 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
     app.config["SECRET_KEY"] = settings.secret_key or _derived_secret(settings)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings.cookies_secure
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
+    if settings.behind_proxy:  # the client's address for the login rate limit, https scheme
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     cli_run = bool(os.environ.get("FLASK_RUN_FROM_CLI"))
     svc = build_services(settings, clock or Clock(), lazy=cli_run, **overrides)
     app.extensions["neuro"] = svc

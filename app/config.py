@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     dev_mode: bool = False  # /dev/chat and the in-process VK stand-in
     port: int = 5000
     log_json: bool = False
+    secure_cookies: Optional[bool] = None  # unset: on when running on Railway (HTTPS)
+    trust_proxy: Optional[bool] = None  # unset: on when running on Railway (behind its proxy)
 
     @field_validator("database_url")
     @classmethod
@@ -102,6 +104,20 @@ class Settings(BaseSettings):
     @property
     def manager_ids(self) -> list[int]:
         return [int(p) for p in (x.strip() for x in self.manager_peer_ids.split(",")) if p]
+
+    @property
+    def on_railway(self) -> bool:
+        import os
+
+        return bool(os.environ.get("RAILWAY_ENVIRONMENT") or os.environ.get("RAILWAY_PROJECT_ID"))
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.on_railway if self.secure_cookies is None else self.secure_cookies
+
+    @property
+    def behind_proxy(self) -> bool:
+        return self.on_railway if self.trust_proxy is None else self.trust_proxy
 
     @property
     def vk_configured(self) -> bool:

@@ -154,3 +154,23 @@ def test_bot_own_message_reply_event_is_not_a_handoff(app, vk, clock) -> None:  
     clock.advance(9)
     drain(app)
     assert len(vk.emulator.sent(107)) == 1  # paused: a person took the dialog over
+
+
+def test_echo_of_a_panel_message_is_not_stored_twice(app, vk, clock) -> None:  # noqa: ANN001
+    """The panel stores a staff row (with its random_id) before sending; VK's echo may come
+    back before the VK id is saved: the random_id still recognises it."""
+    c = app.test_client()
+    post(c, message_new(108, "Привет"))
+    svc = services(app)
+    with svc.db.session() as s:
+        from app.models import Dialog
+        d = s.execute(select(Dialog)).scalar_one()
+        s.add(Message(dialog_id=d.id, direction="out", source="staff", text="Здравствуйте!",
+                      random_id=424242, attachments=[]))
+    echo = {"type": "message_reply", "group_id": 1, "secret": "s3cret", "event_id": "echo-108",
+            "object": {"id": 5555, "peer_id": 108, "from_id": -1, "text": "Здравствуйте!",
+                       "random_id": 424242, "admin_author_id": 9, "date": 1}}
+    post(c, echo)
+    with svc.db.session() as s:
+        staff = s.execute(select(Message).where(Message.source == "staff")).scalars().all()
+    assert len(staff) == 1

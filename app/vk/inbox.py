@@ -79,8 +79,9 @@ def is_our_message(s: Session, msg: VkMessage) -> bool:
         conds.append(Message.vk_message_id == msg.id)
     if not conds:
         return False
+    # Any outbound row we stored before sending (bot replies, alerts, panel messages by staff)
     return s.execute(select(Message.id).where(
-        Message.direction == "out", Message.source != "staff", or_(*conds)).limit(1)).first() is not None
+        Message.direction == "out", or_(*conds)).limit(1)).first() is not None
 
 
 def store_reply(s: Session, ev: MessageReply, now: datetime, cfg: InboxSettings) -> bool:
