@@ -39,3 +39,23 @@ def test_models_match_migrations(pg) -> None:  # noqa: ANN001
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_alembic_cli_from_repo_root_with_a_railway_style_url(pg) -> None:  # noqa: ANN001
+    """`alembic upgrade head` as railway.json runs it, with a `postgres://` URL."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url = pg.create_database(migrate=False)
+    railway_url = url.replace("postgresql+psycopg2://", "postgres://", 1)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "DATABASE_URL": railway_url}
+    alembic = str(Path(sys.executable).with_name("alembic"))
+    done = subprocess.run([alembic, "upgrade", "head"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    engine = create_engine(url)
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    engine.dispose()

@@ -7,7 +7,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.services import services
 
@@ -48,6 +48,7 @@ def _add_kb_reload(kb: click.Group) -> None:
         return
 
     @kb.command("reload", help="Validate knowledge_base.json and tell every process to use it.")
+    @with_appcontext
     def reload_cmd() -> None:
         from app.knowledge.reload import request_reload
 
