@@ -1,0 +1,133 @@
+"""Regressions for what the chaos, fuzz and abuse runs in bench/ found (see docs/benchmarks.md,
+"Faults and abuse"). A test marked xfail(strict=True) pins a finding that is not fixed yet:
+when the fix lands the test passes, the strict xfail fails, and the marker must go."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.knowledge.base import KnowledgeBaseError, load_kb
+from app.models import Client, Dialog, Message, ProcessedEvent, Turn
+from app.services import services
+from tests.helpers import drain, message_new, post
+from tests.pg import ROOT
+
+
+def _status(app, body) -> int:  # noqa: ANN001
+    """The HTTP status, or 500 when the view raised (TESTING propagates exceptions)."""
+    try:
+        return post(app.test_client(), body).status_code
+    except Exception:  # noqa: BLE001 - an unhandled exception is a 500 under gunicorn
+        return 500
+
+
+# ---------------------------------------------------------------------------- callback input
+
+@pytest.mark.xfail(strict=True, reason="finding: NUL in message text → psycopg2 ValueError → 500 "
+                   "(app/vk/inbox.py store_inbound; bench/fuzz_inputs.py 'nul')")
+def test_nul_character_in_text_is_not_a_server_error(app) -> None:  # noqa: ANN001
+    assert _status(app, message_new(901, "при\u0000вет")) < 500
+
+
+@pytest.mark.xfail(strict=True, reason="finding: NUL in event_id → psycopg2 ValueError → 500 "
+                   "(app/vk/inbox.py:35 claim_event)")
+def test_nul_character_in_event_id_is_not_a_server_error(app) -> None:  # noqa: ANN001
+    assert _status(app, message_new(902, "Привет", event_id="ev\u0000x")) < 500
+
+
+@pytest.mark.xfail(strict=True, reason="finding: lone surrogate in text → UnicodeEncodeError in the "
+                   "DB driver → 500 (app/vk/events.py parse_message accepts it)")
+def test_lone_surrogate_in_text_is_not_a_server_error(app) -> None:  # noqa: ANN001
+    raw = json.dumps(message_new(903, "a\ud83db")).encode()  # ASCII JSON with "\ud83d"
+    assert _status(app, raw) < 500
+
+
+@pytest.mark.xfail(strict=True, reason="finding: lone surrogate in secret → UnicodeEncodeError in "
+                   "app/vk/callback.py:29 (secret.encode()) → 500 instead of 403")
+def test_lone_surrogate_in_secret_is_refused_not_a_server_error(app) -> None:  # noqa: ANN001
+    raw = json.dumps(message_new(904, "Привет", secret="a\udfffb")).encode()
+    assert _status(app, raw) in (400, 403)
+
+
+@pytest.mark.xfail(strict=True, reason="finding: event type of 51..64 chars passes "
+                   "app/vk/events.py:99 (limit 64) but processed_events.type is String(50) "
+                   "(app/models/event.py:18) → DataError → 500")
+def test_long_event_type_is_not_a_server_error(app) -> None:  # noqa: ANN001
+    body = message_new(905, "Привет")
+    body["type"] = "x" * 60
+    assert _status(app, body) < 500
+
+
+def test_refused_bodies_store_nothing(app) -> None:  # noqa: ANN001
+    """Wrong secret, wrong group, duplicated "secret" key: 403, and no row anywhere."""
+    bad_secret = message_new(906, "REFUSED привет", secret="wrong")
+    bad_group = message_new(907, "REFUSED привет", group_id=2)
+    dup = json.dumps(message_new(908, "REFUSED привет"))[:-1] + ', "secret": "wrong"}'
+    for body in (bad_secret, bad_group, dup):
+        assert _status(app, body) == 403
+    with services(app).db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Client)) == 0
+        assert s.scalar(select(func.count()).select_from(Message)) == 0
+        assert s.scalar(select(func.count()).select_from(ProcessedEvent)) == 0
+
+
+# ---------------------------------------------------------------------------- knowledge base
+
+def _kb_with(tmp_path: Path, raw: bytes) -> Path:
+    path = tmp_path / "knowledge_base.json"
+    path.write_bytes(raw)
+    return path
+
+
+@pytest.mark.xfail(strict=True, reason="finding: deeply nested JSON → RecursionError escapes "
+                   "parse_kb (app/knowledge/base.py:93-97 catch only UnicodeDecodeError and "
+                   "JSONDecodeError)")
+def test_deeply_nested_kb_is_a_kb_error(tmp_path: Path) -> None:
+    good = (ROOT / "knowledge_base.json").read_bytes().rstrip()
+    depth = 100_000
+    path = _kb_with(tmp_path, good[:-1] + b', "deep": ' + b"[" * depth + b"]" * depth + b"}")
+    with pytest.raises(KnowledgeBaseError) as exc:
+        load_kb(path)
+    assert all(": " in line for line in exc.value.errors)
+
+
+@pytest.mark.xfail(strict=True, reason="finding: an integer literal over 4300 digits → ValueError "
+                   "(int max str digits) escapes parse_kb (app/knowledge/base.py:93)")
+def test_huge_integer_in_kb_is_a_kb_error(tmp_path: Path) -> None:
+    good = (ROOT / "knowledge_base.json").read_bytes()
+    raw = good.replace(b'"percent": 10', b'"percent": 1' + b"0" * 5000, 1)
+    assert raw != good
+    with pytest.raises(KnowledgeBaseError):
+        load_kb(_kb_with(tmp_path, raw))
+
+
+# ---------------------------------------------------------------------------- crash safety
+
+@pytest.mark.xfail(strict=True, reason="finding: a turn whose reply was already delivered is given "
+                   "up after max_turn_attempts retakes (app/brain/claims.py:53 _give_up): status "
+                   "failed + dialog.needs_human, though the client has the answer "
+                   "(bench/chaos_crash.py)")
+def test_delivered_turn_is_not_given_up_after_repeated_crashes(app, vk, clock) -> None:  # noqa: ANN001
+    svc = services(app)
+    post(app.test_client(), message_new(910, "Здравствуйте, есть курс для детей?"))
+    clock.advance(9)
+    assert drain(app) == 1
+    assert len(vk.emulator.sent(910)) == 1
+    with svc.db.session() as s:  # the process died right after the send, several times over
+        turn = s.execute(select(Turn)).scalar_one()
+        turn.status = "running"
+        turn.attempts = svc.settings.max_turn_attempts
+        d = s.get(Dialog, turn.dialog_id)
+        d.claimed_turn_id, d.reply_due_at, d.answered_upto_id = turn.id, clock.now(), 0
+        d.claimed_until = clock.now()
+    clock.advance(1)
+    drain(app)
+    assert len(vk.emulator.sent(910)) == 1
+    with svc.db.session() as s:
+        turn = s.execute(select(Turn)).scalar_one()
+        dialog = s.get(Dialog, turn.dialog_id)
+        assert turn.status == "done"
+        assert dialog.needs_human is False
