@@ -87,8 +87,14 @@ def fill(driver: WebDriver, css: str, value: str) -> None:
 
 
 def screenshot(driver: WebDriver, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """Into docs/screenshots with UPDATE_SCREENSHOTS=1, else a temp folder (tests keep the tree
+    clean); either way the page must render to a non-empty PNG."""
+    import os
+    import tempfile
+
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") else Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"neuro-{name}.png" if folder != SCREENSHOTS else folder / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+import threading
+from typing import Any, Optional
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Dialog, Message, Turn
+from app.models import Dialog, Message, Reminder, Turn
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,20 @@ def claim_next(s: Session, now: datetime, claim_timeout_s: float,
     return Claim(turn.id, dialog.id, turn.attempts, turn.kind)
 
 
+def _delivered(s: Session, turn_id: int) -> bool:
+    """All outbound parts of the turn have a VK message id: the client has the reply."""
+    ids = s.execute(select(Message.vk_message_id).where(Message.turn_id == turn_id)).scalars().all()
+    return bool(ids) and all(i is not None for i in ids)
+
+
 def _give_up(s: Session, dialog: Dialog, turn: Turn, now: datetime) -> None:
-    """Too many attempts: stop retrying, hand the dialog to a person."""
+    """Too many attempts: stop retrying, hand the dialog to a person (unless it was delivered)."""
+    if _delivered(s, turn.id):
+        turn.status, turn.finished_at = "done", now
+        dialog.answered_upto_id = max(dialog.answered_upto_id, turn.upto_message_id)
+        _release(s, dialog, now)
+        log.warning("turn %s was delivered before its process died: closed as done", turn.id)
+        return
     turn.status = "failed"
     turn.finished_at = now
     turn.error = (turn.error or "") + " | gave up after repeated failures"
@@ -104,6 +117,43 @@ def finish(s: Session, claim: Claim, now: datetime, status: str = "done") -> Non
         dialog.answered_upto_id = max(dialog.answered_upto_id, turn.upto_message_id)
     if dialog.claimed_turn_id == claim.turn_id:
         _release(s, dialog, now)
+
+
+class Heartbeat:
+    """Keeps a running turn's claims fresh (dialog and, for proactive turns, the reminder), so a
+    slow model call is not mistaken for a dead process and taken by a second worker."""
+
+    def __init__(self, svc: Any, turn_id: int, dialog_id: int) -> None:
+        self.svc, self.turn_id, self.dialog_id = svc, turn_id, dialog_id
+        self.interval = max(0.5, svc.settings.claim_timeout_s / 3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name=f"claim-heartbeat-{turn_id}")
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def beat(self) -> None:
+        until = self.svc.clock.now() + timedelta(seconds=self.svc.settings.claim_timeout_s)
+        with self.svc.db.session() as s:
+            s.execute(update(Dialog).where(Dialog.id == self.dialog_id,
+                                           Dialog.claimed_turn_id == self.turn_id)
+                      .values(claimed_until=until))
+            s.execute(update(Reminder).where(Reminder.fired_turn_id == self.turn_id,
+                                             Reminder.status == "sending")
+                      .values(claimed_until=until))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.beat()
+            except Exception as exc:  # noqa: BLE001 - a missed beat only risks a retake
+                log.warning("claim heartbeat of turn %s: %s", self.turn_id, exc)
 
 
 def postpone(s: Session, claim: Claim, now: datetime, seconds: float, error: str) -> None:

@@ -38,7 +38,8 @@ def process_claim(svc: Any, claim: claims.Claim) -> str:
     """Run one claimed turn to its end. Returns the final status."""
     t0 = time.perf_counter()
     try:
-        status = _run(svc, claim, t0)
+        with claims.Heartbeat(svc, claim.turn_id, claim.dialog_id):
+            status = _run(svc, claim, t0)
     except VkCannotSend as exc:
         status = _undeliverable(svc, claim, exc)
     except VkError as exc:

@@ -96,6 +96,8 @@ def parse_kb(raw: bytes, source: str = "knowledge_base.json", path: str | None =
     except json.JSONDecodeError as exc:
         raise KnowledgeBaseError(
             [f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from None
+    except (RecursionError, ValueError) as exc:  # absurd nesting, a 5000-digit number
+        raise KnowledgeBaseError([f"{source}: invalid JSON: {str(exc)[:120]}"]) from None
     model, errors = validate_data(data)
     if errors or model is None:
         raise KnowledgeBaseError(errors)

@@ -29,14 +29,14 @@ class Verdict:
     due_at: Optional[datetime] = None
 
 
-def claim_due(s: Session, now: datetime) -> Optional[Reminder]:
+def claim_due(s: Session, now: datetime, claim_s: float = CLAIM_S) -> Optional[Reminder]:
     reminder = s.execute(select(Reminder).where(or_(
         and_(Reminder.status == "pending", Reminder.due_at <= now),
         and_(Reminder.status == "sending", Reminder.claimed_until < now)))
         .order_by(Reminder.due_at).limit(1).with_for_update(skip_locked=True)).scalar_one_or_none()
     if reminder is not None:
         reminder.status = "sending"
-        reminder.claimed_until = now + timedelta(seconds=CLAIM_S)
+        reminder.claimed_until = now + timedelta(seconds=claim_s)
     return reminder
 
 
@@ -106,7 +106,7 @@ def fire_one(svc: Any) -> bool:
     now = svc.clock.now()
     kb = svc.kb_store.current
     with svc.db.session() as s:
-        r = claim_due(s, now)
+        r = claim_due(s, now, svc.settings.claim_timeout_s)
         if r is None:
             return False
         verdict = recheck(svc, s, r, now, kb)

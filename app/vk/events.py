@@ -83,6 +83,17 @@ def _int(value: Any, name: str, required: bool = True) -> Optional[int]:
     return number
 
 
+def _clean_text(value: str, name: str) -> str:
+    """PostgreSQL stores neither NUL nor lone surrogates: refuse them (VK never sends them)."""
+    if "\x00" in value:
+        raise EventError(f"{name}: contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EventError(f"{name}: not valid Unicode") from exc
+    return value
+
+
 def _str(value: Any, name: str, limit: int = 200) -> Optional[str]:
     if value is None:
         return None
@@ -90,13 +101,13 @@ def _str(value: Any, name: str, limit: int = 200) -> Optional[str]:
         raise EventError(f"{name}: must be a string")
     if len(value) > limit:
         raise EventError(f"{name}: too long")
-    return value
+    return _clean_text(value, name)
 
 
 def parse_envelope(body: Any) -> Envelope:
     if not isinstance(body, dict):
         raise EventError("body: must be a JSON object")
-    etype = _str(body.get("type"), "type", 64)
+    etype = _str(body.get("type"), "type", 50)
     if not etype:
         raise EventError("type: missing")
     return Envelope(
@@ -123,6 +134,7 @@ def parse_message(obj: Any, where: str) -> VkMessage:
         raise EventError(f"{where}.text: must be a string")
     if len(text) > MAX_TEXT:
         raise EventError(f"{where}.text: too long")
+    text = _clean_text(text, f"{where}.text")
     return VkMessage(
         id=_int(obj.get("id", 0), f"{where}.id") or 0,
         peer_id=_int(obj.get("peer_id"), f"{where}.peer_id"),  # type: ignore[arg-type]
