@@ -63,9 +63,22 @@ def kb_with(mutate: Any) -> KnowledgeBase:
     return parse_kb(json.dumps(data, ensure_ascii=False).encode("utf-8"))
 
 
+def _birthday_for_everyone(data: dict) -> None:
+    """The mechanics tests use the 20 % offer freely; the real KB keeps it staff-only."""
+    for d in data["offers"]["discounts"]:
+        if d["id"] == "birthday":
+            d["conditions"] = {"stages": ["warm", "hot", "client", "returning"]}
+
+
 @pytest.fixture()
 def policy(app: Any) -> Policy:
-    return Policy(app)
+    return Policy(app, kb_with(_birthday_for_everyone))
+
+
+def test_staff_only_offer_is_never_issued_by_the_assistant(app: Any) -> None:
+    real = Policy(app)
+    d = real.decide(real.client("hot"), "birthday")
+    assert not d.granted and "staff" in d.reason
 
 
 def test_grant_gets_code_expiry_row_and_log(policy: Policy) -> None:
@@ -188,6 +201,7 @@ def test_redeemed_code_is_no_longer_active_or_mentioned(policy: Policy) -> None:
 def test_discount_without_valid_days_stays_active(app: Any) -> None:
     def mutate(data: dict) -> None:
         del data["offers"]["discounts"][0]["valid_days"]
+        _birthday_for_everyone(data)
     policy = Policy(app, kb_with(mutate))
     cid = policy.client("hot")
     d = policy.decide(cid, "first-purchase")

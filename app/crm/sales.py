@@ -58,6 +58,8 @@ def _condition_refusal(kind: str, conditions: Any, stage: str, owned: set[str],
         return f"discounts are for interested clients; stage is {stage}"
     if conditions is None:
         return None
+    if conditions.staff_only:
+        return "granted by the school's staff only (a condition code cannot check)"
     if conditions.new_clients_only and owned:
         return "only for clients without purchases"
     if conditions.min_purchases and len(owned) < conditions.min_purchases:

@@ -133,6 +133,7 @@ class OfferConditions(_Model):
     new_clients_only: StrictBool = False
     products: list[Id] | None = None  # the offer applies only to these products
     min_purchases: Annotated[StrictInt, Field(ge=0)] | None = None  # distinct products bought
+    staff_only: StrictBool = False  # a fact code cannot check (e.g. a birthday): staff grants it
 
 
 class Discount(_Model):
