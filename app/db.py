@@ -67,10 +67,11 @@ class Database:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
+                    # No pre-ping (a SELECT 1 per checkout on the webhook's hot path); stale
+                    # connections are recycled and a dead one fails one unit of work, retried.
                     self._engine = create_engine(
-                        self.url, pool_size=self._pool_size, max_overflow=self._pool_size,
-                        pool_pre_ping=True, pool_recycle=1800, pool_timeout=30,
-                        connect_args={"connect_timeout": 10})
+                        self.url, pool_size=self._pool_size, max_overflow=4,
+                        pool_recycle=300, pool_timeout=30, connect_args={"connect_timeout": 10})
         return self._engine
 
     @property

@@ -21,7 +21,9 @@ def build_services(settings: Settings, clock: Clock, lazy: bool = False,
     from app.knowledge.base import KnowledgeStore
 
     url = settings.database_url or (lambda: embedded_database_url(settings.data_dir))
-    db = Database(url, pool_size=max(5, settings.worker_threads + 2))
+    # Workers hold a connection only briefly (never across a model call): a small pool
+    # serves many threads and keeps processes × pool well under PostgreSQL's 100 connections.
+    db = Database(url, pool_size=min(16, max(5, settings.worker_threads // 2 + 4)))
     kb_store = KnowledgeStore(settings.knowledge_base_path)
     if not lazy:
         kb_store.load()  # refuses to start only when there is no valid version at all

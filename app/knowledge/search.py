@@ -202,9 +202,22 @@ class KnowledgeIndex:
         return PHRASE_BONUS * best
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
-        """The k best entries for the query, best first; [] for an empty query."""
+        """The k best entries for the query, best first; [] for an empty query.
+
+        A turn asks the same question several times (prompts, guardrails): answers are
+        memoised per index (an index never changes; a KB reload builds a new one)."""
         if k <= 0 or not query or not query.strip():
             return []
+        cache = self.__dict__.setdefault("_cache", {})
+        key = (query, k)
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) >= 1024:
+                cache.clear()
+            hit = cache[key] = self._search(query, k)
+        return list(hit)
+
+    def _search(self, query: str, k: int) -> list[Hit]:
         terms = self.query_terms(query)
         scores: dict[int, float] = defaultdict(float)
         covered: dict[int, float] = defaultdict(float)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -34,7 +34,11 @@ class Dialog(Timestamps, Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("turn_id", "part", name="uq_messages_turn_part"),)
+    __table_args__ = (
+        UniqueConstraint("turn_id", "part", name="uq_messages_turn_part"),
+        Index("uq_messages_inbound_vk_id", "vk_message_id", unique=True,
+              postgresql_where=text("direction = 'in' AND vk_message_id IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     dialog_id: Mapped[int] = mapped_column(ForeignKey("dialogs.id", ondelete="CASCADE"), index=True)

@@ -68,8 +68,8 @@ def accept_event(event: object, retry: str | None = None) -> None:
             inbox.store_permission(s, event, svc.inbox_settings)
         elif isinstance(event, OtherEvent):
             log.info("vk.callback event type %s acknowledged, not handled", env.type)
-    if isinstance(event, MessageNew):
-        svc.wake_workers()
+    if isinstance(event, MessageNew) and svc.settings.debounce_seconds <= 0:
+        svc.wake_workers()  # with a debounce, the workers' poll finds the dialog when it is due
 
 
 def register(app) -> None:  # noqa: ANN001 - Flask app

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from app.models import Client, Dialog, Message, ProcessedEvent
 from app.vk.events import MessageNew, MessagePermission, MessageReply, VkMessage
 
 log = logging.getLogger(__name__)
+INBOUND_VK_ID = text("direction = 'in' AND vk_message_id IS NOT NULL")
 
 
 @dataclass(frozen=True)
@@ -50,25 +51,39 @@ def ensure_dialog(s: Session, client: Client, peer_id: int) -> Dialog:
     return s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one()
 
 
+def upsert_client_id(s: Session, vk_id: int, tz: str) -> int:
+    """The client's id, creating the row on first contact (one statement)."""
+    return s.execute(
+        insert(Client).values(vk_id=vk_id, timezone=tz, tags=[])
+        .on_conflict_do_update(index_elements=["vk_id"], set_={"vk_id": vk_id})
+        .returning(Client.id)).scalar_one()
+
+
 def store_inbound(s: Session, ev: MessageNew, now: datetime, cfg: InboxSettings) -> Optional[int]:
-    """Store a client's message and mark the dialog "reply due". Returns the message id."""
+    """Store a client's message and mark the dialog "reply due". Returns the message id.
+
+    The webhook's hot path: three statements (client upsert, dialog upsert that also sets the
+    due time, message insert that a unique index makes idempotent per VK message id)."""
     msg = ev.message
     if msg.peer_id <= 0 or msg.peer_id >= 2_000_000_000 or msg.from_id <= 0:
         log.info("vk.inbox ignored message from peer %s (not a private dialog)", msg.peer_id)
         return None
-    if msg.id and s.execute(select(Message.id).where(
-            Message.vk_message_id == msg.id, Message.direction == "in")).first():
-        return None  # the same VK message under another event id
-    client = ensure_client(s, msg.from_id, cfg.default_timezone)
-    dialog = ensure_dialog(s, client, msg.peer_id)
-    row = Message(dialog_id=dialog.id, direction="in", source="client", text=msg.text,
-                  vk_message_id=msg.id or None, conversation_message_id=msg.conversation_message_id,
-                  attachments=msg.attachments, created_at=now)
-    s.add(row)
-    dialog.last_inbound_at = now
-    dialog.reply_due_at = now + timedelta(seconds=cfg.debounce_seconds)
-    s.flush()
-    return row.id
+    client_id = upsert_client_id(s, msg.from_id, cfg.default_timezone)
+    due = now + timedelta(seconds=cfg.debounce_seconds)
+    dialog_id = s.execute(
+        insert(Dialog).values(client_id=client_id, peer_id=msg.peer_id, reply_due_at=due,
+                              last_inbound_at=now)
+        .on_conflict_do_update(index_elements=["client_id"],
+                               set_={"reply_due_at": due, "last_inbound_at": now})
+        .returning(Dialog.id)).scalar_one()
+    return s.execute(
+        insert(Message).values(dialog_id=dialog_id, direction="in", source="client",
+                               text=msg.text, vk_message_id=msg.id or None,
+                               conversation_message_id=msg.conversation_message_id,
+                               attachments=msg.attachments, created_at=now)
+        .on_conflict_do_nothing(index_elements=["vk_message_id"],
+                                index_where=INBOUND_VK_ID)
+        .returning(Message.id)).scalar_one_or_none()
 
 
 def is_our_message(s: Session, msg: VkMessage) -> bool:
