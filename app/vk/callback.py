@@ -56,20 +56,25 @@ def accept_event(event: object, retry: str | None = None) -> None:
     svc = services()
     env: Envelope = event.envelope  # type: ignore[attr-defined]
     now = svc.clock.now()
+    if isinstance(event, MessageNew):
+        with svc.db.engine.begin() as conn:
+            stored = inbox.store_message_new(conn, event, now, svc.inbox_settings)
+        if stored is None:
+            log.info("vk.callback event %s (retry %s): repeated or not a private message",
+                     env.event_id, retry)
+        elif svc.settings.debounce_seconds <= 0:
+            svc.wake_workers()  # with a debounce, the workers' poll finds it when it is due
+        return
     with svc.db.session() as s:
         if not inbox.claim_event(s, env.event_id, env.type):
             log.info("vk.callback duplicate event %s (retry %s) dropped", env.event_id, retry)
             return
-        if isinstance(event, MessageNew):
-            inbox.store_inbound(s, event, now, svc.inbox_settings)
-        elif isinstance(event, MessageReply):
+        if isinstance(event, MessageReply):
             inbox.store_reply(s, event, now, svc.inbox_settings)
         elif isinstance(event, MessagePermission):
             inbox.store_permission(s, event, svc.inbox_settings)
         elif isinstance(event, OtherEvent):
             log.info("vk.callback event type %s acknowledged, not handled", env.type)
-    if isinstance(event, MessageNew) and svc.settings.debounce_seconds <= 0:
-        svc.wake_workers()  # with a debounce, the workers' poll finds the dialog when it is due
 
 
 def register(app) -> None:  # noqa: ANN001 - Flask app
