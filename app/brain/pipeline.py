@@ -61,21 +61,42 @@ def _run(svc: Any, claim: claims.Claim, t0: float) -> str:
         ctx, state = load_turn_context(
             s, turn, svc.clock.now(), snap.kb, snap.index, svc.settings.history_window,
             bot_paused=svc.bot_paused(s))
+    marks = {"start": t0, "loaded": time.perf_counter()}
     if state.may_send:
         if state.needs_names:
             _fetch_names(svc, state, ctx)
         svc.vk.set_typing(state.peer_id)
-    t_loaded = time.perf_counter()
+    marks["vk_before"] = time.perf_counter()
     result = svc.run_brain(ctx, lambda analysis: svc.apply_effects(ctx, state, analysis))
-    t_brain = time.perf_counter()
-    _store_result(svc, claim, result, ctx, t0, t_loaded, t_brain, state)
+    marks["brain"] = time.perf_counter()
+    _store_result(svc, claim, result, ctx, state)
     if result.fallback:
         _call_a_human(svc, state, claim.turn_id, result.flags)
-    if not state.may_send:
+    marks["stored"] = time.perf_counter()
+    status = "silent" if not state.may_send else "done"
+    if state.may_send:
+        send_reply(svc, claim.turn_id, state, result.reply_text, source="bot")
+    else:
         log.info("turn %s answered silently: %s", claim.turn_id, state.silent_reason)
-        return "silent"
-    send_reply(svc, claim.turn_id, state, result.reply_text, source="bot")
-    return "done"
+    marks["sent"] = time.perf_counter()
+    _store_timings(svc, claim.turn_id, marks, result)
+    return status
+
+
+def _store_timings(svc: Any, turn_id: int, m: dict[str, float], result: BrainResult) -> None:
+    """Where a turn's time went; `overhead_ms` is everything but the model calls."""
+    def ms(a: str, b: str) -> float:
+        return round((m[b] - m[a]) * 1000, 2)
+
+    model_ms = sum(float(u.get("latency_ms") or 0) for u in result.usage.values()
+                   if isinstance(u, dict))
+    timings = {"load_ms": ms("start", "loaded"), "vk_before_ms": ms("loaded", "vk_before"),
+               "brain_ms": ms("vk_before", "brain"), "model_ms": round(model_ms, 2),
+               "store_ms": ms("brain", "stored"), "send_ms": ms("stored", "sent"),
+               "total_ms": ms("start", "sent")}
+    timings["overhead_ms"] = round(timings["total_ms"] - model_ms, 2)
+    with svc.db.session() as s:
+        s.get(Turn, turn_id).timings = timings
 
 
 def _call_a_human(svc: Any, state: DialogState, turn_id: int, flags: list[str]) -> None:
@@ -103,7 +124,7 @@ def _fetch_names(svc: Any, state: DialogState, ctx: TurnContext) -> None:
 
 
 def _store_result(svc: Any, claim: claims.Claim, result: BrainResult, ctx: TurnContext,
-                  t0: float, t_loaded: float, t_brain: float, state: DialogState) -> None:
+                  state: DialogState) -> None:
     with svc.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
         turn.analysis = _jsonable(result.analysis)
@@ -115,8 +136,6 @@ def _store_result(svc: Any, claim: claims.Claim, result: BrainResult, ctx: TurnC
         turn.prompt_version = result.prompt_version
         turn.brain = "+".join(sorted({u.get("model", "?") for u in result.usage.values()
                                       if isinstance(u, dict)})) or None
-        turn.timings = {"load_ms": round((t_loaded - t0) * 1000, 2),
-                        "brain_ms": round((t_brain - t_loaded) * 1000, 2)}
         dialog = s.get(Dialog, claim.dialog_id)
         roll_summary(s, dialog, svc.settings.history_window)
 
