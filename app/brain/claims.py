@@ -106,7 +106,8 @@ def _release(s: Session, dialog: Dialog, now: datetime) -> None:
         dialog.reply_due_at = None
 
 
-def finish(s: Session, claim: Claim, now: datetime, status: str = "done") -> None:
+def finish(s: Session, claim: Claim, now: datetime, status: str = "done",
+           timings: Optional[dict[str, float]] = None) -> None:
     """Close a turn and release its dialog; newer messages keep the dialog due."""
     dialog = s.execute(select(Dialog).where(Dialog.id == claim.dialog_id)
                        .with_for_update()).scalar_one()
@@ -114,6 +115,8 @@ def finish(s: Session, claim: Claim, now: datetime, status: str = "done") -> Non
     if turn is not None:
         turn.status = status
         turn.finished_at = now
+        if timings:
+            turn.timings = timings
         dialog.answered_upto_id = max(dialog.answered_upto_id, turn.upto_message_id)
     if dialog.claimed_turn_id == claim.turn_id:
         _release(s, dialog, now)

@@ -37,9 +37,10 @@ def turn_random_id(turn_id: int) -> int:
 def process_claim(svc: Any, claim: claims.Claim) -> str:
     """Run one claimed turn to its end. Returns the final status."""
     t0 = time.perf_counter()
+    timings: dict[str, float] = {}
     try:
         with claims.Heartbeat(svc, claim.turn_id, claim.dialog_id):
-            status = _run(svc, claim, t0)
+            status = _run(svc, claim, t0, timings)
     except VkCannotSend as exc:
         status = _undeliverable(svc, claim, exc)
     except VkError as exc:
@@ -50,11 +51,11 @@ def process_claim(svc: Any, claim: claims.Claim) -> str:
         _postpone(svc, claim, f"{type(exc).__name__}: {exc}")
         return "postponed"
     with svc.db.session() as s:
-        claims.finish(s, claim, svc.clock.now(), status)
+        claims.finish(s, claim, svc.clock.now(), status, timings)
     return status
 
 
-def _run(svc: Any, claim: claims.Claim, t0: float) -> str:
+def _run(svc: Any, claim: claims.Claim, t0: float, timings: dict[str, float]) -> str:
     snap = svc.kb_store.snapshot()
     with svc.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
@@ -79,11 +80,11 @@ def _run(svc: Any, claim: claims.Claim, t0: float) -> str:
     else:
         log.info("turn %s answered silently: %s", claim.turn_id, state.silent_reason)
     marks["sent"] = time.perf_counter()
-    _store_timings(svc, claim.turn_id, marks, result)
+    timings.update(_timings(marks, result))
     return status
 
 
-def _store_timings(svc: Any, turn_id: int, m: dict[str, float], result: BrainResult) -> None:
+def _timings(m: dict[str, float], result: BrainResult) -> dict[str, float]:
     """Where a turn's time went; `overhead_ms` is everything but the model calls."""
     def ms(a: str, b: str) -> float:
         return round((m[b] - m[a]) * 1000, 2)
@@ -95,8 +96,7 @@ def _store_timings(svc: Any, turn_id: int, m: dict[str, float], result: BrainRes
                "store_ms": ms("brain", "stored"), "send_ms": ms("stored", "sent"),
                "total_ms": ms("start", "sent")}
     timings["overhead_ms"] = round(timings["total_ms"] - model_ms, 2)
-    with svc.db.session() as s:
-        s.get(Turn, turn_id).timings = timings
+    return timings
 
 
 def _call_a_human(svc: Any, state: DialogState, turn_id: int, flags: list[str]) -> None:
