@@ -26,6 +26,7 @@ def test_burst_of_three_messages_gets_one_reply(app, vk, clock) -> None:  # noqa
     with services(app).db.session() as s:
         turn = s.execute(select(Turn)).scalar_one()
         assert turn.status == "done" and turn.analysis and turn.reply_text == sent[0].text
+        assert {"load_ms", "brain_ms", "send_ms", "overhead_ms"} <= set(turn.timings)
     assert drain(app) == 0
 
 
