@@ -11,14 +11,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     os.chdir(ROOT)
-    from app.config import Settings
+    from app.config import Settings, normalize_database_url
     from app.db import embedded_database_url
+    from app.migrate import upgrade_head
 
     settings = Settings()
-    if not settings.database_url:
+    if settings.database_url:
+        os.environ["DATABASE_URL"] = settings.database_url
+    else:
         os.environ["DATABASE_URL"] = embedded_database_url(settings.data_dir)
         print(f"embedded PostgreSQL: data in {ROOT / settings.data_dir / 'pg'}")
-    _migrate(os.environ.get("DATABASE_URL") or settings.database_url)
+    upgrade_head(normalize_database_url(os.environ["DATABASE_URL"]))
     if not settings.admin_password:
         os.environ["ADMIN_PASSWORD"] = "admin"
         print("ADMIN_PASSWORD is not set: the local staff panel password is 'admin'")
@@ -33,15 +36,6 @@ def main() -> None:
     os.execv(gunicorn, [gunicorn, "app:create_app()", "--bind", f"127.0.0.1:{port}",
                         "--workers", "1", "--threads", "8", "--worker-class", "gthread",
                         "--timeout", "60", "--graceful-timeout", "5"])
-
-
-def _migrate(url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.attributes["database_url"] = url
-    command.upgrade(cfg, "head")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from flask import Flask
 
 from app.clock import Clock
 from app.config import Settings
-from app.db import Database, embedded_database_url
+from app.db import Database
+from app.migrate import embedded_url_at_head
 from app.services import Services
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ def build_services(settings: Settings, clock: Clock, lazy: bool = False,
     from app.brain.offline import OfflineBrain
     from app.knowledge.base import KnowledgeStore
 
-    url = settings.database_url or (lambda: embedded_database_url(settings.data_dir))
+    url = settings.database_url or (lambda: embedded_url_at_head(settings.data_dir))
     # Workers hold a connection only briefly (never across a model call): a small pool
     # serves many threads and keeps processes × pool well under PostgreSQL's 100 connections.
     db = Database(url, pool_size=min(16, max(5, settings.worker_threads // 2 + 4)))

@@ -1,0 +1,39 @@
+"""Applying the Alembic migrations from code: `make run` and the embedded local database.
+
+Production never migrates in the web start (railway.json runs `alembic upgrade head` before
+deploy); only the local embedded PostgreSQL is brought to head on first use, so `flask …`
+commands work on a fresh checkout too."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, pool, text
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCK_KEY = 7_241_139_012
+
+
+def upgrade_head(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = url
+    cfg.attributes["configure_logging"] = False
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:  # one migrator at a time (several processes may start)
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
+        try:
+            command.upgrade(cfg, "head")
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+    engine.dispose()
+
+
+def embedded_url_at_head(data_dir: str) -> str:
+    from app.db import embedded_database_url
+
+    url = embedded_database_url(data_dir)
+    upgrade_head(url)
+    return url
