@@ -29,6 +29,7 @@ def configure_logging(json_lines: bool) -> None:
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpx2", "urllib3", "google_genai", "apscheduler"):
+    for noisy in ("httpx", "httpx2", "urllib3", "google_genai", "apscheduler", "pgserver",
+                  "alembic", "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     root._neuro_configured = True  # type: ignore[attr-defined]
