@@ -190,3 +190,10 @@ def test_phrasing_varies_by_turn_but_is_deterministic(brain):
     again = make_ctx("Нужно ли покупать пианино?", turn_id=1)
     assert len(replies) > 1
     assert brain.write_reply(again, brain.analyze(again).value, Decisions()).value in replies
+
+
+def test_two_questions_in_one_message_get_two_answers(brain):
+    ctx = make_ctx("Сколько времени в день нужно заниматься? А если у меня нет слуха?")
+    _, reply = turn(brain, ctx)
+    kb, _ = kb_and_index()
+    assert kb.faq("time-per-day").answer in reply and kb.faq("no-musical-ear").answer in reply

@@ -207,13 +207,30 @@ def _question(ctx: TurnContext, analysis: Any) -> str:
     return pick(("Если появятся вопросы — пишите, я на связи.", "Что ещё подсказать?"), ctx.turn_id)
 
 
+QUESTION_SPLIT_RE = re.compile(r"(?<=[?!.])\s+|\n+")
+MAX_FAQ_ANSWERS = 2
+
+
+def answered_faqs(ctx: TurnContext, text: str) -> list[str]:
+    """Confident FAQ answers for the whole message, then for each of its questions (a client
+    often asks two things at once), without repeats; at most MAX_FAQ_ANSWERS."""
+    ids: list[str] = []
+    parts = [text] + [p for p in QUESTION_SPLIT_RE.split(text) if "?" in p and p != text]
+    for part in parts:
+        faq_id = confident_faq(_hits(ctx, part))
+        if faq_id and faq_id not in ids:
+            ids.append(faq_id)
+    return ids[:MAX_FAQ_ANSWERS]
+
+
 def _body(ctx: TurnContext, analysis: Any) -> list[str]:
     text, hits, turn = ctx.new_text, _hits(ctx, ctx.new_text), ctx.turn_id
-    faq_id = confident_faq(hits)
+    faq_ids = answered_faqs(ctx, text)
     mine = ctx.card.purchases and ACCESS_RE.search(text)
-    if faq_id and not mine:
+    if faq_ids and not mine:
         lead = pick(("Хороший вопрос!", "Спасибо, что спросили!", "Понимаю, это важно."), turn)
-        return [lead, kb_entry(ctx.kb, faq_id).answer, _question(ctx, analysis)]
+        answers = [kb_entry(ctx.kb, f).answer for f in faq_ids]
+        return [lead, *answers, _question(ctx, analysis)]
     if mine or (ctx.card.purchases and analysis.funnel_stage in ("client", "returning")):
         return [purchases_text(ctx),
                 pick(("Чем могу помочь с занятиями?", "Подсказать что-нибудь по курсам?"), turn)]
