@@ -18,6 +18,13 @@ def test_confirmation_returns_the_plain_code(app) -> None:  # noqa: ANN001
     assert r.status_code == 200 and r.get_data(as_text=True) == "conf-code-123"
 
 
+def test_confirmation_without_secret_but_right_group_and_refusals(app) -> None:  # noqa: ANN001
+    c = app.test_client()
+    assert post(c, {"type": "confirmation", "group_id": 1}).get_data(as_text=True) == "conf-code-123"
+    assert post(c, {"type": "confirmation", "group_id": 2}).status_code == 403
+    assert post(c, {"type": "confirmation", "group_id": 1, "secret": "bad"}).status_code == 403
+
+
 def test_wrong_secret_or_group_is_refused_and_nothing_stored(app) -> None:  # noqa: ANN001
     c = app.test_client()
     assert post(c, message_new(5, "привет", secret="nope")).status_code == 403

@@ -22,12 +22,13 @@ def _text(body: str, status: int = 200) -> Response:
 
 
 def _authentic(env: Envelope) -> bool:
+    """group_id must match; the secret must match (VK may omit it only on `confirmation`)."""
     settings = services().settings
     if settings.vk_group_id is not None and env.group_id != settings.vk_group_id:
         return False
-    if settings.vk_secret:
-        return hmac.compare_digest((env.secret or "").encode(), settings.vk_secret.encode())
-    return True
+    if not settings.vk_secret or (env.type == "confirmation" and env.secret is None):
+        return True
+    return hmac.compare_digest((env.secret or "").encode(), settings.vk_secret.encode())
 
 
 @bp.post("/vk/callback")
