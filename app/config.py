@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     vk_api_base_url: str = "https://api.vk.com/method"
     vk_api_version: str = "5.199"
     vk_timeout_s: float = Field(10.0, gt=0)
+    vk_max_rps: float = Field(20.0, gt=0, le=20)  # VK's limit per community token
+    # gunicorn processes sharing the token; the Procfile starts ${WEB_CONCURRENCY:-2} of them
+    web_concurrency: int = Field(2, ge=1)
 
     gemini_api_key: Optional[str] = None
     gemini_base_url: Optional[str] = None

@@ -56,7 +56,8 @@ def _vk_client(settings: Settings, svc: Services) -> Any:
     if settings.vk_configured:
         return VkClient(settings.vk_group_token, settings.vk_group_id or 0,
                         api_base_url=settings.vk_api_base_url,
-                        api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s)
+                        api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s,
+                        max_rps=settings.vk_max_rps / settings.web_concurrency)
     from app.devchat.local_vk import start_local_vk
 
     svc.vk_emulator = start_local_vk()

@@ -80,7 +80,7 @@ class Gunicorn:
     def __init__(self, env: dict[str, str], workers: int = 1, threads: int = 8,
                  app: str = "app:create_app()", port: Optional[int] = None) -> None:
         self.port = port or free_port()
-        self.env = env
+        self.env = {**env, "WEB_CONCURRENCY": str(workers)}  # the app splits VK's 20/s by it
         self.args = [GUNICORN, app, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
                      "--threads", str(threads), "--worker-class", "gthread", "--timeout", "120",
                      "--graceful-timeout", "5", "--log-level", "warning"]

@@ -116,7 +116,7 @@ class VkClient:
                  api_base_url: str = "https://api.vk.com/method",
                  api_version: str = "5.199", timeout_s: float = 10.0,
                  max_retries: int = 3, *, backoff_base_s: float = 0.5,
-                 backoff_max_s: float = 8.0) -> None:
+                 backoff_max_s: float = 8.0, max_rps: float = 20.0) -> None:
         self.group_id = int(group_id)
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
@@ -128,6 +128,8 @@ class VkClient:
         # and no KeyError when a captcha error lacks captcha_sid/captcha_img.
         self._api.error_handlers.pop(vk_api.exceptions.TOO_MANY_RPS_CODE, None)
         self._api.error_handlers.pop(vk_api.exceptions.CAPTCHA_ERROR_CODE, None)
+        # VK allows 20 calls/s per community token, shared by every process that uses it
+        self._api.RPS_DELAY = 1.0 / max(0.1, max_rps)
         self._stats_lock = threading.Lock()
         self._calls = 0
         self._errors: dict[str, int] = {}
