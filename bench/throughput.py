@@ -8,8 +8,8 @@ reply (counted in the VK emulator), and the time from the first POST to the last
 The limit it is compared with (see docs/benchmarks.md, "Whole-dialog throughput"):
 
     model bound = debounce + 2 stages x stage_s x ceil(N / (processes x WORKER_THREADS))
-    VK bound    = calls per turn x N / (20 calls/s x processes)      (vk_api: one lock per
-                  process, calls spaced 1/20 s and serialised, HTTP request included;
+    VK bound    = calls per turn x N / 20 calls/s   (VK's limit per community token, shared:
+                  each process spaces its calls 1/(20/WEB_CONCURRENCY) s, serialised, HTTP included;
                   a new client's turn makes users.get + messages.setActivity + messages.send)
     limit       = max(model bound, VK bound)
 
@@ -40,7 +40,7 @@ from bench.load import run_load, write_doc_section  # noqa: E402
 
 HEADING = "## Whole-dialog throughput"
 RERUN = ".venv/bin/python bench/throughput.py --write"
-VK_RATE = 20.0  # vk_api's spacing: one call per 1/20 s per VkApi object (= per process)
+VK_RATE = 20.0  # VK's limit per community token; the app splits it across processes
 VK_CALLS_PER_NEW_CLIENT_TURN = 3  # users.get + messages.setActivity + messages.send
 
 ANALYSIS = {
@@ -133,7 +133,7 @@ class RunResult:
         if self.model_bound_s >= self.vk_bound_s * 1.1:
             return "model latency × worker threads"
         if self.vk_bound_s >= self.model_bound_s * 1.1:
-            return "VK rate limit (20/s per process)"
+            return "VK rate limit (20/s per community token)"
         return "both (balanced)"
 
     @property
@@ -144,7 +144,7 @@ class RunResult:
 def bounds(clients: int, processes: int, threads: int, stage_s: float,
            debounce_s: float) -> tuple[float, float]:
     model = debounce_s + 2 * stage_s * math.ceil(clients / (processes * threads))
-    vk = VK_CALLS_PER_NEW_CLIENT_TURN * clients / (VK_RATE * processes)
+    vk = VK_CALLS_PER_NEW_CLIENT_TURN * clients / VK_RATE
     return model, vk
 
 
@@ -255,7 +255,7 @@ def main() -> int:
 The limit, a lower bound for the given configuration:
 
 * **model bound** = debounce + 2 stages × {args.stage_s:g} s × ⌈{clients} / (processes × `WORKER_THREADS`)⌉ — a turn holds its worker thread through both model calls, so the threads work through the clients in waves.
-* **VK bound** = {VK_CALLS_PER_NEW_CLIENT_TURN} calls × {clients} / (20 calls/s × processes). `vk_api` spaces calls 1/20 s apart behind **one lock per process**, held during the HTTP request itself, so a process makes at most 20 VK calls per second whatever its thread count. A new client's turn makes three: `users.get` (the name, once per client), `messages.setActivity` (typing) and `messages.send`; a returning client's, two. With 1 process that is {VK_CALLS_PER_NEW_CLIENT_TURN * clients / VK_RATE:.0f} s for {clients} new clients — half a minute of pure VK pacing, independent of the model.
+* **VK bound** = {VK_CALLS_PER_NEW_CLIENT_TURN} calls × {clients} / 20 calls/s. VK allows 20 calls/s per community token, so the app splits it: each gunicorn process spaces its calls 1/(20 / `WEB_CONCURRENCY`) s apart behind `vk_api`'s **one lock per process** (held during the HTTP request itself), whatever its thread count. A new client's turn makes three: `users.get` (the name, once per client), `messages.setActivity` (typing) and `messages.send`; a returning client's, two. With 1 process that is {VK_CALLS_PER_NEW_CLIENT_TURN * clients / VK_RATE:.0f} s for {clients} new clients — half a minute of pure VK pacing, independent of the model.
 * **limit** = max(model bound, VK bound). It ignores everything else (DB, posting, polling every 0.5 s, typing being sent before the model calls), so it is optimistic; the two bounds also overlap only partly in reality (a thread waits for the VK lock while holding its turn), which is why a run near the crossover lands above both.
 
 {dt.date.today().isoformat()}, 2 cores, one run per configuration.
@@ -267,7 +267,7 @@ Target: within 2× of the limit, everyone answered exactly once: **{'met' if all
 What the runs show:
 
 * With few threads the **model latency** sets the pace: a turn holds its worker thread for both calls, so `WORKER_THREADS` (× processes) is the number of clients served per {2 * args.stage_s:g} s.
-* From ~32 threads per process on, the **VK pacing** dominates: 3 calls per new client at 20/s per process. More threads cannot help; more processes can (each has its own `vk_api` lock and budget — but VK's limit is per community token, 20 calls/s for a group token, so in production a second process would earn error 6 "too many requests" instead: the real cap is **20 calls/s for the whole app**, i.e. {VK_CALLS_PER_NEW_CLIENT_TURN * clients / VK_RATE:.0f} s for {clients} new clients, whatever the deployment).
+* From ~32 threads on, the **VK pacing** dominates: 3 calls per new client at 20/s for the whole app (the first run of this benchmark let each process take 20/s, which VK would answer with error 6; the app now divides `VK_MAX_RPS` by `WEB_CONCURRENCY`). More threads or processes cannot beat it: the cap is {VK_CALLS_PER_NEW_CLIENT_TURN * clients / VK_RATE:.0f} s for {clients} new clients, whatever the deployment.
 * `users.get` and `messages.setActivity` run **before** the model calls, behind the same lock, so they throttle how fast turns *start* (10 per second per process): the peak number of Gemini calls in flight stays below the thread count, and typing for a client who is about to wait seconds for the model spends a third of the VK budget. Ideas for `app/`: fetch names in batches (`users.get` takes up to 1000 ids) or after the reply, skip or coalesce typing when the VK queue is long, and give `messages.send` priority over typing.
 * Posting the burst is slower with many worker threads in the process (column "posting"): see "Webhook latency" — every `message_new` wakes all idle workers.
 
