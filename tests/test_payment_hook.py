@@ -118,3 +118,21 @@ def test_extension_and_match_by_phone(hook_app: Any) -> None:
 def test_too_large_body_is_rejected(hook_app: Any) -> None:
     resp = _post(hook_app, {**ORDER, "comment": "x" * 70_000})
     assert resp.status_code == 400 and "too large" in resp.get_json()["error"]
+
+
+def test_hostile_bodies_never_cause_a_server_error(make_app) -> None:  # noqa: ANN001
+    app = make_app(payment_webhook_secret="pay-secret")
+    c = app.test_client()
+    good = {"order_id": "x1", "vk_id": "5", "email": "", "phone": "", "product_id":
+            "piano-from-zero", "amount_rub": 14900, "paid_at": "2026-11-01"}
+    bodies = [b"[" * 5000 + b"]" * 5000, b'{"order_id": 1' + b"0" * 5000 + b"}",
+              json.dumps({**good, "order_id": "a\u0000b"}).encode(),
+              json.dumps({**good, "email": "a\u0000@b.ru"}).encode(),
+              json.dumps({**good, "order_id": "x" * 5000}).encode(),
+              json.dumps({**good, "product_id": ["x"]}).encode(),
+              json.dumps({**good, "amount_rub": 1e308}).encode(),
+              json.dumps({**good, "order_id": "a\udfffb"}).encode()]
+    for body in bodies:
+        r = c.post("/hooks/payment", data=body, content_type="application/json",
+                   headers={"X-Payment-Secret": "pay-secret"})
+        assert 400 <= r.status_code < 500, (body[:60], r.status_code)

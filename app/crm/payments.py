@@ -42,6 +42,8 @@ def _parse_body() -> tuple[Any, str | None]:
         return None, "invalid JSON: body is not UTF-8 text"
     except json.JSONDecodeError as exc:
         return None, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+    except (RecursionError, ValueError) as exc:  # absurd nesting, 5000-digit numbers
+        return None, f"invalid JSON: {str(exc)[:100]}"
     if not isinstance(body, dict):
         return None, "body must be a JSON object with the purchase fields"
     return body, None

@@ -67,7 +67,14 @@ def _text(value: Any) -> str:
         raise ValueError("must be a string or a number")
     if isinstance(value, float):
         value = int(value) if value.is_integer() else value
-    return str(value).replace("\u00a0", " ").strip()
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode text") from None
+    return text.replace("\u00a0", " ").strip()
 
 
 def _int(value: Any, what: str, limit: int = MAX_AMOUNT) -> int:
