@@ -157,6 +157,8 @@ def test_card_edit_persists_with_staff_audit(app, clock) -> None:  # noqa: ANN00
     assert r.status_code == 400 and "Неверный e-mail" in page and "Неверный телефон" in page
     assert "Неизвестный часовой пояс" in page and 'value="Ольга"' in page
     assert card(app).first_name == "Анна"
+    r = act(c, f"/admin/clients/{PEER}", **dict(CARD, notes="a\x00b"))
+    assert r.status_code == 400 and "нулевой символ" in html(r)
 
 
 def test_paused_dialog_gets_no_reply_but_the_turn_is_stored(app, clock, vk) -> None:  # noqa: ANN001

@@ -47,7 +47,22 @@ def guard() -> Any:
     if request.method == "POST" and not auth.csrf_ok():
         return _error("Форма устарела", "Ошибка проверки формы (CSRF-токен не совпал): "
                       "обновите страницу и повторите действие.", 400)
+    if request.method == "POST" and not _storable(request.form.values()):
+        return _error("Недопустимые символы", "В форме есть символы, которые нельзя сохранить "
+                      "(например, нулевой символ). Уберите их и повторите.", 400)
     return None
+
+
+def _storable(values: Any) -> bool:
+    """PostgreSQL stores neither NUL characters nor lone surrogates."""
+    for value in values:
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 @bp.context_processor
