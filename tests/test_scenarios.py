@@ -200,3 +200,13 @@ def test_dev_seed_creates_demo_dialogs_that_get_answered(app, vk, clock) -> None
         assert len(s.execute(select(Client)).scalars().all()) == 3
         assert len(s.execute(select(Purchase)).scalars().all()) == 1
     assert all(len(vk.emulator.sent(v)) == 1 for v in (900001, 900002, 900003))
+
+
+def test_model_output_with_nul_and_lone_surrogates_is_stored_and_sent_clean(gapp, model, vk, clock) -> None:  # noqa: ANN001
+    model.analyses.append(analysis(intent="узнать\u0000 цену \ud800", reply_plan="план\u0000"))
+    model.replies.append("Здравствуйте!\u0000 Курс «Фортепиано с нуля» стоит 14 900 ₽.")
+    say(gapp, clock, 408, "Сколько стоит курс?")
+    sent = vk.emulator.sent(408)
+    assert len(sent) == 1 and "\x00" not in sent[0].text
+    turn = last_turn(gapp)
+    assert turn.status == "done" and "\x00" not in turn.analysis["intent"]

@@ -19,6 +19,7 @@ from app.brain import claims
 from app.brain.context import DialogState, load_turn_context, roll_summary
 from app.brain.types import BrainResult, Decisions, TurnContext
 from app.models import Client, Dialog, Message, Turn
+from app.textsafe import clean_json, clean_text
 from app.vk.client import derive_part_random_id, derive_random_id, split_text
 from app.vk.errors import VkCannotSend, VkError
 
@@ -127,8 +128,9 @@ def _store_result(svc: Any, claim: claims.Claim, result: BrainResult, ctx: TurnC
                   state: DialogState) -> None:
     with svc.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
-        turn.analysis = _jsonable(result.analysis)
-        turn.decisions = _jsonable(result.decisions)
+        result.reply_text = clean_text(result.reply_text or "")
+        turn.analysis = clean_json(_jsonable(result.analysis))
+        turn.decisions = clean_json(_jsonable(result.decisions))
         turn.reply_text = result.reply_text
         turn.flags = list(result.flags) + ([f"silent:{state.silent_reason}"]
                                            if state.silent_reason else [])
