@@ -43,9 +43,11 @@ NOTES = """What was changed after the first run (0.08× of the bare app, p99 173
 * No `pool_pre_ping` (a `SELECT 1` per checkout), a bounded pool (≤ 20 connections a process).
 * No wake-up of every idle worker on each message while a debounce is running.
 
-What is left, and why the targets are still missed: one request now costs ~1.4 ms of Python
-(JSON parse, typed event, Flask/Werkzeug, psycopg2) plus PostgreSQL's own work, on the same
-2 cores as the load generator and the bare app; the bare app costs ~0.3 ms. Reaching 60 % of it
+What is left, and why the targets are still missed: in-process (cProfile, 500 requests) a
+request costs ~1.4–2 ms, of which ~0.9 ms is waiting for PostgreSQL's own work — the one
+statement ~0.6 ms, the commit's WAL flush ~0.3 ms — and only ~0.3–0.5 ms is Python (JSON,
+typed event, Flask/Werkzeug, psycopg2). Here PostgreSQL runs on the same 2 cores as the app,
+the load generator and the bare app; the bare app costs ~0.3 ms. Reaching 60 % of it
 would mean not writing the message before answering "ok" — batching the writes (group commit
 from a writer thread) or queueing in memory — and the first risks latency, the second loses
 messages on a crash, which VK will not resend once it got "ok". Durability was kept. p99 under
