@@ -197,3 +197,8 @@ def test_two_questions_in_one_message_get_two_answers(brain):
     _, reply = turn(brain, ctx)
     kb, _ = kb_and_index()
     assert kb.faq("time-per-day").answer in reply and kb.faq("no-musical-ear").answer in reply
+
+
+def test_parent_asking_for_a_child_is_asked_about_the_child(brain):
+    _, reply = turn(brain, make_ctx("Хочу записать дочку, есть курс для детей?", turn_id=2))
+    assert "ребён" in reply.lower() and "вы уже пробовали" not in reply
