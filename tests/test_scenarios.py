@@ -200,6 +200,11 @@ def test_dev_seed_creates_demo_dialogs_that_get_answered(app, vk, clock) -> None
         assert len(s.execute(select(Client)).scalars().all()) == 3
         assert len(s.execute(select(Purchase)).scalars().all()) == 1
     assert all(len(vk.emulator.sent(v)) == 1 for v in (900001, 900002, 900003))
+    maria, igor, elena = (vk.emulator.sent(v)[0].text for v in (900001, 900002, 900003))
+    assert "Фортепиано с нуля" in maria and "менеджер" not in maria  # a lead is helped, not escalated
+    assert "Игорь" in igor and "2 900 ₽" in igor  # the student learns how to extend
+    assert "12 900 ₽" in elena and "в пятницу" in elena  # the question answered and the time confirmed
+    assert vk.emulator.sent(777) == []
 
 
 def test_model_output_with_nul_and_lone_surrogates_is_stored_and_sent_clean(gapp, model, vk, clock) -> None:  # noqa: ANN001

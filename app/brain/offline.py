@@ -41,9 +41,11 @@ STOP_RE = _rx(r"не пишите|больше не пиш|не беспокой
 CONTACT_RE = _rx(r"напиш|свяж|давайте|верн[её]мся|созвон|напомн|отпиш|обсудим|пишите")
 VAGUE_RE = _rx(r"попозже|позже|потом|в другой раз|не сейчас")
 HOT_RE = _rx(r"цен|стоит|стоимост|сколько|купить|куплю|оплат|скидк|промокод|беру|записаться")
-WARM_RE = _rx(r"курс|обучени|заняти|урок|научиться|программ|преподав")
+WARM_RE = _rx(r"курс|обучени|заняти|урок|научиться|научить|программ|преподав|с чего начать|"
+              r"мечта\w*|хочу (?:играть|начать)|с нуля")
 DISCOUNT_RE = _rx(r"скидк|промокод|дешевле")
 ACCESS_RE = _rx(r"доступ|мои курсы|что я купил|покупк|продл")
+EXTEND_RE = _rx(r"продл|продолж")
 THANKS_RE = _rx(r"спасибо|благодар")
 GREETING_RE = _rx(r"(?:привет|здравствуй|добр\w+ (?:день|утро|вечер)|доброго)")
 
@@ -236,7 +238,8 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
         answers = [kb_entry(ctx.kb, f).answer for f in faq_ids]
         return [lead, *answers, _question(ctx, analysis)]
     if mine or (ctx.card.purchases and analysis.funnel_stage in ("client", "returning")):
-        return [purchases_text(ctx),
+        extension = extension_lines(ctx) if EXTEND_RE.search(text) else []
+        return [purchases_text(ctx), *extension,
                 pick(("Чем могу помочь с занятиями?", "Подсказать что-нибудь по курсам?"), turn)]
     wants = HOT_RE.search(text) or WARM_RE.search(text)
     products = suggest_products(ctx, analysis, hits) if wants else []
@@ -267,10 +270,11 @@ def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
     elif decisions.reminders_cancelled or analysis.follow_up.cancel_all:
         parts.append("Хорошо, больше не буду беспокоить. Если захотите вернуться к разговору "
                      "о занятиях — просто напишите.")
-    elif decisions.reminder_due_at and decisions.reminder_is_default:
-        parts.append(f"Давайте я напишу вам {ru_moment(decisions.reminder_due_at, tz)} — вам удобно?")
     elif decisions.reminder_due_at:
-        parts.append(f"Хорошо, напишу вам {ru_moment(decisions.reminder_due_at, tz)}.")
+        answer = _body(ctx, analysis)[:-1] if "?" in ctx.new_text else []
+        moment = ru_moment(decisions.reminder_due_at, tz)
+        parts += answer + [f"Давайте я напишу вам {moment} — вам удобно?"
+                           if decisions.reminder_is_default else f"Хорошо, напишу вам {moment}."]
     else:
         parts += _body(ctx, analysis)
     parts.insert(len(parts) - 1 if len(parts) > 1 else len(parts), offer_text(decisions, tz) or "")
@@ -289,6 +293,17 @@ def compose_proactive(ctx: TurnContext, analysis: Any, decisions: Decisions) -> 
         parts.append(pick(("Удобно сейчас продолжить?", "Как у вас дела с этим?"), ctx.turn_id))
     parts.insert(len(parts) - 1, offer_text(decisions, ctx.card.timezone) or "")
     return " ".join(p for p in parts if p)
+
+
+def extension_lines(ctx: TurnContext) -> list[str]:
+    """How each owned course with a limited access can be extended (price from the KB)."""
+    lines = []
+    for p in ctx.card.purchases:
+        ext = getattr(kb_entry(ctx.kb, p.product_id), "extension", None)
+        if p.access_until is not None and ext is not None:
+            lines.append(f"Доступ к «{p.title}» можно продлить на {ext.days} дней за "
+                         f"{format_rub(ext.price_rub)}.")
+    return lines
 
 
 def extension_text(ctx: TurnContext) -> list[str]:

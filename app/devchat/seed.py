@@ -44,6 +44,7 @@ def seed() -> None:
         with svc.db.session() as s:
             client = s.execute(select(Client).where(Client.vk_id == vk_id)).scalar_one()
             client.first_name, client.last_name = client.first_name or first, client.last_name or last
+            client.names_fetched_at = svc.clock.now()  # demo names, not the VK stand-in's
     kb = svc.kb_store.current
     product = next((p for p in kb.products if p.access_days and p.extension), None)
     if product is not None:
