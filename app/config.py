@@ -63,7 +63,6 @@ class Settings(BaseSettings):
     handoff_pause_hours: float = Field(12.0, ge=0)
     access_reminder_days: int = Field(7, ge=0)
     payment_webhook_secret: Optional[str] = None
-    dev_mode: bool = False  # /dev/chat and the in-process VK stand-in
     port: int = 5000
     log_json: bool = False
     secure_cookies: Optional[bool] = None  # unset: on when running on Railway (HTTPS)

@@ -25,7 +25,6 @@ def main() -> None:
     if not settings.admin_password:
         os.environ["ADMIN_PASSWORD"] = "admin"
         print("ADMIN_PASSWORD is not set: the local staff panel password is 'admin'")
-    os.environ.setdefault("DEV_MODE", "1")
     os.environ["WEB_CONCURRENCY"] = "1"  # one process below
     port = str(settings.port)
     print(f"\n  Chat as a VK user: http://127.0.0.1:{port}/dev/chat"

@@ -76,7 +76,7 @@ def register_blueprints(app: Flask, svc: Services) -> None:
     app.register_blueprint(health.bp)
     from app.crm.payments import bp as payments_bp; app.register_blueprint(payments_bp)  # noqa: E702
     cli.register(app)
-    if svc.vk_emulator is not None or svc.settings.dev_mode:
+    if svc.vk_emulator is not None:  # local mode only: never beside a real VK token
         from app.devchat import views as devchat
 
         app.register_blueprint(devchat.bp)

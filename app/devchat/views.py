@@ -4,7 +4,7 @@ stand-in via the database."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, abort, jsonify, render_template, request
 from sqlalchemy import select
@@ -74,5 +74,7 @@ def _typing(svc, vk_id: int) -> bool:  # noqa: ANN001
     events = svc.vk_emulator.emulator.typing_events(vk_id)
     if not events:
         return False
-    now = svc.clock.now()
-    return events[-1].at > now - timedelta(seconds=5)
+    sent = svc.vk_emulator.emulator.sent(vk_id)
+    if sent and sent[-1].at >= events[-1].at:
+        return False  # the reply typed has arrived
+    return events[-1].at > datetime.now(timezone.utc) - timedelta(seconds=5)
