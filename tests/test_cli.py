@@ -75,3 +75,34 @@ def test_reminders_list_and_clients_show(app, vk, clock) -> None:  # noqa: ANN00
     assert missing.exit_code == 1
     clock.advance(timedelta(days=2).total_seconds())
     assert "no pending reminders" not in runner.invoke(args=["reminders", "list", "--all"]).output
+
+
+def test_running_process_picks_up_a_changed_file_and_keeps_the_old_on_error(make_app, tmp_path) -> None:  # noqa: ANN001
+    import os
+    import time
+
+    from app.knowledge.reload import KbWatcher, request_reload
+
+    kb_path = tmp_path / "kb.json"
+    shutil.copy(ROOT / "knowledge_base.json", kb_path)
+    app = make_app(knowledge_base_path=str(kb_path))
+    svc = services(app)
+    watcher = KbWatcher(svc)
+    watcher.start()
+    watcher.stop()
+    old = svc.kb_store.current.version
+    assert watcher.tick() is None  # nothing changed
+    kb_path.write_text("{ broken", encoding="utf-8")
+    os.utime(kb_path, (time.time() + 5, time.time() + 5))
+    result = watcher.tick()
+    assert result is not None and not result.ok and svc.kb_store.current.version == old
+    assert svc.kb_store.last_errors and "invalid JSON" in svc.kb_store.last_errors[0]
+    data = json.loads((ROOT / "knowledge_base.json").read_text(encoding="utf-8"))
+    data["faq"][0]["answer"] += " Обновлено."
+    kb_path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    os.utime(kb_path, (time.time() + 10, time.time() + 10))
+    assert watcher.tick().ok and svc.kb_store.current.version != old
+    # another process ran `flask kb reload`: the generation counter moves, this one reloads
+    other = make_app(knowledge_base_path=str(kb_path))
+    assert request_reload(services(other)).ok
+    assert watcher.tick() is not None
