@@ -175,3 +175,21 @@ def test_echo_of_a_panel_message_is_not_stored_twice(app, vk, clock) -> None:  #
     with svc.db.session() as s:
         staff = s.execute(select(Message).where(Message.source == "staff")).scalars().all()
     assert len(staff) == 1
+
+
+def test_idle_pool_polls_the_database_once_per_interval_not_once_per_thread(app) -> None:  # noqa: ANN001
+    import time
+
+    pool = WorkerPool(services(app), 16, 0.1)
+    calls = []
+    real = pool.run_once
+
+    def counting() -> bool:
+        calls.append(1)
+        return real()
+
+    pool.run_once = counting  # type: ignore[method-assign]
+    pool.start()
+    time.sleep(1.0)
+    pool.stop()
+    assert len(calls) <= 30  # ~1 per 0.1 s for the whole pool (16 threads would make ~160)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from typing import Any, Optional
 
 from app.brain import claims
@@ -22,6 +23,7 @@ class WorkerPool:
         self.processed = 0
         self.last_error: Optional[str] = None
         self._lock = threading.Lock()
+        self._quiet_until = 0.0  # shared: idle threads poll the database once per interval
 
     def start(self) -> None:
         for i in range(self.size):
@@ -55,6 +57,12 @@ class WorkerPool:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            idle_for = self._quiet_until - time.monotonic()
+            if idle_for > 0:  # another thread just found nothing due: don't ask again yet
+                if self.svc.wake.wait(idle_for):
+                    self.svc.wake.clear()
+                    self._quiet_until = 0.0
+                continue
             try:
                 busy = self.run_once()
             except Exception as exc:  # noqa: BLE001 - a worker thread must survive DB outages
@@ -62,9 +70,8 @@ class WorkerPool:
                 log.warning("worker: %s", self.last_error)
                 busy = False
                 self._stop.wait(min(5.0, self.poll_s * 4))
-            if not busy:
-                self.svc.wake.wait(self.poll_s * (0.75 + random.random() / 2))
-                self.svc.wake.clear()
+            if not busy:  # one empty claim quiets the whole pool for a poll interval
+                self._quiet_until = time.monotonic() + self.poll_s * (0.75 + random.random() / 2)
 
     def health(self) -> dict[str, Any]:
         return {"threads": self.size, "alive": self.alive, "processed": self.processed,
