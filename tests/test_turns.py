@@ -182,14 +182,14 @@ def test_idle_pool_polls_the_database_once_per_interval_not_once_per_thread(app)
 
     pool = WorkerPool(services(app), 16, 0.1)
     calls = []
-    real = pool.run_once
+    real = pool._claim
 
-    def counting() -> bool:
+    def counting():  # noqa: ANN202
         calls.append(1)
         return real()
 
-    pool.run_once = counting  # type: ignore[method-assign]
+    pool._claim = counting  # type: ignore[method-assign]
     pool.start()
     time.sleep(1.0)
     pool.stop()
-    assert len(calls) <= 30  # ~1 per 0.1 s for the whole pool (16 threads would make ~160)
+    assert 3 <= len(calls) <= 30  # ~1 per 0.1 s for the whole pool (16 threads would make ~160)

@@ -24,6 +24,7 @@ class WorkerPool:
         self.last_error: Optional[str] = None
         self._lock = threading.Lock()
         self._quiet_until = 0.0  # shared: idle threads poll the database once per interval
+        self._claim_lock = threading.Lock()
 
     def start(self) -> None:
         for i in range(self.size):
@@ -45,33 +46,49 @@ class WorkerPool:
 
     def run_once(self) -> bool:
         """Claim and process one due dialog. True if there was one (also used by tests)."""
-        with self.svc.db.session() as s:
-            claim = claims.claim_next(s, self.svc.clock.now(), self.svc.settings.claim_timeout_s,
-                                      self.svc.settings.max_turn_attempts)
+        claim = self._claim()
         if claim is None:
             return False
+        self._process(claim)
+        return True
+
+    def _claim(self) -> Optional[claims.Claim]:
+        with self.svc.db.session() as s:
+            return claims.claim_next(s, self.svc.clock.now(), self.svc.settings.claim_timeout_s,
+                                     self.svc.settings.max_turn_attempts)
+
+    def _process(self, claim: claims.Claim) -> None:
         process_claim(self.svc, claim)
         with self._lock:
             self.processed += 1
-        return True
+
+    def _next_claim(self) -> Optional[claims.Claim]:
+        """Claims go one at a time per process; one empty answer quiets the pool for a poll
+        interval, so idle threads ask the database once per interval, not once each."""
+        with self._claim_lock:
+            if time.monotonic() < self._quiet_until:
+                return None
+            claim = self._claim()
+            if claim is None:
+                self._quiet_until = time.monotonic() + self.poll_s * (0.75 + random.random() / 2)
+            return claim
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            idle_for = self._quiet_until - time.monotonic()
-            if idle_for > 0:  # another thread just found nothing due: don't ask again yet
-                if self.svc.wake.wait(idle_for):
-                    self.svc.wake.clear()
-                    self._quiet_until = 0.0
-                continue
             try:
-                busy = self.run_once()
+                claim = self._next_claim()
+                if claim is not None:
+                    self._process(claim)
+                    continue
             except Exception as exc:  # noqa: BLE001 - a worker thread must survive DB outages
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.warning("worker: %s", self.last_error)
-                busy = False
                 self._stop.wait(min(5.0, self.poll_s * 4))
-            if not busy:  # one empty claim quiets the whole pool for a poll interval
-                self._quiet_until = time.monotonic() + self.poll_s * (0.75 + random.random() / 2)
+                continue
+            idle_for = max(0.01, self._quiet_until - time.monotonic())
+            if self.svc.wake.wait(idle_for):
+                self.svc.wake.clear()
+                self._quiet_until = 0.0
 
     def health(self) -> dict[str, Any]:
         return {"threads": self.size, "alive": self.alive, "processed": self.processed,
