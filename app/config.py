@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     knowledge_base_path: str = "knowledge_base.json"
     debounce_seconds: float = Field(8.0, ge=0)
     worker_threads: int = Field(8, ge=0, le=256)
-    worker_poll_s: float = Field(0.5, gt=0)
+    worker_poll_s: float = Field(0.25, gt=0)  # one claim query per interval per process
     claim_timeout_s: float = Field(180.0, gt=0)
     max_turn_attempts: int = Field(5, ge=1)
     history_window: int = Field(20, ge=1, le=200)
