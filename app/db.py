@@ -9,7 +9,7 @@ from typing import Callable, Iterator, Optional, Union
 
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session as OrmSession, sessionmaker
 
 from app.config import normalize_database_url
 
@@ -81,7 +81,7 @@ class Database:
         return self._session_factory
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> Iterator[OrmSession]:
         """A unit of work: commits on success, rolls back on error."""
         s = self.Session()
         try:

@@ -10,44 +10,14 @@ from typing import Any, Optional, Sequence
 
 from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, OfferRequest
 from app.brain.prompting import clip, format_rub, kb_entry, local, ru_date, ru_moment
+from app.brain.offline_rules import (
+    EMAIL_RE, PHONE_RE, NAME_RE, AGE_RE, LEVELS, GOALS, INSTRUMENT_RE, OBJECTIONS, ANGER_RE,
+    HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, DISCOUNT_RE, ACCESS_RE,
+    EXTEND_RE, THANKS_RE, GREETING_RE,
+)
+from app.brain.offline_students import extension_lines, extension_text, purchases_text
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
 from app.reminders.resolver import resolve
-
-
-def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.I)
-
-
-EMAIL_RE = _rx(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE_RE = _rx(r"(?<!\d)(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
-NAME_RE = _rx(r"(?:меня зовут|мо[её] имя|зовите меня)\s+([А-ЯЁа-яё]{2,20})")
-AGE_RE = _rx(r"мне\s+(\d{1,2})\s+(?:лет|год)")
-LEVELS = (("beginner", r"с нуля|никогда не (?:играл|занимал)|не знаю нот|новичок|начинающ"),
-          ("intermediate", r"в детстве|музыкалк|музыкальн\w* школ|немного игра|средн\w* уров"),
-          ("advanced", r"консерватор|профессионал|продвинут|много лет игра"))
-GOALS = (("играть любимые песни", r"песн"), ("аккомпанемент", r"аккомпан|аккорд"),
-         ("импровизация", r"импровиз"), ("классика", r"классик|шопен|бетховен|моцарт"),
-         ("обучение ребёнка", r"(?:для|у|моему|моей|мой|моя|записать|научить) "
-                              r"(?:ребён|ребен|сын|доч|детей|дет)"),
-         ("играть для себя", r"для себя|для души"))
-INSTRUMENT_RE = _rx(r"у меня\s+(?:есть\s+)?(?:\w+\s+)?(синтезатор|рояль|пианино|фортепиано|миди)")
-OBJECTIONS = (("дорого", r"дорог|нет денег"), ("нет времени", r"нет времени|некогда"),
-              ("сомневается в себе", r"не получится|не справлюсь|нет слуха|поздно"))
-ANGER_RE = _rx(r"обман|мошенн|развод|безобраз|отвратит|ужасн|идиот|дура|тупо|бесит|хамств|"
-               r"жалоб|позор|кошмар")
-HUMAN_RE = _rx(r"живо\w* человек|позов\w* человек|с человеком|оператор|менеджер|администратор|"
-               r"верн\w* деньги|возврат\w* (?:денег|средств)|хочу возврат")
-STOP_RE = _rx(r"не пишите|больше не пиш|не беспокой|хватит писать|не надо (?:мне )?писать")
-CONTACT_RE = _rx(r"напиш|свяж|давайте|верн[её]мся|созвон|напомн|отпиш|обсудим|пишите")
-VAGUE_RE = _rx(r"попозже|позже|потом|в другой раз|не сейчас")
-HOT_RE = _rx(r"цен|стоит|стоимост|сколько|купить|куплю|оплат|скидк|промокод|беру|записаться")
-WARM_RE = _rx(r"курс|обучени|заняти|урок|научиться|научить|программ|преподав|с чего начать|"
-              r"мечта\w*|хочу (?:играть|начать)|с нуля")
-DISCOUNT_RE = _rx(r"скидк|промокод|дешевле")
-ACCESS_RE = _rx(r"доступ|мои курсы|что я купил|покупк|продл")
-EXTEND_RE = _rx(r"продл|продолж")
-THANKS_RE = _rx(r"спасибо|благодар")
-GREETING_RE = _rx(r"(?:привет|здравствуй|добр\w+ (?:день|утро|вечер)|доброго)")
 
 
 def pick(options: Sequence[str], turn_id: int, salt: int = 0) -> str:
@@ -188,18 +158,6 @@ def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[A
     return [p for p in found if p is not None and p.id not in owned][:2]
 
 
-def _access(p: Any, ctx: TurnContext) -> str:
-    if p.access_until is None:
-        return "бессрочный доступ"
-    verb = "доступ до " if p.access_until > ctx.now else "доступ закончился "
-    return verb + ru_date(p.access_until, ctx.card.timezone)
-
-
-def purchases_text(ctx: TurnContext) -> str:
-    items = [f"«{p.title}» ({_access(p, ctx)})" for p in ctx.card.purchases]
-    return "Вот что у вас есть в школе: " + ", ".join(items) + "."
-
-
 def _question(ctx: TurnContext, analysis: Any) -> str:
     if (analysis.facts.goal or ctx.card.goal) == "обучение ребёнка":
         return pick(("Расскажите, сколько лет ребёнку и занимался ли он музыкой раньше?",
@@ -293,32 +251,6 @@ def compose_proactive(ctx: TurnContext, analysis: Any, decisions: Decisions) -> 
         parts.append(pick(("Удобно сейчас продолжить?", "Как у вас дела с этим?"), ctx.turn_id))
     parts.insert(len(parts) - 1, offer_text(decisions, ctx.card.timezone) or "")
     return " ".join(p for p in parts if p)
-
-
-def extension_lines(ctx: TurnContext) -> list[str]:
-    """How each owned course with a limited access can be extended (price from the KB)."""
-    lines = []
-    for p in ctx.card.purchases:
-        ext = getattr(kb_entry(ctx.kb, p.product_id), "extension", None)
-        if p.access_until is not None and ext is not None:
-            lines.append(f"Доступ к «{p.title}» можно продлить на {ext.days} дней за "
-                         f"{format_rub(ext.price_rub)}.")
-    return lines
-
-
-def extension_text(ctx: TurnContext) -> list[str]:
-    dated = sorted((p for p in ctx.card.purchases if p.access_until), key=lambda p: p.access_until)
-    if not dated:
-        return ["Если захотите продолжить занятия, я подскажу, какой курс подойдёт дальше."]
-    p = dated[0]
-    verb = "заканчивается" if p.access_until > ctx.now else "закончился"
-    out = [f"Напоминаю: доступ к курсу «{p.title}» {verb} {ru_date(p.access_until, ctx.card.timezone)}."]
-    product = kb_entry(ctx.kb, p.product_id)
-    ext = getattr(product, "extension", None)
-    if ext:
-        out.append(f"Его можно продлить на {ext.days} дней за {format_rub(ext.price_rub)}.")
-    out.append("Подсказать, как это сделать?" if ext else "Подсказать, как продолжить занятия?")
-    return out
 
 
 class OfflineBrain:

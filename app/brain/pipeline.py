@@ -13,7 +13,6 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
 
 from app.brain import claims
 from app.brain.context import DialogState, load_turn_context, roll_summary

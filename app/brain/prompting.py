@@ -6,7 +6,6 @@ the dialog. Client text is fenced as data (and cannot close the fence itself).
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Any, Iterable, Optional
 from zoneinfo import ZoneInfo

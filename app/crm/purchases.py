@@ -11,7 +11,6 @@ One purchase = `order_id, vk_id, email, phone, product_id, amount_rub, paid_at`.
 from __future__ import annotations
 
 import csv
-import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,12 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.crm import cards
+from app.crm.purchases_csv import csv_rows, read_text
 from app.crm.purchases_math import split_extension
 from app.models import Client, Purchase
 
-COLUMNS = ("order_id", "vk_id", "email", "phone", "product_id", "amount_rub", "paid_at")
-REQUIRED_COLUMNS = ("order_id", "product_id", "amount_rub", "paid_at")
-BUYER_COLUMNS = ("vk_id", "email", "phone")
 MAX_VK_ID, MAX_AMOUNT = 2**62, 100_000_000
 INT_RE = re.compile(r"(\d+)(?:[.,]0+)?")  # "14900", "14 900", "14900.00"
 
@@ -251,46 +248,9 @@ def import_rows(s: Session, rows: Iterable[tuple[int, dict]], kb: Any,
     return report
 
 
-def _read_text(path_or_stream: Union[str, os.PathLike, IO]) -> str:
-    if isinstance(path_or_stream, (str, os.PathLike)):
-        with open(path_or_stream, "rb") as fh:
-            data: Union[str, bytes] = fh.read()
-    else:
-        data = path_or_stream.read()
-    if isinstance(data, bytes):
-        data = data.decode("utf-8-sig")  # UnicodeDecodeError is reported by import_csv
-    return data.removeprefix("\ufeff")
-
-
-def csv_rows(text: str) -> tuple[list[tuple[int, dict]], Optional[str]]:
-    """(line number, row) pairs of a CSV text with a header, or an error about the header."""
-    header_line = next((ln for ln in text.splitlines() if ln.strip()), "")
-    if not header_line:
-        return [], "line 1: empty file (a header row is required)"
-    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header: Optional[list[str]] = None
-    rows: list[tuple[int, dict]] = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        if header is None:
-            header = [v.strip().lower().removeprefix("\ufeff") for v in values]
-            missing = [c for c in REQUIRED_COLUMNS if c not in header]
-            if not any(c in header for c in BUYER_COLUMNS):
-                missing.append("vk_id or email or phone")
-            if missing:
-                return [], (f"line {reader.line_num}: missing columns: {', '.join(missing)} "
-                            f"(expected header {','.join(COLUMNS)})")
-            continue
-        row = {name: value for name, value in zip(header, values) if name in COLUMNS}
-        rows.append((reader.line_num, row))
-    return rows, None
-
-
 def import_csv(s: Session, path_or_stream: Union[str, os.PathLike, IO], kb: Any) -> ImportReport:
     try:
-        text = _read_text(path_or_stream)
+        text = read_text(path_or_stream)
     except UnicodeDecodeError as exc:
         return ImportReport(errors=[f"file: not UTF-8 text (byte {exc.start}); "
                                     f"save the CSV as UTF-8"])

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from .schema import FaqEntry, KnowledgeBaseFile, Product, WorkingHours, format_loc, validate_data
+from .schema import FaqEntry, KnowledgeBaseFile, Product, WorkingHours, validate_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from .search import Hit, KnowledgeIndex

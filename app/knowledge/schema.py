@@ -220,7 +220,7 @@ def _message(err: dict[str, Any]) -> str:
     if etype == "greater_than":
         return f"must be greater than {ctx.get('gt')}"
     if etype in ("less_than_equal", "greater_than_equal"):
-        return f"must be between 0 and 100" if name.endswith("percent") else err["msg"].lower()
+        return "must be between 0 and 100" if name.endswith("percent") else err["msg"].lower()
     return err["msg"]
 
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 
 from app.services import services
 from app.vk import inbox
-from app.vk.events import (Confirmation, Envelope, EventError, MessageNew, MessagePermission,
+from app.vk.events import (Confirmation, Envelope, MessageNew, MessagePermission,
                            MessageReply, OtherEvent, parse_event)
 
 log = logging.getLogger(__name__)
