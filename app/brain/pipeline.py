@@ -70,13 +70,13 @@ def _run(svc: Any, claim: claims.Claim, t0: float, timings: dict[str, float]) ->
     marks["vk_before"] = time.perf_counter()
     result = svc.run_brain(ctx, lambda analysis: svc.apply_effects(ctx, state, analysis))
     marks["brain"] = time.perf_counter()
-    _store_result(svc, claim, result, ctx, state)
+    parts = _store_result(svc, claim, result, state)  # and the outbound rows, one transaction
     if result.fallback:
         _call_a_human(svc, state, claim.turn_id, result.flags)
     marks["stored"] = time.perf_counter()
     status = "silent" if not state.may_send else "done"
     if state.may_send:
-        send_reply(svc, claim.turn_id, state, result.reply_text, source="bot")
+        deliver(svc, claim.turn_id, state, parts)
     else:
         log.info("turn %s answered silently: %s", claim.turn_id, state.silent_reason)
     marks["sent"] = time.perf_counter()
@@ -123,11 +123,13 @@ def _fetch_names(svc: Any, state: DialogState, ctx: TurnContext) -> None:
     ctx.card.last_name = last or ctx.card.last_name
 
 
-def _store_result(svc: Any, claim: claims.Claim, result: BrainResult, ctx: TurnContext,
-                  state: DialogState) -> None:
+def _store_result(svc: Any, claim: claims.Claim, result: BrainResult,
+                  state: DialogState) -> list[str]:
+    """The turn's analysis and reply, and (when it may be sent) the outbound rows."""
+    result.reply_text = clean_text(result.reply_text or "")
+    parts = split_text(result.reply_text) if state.may_send else []
     with svc.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
-        result.reply_text = clean_text(result.reply_text or "")
         turn.analysis = clean_json(_jsonable(result.analysis))
         turn.decisions = clean_json(_jsonable(result.decisions))
         turn.reply_text = result.reply_text
@@ -137,22 +139,28 @@ def _store_result(svc: Any, claim: claims.Claim, result: BrainResult, ctx: TurnC
         turn.prompt_version = result.prompt_version
         turn.brain = "+".join(sorted({u.get("model", "?") for u in result.usage.values()
                                       if isinstance(u, dict)})) or None
-        dialog = s.get(Dialog, claim.dialog_id)
-        roll_summary(s, dialog, svc.settings.history_window)
+        roll_summary(s, s.get(Dialog, claim.dialog_id), svc.settings.history_window)
+        store_outbound(s, claim.turn_id, state, parts, svc.clock.now(), "bot")
+    return parts
 
 
-def send_reply(svc: Any, turn_id: int, state: DialogState, text: str, source: str) -> list[int]:
-    """Store the outbound parts first (so message_reply echoes are recognised), then send."""
-    parts = split_text(text)
+def store_outbound(s: Any, turn_id: int, state: DialogState, parts: list[str], now: Any,
+                   source: str) -> None:
+    """Outbound rows go in before the send, so VK's `message_reply` echoes are recognised."""
     base = turn_random_id(turn_id)
-    now = svc.clock.now()
-    with svc.db.session() as s:
-        for i, part in enumerate(parts):
-            s.execute(insert(Message).values(
-                dialog_id=state.dialog_id, direction="out", source=source, text=part,
-                random_id=derive_part_random_id(base, i), turn_id=turn_id, part=i,
-                attachments=[], created_at=now,
-            ).on_conflict_do_nothing(constraint="uq_messages_turn_part"))
+    for i, part in enumerate(parts):
+        s.execute(insert(Message).values(
+            dialog_id=state.dialog_id, direction="out", source=source, text=part,
+            random_id=derive_part_random_id(base, i), turn_id=turn_id, part=i,
+            attachments=[], created_at=now,
+        ).on_conflict_do_update(  # a retaken turn: keep the text it will really send
+            constraint="uq_messages_turn_part", set_={"text": part},
+            where=Message.vk_message_id.is_(None)))
+
+
+def deliver(svc: Any, turn_id: int, state: DialogState, parts: list[str]) -> list[int]:
+    """Send the stored parts (random_id per part: a repeat is dropped by VK), keep VK's ids."""
+    base = turn_random_id(turn_id)
     ids: list[int] = []
     for i, part in enumerate(parts):
         ids += svc.vk.send_message(state.peer_id, part, derive_part_random_id(base, i))
