@@ -42,6 +42,10 @@ def embedded_database_url(data_dir: str | Path = ".data") -> str:
     return normalize_database_url(server.get_uri("postgres"))
 
 
+# A hung statement or a lock held by a dead session must not stall a worker forever.
+STATEMENT_LIMITS = "-c statement_timeout=30000 -c lock_timeout=10000"
+
+
 class Database:
     """One engine and a session factory; sessions are short and scoped per job/request.
 
@@ -71,7 +75,8 @@ class Database:
                     # connections are recycled and a dead one fails one unit of work, retried.
                     self._engine = create_engine(
                         self.url, pool_size=self._pool_size, max_overflow=4,
-                        pool_recycle=300, pool_timeout=30, connect_args={"connect_timeout": 10})
+                        pool_recycle=300, pool_timeout=30,
+                        connect_args={"connect_timeout": 10, "options": STATEMENT_LIMITS})
         return self._engine
 
     @property
