@@ -28,8 +28,12 @@ browsers:
 test: venv browsers
 	$(BIN)/python -m pytest -q
 
+# Every benchmark and chaos run, short versions (each starts and stops what it needs).
 bench: venv
-	$(BIN)/python bench/webhook.py
+	$(BIN)/python bench/kb_search.py
+	for b in webhook overhead throughput chaos_retry_storm chaos_crash chaos_model_faults \
+	         fuzz_inputs abuse; do \
+	  $(BIN)/python bench/$$b.py --quick || exit 1; done
 
 clean-data:
 	rm -rf .data
