@@ -44,14 +44,19 @@ def test_blank_lines_are_skipped():
 def test_bad_lines_report_errors_and_keep_going():
     lines = ["{not json", json.dumps({"text": "завтра", "now": "yesterday"}),
              json.dumps({"text": "завтра", "now": "2026-11-25T14:30:00+03:00", "tz": "Nowhere/City"}),
-             json.dumps({"text": "завтра", "now": "2026-11-25T14:30:00"}),
              json.dumps([1, 2]), json.dumps({"now": "2026-11-25T14:30:00+03:00"}),
              json.dumps(GOOD)]
     result, out = _run(lines)
-    assert [o["due_at"] for o in out] == [None] * 6 + ["2026-12-02T12:00:00+03:00"]
-    assert all(o.get("error") for o in out[:6]) and "error" not in out[6]
+    assert [o["due_at"] for o in out] == [None] * 5 + ["2026-12-02T12:00:00+03:00"]
+    assert all(o.get("error") for o in out[:5]) and "error" not in out[5]
     assert "time zone" in out[2]["error"]
-    assert len(result.stderr.strip().splitlines()) == 6
+    assert len(result.stderr.strip().splitlines()) == 5
+
+
+def test_now_without_offset_is_wall_clock_time_in_the_zone():
+    line = json.dumps({"text": "завтра", "now": "2026-11-25T14:30:00", "tz": "Asia/Yekaterinburg"})
+    _, out = _run([line])
+    assert out == [{"due_at": "2026-11-26T12:00:00+05:00"}]
 
 
 def test_output_keeps_non_ascii():

@@ -29,8 +29,7 @@ def _resolve_line(line: str) -> dict:
         now = datetime.fromisoformat(now_raw)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"bad 'now': {now_raw!r}") from exc
-    if now.tzinfo is None:
-        raise ValueError(f"bad 'now': {now_raw!r} has no UTC offset")
+    # a `now` without an offset is read as wall-clock time in `tz` (resolve() does that)
     moment = resolve(text, now, tz)
     return {"due_at": moment.isoformat() if moment else None}
 
