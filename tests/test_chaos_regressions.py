@@ -142,3 +142,48 @@ def test_slow_turn_keeps_its_claim_and_is_not_taken_twice(make_app, vk, clock) -
     assert len(vk.emulator.sent(911)) == 1
     with svc.db.session() as s:
         assert s.execute(select(Turn)).scalar_one().attempts == 1
+
+
+def test_retaken_turn_delivers_what_it_stored_without_asking_the_model_again(app, vk, clock) -> None:  # noqa: ANN001
+    svc = services(app)
+    calls = []
+    real = svc.run_brain
+
+    def counting(ctx, apply_effects):  # noqa: ANN001, ANN202
+        calls.append(ctx.turn_id)
+        return real(ctx, apply_effects)
+
+    svc.run_brain = counting  # type: ignore[method-assign]
+    vk.fail_next_http(502, times=3)  # users.get, typing and the send fail: turn postponed
+    post(app.test_client(), message_new(912, "Здравствуйте! Сколько стоит курс с нуля?"))
+    clock.advance(9)
+    drain(app)
+    assert vk.emulator.sent(912) == [] and len(calls) == 1
+    with svc.db.session() as s:
+        stored = s.execute(select(Message.text).where(Message.direction == "out")).scalars().all()
+    clock.advance(120)
+    drain(app)
+    sent = vk.emulator.sent(912)
+    assert len(calls) == 1  # no second model run, no second set of side effects
+    assert [m.text for m in sent] == stored
+
+
+def test_staff_taking_over_while_the_model_thinks_silences_the_reply(app, vk, clock) -> None:  # noqa: ANN001
+    svc = services(app)
+    real = svc.run_brain
+    c = app.test_client()
+
+    def staff_writes_meanwhile(ctx, apply_effects):  # noqa: ANN001, ANN202
+        post(c, {"type": "message_reply", "group_id": 1, "secret": "s3cret", "event_id": "st-913",
+                 "object": {"id": 8913, "peer_id": 913, "from_id": -1, "text": "Это Ольга",
+                            "admin_author_id": 3, "date": 1}})
+        return real(ctx, apply_effects)
+
+    svc.run_brain = staff_writes_meanwhile  # type: ignore[method-assign]
+    post(c, message_new(913, "Здравствуйте"))
+    clock.advance(9)
+    drain(app)
+    assert vk.emulator.sent(913) == []
+    with svc.db.session() as s:
+        turn = s.execute(select(Turn)).scalar_one()
+        assert turn.status == "silent" and "silent:human_handoff" in turn.flags

@@ -11,11 +11,11 @@ import time
 from dataclasses import asdict
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.brain import claims
-from app.brain.context import DialogState, load_turn_context, roll_summary
+from app.brain.context import DialogState, load_turn_context, roll_summary, silent_reason
 from app.brain.types import BrainResult, Decisions, TurnContext
 from app.models import Client, Dialog, Message, Turn
 from app.textsafe import clean_json, clean_text
@@ -62,6 +62,9 @@ def _run(svc: Any, claim: claims.Claim, t0: float, timings: dict[str, float]) ->
         ctx, state = load_turn_context(
             s, turn, svc.clock.now(), snap.kb, snap.index, svc.settings.history_window,
             bot_paused=svc.bot_paused(s))
+        stored = _stored_parts(s, claim.turn_id)
+    if stored:  # a retaken turn already decided what to say: deliver exactly that, once
+        return _deliver_if_allowed(svc, claim.turn_id, state, stored)
     marks = {"start": t0, "loaded": time.perf_counter()}
     if state.may_send:
         if state.needs_names:
@@ -74,14 +77,35 @@ def _run(svc: Any, claim: claims.Claim, t0: float, timings: dict[str, float]) ->
     if result.fallback:
         _call_a_human(svc, state, claim.turn_id, result.flags)
     marks["stored"] = time.perf_counter()
-    status = "silent" if not state.may_send else "done"
-    if state.may_send:
-        deliver(svc, claim.turn_id, state, parts)
-    else:
+    status = _deliver_if_allowed(svc, claim.turn_id, state, parts) if parts else "silent"
+    if status == "silent":
         log.info("turn %s answered silently: %s", claim.turn_id, state.silent_reason)
     marks["sent"] = time.perf_counter()
     timings.update(_timings(marks, result))
     return status
+
+
+def _stored_parts(s: Any, turn_id: int) -> list[str]:
+    rows = s.execute(select(Message.text).where(Message.turn_id == turn_id)
+                     .order_by(Message.part)).scalars().all()
+    return list(rows)
+
+
+def _deliver_if_allowed(svc: Any, turn_id: int, state: DialogState, parts: list[str]) -> str:
+    """Re-check just before sending: a person may have taken over while the model thought."""
+    with svc.db.session() as s:
+        reason = silent_reason(s.get(Client, state.client_id), s.get(Dialog, state.dialog_id),
+                               svc.clock.now(), svc.bot_paused(s))
+        if reason is not None:
+            turn = s.get(Turn, turn_id)
+            flag = f"silent:{reason}"
+            if flag not in (turn.flags or []):
+                turn.flags = list(turn.flags or []) + [flag]
+    if reason is not None:
+        state.silent_reason = reason
+        return "silent"
+    deliver(svc, turn_id, state, parts)
+    return "done"
 
 
 def _timings(m: dict[str, float], result: BrainResult) -> dict[str, float]:
@@ -153,23 +177,27 @@ def store_outbound(s: Any, turn_id: int, state: DialogState, parts: list[str], n
             dialog_id=state.dialog_id, direction="out", source=source, text=part,
             random_id=derive_part_random_id(base, i), turn_id=turn_id, part=i,
             attachments=[], created_at=now,
-        ).on_conflict_do_update(  # a retaken turn: keep the text it will really send
-            constraint="uq_messages_turn_part", set_={"text": part},
-            where=Message.vk_message_id.is_(None)))
+        ).on_conflict_do_nothing(constraint="uq_messages_turn_part"))
 
 
 def deliver(svc: Any, turn_id: int, state: DialogState, parts: list[str]) -> list[int]:
-    """Send the stored parts (random_id per part: a repeat is dropped by VK), keep VK's ids."""
+    """Send the stored parts not yet delivered (random_id per part: VK drops a repeat), and
+    record each part's VK id as soon as it is sent."""
     base = turn_random_id(turn_id)
     ids: list[int] = []
     for i, part in enumerate(parts):
-        ids += svc.vk.send_message(state.peer_id, part, derive_part_random_id(base, i))
-    with svc.db.session() as s:
-        rows = s.execute(select(Message).where(Message.turn_id == turn_id)
-                         .order_by(Message.part)).scalars().all()
-        for row, vk_id in zip(rows, ids):
-            row.vk_message_id = vk_id
-        s.get(Dialog, state.dialog_id).last_outbound_at = svc.clock.now()
+        with svc.db.session() as s:
+            row = s.execute(select(Message).where(Message.turn_id == turn_id,
+                                                  Message.part == i)).scalar_one_or_none()
+            if row is not None and row.vk_message_id is not None:
+                ids.append(row.vk_message_id)
+                continue
+        sent = svc.vk.send_message(state.peer_id, part, derive_part_random_id(base, i))
+        ids += sent
+        with svc.db.session() as s:
+            s.execute(update(Message).where(Message.turn_id == turn_id, Message.part == i)
+                      .values(vk_message_id=sent[0] if sent else None))
+            s.get(Dialog, state.dialog_id).last_outbound_at = svc.clock.now()
     return ids
 
 
