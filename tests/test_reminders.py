@@ -198,3 +198,28 @@ def test_access_extension_offer_fires_once(app, vk, clock) -> None:  # noqa: ANN
     with svc.db.session() as s:
         kinds = [t.kind for t in s.execute(select(Turn).order_by(Turn.id)).scalars()]
     assert kinds == ["reply", "access_extension"]
+
+
+def test_reminder_whose_message_went_out_is_not_sent_again_after_a_crash(app, vk, clock) -> None:  # noqa: ANN001
+    r = agree(app, clock, 312, "напишите через час")
+    clock.advance(3600 + 60)
+    fire_due(services(app))
+    assert len(vk.emulator.sent(312)) == 2
+    with services(app).db.session() as s:  # the process died before recording the outcome
+        row = s.get(Reminder, r.id)
+        row.status, row.claimed_until, row.sent_at = "sending", clock.now(), None
+    clock.advance(300)
+    fire_due(services(app))
+    assert len(vk.emulator.sent(312)) == 2 and reminder(app, r.id).status == "sent"
+
+
+def test_reminder_waits_while_a_reply_to_the_client_is_due(app, vk, clock) -> None:  # noqa: ANN001
+    r = agree(app, clock, 313, "напишите через час")
+    clock.advance(3600 + 60)
+    with services(app).db.session() as s:  # a reply turn is due or running in this dialog
+        d = s.execute(select(Dialog).join(Client).where(Client.vk_id == 313)).scalar_one()
+        d.claimed_until = clock.now() + timedelta(seconds=30)
+    fire_due(services(app))
+    got = reminder(app, r.id)
+    assert got.status == "pending" and "in progress" in got.status_reason
+    assert got.due_at >= clock.now() + timedelta(minutes=4) and len(vk.emulator.sent(313)) == 1

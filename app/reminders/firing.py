@@ -86,6 +86,9 @@ def recheck(svc: Any, s: Session, r: Reminder, now: datetime, kb: Any) -> Verdic
         return Verdict("replan", "a person is handling the dialog", _allowed(quiet, dialog.human_until, tz))
     if svc.bot_paused(s) or client.bot_paused:
         return Verdict("replan", "bot paused", _allowed(quiet, now + timedelta(hours=1), tz))
+    if dialog.reply_due_at is not None or (dialog.claimed_until and dialog.claimed_until > now):
+        return Verdict("replan", "a reply to the client is in progress",
+                       _allowed(quiet, now + timedelta(minutes=5), tz))
     if now - r.due_at > timedelta(hours=svc.settings.reminder_grace_hours):
         nxt = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
         return Verdict("replan", "fell due while the app was down; re-planned", _allowed(quiet, nxt, tz))
@@ -109,9 +112,11 @@ def fire_one(svc: Any) -> bool:
         r = claim_due(s, now, svc.settings.claim_timeout_s)
         if r is None:
             return False
+        if _already_finished(s, r, now, svc.settings.max_turn_attempts):
+            return True
         verdict = recheck(svc, s, r, now, kb)
         if verdict.action != "send":
-            _settle(r, verdict)
+            _settle(s, r, verdict)
             return True
         claim = _proactive_turn(s, r, now)
     status = process_claim(svc, claim)
@@ -120,8 +125,11 @@ def fire_one(svc: Any) -> bool:
     return True
 
 
-def _settle(r: Reminder, verdict: Verdict) -> None:
+def _settle(s: Session, r: Reminder, verdict: Verdict) -> None:
     r.claimed_until = None
+    turn = s.get(Turn, r.fired_turn_id) if r.fired_turn_id else None
+    if turn is not None and turn.status == "running" and verdict.action == "skip":
+        turn.status, turn.error = "skipped", f"reminder skipped: {verdict.reason}"
     r.status_reason = verdict.reason
     if verdict.action == "skip":
         r.status = "skipped"
@@ -144,6 +152,25 @@ def _proactive_turn(s: Session, r: Reminder, now: datetime) -> claims.Claim:
     else:
         turn.attempts += 1
     return claims.Claim(turn.id, dialog.id, turn.attempts, kind)
+
+
+def _already_finished(s: Session, r: Reminder, now: datetime, max_attempts: int) -> bool:
+    """The reminder's turn ended (or ran out of attempts) but the outcome was not recorded:
+    record it instead of running the turn again."""
+    turn = s.get(Turn, r.fired_turn_id) if r.fired_turn_id else None
+    if turn is None:
+        return False
+    if turn.status == "running" and turn.attempts < max_attempts:
+        return False
+    if turn.status == "running":
+        turn.status, turn.finished_at = "failed", now
+    if turn.status == "done":
+        _record_outcome(s, r, "done", now)
+    else:
+        r.status = "failed" if turn.status == "failed" else "skipped"
+        r.status_reason = f"its turn ended as {turn.status} after {turn.attempts} attempt(s)"
+        r.claimed_until = None
+    return True
 
 
 def _record_outcome(s: Session, r: Reminder, status: str, now: datetime) -> None:
