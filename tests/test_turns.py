@@ -193,3 +193,15 @@ def test_idle_pool_polls_the_database_once_per_interval_not_once_per_thread(app)
     time.sleep(1.0)
     pool.stop()
     assert 3 <= len(calls) <= 30  # ~1 per 0.1 s for the whole pool (16 threads would make ~160)
+
+
+def test_a_client_who_writes_again_can_be_answered_again(app, vk, clock) -> None:  # noqa: ANN001
+    vk.emulator.set_cannot_send(109)
+    post(app.test_client(), message_new(109, "Здравствуйте"))
+    clock.advance(9)
+    drain(app)
+    vk.emulator.reset()  # the client allowed messages again and writes
+    post(app.test_client(), message_new(109, "Вы тут?"))
+    clock.advance(9)
+    drain(app)
+    assert len(vk.emulator.sent(109)) == 1

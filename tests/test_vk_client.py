@@ -131,8 +131,11 @@ def test_captcha_and_other_codes_are_mapped(client, vk_server):
     vk_server.emulator.fail_next("messages.send", 14)
     with pytest.raises(VkCaptcha):
         client.send_message(PEER, "Привет", 1)
-    vk_server.emulator.fail_next("messages.send", 7)
+    vk_server.emulator.fail_next("messages.send", 901)
     with pytest.raises(VkCannotSend):
+        client.send_message(PEER, "Привет", 1)
+    vk_server.emulator.fail_next("messages.send", 7)  # our token lacks a right: not the client
+    with pytest.raises(VkServerError):
         client.send_message(PEER, "Привет", 1)
     vk_server.emulator.fail_next("users.get", 100)
     with pytest.raises(VkError) as info:

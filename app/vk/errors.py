@@ -34,7 +34,7 @@ class VkRateLimited(VkError):
 
 
 class VkCannotSend(VkError):
-    """The peer cannot be written to (901, 902, or 7 on messages.send)."""
+    """The peer cannot be written to (901, 902)."""
 
 
 class VkMessageTooLong(VkError):
@@ -58,8 +58,10 @@ def error_from_code(code: int, message: str, method: str | None,
     """Map a VK error_code to the matching exception instance."""
     if code in RATE_LIMIT_CODES:
         return VkRateLimited(message, code=code, method=method, retry_after=retry_after)
-    if code in CANNOT_SEND_CODES or (code == PERMISSION_DENIED and method == SEND_METHOD):
+    if code in CANNOT_SEND_CODES:  # about this user; 7 is about our token: not the client's fault
         return VkCannotSend(message, code=code, method=method)
+    if code == PERMISSION_DENIED:
+        return VkServerError(message, code=code, method=method)
     if code == MESSAGE_TOO_LONG:
         return VkMessageTooLong(message, code=code, method=method)
     if code in SERVER_ERROR_CODES:

@@ -64,7 +64,7 @@ WITH ev AS (
   SELECT 1 AS ok WHERE %(eid)s IS NULL OR EXISTS (SELECT 1 FROM ev)
 ), c AS (
   INSERT INTO clients (vk_id, timezone, tags) SELECT %(vk)s, %(tz)s, '[]'::json FROM go
-  ON CONFLICT (vk_id) DO UPDATE SET vk_id = EXCLUDED.vk_id RETURNING id
+  ON CONFLICT (vk_id) DO UPDATE SET can_write = true RETURNING id  -- who writes may be answered
 ), d AS (
   INSERT INTO dialogs (client_id, peer_id, reply_due_at, last_inbound_at)
   SELECT id, %(peer)s, %(due)s, %(now)s FROM c
