@@ -34,6 +34,7 @@ class Services:
             debounce_seconds=self.settings.debounce_seconds,
             handoff_pause_hours=self.settings.handoff_pause_hours,
             default_timezone=self.settings.school_timezone,
+            manager_ids=frozenset(self.settings.manager_ids),
         )
 
     def wake_workers(self) -> None:

@@ -215,3 +215,18 @@ def test_model_output_with_nul_and_lone_surrogates_is_stored_and_sent_clean(gapp
     assert len(sent) == 1 and "\x00" not in sent[0].text
     turn = last_turn(gapp)
     assert turn.status == "done" and "\x00" not in turn.analysis["intent"]
+
+
+def test_failed_alert_is_retried_and_its_echo_is_not_a_takeover(app, vk, clock) -> None:  # noqa: ANN001
+    vk.emulator.fail_next("messages.send", 10, peer_id=777)  # the first alert does not go out
+    say(app, clock, 409, "Позовите живого человека!")
+    assert vk.emulator.sent(777) == []
+    say(app, clock, 409, "Ну где же человек?")
+    alerts = vk.emulator.sent(777)
+    assert len(alerts) == 1
+    echo = {"type": "message_reply", "group_id": 1, "secret": "s3cret", "event_id": "alert-echo",
+            "object": {"id": alerts[0].id, "peer_id": 777, "from_id": -1, "text": alerts[0].text,
+                       "random_id": alerts[0].random_id, "date": 1}}
+    post(app.test_client(), echo)
+    with services(app).db.session() as s:
+        assert s.execute(select(Client).where(Client.vk_id == 777)).scalar_one_or_none() is None

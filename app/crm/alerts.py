@@ -5,6 +5,7 @@ import logging
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.models import Client, ManagerAlert
@@ -28,19 +29,20 @@ def alert_text(client: Client, reason: str, link: str) -> str:
 
 
 def notify_managers(svc: Any, state: Any, reason: str, turn_id: Optional[int]) -> bool:
-    """Record the alert for today (school's zone) and message the managers if it is new."""
+    """Record the alert for today (school's zone) and message the managers, once per dialog
+    per day; an alert whose send failed is sent again by the next escalation of that day."""
     day = svc.clock.now().astimezone(ZoneInfo(svc.settings.school_timezone)).date().isoformat()
     with svc.db.session() as s:
-        alert_id = s.execute(
-            insert(ManagerAlert).values(client_id=state.client_id, turn_id=turn_id,
-                                        reason=(reason or "")[:1000], day=day)
-            .on_conflict_do_nothing(constraint="uq_manager_alerts_client_day")
-            .returning(ManagerAlert.id)).scalar_one_or_none()
-        client = s.get(Client, state.client_id)
-        text = alert_text(client, reason, dialog_link(svc.settings.vk_group_id, state.peer_id))
-    if alert_id is None:
-        log.info("escalation for client %s already alerted today", state.client_id)
-        return False
+        s.execute(insert(ManagerAlert).values(client_id=state.client_id, turn_id=turn_id,
+                                              reason=(reason or "")[:1000], day=day)
+                  .on_conflict_do_nothing(constraint="uq_manager_alerts_client_day"))
+        alert = s.execute(select(ManagerAlert).where(
+            ManagerAlert.client_id == state.client_id, ManagerAlert.day == day)).scalar_one()
+        if alert.sent:
+            log.info("escalation for client %s already alerted today", state.client_id)
+            return False
+        alert_id, text = alert.id, alert_text(s.get(Client, state.client_id), alert.reason,
+                                              dialog_link(svc.settings.vk_group_id, state.peer_id))
     sent = _send(svc, alert_id, text)
     with svc.db.session() as s:
         s.get(ManagerAlert, alert_id).sent = sent

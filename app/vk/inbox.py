@@ -27,6 +27,7 @@ class InboxSettings:
     debounce_seconds: float
     handoff_pause_hours: float
     default_timezone: str = "Europe/Moscow"
+    manager_ids: frozenset[int] = frozenset()
 
 
 def claim_event(s: Session, event_id: Optional[str], etype: str) -> bool:
@@ -113,8 +114,8 @@ def is_our_message(s: Session, msg: VkMessage) -> bool:
 def store_reply(s: Session, ev: MessageReply, now: datetime, cfg: InboxSettings) -> bool:
     """A message the community sent. If the bot did not send it, a person did: hand off."""
     msg = ev.message
-    if is_our_message(s, msg):
-        return False
+    if is_our_message(s, msg) or msg.peer_id in cfg.manager_ids:
+        return False  # our own message, or one to a manager (alerts): not a staff takeover
     client = s.execute(select(Client).where(Client.vk_id == msg.peer_id)).scalar_one_or_none()
     if client is None:
         client = ensure_client(s, msg.peer_id, cfg.default_timezone)
