@@ -25,5 +25,15 @@ def healthz():  # noqa: ANN201 - Flask view
         "workers": svc.workers.health() if svc.workers else {"threads": 0, "alive": 0},
         "scheduler": svc.scheduler.health() if svc.scheduler else {"running": False},
         "vk": svc.vk.health() if hasattr(svc.vk, "health") else {},
+        "warnings": _warnings(svc),
     }
     return jsonify(body), 200 if db_ok else 503
+
+
+def _warnings(svc) -> list[str]:  # noqa: ANN001
+    settings, out = svc.settings, []
+    if settings.vk_configured and not settings.vk_secret:
+        out.append("VK_SECRET is not set: callback events are not authenticated")
+    if not settings.manager_ids:
+        out.append("MANAGER_PEER_IDS is empty: escalations reach nobody")
+    return out

@@ -54,6 +54,9 @@ def _vk_client(settings: Settings, svc: Services) -> Any:
     from app.vk.client import VkClient
 
     if settings.vk_configured:
+        if not settings.vk_secret:
+            log.warning("VK_SECRET is not set: anyone can post events to /vk/callback; set the "
+                        "secret key of the Callback API server in VK and here")
         return VkClient(settings.vk_group_token, settings.vk_group_id or 0,
                         api_base_url=settings.vk_api_base_url,
                         api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s,
