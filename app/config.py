@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     worker_threads: int = Field(8, ge=0, le=256)
     worker_poll_s: float = Field(0.25, gt=0)  # one claim query per interval per process
     claim_timeout_s: float = Field(180.0, gt=0)
-    max_turn_attempts: int = Field(5, ge=1)
+    max_turn_attempts: int = Field(8, ge=1)  # with backoff: ~35 min before a person is called
     history_window: int = Field(20, ge=1, le=200)
 
     admin_password: Optional[str] = None

@@ -205,3 +205,9 @@ def test_a_client_who_writes_again_can_be_answered_again(app, vk, clock) -> None
     clock.advance(9)
     drain(app)
     assert len(vk.emulator.sent(109)) == 1
+
+
+def test_retry_delays_grow_and_are_capped() -> None:
+    from app.brain.pipeline import retry_delay
+
+    assert [retry_delay(a) for a in (1, 2, 3, 6, 9)] == [30, 60, 120, 600, 600]

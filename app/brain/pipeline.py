@@ -23,11 +23,13 @@ from app.vk.client import derive_part_random_id, derive_random_id, split_text
 from app.vk.errors import VkCannotSend, VkError
 
 log = logging.getLogger(__name__)
-RETRY_AFTER_S = 30.0
+RETRY_AFTER_S = 30.0  # first retry of a turn that hit a transient error; doubles each time
+RETRY_MAX_S = 600.0
 
 
-class TurnAborted(Exception):
-    """The turn cannot go on now; it stays claimed and is retried later."""
+def retry_delay(attempt: int) -> float:
+    """30 s, 1 min, 2 min, … 10 min: a VK or model outage of half an hour loses no turn."""
+    return min(RETRY_MAX_S, RETRY_AFTER_S * 2 ** max(0, attempt - 1))
 
 
 def turn_random_id(turn_id: int) -> int:
@@ -216,7 +218,7 @@ def _undeliverable(svc: Any, claim: claims.Claim, exc: Exception) -> str:
 def _postpone(svc: Any, claim: claims.Claim, error: str) -> None:
     try:
         with svc.db.session() as s:
-            claims.postpone(s, claim, svc.clock.now(), RETRY_AFTER_S, error)
+            claims.postpone(s, claim, svc.clock.now(), retry_delay(claim.attempts), error)
     except Exception:  # noqa: BLE001 - the claim simply expires if even this fails
         log.exception("could not postpone turn %s", claim.turn_id)
 
