@@ -73,22 +73,17 @@ def _vk_client(settings: Settings, svc: Services) -> Any:
 def register_blueprints(app: Flask, svc: Services) -> None:
     from app import health
     from app.admin import cli
+    from app.admin.web import views as admin_web
+    from app.crm import payments
     from app.vk import callback
 
-    app.register_blueprint(callback.bp)
-    app.register_blueprint(health.bp)
-    from app.crm.payments import bp as payments_bp; app.register_blueprint(payments_bp)  # noqa: E702
-    cli.register(app)
+    for bp in (callback.bp, health.bp, payments.bp, admin_web.bp):
+        app.register_blueprint(bp)
     if svc.vk_emulator is not None:  # local mode only: never beside a real VK token
         from app.devchat import views as devchat
 
         app.register_blueprint(devchat.bp)
-    try:
-        from app.admin.web import views as admin_web
-    except ImportError:
-        admin_web = None
-    if admin_web is not None:
-        app.register_blueprint(admin_web.bp)
+    cli.register(app)
 
 
 def start_background_parts(svc: Services) -> None:

@@ -16,30 +16,15 @@ bot = AppGroup("bot", help="Global switch of automatic replies.")
 
 
 def register(app: Flask) -> None:
+    """Every command group: staff commands here, the others beside their capability."""
+    from app.crm.cli import GROUPS as crm_groups
+    from app.devchat.seed import GROUPS as dev_groups
     from app.knowledge.kb_cli import kb
+    from app.reminders.cli import GROUPS as reminder_groups
     from app.reminders.followup_cli import followup
 
     _add_kb_reload(kb)
-    for group in (clients, bot, kb, followup):
-        app.cli.add_command(group)
-    from app.reminders.cli import GROUPS as reminder_groups
-
-    for group in reminder_groups:
-        app.cli.add_command(group)
-    for module in ("app.crm.cli", "app.devchat.seed"):
-        _register_optional(app, module)
-
-
-def _register_optional(app: Flask, module: str) -> None:
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return
-    for group in getattr(mod, "GROUPS", ()):
+    for group in (clients, bot, kb, followup, *reminder_groups, *crm_groups, *dev_groups):
         app.cli.add_command(group)
 
 
