@@ -6,8 +6,9 @@ import uuid
 from pathlib import Path
 
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, text
+
+from app.migrate import alembic_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,14 +35,6 @@ class TestPostgres:
 
     def stop(self) -> None:
         self.server.cleanup()
-
-
-def alembic_config(url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes["database_url"] = url
-    cfg.attributes["configure_logging"] = False
-    return cfg
 
 
 def alembic_upgrade(url: str, revision: str = "head") -> None:
