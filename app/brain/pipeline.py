@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.brain import claims
 from app.brain.context import DialogState, load_turn_context, roll_summary, silent_reason
-from app.brain.types import BrainResult, Decisions, TurnContext
+from app.brain.types import BrainResult, TurnContext
 from app.models import Client, Dialog, Message, Turn
 from app.textsafe import clean_json, clean_text
 from app.vk.client import derive_part_random_id, derive_random_id, split_text
@@ -238,5 +238,3 @@ def _jsonable_plain(value: Any) -> Any:
 
     return json.loads(json.dumps(value, default=str))
 
-
-BrainRunner = Callable[[TurnContext, Callable[[Any], Decisions]], BrainResult]

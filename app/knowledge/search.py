@@ -89,6 +89,7 @@ class KnowledgeIndex:
     def __init__(self, docs: list[_Doc]):
         self.docs = docs
         self.n = len(docs)
+        self._cache: dict[tuple[str, int], list[Hit]] = {}  # answers memoised per index
         self._build_stats()
         self._build_vocab()
 
@@ -208,13 +209,12 @@ class KnowledgeIndex:
         memoised per index (an index never changes; a KB reload builds a new one)."""
         if k <= 0 or not query or not query.strip():
             return []
-        cache = self.__dict__.setdefault("_cache", {})
         key = (query, k)
-        hit = cache.get(key)
+        hit = self._cache.get(key)
         if hit is None:
-            if len(cache) >= 1024:
-                cache.clear()
-            hit = cache[key] = self._search(query, k)
+            if len(self._cache) >= 1024:
+                self._cache.clear()
+            hit = self._cache[key] = self._search(query, k)
         return list(hit)
 
     def _search(self, query: str, k: int) -> list[Hit]:

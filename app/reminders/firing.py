@@ -18,7 +18,6 @@ from app.models import Client, Dialog, Message, Purchase, Reminder, Turn
 from app.reminders.policy import QuietHours, weekly_cap_free_at
 
 log = logging.getLogger(__name__)
-CLAIM_S = 120
 RETRY_S = 60
 
 
@@ -29,7 +28,7 @@ class Verdict:
     due_at: Optional[datetime] = None
 
 
-def claim_due(s: Session, now: datetime, claim_s: float = CLAIM_S) -> Optional[Reminder]:
+def claim_due(s: Session, now: datetime, claim_s: float) -> Optional[Reminder]:
     reminder = s.execute(select(Reminder).where(or_(
         and_(Reminder.status == "pending", Reminder.due_at <= now),
         and_(Reminder.status == "sending", Reminder.claimed_until < now)))
