@@ -1,25 +1,32 @@
-"""«Нейросотрудник»: the app factory. Importing this package has no side effects."""
+"""«Нейросотрудник»: the app factory. Importing this package has no side effects, and neither
+does `create_app`: it wires settings, services, blueprints and CLI, and starts no threads.
+The worker pool, scheduler and KB watcher are started by `start_background(app)` — called by
+the gunicorn hook (gunicorn.conf.py) and `make run` — so `flask …` commands and tests never
+start them by accident."""
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-from typing import Any, Optional
+from typing import Optional
 
 from flask import Flask
 
+from app.brain.types import Brain
 from app.clock import Clock
 from app.config import Settings
+from app.vk.channel import OutboundChannel
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = None,
-               start_background: Optional[bool] = None, **overrides: Any) -> Flask:
-    """Build the app. Background workers and the scheduler start unless this is a CLI run
-    (`flask …`) or `start_background=False` (tests)."""
+               channel: Optional[OutboundChannel] = None,
+               primary_brain: Optional[Brain] = None, lazy: Optional[bool] = None) -> Flask:
+    """Build the app. `channel` / `primary_brain` replace the configured VK channel and model
+    (tests, the eval runner); `lazy` defers loading the KB (CLI runs)."""
+    import os
+
     from app.logging_setup import configure_logging
-    from app.wiring import build_services, register_blueprints, start_background_parts
+    from app.wiring import build_services, register_blueprints
 
     settings = settings or Settings()
     configure_logging(settings.log_json)
@@ -33,16 +40,23 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
-    cli_run = bool(os.environ.get("FLASK_RUN_FROM_CLI"))
-    svc = build_services(settings, clock or Clock(), lazy=cli_run, **overrides)
+    if lazy is None:
+        lazy = bool(os.environ.get("FLASK_RUN_FROM_CLI"))
+    svc = build_services(settings, clock or Clock(), lazy=lazy, channel=channel,
+                         primary_brain=primary_brain)
     app.extensions["neuro"] = svc
     register_blueprints(app, svc)
-    if start_background is None:
-        start_background = settings.start_workers and not cli_run
-    if start_background:
-        start_background_parts(svc)
-        atexit.register(svc.shutdown)
     return app
+
+
+def start_background(app: Flask) -> None:
+    """Start this process' worker pool, reminder scheduler and KB watcher (once)."""
+    from app.services import services
+    from app.wiring import start_background as start
+
+    svc = services(app)
+    if svc.workers is None and svc.kb_watcher is None:
+        start(svc)
 
 
 def _derived_secret(settings: Settings) -> str:

@@ -47,7 +47,12 @@ class Settings(BaseSettings):
     debounce_seconds: float = Field(8.0, ge=0)
     worker_threads: int = Field(8, ge=0, le=256)
     worker_poll_s: float = Field(0.25, gt=0)  # one claim query per interval per process
-    claim_timeout_s: float = Field(180.0, gt=0)
+    # a turn's lease: kept alive by a heartbeat (every lease/5), so a dead process loses its
+    # turns within this many seconds
+    claim_timeout_s: float = Field(25.0, gt=0)
+    # on SIGTERM: how long running turns may take to finish before they are handed to the
+    # next process (keep it under gunicorn's --graceful-timeout)
+    shutdown_drain_s: float = Field(12.0, ge=0)
     max_turn_attempts: int = Field(8, ge=1)  # with backoff: ~35 min before a person is called
     history_window: int = Field(20, ge=1, le=200)
 

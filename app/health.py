@@ -24,7 +24,7 @@ def healthz():  # noqa: ANN201 - Flask view
         "brain": getattr(svc.primary_brain, "name", None),
         "workers": svc.workers.health() if svc.workers else {"threads": 0, "alive": 0},
         "scheduler": svc.scheduler.health() if svc.scheduler else {"running": False},
-        "vk": svc.vk.health() if hasattr(svc.vk, "health") else {},
+        "vk": svc.channel.health(),
         "warnings": _warnings(svc),
     }
     return jsonify(body), 200 if db_ok else 503

@@ -4,7 +4,7 @@ reminder (inserted due during the run) sent exactly once.
 
 VK's retry is emulated: a delivery that got no "ok" (server dead) is delivered again later with
 X-Retry-Counter. CLAIM_TIMEOUT_S is 5 s so that turns of killed processes are taken again fast.
-Reminder claims are fixed at 120 s in app/reminders/firing.py: the full run waits them out,
+Reminder claims are fixed at 120 s in app/turns/proactive.py: the full run waits them out,
 `--quick` fast-forwards them (moves `claimed_until` of reminders stuck in "sending" to now).
 
     .venv/bin/python bench/chaos_crash.py [--quick] [--write] [--seed N]
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from app.brain.pipeline import turn_random_id  # noqa: E402
+from app.turns.pipeline import turn_random_id  # noqa: E402
 from bench.fake_model import (CountingVkEmulator, ScriptedModel, print_table, update_doc,  # noqa: E402
                               verdict)
 from bench.harness import BenchPostgres, Gunicorn, app_env, message_event, post_json  # noqa: E402

@@ -1,6 +1,6 @@
 """Pipeline overhead and prompt size.
 
-1. Time a turn spends outside the model: the app in this process (create_app without
+1. Time a turn spends outside the model: the app in this process (create_app, no
    background parts), a fake Gemini answering at once, the fake VK over real HTTP. For each of
    N clients: a message is posted through the Flask test client, then one worker step
    (`WorkerPool.run_once`: claim → context (DB, KB search) → analysis → effects → reply →
@@ -105,13 +105,13 @@ class Bench:
     def __init__(self, env: dict[str, str]) -> None:
         os.environ.update(env)
         from app import create_app
-        from app.brain.workers import WorkerPool
+        from app.turns.workers import WorkerPool
 
-        self.app = create_app(start_background=False)
+        self.app = create_app()
         self.svc = self.app.extensions["neuro"]
         self.client = self.app.test_client()
         self.pool = WorkerPool(self.svc, 0, 0.5)
-        self.probe = Probe(self.svc.vk)
+        self.probe = Probe(self.svc.channel)
         self.n = 0
 
     def post(self, peer: int, text: str) -> None:

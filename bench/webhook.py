@@ -88,7 +88,7 @@ def profile_in_process(env: dict[str, str], count: int = 600) -> list[tuple[str,
     os.environ.update(env)
     from app import create_app
 
-    app = create_app(start_background=False)
+    app = create_app()
     client = app.test_client()
     bodies = Bodies()
     bodies.n = 10_000_000

@@ -12,8 +12,16 @@ from app.config import Settings
 from tests.fakes.vk_server import FakeVkServer
 from tests.pg import ROOT, TestPostgres
 
-TABLES = ("client_changes", "manager_alerts", "offer_decisions", "issued_offers", "purchases",
-          "reminders", "messages", "turns", "dialogs", "clients", "processed_events", "app_state")
+
+
+def all_tables() -> tuple[str, ...]:
+    """Every table of the models (so a new model is truncated between tests too)."""
+    import app.models  # noqa: F401 - registers every model on the metadata
+    from app.db import Base
+
+    return tuple(Base.metadata.tables)
+
+
 START = datetime(2026, 11, 25, 11, 30, tzinfo=timezone.utc)  # Wednesday 14:30 in Moscow
 
 
@@ -33,7 +41,7 @@ def database_url(pg: TestPostgres) -> str:
 def clean_db(database_url: str) -> str:
     engine = create_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE " + ", ".join(all_tables()) + " RESTART IDENTITY CASCADE"))
     engine.dispose()
     return database_url
 
@@ -70,15 +78,19 @@ def make_settings(database_url: str, vk_base_url: str, **overrides: Any) -> Sett
 
 @pytest.fixture()
 def make_app(clean_db: str, vk: FakeVkServer, clock: FakeClock) -> Iterator[Callable[..., Any]]:
-    from app import create_app
+    from app import create_app, start_background as start
 
     apps: list[Any] = []
 
-    def factory(start_background: bool = False, **overrides: Any) -> Any:
+    def factory(start_background: bool = False, channel: Any = None, primary_brain: Any = None,
+                **overrides: Any) -> Any:
         url = overrides.pop("database_url", clean_db)
         settings = make_settings(url, vk.base_url, **overrides)
-        app = create_app(settings, clock=clock, start_background=start_background)
+        app = create_app(settings, clock=clock, channel=channel, primary_brain=primary_brain,
+                         lazy=False)
         app.config["TESTING"] = True
+        if start_background:
+            start(app)
         apps.append(app)
         return app
 

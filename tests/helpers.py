@@ -5,7 +5,7 @@ import itertools
 import json
 from typing import Any
 
-from app.brain.workers import WorkerPool
+from app.turns.workers import WorkerPool
 from app.services import services
 
 _ids = itertools.count(1)
@@ -35,3 +35,28 @@ def drain(app: Any, limit: int = 50) -> int:
     while n < limit and pool.run_once():
         n += 1
     return n
+
+
+class HookedBrain:
+    """A real brain (the offline rules unless `inner` is given) with hooks around its calls:
+    tests slow a turn down or act "while the model thinks" without touching the container."""
+
+    def __init__(self, inner: Any = None, before_analyze: Any = None,
+                 after_reply: Any = None) -> None:
+        from app.brain.offline import OfflineBrain
+        from app.reminders.resolver import resolve
+
+        self.inner = inner or OfflineBrain(resolve_time=resolve)
+        self.name = self.inner.name
+        self.before_analyze, self.after_reply = before_analyze, after_reply
+
+    def analyze(self, ctx: Any) -> Any:
+        if self.before_analyze is not None:
+            self.before_analyze(ctx)
+        return self.inner.analyze(ctx)
+
+    def write_reply(self, ctx: Any, analysis: Any, decisions: Any) -> Any:
+        result = self.inner.write_reply(ctx, analysis, decisions)
+        if self.after_reply is not None:
+            self.after_reply(ctx)
+        return result

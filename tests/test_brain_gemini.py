@@ -9,8 +9,10 @@ import pytest
 
 from app.brain.analysis import Analysis, parse_analysis, AnalysisInvalid
 from app.brain.engine import run_brain
-from app.brain.gemini import GeminiBrain, LlmBlocked, LlmError, LlmRateLimited, LlmTimeout
+from app.brain.errors import LlmBlocked, LlmError, LlmRateLimited, LlmTimeout
+from app.brain.gemini import GeminiBrain
 from app.brain.guardrails import FALLBACK_REPLY
+from app.reminders.resolver import resolve
 from app.brain.offline import OfflineBrain
 from app.brain.prompting import MAX_CONTENT_CHARS, build_analysis_content, build_reply_content
 from app.brain.prompts import PROMPT_VERSION, load_prompt
@@ -68,7 +70,7 @@ def test_both_stages_in_order_with_the_right_content(fake, gemini):
     fake.push(json_response(ANALYSIS, prompt_tokens=900, output_tokens=200),
               text_response(GOOD_REPLY, prompt_tokens=1200, output_tokens=60))
     effects = Effects()
-    result = run_brain(ctx_with_history(), gemini, OfflineBrain(), effects)
+    result = run_brain(ctx_with_history(), gemini, OfflineBrain(resolve_time=resolve), effects)
     assert result.reply_text == GOOD_REPLY and result.flags == [] and not result.fallback
     assert effects.calls == [result.analysis] and result.analysis.funnel_stage == "warm"
     first, second = fake.requests
@@ -103,7 +105,7 @@ def test_invalid_json_is_repaired_once(fake, gemini):
 
 def test_invalid_twice_falls_back_to_offline_analysis(fake, gemini):
     fake.push(text_response("не JSON"), text_response('{"still": "bad"}'), text_response(GOOD_REPLY))
-    result = run_brain(make_ctx("Нужно ли покупать пианино?"), gemini, OfflineBrain(), Effects())
+    result = run_brain(make_ctx("Нужно ли покупать пианино?"), gemini, OfflineBrain(resolve_time=resolve), Effects())
     assert "analysis_fallback" in result.flags
     assert result.usage["analysis"]["model"] == "offline"
     assert result.reply_text == GOOD_REPLY and len(fake.requests) == 3
@@ -136,7 +138,7 @@ def test_timeouts_and_server_errors_end_in_an_offline_answer(fake, gemini):
         gemini.analyze(make_ctx("Привет"))
     fake.push(Hang(2), Hang(2), Hang(2))
     ctx = make_ctx("Сколько стоит курс для тех, кто с нуля?")
-    result = run_brain(ctx, gemini, OfflineBrain(), Effects())
+    result = run_brain(ctx, gemini, OfflineBrain(resolve_time=resolve), Effects())
     assert time.monotonic() - started < 5
     assert {"analysis_fallback", "reply_fallback"} <= set(result.flags)
     assert "14 900 ₽" in result.reply_text and not result.fallback
@@ -145,7 +147,7 @@ def test_timeouts_and_server_errors_end_in_an_offline_answer(fake, gemini):
 def test_leaking_reply_is_regenerated(fake, gemini):
     fake.push(json_response(ANALYSIS), text_response("<internal_analysis>тёплый</internal_analysis>"),
               text_response(GOOD_REPLY))
-    result = run_brain(make_ctx("Нужно ли покупать пианино?"), gemini, OfflineBrain(), Effects())
+    result = run_brain(make_ctx("Нужно ли покупать пианино?"), gemini, OfflineBrain(resolve_time=resolve), Effects())
     assert result.reply_text == GOOD_REPLY and "guardrail:leak" in result.flags
     assert "отклонён проверкой (leak" in fake.requests[2].contents_text
 
@@ -158,7 +160,7 @@ def test_leaking_reply_is_regenerated(fake, gemini):
 ])
 def test_bad_reply_twice_is_never_returned(fake, gemini, bad):
     fake.push(json_response(ANALYSIS), text_response(bad), text_response(bad))
-    result = run_brain(make_ctx("Нужно ли покупать пианино?"), gemini, OfflineBrain(), Effects())
+    result = run_brain(make_ctx("Нужно ли покупать пианино?"), gemini, OfflineBrain(resolve_time=resolve), Effects())
     assert result.reply_text != bad and "reply_fallback" in result.flags
     assert any(f.startswith("guardrail:") for f in result.flags)
     assert "Акустическое пианино не обязательно" in result.reply_text  # the offline KB answer

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from app.brain.guardrails import check_reply
-from app.brain.types import (ClientCard, Decisions, HistoryMessage, OfferDecision, PurchaseView,
-                             TurnContext)
+from app.brain.types import ClientCard, Decisions, HistoryMessage, TurnContext
+from app.crm.types import OfferDecision, PurchaseView
+from app.reminders.resolver import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 25, 11, 30, tzinfo=timezone.utc)  # Wednesday 14:30 in Moscow
@@ -60,7 +61,7 @@ def purchase(product_id: str = "piano-from-zero", until: datetime | None = None)
 def brain() -> Any:
     from app.brain.offline import OfflineBrain
 
-    return OfflineBrain()
+    return OfflineBrain(resolve_time=resolve)
 
 
 def turn(brain: Any, ctx: TurnContext, decisions: Decisions | None = None) -> tuple[Any, str]:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.knowledge.base import KnowledgeBaseError, load_kb
 from app.models import Client, Dialog, Message, ProcessedEvent, Turn
 from app.services import services
-from tests.helpers import drain, message_new, post
+from tests.helpers import HookedBrain, drain, message_new, post
 from tests.pg import ROOT
 
 
@@ -118,17 +118,14 @@ def test_slow_turn_keeps_its_claim_and_is_not_taken_twice(make_app, vk, clock) -
     import threading
     import time as _time
 
-    app = make_app(claim_timeout_s=1.5)
-    svc = services(app)
     release, started = threading.Event(), threading.Event()
-    real_run_brain = svc.run_brain
 
-    def slow_brain(ctx, apply_effects):  # noqa: ANN001, ANN202
+    def slow(ctx) -> None:  # noqa: ANN001
         started.set()
         release.wait(10)
-        return real_run_brain(ctx, apply_effects)
 
-    svc.run_brain = slow_brain  # type: ignore[method-assign]
+    app = make_app(claim_timeout_s=1.5, primary_brain=HookedBrain(before_analyze=slow))
+    svc = services(app)
     post(app.test_client(), message_new(911, "Здравствуйте"))
     clock.advance(9)
     first = threading.Thread(target=drain, args=(app,))
@@ -144,16 +141,10 @@ def test_slow_turn_keeps_its_claim_and_is_not_taken_twice(make_app, vk, clock) -
         assert s.execute(select(Turn)).scalar_one().attempts == 1
 
 
-def test_retaken_turn_delivers_what_it_stored_without_asking_the_model_again(app, vk, clock) -> None:  # noqa: ANN001
-    svc = services(app)
+def test_retaken_turn_delivers_what_it_stored_without_asking_the_model_again(make_app, vk, clock) -> None:  # noqa: ANN001
     calls = []
-    real = svc.run_brain
-
-    def counting(ctx, apply_effects):  # noqa: ANN001, ANN202
-        calls.append(ctx.turn_id)
-        return real(ctx, apply_effects)
-
-    svc.run_brain = counting  # type: ignore[method-assign]
+    app = make_app(primary_brain=HookedBrain(before_analyze=lambda ctx: calls.append(ctx.turn_id)))
+    svc = services(app)
     vk.fail_next_http(502, times=3)  # users.get, typing and the send fail: turn postponed
     post(app.test_client(), message_new(912, "Здравствуйте! Сколько стоит курс с нуля?"))
     clock.advance(9)
@@ -168,18 +159,15 @@ def test_retaken_turn_delivers_what_it_stored_without_asking_the_model_again(app
     assert [m.text for m in sent] == stored
 
 
-def test_staff_taking_over_while_the_model_thinks_silences_the_reply(app, vk, clock) -> None:  # noqa: ANN001
-    svc = services(app)
-    real = svc.run_brain
-    c = app.test_client()
-
-    def staff_writes_meanwhile(ctx, apply_effects):  # noqa: ANN001, ANN202
+def test_staff_taking_over_while_the_model_thinks_silences_the_reply(make_app, vk, clock) -> None:  # noqa: ANN001
+    def staff_writes_meanwhile(ctx) -> None:  # noqa: ANN001
         post(c, {"type": "message_reply", "group_id": 1, "secret": "s3cret", "event_id": "st-913",
                  "object": {"id": 8913, "peer_id": 913, "from_id": -1, "text": "Это Ольга",
                             "admin_author_id": 3, "date": 1}})
-        return real(ctx, apply_effects)
 
-    svc.run_brain = staff_writes_meanwhile  # type: ignore[method-assign]
+    app = make_app(primary_brain=HookedBrain(after_reply=staff_writes_meanwhile))
+    svc = services(app)
+    c = app.test_client()
     post(c, message_new(913, "Здравствуйте"))
     clock.advance(9)
     drain(app)

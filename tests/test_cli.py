@@ -81,7 +81,7 @@ def test_running_process_picks_up_a_changed_file_and_keeps_the_old_on_error(make
     import os
     import time
 
-    from app.knowledge.reload import KbWatcher, request_reload
+    from app.kb_sync import KbWatcher, request_reload
 
     kb_path = tmp_path / "kb.json"
     shutil.copy(ROOT / "knowledge_base.json", kb_path)

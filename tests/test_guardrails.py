@@ -7,7 +7,8 @@ import pytest
 
 from app.brain.guardrails import FALLBACK_REPLY, check_reply
 from app.brain.prompts import load_prompt
-from app.brain.types import Decisions, OfferDecision
+from app.brain.types import Decisions
+from app.crm.types import OfferDecision
 from tests.test_brain_offline import NOW, make_ctx
 
 

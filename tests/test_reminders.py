@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from app.models import Client, Dialog, Purchase, Reminder, Turn
-from app.reminders.firing import fire_due
+from app.turns.proactive import fire_due
 from app.reminders.scheduler import ReminderScheduler
 from app.services import services
 from tests.helpers import drain, message_new, post
@@ -36,7 +36,7 @@ def test_agreement_in_a_minute_fires_once_with_two_instances_racing(make_app, vk
     assert r is not None and r.status == "pending" and not r.is_default
     assert r.due_at == datetime(2026, 11, 25, 14, 31, tzinfo=MSK)
     clock.advance(120)
-    scheds = [ReminderScheduler(services(a)) for a in (app_a, app_b)]
+    scheds = [ReminderScheduler(services(a), fire_due) for a in (app_a, app_b)]
     results: list[int] = []
     barrier = threading.Barrier(2)
 
@@ -61,7 +61,7 @@ def test_agreement_in_a_minute_fires_once_with_two_instances_racing(make_app, vk
 
 
 def test_lost_leader_is_replaced(make_app) -> None:  # noqa: ANN001
-    a, b = ReminderScheduler(services(make_app())), ReminderScheduler(services(make_app()))
+    a, b = ReminderScheduler(services(make_app()), fire_due), ReminderScheduler(services(make_app()), fire_due)
     a.tick()
     b.tick()
     assert a.lock.held and not b.lock.held
@@ -187,7 +187,7 @@ def test_access_extension_offer_fires_once(app, vk, clock) -> None:  # noqa: ANN
         s.add(Purchase(order_id="o-311", client_id=client.id, product_id=product.id,
                        amount_rub=product.price_rub,
                        paid_at=clock.now() - timedelta(days=product.access_days - 3)))
-    sched = ReminderScheduler(svc)
+    sched = ReminderScheduler(svc, fire_due)
     sched.tick()
     sched.last_access_scan = None
     sched.tick()

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from app.crm import sales
 from app.knowledge.base import KnowledgeBase, parse_kb
-from app.models import Client, IssuedOffer, OfferDecisionLog, Purchase
+from app.models import Client, Dialog, IssuedOffer, OfferDecisionLog, Purchase
 from app.services import services
+from tests import factories
 from tests.pg import ROOT
 
 NOW = datetime(2026, 11, 25, 11, 30, tzinfo=timezone.utc)
@@ -30,15 +31,18 @@ class Policy:
         self._vk = 1000
 
     def client(self, stage: str = "warm", owns: tuple[str, ...] = ()) -> int:
-        self._vk += 1
         with self.svc.db.session() as s:
-            c = Client(vk_id=self._vk, funnel_stage=stage)
-            s.add(c)
-            s.flush()
-            for i, product_id in enumerate(owns):
-                s.add(Purchase(order_id=f"o-{c.id}-{i}", client_id=c.id, product_id=product_id,
-                               amount_rub=1, paid_at=self.now - timedelta(days=30), source="staff"))
+            c = factories.client(s, funnel_stage=stage)
+            for product_id in owns:
+                factories.purchase(s, c, product_id, paid_at=self.now - timedelta(days=30))
             return c.id
+
+    def turn(self, client_id: int) -> int:
+        """A real turn of the client's dialog (offers and their audit point at it)."""
+        with self.svc.db.session() as s:
+            owner = s.get(Client, client_id)
+            d = s.execute(select(Dialog).where(Dialog.client_id == client_id)).scalar_one_or_none()
+            return factories.turn(s, d or factories.dialog(s, owner)).id
 
     def decide(self, client_id: int, offer_id: str, product_id: Optional[str] = None,
                turn_id: Optional[int] = None) -> Any:
@@ -83,7 +87,7 @@ def test_staff_only_offer_is_never_issued_by_the_assistant(app: Any) -> None:
 
 def test_grant_gets_code_expiry_row_and_log(policy: Policy) -> None:
     cid = policy.client("warm")
-    d = policy.decide(cid, "first-purchase", "piano-from-zero", turn_id=1)
+    d = policy.decide(cid, "first-purchase", "piano-from-zero", turn_id=policy.turn(cid))
     assert d.granted and d.kind == "discount" and d.percent == 10
     assert CODE_RE.match(d.code) and d.code.startswith("PIANO10-")
     assert d.expires_at == NOW + timedelta(days=3) and d.product_id == "piano-from-zero"
@@ -117,7 +121,7 @@ def test_kb_refuses_a_discount_above_the_cap() -> None:
 @pytest.mark.parametrize("offer_id", ["90%", "discount-90", "first-purchase-90", ""])
 def test_made_up_offers_are_refused(policy: Policy, offer_id: str) -> None:
     cid = policy.client("hot")
-    d = policy.decide(cid, offer_id, turn_id=3)
+    d = policy.decide(cid, offer_id, turn_id=policy.turn(cid))
     assert not d.granted and d.reason == "no such offer in the knowledge base"
     assert policy.rows(IssuedOffer, cid) == []
     assert policy.mentions(cid) == (set(), set())
@@ -223,17 +227,18 @@ def test_codes_are_unique(policy: Policy, monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_idempotent_per_turn(policy: Policy) -> None:
     cid = policy.client("hot")
-    first = policy.decide(cid, "first-purchase", "piano-from-zero", turn_id=7)
-    again = policy.decide(cid, "first-purchase", "piano-from-zero", turn_id=7)
+    t7 = policy.turn(cid)
+    first = policy.decide(cid, "first-purchase", "piano-from-zero", turn_id=t7)
+    again = policy.decide(cid, "first-purchase", "piano-from-zero", turn_id=t7)
     assert again == first
-    refused = policy.decide(cid, "birthday", turn_id=7)
-    assert policy.decide(cid, "birthday", turn_id=7) == refused and not refused.granted
-    bonus = policy.decide(cid, "chords-guide", turn_id=7)
-    assert policy.decide(cid, "chords-guide", turn_id=7) == bonus and bonus.title
+    refused = policy.decide(cid, "birthday", turn_id=t7)
+    assert policy.decide(cid, "birthday", turn_id=t7) == refused and not refused.granted
+    bonus = policy.decide(cid, "chords-guide", turn_id=t7)
+    assert policy.decide(cid, "chords-guide", turn_id=t7) == bonus and bonus.title
     assert len(policy.rows(IssuedOffer, cid)) == 2
     assert len(policy.rows(OfferDecisionLog, cid)) == 3
     # another turn is a new decision
-    assert policy.decide(cid, "first-purchase", turn_id=8).reason == "client already has an active discount"
+    assert policy.decide(cid, "first-purchase", turn_id=policy.turn(cid)).reason == "client already has an active discount"
 
 
 def test_every_decision_is_logged_with_a_reason(policy: Policy) -> None:

@@ -5,8 +5,8 @@ import threading
 
 from sqlalchemy import select
 
-from app.brain import claims
-from app.brain.workers import WorkerPool
+from app.turns import claims
+from app.turns.workers import WorkerPool
 from app.models import Client, Message, Turn
 from app.services import services
 from tests.helpers import drain, message_new, post
@@ -208,6 +208,6 @@ def test_a_client_who_writes_again_can_be_answered_again(app, vk, clock) -> None
 
 
 def test_retry_delays_grow_and_are_capped() -> None:
-    from app.brain.pipeline import retry_delay
+    from app.turns.pipeline import retry_delay
 
     assert [retry_delay(a) for a in (1, 2, 3, 6, 9)] == [30, 60, 120, 600, 600]

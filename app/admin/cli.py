@@ -35,7 +35,7 @@ def _add_kb_reload(kb: click.Group) -> None:
     @kb.command("reload", help="Validate knowledge_base.json and tell every process to use it.")
     @with_appcontext
     def reload_cmd() -> None:
-        from app.knowledge.reload import request_reload
+        from app.kb_sync import request_reload
 
         result = request_reload(services())
         if not result.ok:

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 from typing import Any, Callable, Optional
 
-from app.brain.gemini import LlmError
+from app.brain.errors import LlmError
 from app.brain.guardrails import FALLBACK_REPLY, check_reply
 from app.brain.prompts import PROMPT_VERSION
 from app.brain.types import Brain, BrainResult, Decisions, StageResult, TurnContext

@@ -15,40 +15,12 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gtypes
 
+from app.brain.errors import (LlmBlocked, LlmError, LlmInvalidOutput, LlmRateLimited,
+                              LlmServerError, LlmTimeout)
 from app.brain.analysis import ANALYSIS_SCHEMA, AnalysisInvalid, parse_analysis
 from app.brain.prompting import build_analysis_content, build_reply_content, clip
 from app.brain.prompts import load_prompt
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
-
-
-class LlmError(Exception):
-    """Any failure of a model call; `retryable` tells whether trying again may help."""
-
-    retryable = False
-
-
-class LlmTimeout(LlmError):
-    retryable = True
-
-
-class LlmRateLimited(LlmError):
-    retryable = True
-
-
-class LlmServerError(LlmError):
-    retryable = True
-
-
-class LlmBlocked(LlmError):
-    """SAFETY block (not retried) or an empty answer (retried)."""
-
-    def __init__(self, message: str, retryable: bool = False):
-        super().__init__(message)
-        self.retryable = retryable
-
-
-class LlmInvalidOutput(LlmError):
-    pass
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, OfferRequest
 from app.brain.prompting import clip, format_rub, kb_entry, local, ru_date, ru_moment
@@ -17,7 +17,9 @@ from app.brain.offline_rules import (
 )
 from app.brain.offline_students import extension_lines, extension_text, purchases_text
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
-from app.reminders.resolver import resolve
+
+# The reminders' time resolver, handed in by the wiring (the brain imports no other package).
+TimeResolver = Callable[[str, datetime, str], Optional[datetime]]
 
 
 def pick(options: Sequence[str], turn_id: int, salt: int = 0) -> str:
@@ -55,13 +57,14 @@ def funnel_stage(ctx: TurnContext, text: str) -> str:
     return ctx.card.funnel_stage if ctx.card.funnel_stage in ("warm", "hot") else "cold"
 
 
-def detect_follow_up(text: str, now: datetime, tz: str) -> FollowUp:
+def detect_follow_up(text: str, now: datetime, tz: str,
+                     resolve: Optional[TimeResolver] = None) -> FollowUp:
     if STOP_RE.search(text):
         return FollowUp(cancel_all=True, note="клиент попросил больше не писать")
     if not (CONTACT_RE.search(text) or VAGUE_RE.search(text)):
         return FollowUp()
     for sentence in re.split(r"(?<=[.!?\n])\s*", text):
-        if sentence.strip() and resolve(sentence, now, tz) is not None:
+        if sentence.strip() and resolve is not None and resolve(sentence, now, tz) is not None:
             return FollowUp(agreed=True, text=clip(sentence, 300), note="клиент попросил написать позже")
     if VAGUE_RE.search(text):
         return FollowUp(agreed=True, is_vague=True, text=clip(text, 300),
@@ -93,7 +96,7 @@ def confident_faq(hits: list[Any]) -> Optional[str]:
     return hits[0].id if len(hits) == 1 or hits[0].score >= FAQ_MIN_MARGIN * hits[1].score else None
 
 
-def analyze_rules(ctx: TurnContext) -> Analysis:
+def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> Analysis:
     text = ctx.new_text if ctx.kind == "reply" else (ctx.reminder_context or "")
     stage = funnel_stage(ctx, text)
     hits = _hits(ctx, text)
@@ -103,7 +106,7 @@ def analyze_rules(ctx: TurnContext) -> Analysis:
     escalate = Escalation(needed=bool(angry or human or unanswered),
                           reason="раздражение клиента" if angry else "просит человека или возврат"
                           if human else "вопрос без ответа в базе знаний" if unanswered else "")
-    follow_up = detect_follow_up(text, ctx.now, ctx.card.timezone)
+    follow_up = detect_follow_up(text, ctx.now, ctx.card.timezone, resolve)
     intent = ("просит не писать" if follow_up.cancel_all else "договаривается о связи позже"
               if follow_up.agreed else "просит живого человека" if human else
               "спрашивает о цене или покупке" if stage == "hot" else "задаёт вопрос" if "?" in text
@@ -254,14 +257,15 @@ def compose_proactive(ctx: TurnContext, analysis: Any, decisions: Decisions) -> 
 
 
 class OfflineBrain:
-    def __init__(self, name: str = "offline"):
+    def __init__(self, name: str = "offline", resolve_time: Optional[TimeResolver] = None):
         self.name = name
+        self.resolve_time = resolve_time
 
     def analyze(self, ctx: TurnContext) -> StageResult:
-        return StageResult(value=analyze_rules(ctx), usage=Usage(model=self.name))
+        return StageResult(value=analyze_rules(ctx, self.resolve_time), usage=Usage(model=self.name))
 
     def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult:
         if analysis is None:
-            analysis = analyze_rules(ctx)
+            analysis = analyze_rules(ctx, self.resolve_time)
         compose = compose_reply if ctx.kind == "reply" else compose_proactive
         return StageResult(value=compose(ctx, analysis, decisions), usage=Usage(model=self.name))

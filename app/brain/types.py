@@ -7,30 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Optional, Protocol
+
+if TYPE_CHECKING:  # crm owns these; the brain only reads them
+    from app.crm.types import OfferDecision, OfferView, PurchaseView
 
 Direction = Literal["in", "out"]
 TurnKind = Literal["reply", "reminder", "access_extension"]
-
-
-@dataclass(frozen=True)
-class PurchaseView:
-    product_id: str
-    title: str
-    paid_at: datetime
-    access_until: Optional[datetime]  # None = lifetime access
-
-
-@dataclass(frozen=True)
-class OfferView:
-    """A discount or bonus the sales policy has already granted to this client."""
-
-    offer_id: str
-    kind: Literal["discount", "bonus"]
-    code: Optional[str]
-    percent: Optional[int]
-    product_id: Optional[str]
-    expires_at: Optional[datetime]
 
 
 @dataclass
@@ -77,21 +60,6 @@ class TurnContext:
     @property
     def new_text(self) -> str:
         return "\n".join(m.text for m in self.new_messages if m.text)
-
-
-@dataclass
-class OfferDecision:
-    """What `crm.sales` decided about the analysis' offer request."""
-
-    requested_id: str
-    granted: bool
-    reason: str
-    kind: Optional[Literal["discount", "bonus"]] = None
-    percent: Optional[int] = None
-    code: Optional[str] = None
-    product_id: Optional[str] = None
-    expires_at: Optional[datetime] = None
-    title: Optional[str] = None
 
 
 @dataclass

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any, Optional, TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -10,7 +10,11 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.models import Client, ManagerAlert
 from app.vk.client import derive_random_id
+from app.vk.channel import OutboundMessage
 from app.vk.errors import VkError
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ def alert_text(client: Client, reason: str, link: str) -> str:
             f"Диалог: {link}")
 
 
-def notify_managers(svc: Any, state: Any, reason: str, turn_id: Optional[int]) -> bool:
+def notify_managers(svc: Services, state: Any, reason: str, turn_id: Optional[int]) -> bool:
     """Record the alert for today (school's zone) and message the managers, once per dialog
     per day; an alert whose send failed is sent again by the next escalation of that day."""
     day = svc.clock.now().astimezone(ZoneInfo(svc.settings.school_timezone)).date().isoformat()
@@ -49,11 +53,12 @@ def notify_managers(svc: Any, state: Any, reason: str, turn_id: Optional[int]) -
     return sent
 
 
-def _send(svc: Any, alert_id: int, text: str) -> bool:
+def _send(svc: Services, alert_id: int, text: str) -> bool:
     ok = bool(svc.settings.manager_ids)
     for manager in svc.settings.manager_ids:
         try:
-            svc.vk.send_message(manager, text, derive_random_id(f"alert:{alert_id}:{manager}"))
+            svc.channel.send(OutboundMessage(
+                manager, text, derive_random_id(f"alert:{alert_id}:{manager}")))
         except VkError as exc:
             ok = False
             log.warning("manager %s not notified: %s", manager, exc)

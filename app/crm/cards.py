@@ -8,7 +8,7 @@ from typing import Any, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.brain.types import OfferView, PurchaseView
+from app.crm.types import OfferView, PurchaseView
 from app.crm.purchases_math import PaidItem, compute_access
 from app.models import FUNNEL_STAGES, Client, ClientChange, IssuedOffer, Purchase
 

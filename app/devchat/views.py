@@ -35,8 +35,8 @@ def send():  # noqa: ANN201
         return jsonify(error="пустое сообщение или неверный vk_id"), 400
     svc = services()
     first, last = str(data.get("first_name") or "").strip(), str(data.get("last_name") or "").strip()
-    if first and svc.vk_emulator is not None:
-        svc.vk_emulator.emulator.set_user(vk_id, first[:50], last[:50])
+    if first and svc.local_vk is not None:
+        svc.local_vk.emulator.set_user(vk_id, first[:50], last[:50])
     body = {"type": "message_new", "group_id": svc.settings.vk_group_id,
             "event_id": uuid.uuid4().hex, "secret": svc.settings.vk_secret, "v": "5.199",
             "object": {"message": {"id": 0, "peer_id": vk_id, "from_id": vk_id, "text": text,
@@ -69,12 +69,12 @@ def messages():  # noqa: ANN201
 
 
 def _typing(svc, vk_id: int) -> bool:  # noqa: ANN001
-    if svc.vk_emulator is None:
+    if svc.local_vk is None:
         return False
-    events = svc.vk_emulator.emulator.typing_events(vk_id)
+    events = svc.local_vk.emulator.typing_events(vk_id)
     if not events:
         return False
-    sent = svc.vk_emulator.emulator.sent(vk_id)
+    sent = svc.local_vk.emulator.sent(vk_id)
     if sent and sent[-1].at >= events[-1].at:
         return False  # the reply typed has arrived
     return events[-1].at > datetime.now(timezone.utc) - timedelta(seconds=5)

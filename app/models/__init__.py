@@ -6,9 +6,11 @@ from app.models.alert import ManagerAlert
 from app.models.offer import IssuedOffer, OfferDecisionLog
 from app.models.purchase import Purchase
 from app.models.reminder import Reminder
+from app.models.states import (FunnelStage, OfferState, ReminderStatus, TurnKind,
+                               TurnStatus)
 
 __all__ = [
     "FUNNEL_STAGES", "AppState", "Client", "ClientChange", "Dialog", "IssuedOffer",
     "ManagerAlert", "Message", "OfferDecisionLog", "ProcessedEvent", "Purchase", "Reminder",
-    "Turn",
+    "Turn", "FunnelStage", "OfferState", "ReminderStatus", "TurnKind", "TurnStatus",
 ]

@@ -19,7 +19,8 @@ class ManagerAlert(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
-    turn_id: Mapped[Optional[int]] = mapped_column(Integer)
+    turn_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("turns.id", ondelete="SET NULL", name="fk_manager_alerts_turn"))
     reason: Mapped[str] = mapped_column(Text)
     day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD in the school's zone
     sent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")

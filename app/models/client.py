@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
 from app.models.base import Timestamps, utcnow
 
-FUNNEL_STAGES = ("cold", "warm", "hot", "client", "returning")
+from app.models.states import FunnelStage
+
+if TYPE_CHECKING:
+    from app.models.dialog import Dialog
+
+FUNNEL_STAGES = tuple(s.value for s in FunnelStage)
 
 
 class Client(Timestamps, Base):
@@ -36,6 +41,8 @@ class Client(Timestamps, Base):
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     can_write: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     bot_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+    dialog: Mapped[Optional["Dialog"]] = relationship(back_populates="client", uselist=False)
 
     @property
     def display_name(self) -> str:

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, text)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
 from app.models.base import Timestamps, utcnow
+from app.models.states import TurnKind, TurnStatus
+
+if TYPE_CHECKING:
+    from app.models.client import Client
 
 
 class Dialog(Timestamps, Base):
@@ -21,7 +25,8 @@ class Dialog(Timestamps, Base):
     peer_id: Mapped[int] = mapped_column(BigInteger, index=True)
     reply_due_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), index=True)
     claimed_until: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
-    claimed_turn_id: Mapped[Optional[int]] = mapped_column(Integer)
+    claimed_turn_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("turns.id", ondelete="SET NULL", name="fk_dialogs_claimed_turn", use_alter=True))
     answered_upto_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_inbound_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     last_outbound_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
@@ -30,6 +35,11 @@ class Dialog(Timestamps, Base):
     escalated_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")
     summary_upto_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+    client: Mapped["Client"] = relationship(back_populates="dialog")
+    turns: Mapped[list["Turn"]] = relationship(
+        back_populates="dialog", foreign_keys="Turn.dialog_id", passive_deletes=True,
+        order_by="Turn.id")
 
 
 class Message(Base):
@@ -55,16 +65,19 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  index=True)
 
+    turn: Mapped[Optional["Turn"]] = relationship(foreign_keys=[turn_id])
+
 
 class Turn(Base):
     __tablename__ = "turns"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dialog_id: Mapped[int] = mapped_column(ForeignKey("dialogs.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20), default="reply")  # reply|reminder|access_extension
-    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    kind: Mapped[str] = mapped_column(String(20), default=TurnKind.REPLY)  # a TurnKind
+    status: Mapped[str] = mapped_column(String(16), default=TurnStatus.RUNNING, index=True)
     upto_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
-    reminder_id: Mapped[Optional[int]] = mapped_column(Integer)
+    reminder_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("reminders.id", ondelete="SET NULL", name="fk_turns_reminder", use_alter=True))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
@@ -77,3 +90,28 @@ class Turn(Base):
     brain: Mapped[Optional[str]] = mapped_column(String(100))
     prompt_version: Mapped[Optional[str]] = mapped_column(String(40))
     error: Mapped[Optional[str]] = mapped_column(Text)
+
+    dialog: Mapped[Dialog] = relationship(back_populates="turns", foreign_keys=[dialog_id])
+
+    def add_flag(self, flag: str) -> None:
+        if flag not in (self.flags or []):
+            self.flags = list(self.flags or []) + [flag]
+
+    def finish(self, status: str, now: datetime) -> None:
+        """End the turn with a final `TurnStatus`."""
+        self.status, self.finished_at = TurnStatus(status), now
+
+    def give_up(self, now: datetime, why: str) -> None:
+        """Too many failed attempts: stop retrying (the caller calls a person)."""
+        self.finish(TurnStatus.FAILED, now)
+        self.error = (self.error or "") + f" | {why}"
+        self.add_flag("gave_up")
+
+    def skip(self, now: datetime, why: str) -> None:
+        """A proactive turn whose message no longer makes sense."""
+        self.finish(TurnStatus.SKIPPED, now)
+        self.error = why
+
+    def note_error(self, error: str) -> None:
+        """A transient failure: the turn stays running and is tried again later."""
+        self.error = error[:2000]

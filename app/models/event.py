@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import DateTime, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base
 from app.models.base import utcnow
@@ -29,3 +29,9 @@ class AppState(Base):
     value: Mapped[Optional[str]] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)
+
+    @classmethod
+    def flag(cls, s: Session, key: str) -> bool:
+        """A switch stored as "1" (e.g. `bot_paused`)."""
+        row = s.get(cls, key)
+        return row is not None and row.value == "1"

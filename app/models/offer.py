@@ -5,10 +5,11 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
 from app.models.base import utcnow
+from app.models.states import OfferState
 
 
 class IssuedOffer(Base):
@@ -23,9 +24,17 @@ class IssuedOffer(Base):
     percent: Mapped[Optional[int]] = mapped_column(Integer)
     product_id: Mapped[Optional[str]] = mapped_column(String(100))
     expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
-    turn_id: Mapped[Optional[int]] = mapped_column(Integer)
+    turn_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("turns.id", ondelete="SET NULL", name="fk_issued_offers_turn"))
     redeemed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def state(self, now: datetime) -> OfferState:
+        if self.redeemed:
+            return OfferState.REDEEMED
+        if self.expires_at is not None and self.expires_at <= now:
+            return OfferState.EXPIRED
+        return OfferState.ACTIVE
 
 
 class OfferDecisionLog(Base):
@@ -33,9 +42,11 @@ class OfferDecisionLog(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
-    turn_id: Mapped[Optional[int]] = mapped_column(Integer)
+    turn_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("turns.id", ondelete="SET NULL", name="fk_offer_decisions_turn"))
     requested_id: Mapped[str] = mapped_column(String(100))
     granted: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text)
-    issued_offer_id: Mapped[Optional[int]] = mapped_column(Integer)
+    issued_offer_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("issued_offers.id", ondelete="SET NULL", name="fk_offer_decisions_issued_offer"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,16 +1,19 @@
 """Agreed follow-ups and other proactive messages (access-extension offers)."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Optional
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
 from app.models.base import Timestamps
+from app.models.states import ReminderStatus
 
-REMINDER_STATUSES = ("pending", "sending", "sent", "cancelled", "skipped", "failed")
+if TYPE_CHECKING:
+    from app.models.client import Client
+
 
 
 class Reminder(Timestamps, Base):
@@ -21,14 +24,42 @@ class Reminder(Timestamps, Base):
     kind: Mapped[str] = mapped_column(String(20), default="followup")  # followup|access_extension
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     agreed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=ReminderStatus.PENDING, index=True)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     source_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     context: Mapped[str] = mapped_column(Text, default="", server_default="")
     product_id: Mapped[Optional[str]] = mapped_column(String(100))
-    source_turn_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
-    fired_turn_id: Mapped[Optional[int]] = mapped_column(Integer)
+    source_turn_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("turns.id", ondelete="SET NULL", name="fk_reminders_source_turn"), index=True)
+    fired_turn_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("turns.id", ondelete="SET NULL", name="fk_reminders_fired_turn"))
     claimed_until: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     status_reason: Mapped[Optional[str]] = mapped_column(Text)
     dedupe_key: Mapped[Optional[str]] = mapped_column(String(120), unique=True)
     sent_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+
+    client: Mapped["Client"] = relationship()
+
+    def claim(self, now: datetime, lease_s: float) -> None:
+        self.status = ReminderStatus.SENDING
+        self.claimed_until = now + timedelta(seconds=lease_s)
+
+    def hold(self, until: datetime) -> None:
+        """Keep the claim a while after a transient failure; then it is taken again."""
+        self.claimed_until = until
+
+    def skip(self, reason: str) -> None:
+        self.status, self.status_reason, self.claimed_until = ReminderStatus.SKIPPED, reason, None
+
+    def fail(self, reason: str) -> None:
+        self.status, self.status_reason, self.claimed_until = ReminderStatus.FAILED, reason, None
+
+    def replan(self, due_at: datetime, reason: str) -> None:
+        self.status, self.due_at = ReminderStatus.PENDING, due_at
+        self.status_reason, self.claimed_until = reason, None
+
+    def mark_sent(self, now: datetime) -> None:
+        self.status, self.sent_at, self.claimed_until = ReminderStatus.SENT, now, None
+
+    def cancel(self, reason: str) -> None:
+        self.status, self.status_reason, self.claimed_until = ReminderStatus.CANCELLED, reason, None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -14,10 +14,13 @@ from app.crm.cards import paid_items
 from app.crm.purchases_math import compute_access
 from app.models import Client, Purchase, Reminder
 
+if TYPE_CHECKING:
+    from app.services import Services
+
 log = logging.getLogger(__name__)
 
 
-def plan_access_reminders(svc: Any) -> int:
+def plan_access_reminders(svc: Services) -> int:
     now = svc.clock.now()
     kb = svc.kb_store.current
     days = svc.settings.access_reminder_days

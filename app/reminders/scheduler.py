@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app.reminders.access import plan_access_reminders
-from app.reminders.firing import fire_due
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 7_241_139_011  # "neuro reminders"
@@ -65,8 +67,10 @@ class LeaderLock:
 
 
 class ReminderScheduler:
-    def __init__(self, svc: Any, interval_s: float = 5.0) -> None:
+    def __init__(self, svc: Services, fire_due: Callable[[Any], int], interval_s: float = 5.0) -> None:
+        """`fire_due(svc)` handles the due reminders (the turns package's proactive turns)."""
         self.svc = svc
+        self.fire_due = fire_due
         self.interval_s = interval_s
         self.lock = LeaderLock(svc.db)
         self._sched: Optional[BackgroundScheduler] = None
@@ -83,9 +87,10 @@ class ReminderScheduler:
                             id="reminders")
         self._sched.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = False) -> None:
+        """Stop firing (a running tick ends on its own) and give up the leadership."""
         if self._sched is not None:
-            self._sched.shutdown(wait=False)
+            self._sched.shutdown(wait=wait)
             self._sched = None
         self.lock.release()
 
@@ -101,7 +106,7 @@ class ReminderScheduler:
                         or (now - self.last_access_scan).total_seconds() >= ACCESS_SCAN_EVERY_S):
                     plan_access_reminders(self.svc)
                     self.last_access_scan = now
-                n = fire_due(self.svc)
+                n = self.fire_due(self.svc)
                 self.fired += n
                 return n
             except Exception as exc:  # noqa: BLE001 - the scheduler thread must survive

@@ -59,7 +59,7 @@ def accept_event(event: object, retry: str | None = None) -> None:
     now = svc.clock.now()
     if isinstance(event, MessageNew):
         with svc.db.engine.begin() as conn:
-            stored = inbox.store_message_new(conn, event, now, svc.inbox_settings)
+            stored = inbox.store_message_new(conn, event, now, inbox.InboxSettings.of(svc.settings))
         if stored is None:
             log.info("vk.callback event %s (retry %s): repeated or not a private message",
                      env.event_id, retry)
@@ -71,12 +71,9 @@ def accept_event(event: object, retry: str | None = None) -> None:
             log.info("vk.callback duplicate event %s (retry %s) dropped", env.event_id, retry)
             return
         if isinstance(event, MessageReply):
-            inbox.store_reply(s, event, now, svc.inbox_settings)
+            inbox.store_reply(s, event, now, inbox.InboxSettings.of(svc.settings))
         elif isinstance(event, MessagePermission):
-            inbox.store_permission(s, event, svc.inbox_settings)
+            inbox.store_permission(s, event, inbox.InboxSettings.of(svc.settings))
         elif isinstance(event, OtherEvent):
             log.info("vk.callback event type %s acknowledged, not handled", env.type)
 
-
-def register(app) -> None:  # noqa: ANN001 - Flask app
-    app.register_blueprint(bp)

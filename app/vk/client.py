@@ -19,6 +19,7 @@ import requests
 import vk_api
 from vk_api.exceptions import ApiError, ApiHttpError, Captcha
 
+from app.vk.channel import OutboundMessage
 from app.vk.errors import (
     RATE_LIMIT_CODES, VkError, VkNetworkError, VkRateLimited, error_from_code,
 )
@@ -137,21 +138,33 @@ class VkClient:
 
     # ---- public API -------------------------------------------------------------------------
 
-    def send_message(self, peer_id: int, text: str, random_id: int) -> list[int]:
-        """Send `text` (split into parts of <= 4000 chars); returns VK message ids.
+    def send(self, message: OutboundMessage) -> list[int]:
+        """Send a message (split into parts of <= 4000 chars; the keyboard rides on the last
+        part); returns VK message ids.
 
         Repeating the same call is safe: every part has a deterministic random_id and VK
         drops a repeat, returning the first message's id.
         """
-        parts = split_text(text)
+        parts = split_text(message.text)
         if not parts:
             raise ValueError("cannot send an empty message")
         ids: list[int] = []
         for index, part in enumerate(parts):
-            params = {"peer_id": int(peer_id), "message": part,
-                      "random_id": derive_part_random_id(int(random_id), index)}
+            params: dict[str, Any] = {
+                "peer_id": int(message.peer_id), "message": part,
+                "random_id": derive_part_random_id(int(message.random_id), index)}
+            if message.keyboard and index == len(parts) - 1:
+                params["keyboard"] = message.keyboard
+            if message.intent:
+                params["intent"] = message.intent
+            if message.subscribe_id is not None:
+                params["subscribe_id"] = int(message.subscribe_id)
             ids.append(int(self._call("messages.send", params)))
         return ids
+
+    def send_message(self, peer_id: int, text: str, random_id: int) -> list[int]:
+        """Plain text to a peer (see `send`)."""
+        return self.send(OutboundMessage(int(peer_id), text, int(random_id)))
 
     def set_typing(self, peer_id: int) -> None:
         """Show "typing…" to the peer. Cosmetic: failures are logged, never raised."""

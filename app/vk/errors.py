@@ -11,7 +11,6 @@ PERMISSION_DENIED = 7
 MESSAGE_TOO_LONG = 914
 CAPTCHA_NEEDED = 14
 SERVER_ERROR_CODES = frozenset({5, 10})  # 5: auth failed (bad token), 10: VK internal error
-SEND_METHOD = "messages.send"
 
 
 class VkError(Exception):

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.models import Client, Dialog, Message, ProcessedEvent
 from app.vk.events import MessageNew, MessagePermission, MessageReply, VkMessage
 
@@ -28,6 +29,13 @@ class InboxSettings:
     handoff_pause_hours: float
     default_timezone: str = "Europe/Moscow"
     manager_ids: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, settings: Settings) -> "InboxSettings":
+        return cls(debounce_seconds=settings.debounce_seconds,
+                   handoff_pause_hours=settings.handoff_pause_hours,
+                   default_timezone=settings.school_timezone,
+                   manager_ids=frozenset(settings.manager_ids))
 
 
 def claim_event(s: Session, event_id: Optional[str], etype: str) -> bool:

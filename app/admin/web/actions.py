@@ -5,7 +5,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -13,7 +13,11 @@ from sqlalchemy import select
 from app.crm.cards import FIELD_LIMITS, normalize_email, normalize_phone, record_change
 from app.models import FUNNEL_STAGES, Client, Dialog, Message, Reminder
 from app.vk.client import derive_random_id
+from app.vk.channel import OutboundMessage
 from app.vk.errors import VkError
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 log = logging.getLogger(__name__)
 STAFF = "staff"
@@ -33,7 +37,7 @@ class Outcome:
     status: int = 400  # the HTTP status a view answers with when not ok
 
 
-def pause_dialog(svc: Any, dialog_id: int) -> Outcome:
+def pause_dialog(svc: Services, dialog_id: int) -> Outcome:
     with svc.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
         if dialog is None:
@@ -43,7 +47,7 @@ def pause_dialog(svc: Any, dialog_id: int) -> Outcome:
     return Outcome(True, f"Бот молчит в этом диалоге {svc.settings.handoff_pause_hours:g} ч")
 
 
-def resume_dialog(svc: Any, dialog_id: int) -> Outcome:
+def resume_dialog(svc: Services, dialog_id: int) -> Outcome:
     with svc.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
         if dialog is None:
@@ -53,7 +57,7 @@ def resume_dialog(svc: Any, dialog_id: int) -> Outcome:
     return Outcome(True, "Бот снова отвечает в этом диалоге")
 
 
-def resolve_needs_human(svc: Any, dialog_id: int) -> Outcome:
+def resolve_needs_human(svc: Services, dialog_id: int) -> Outcome:
     with svc.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
         if dialog is None:
@@ -67,7 +71,7 @@ def new_send_key() -> str:
     return uuid.uuid4().hex
 
 
-def send_staff_message(svc: Any, dialog_id: int, text: str, send_key: str) -> Outcome:
+def send_staff_message(svc: Services, dialog_id: int, text: str, send_key: str) -> Outcome:
     """Store first, then send through VK with a deterministic random_id; pause the bot."""
     text = (text or "").strip()
     if not text:
@@ -91,7 +95,7 @@ def send_staff_message(svc: Any, dialog_id: int, text: str, send_key: str) -> Ou
         s.flush()
         message_id = row.id
     try:
-        ids = svc.vk.send_message(peer_id, text, random_id)
+        ids = svc.channel.send(OutboundMessage(peer_id, text, random_id))
     except VkError as exc:
         log.warning("admin: staff message to %s failed: %s", peer_id, exc)
         with svc.db.session() as s:  # not delivered: do not pretend it was
@@ -144,7 +148,7 @@ def parse_card_form(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, 
     return values, errors
 
 
-def update_card(svc: Any, vk_id: int, form: Mapping[str, str]) -> Outcome:
+def update_card(svc: Services, vk_id: int, form: Mapping[str, str]) -> Outcome:
     values, errors = parse_card_form(form)
     if errors:
         return Outcome(False, "Карточка не сохранена: исправьте ошибки", errors)
@@ -169,7 +173,7 @@ def _own_reminder(s: Any, vk_id: int,
     return client, reminder
 
 
-def cancel_reminder(svc: Any, vk_id: int, reminder_id: int) -> Outcome:
+def cancel_reminder(svc: Services, vk_id: int, reminder_id: int) -> Outcome:
     with svc.db.session() as s:
         _, reminder = _own_reminder(s, vk_id, reminder_id)
         if reminder is None:
@@ -180,7 +184,7 @@ def cancel_reminder(svc: Any, vk_id: int, reminder_id: int) -> Outcome:
     return Outcome(True, "Напоминание отменено")
 
 
-def reschedule_reminder(svc: Any, vk_id: int, reminder_id: int, local_value: str) -> Outcome:
+def reschedule_reminder(svc: Services, vk_id: int, reminder_id: int, local_value: str) -> Outcome:
     """`local_value` is a datetime-local input (YYYY-MM-DDTHH:MM) in the client's time zone."""
     with svc.db.session() as s:
         client, reminder = _own_reminder(s, vk_id, reminder_id)

@@ -9,16 +9,14 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
                    url_for)
 
 from app.admin.web import actions, auth, queries
-from app.models import FUNNEL_STAGES
+from app.models import FUNNEL_STAGES, FunnelStage, ReminderStatus, TurnKind, TurnStatus
 from app.services import services
 
 bp = Blueprint("admin_web", __name__, url_prefix="/admin")
-STAGE_LABELS = {"cold": "холодный", "warm": "тёплый", "hot": "горячий", "client": "клиент",
-                "returning": "вернувшийся"}
-TURN_STATUS = {"done": "отправлен", "silent": "без ответа", "running": "выполняется",
-               "postponed": "отложен", "undeliverable": "не доставлен", "failed": "ошибка"}
-REMINDER_STATUS = {"pending": "ждёт", "sending": "отправляется", "sent": "отправлено",
-                   "cancelled": "отменено", "skipped": "пропущено", "failed": "ошибка"}
+STAGE_LABELS = FunnelStage.labels()
+TURN_STATUS = TurnStatus.labels()
+TURN_KINDS = TurnKind.labels()
+REMINDER_STATUS = ReminderStatus.labels()
 OPEN_ENDPOINTS = ("admin_web.login",)
 
 
@@ -68,7 +66,7 @@ def _storable(values: Any) -> bool:
 @bp.context_processor
 def _template_globals() -> dict[str, Any]:
     return {"csrf_token": auth.csrf_token, "STAGE_LABELS": STAGE_LABELS,
-            "TURN_STATUS": TURN_STATUS, "REMINDER_STATUS": REMINDER_STATUS,
+            "TURN_STATUS": TURN_STATUS, "TURN_KINDS": TURN_KINDS, "REMINDER_STATUS": REMINDER_STATUS,
             "FUNNEL_STAGES": FUNNEL_STAGES, "STATUS_LABELS": queries.STATUS_LABELS,
             "devchat_url": "/dev/chat" if "devchat.page" in current_app.view_functions else None}
 
@@ -214,7 +212,7 @@ def kb() -> Any:
 
 @bp.post("/kb/reload")
 def kb_reload() -> Any:
-    from app.knowledge.reload import request_reload
+    from app.kb_sync import request_reload
 
     result = request_reload(services())
     if result.ok:

@@ -1,21 +1,27 @@
-"""Firing due reminders: claim in a transaction, re-check the situation, write through the
-same pipeline (brain + guardrails + VK), or skip / re-plan with a reason."""
+"""Proactive turns: firing due reminders. Claim in a transaction, re-check the situation,
+write through the same pipeline (brain + guardrails + channel), or skip / re-plan with a reason.
+
+The reminders package never imports this: the scheduler is handed `fire_due` by the wiring."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from app.brain import claims
-from app.brain.pipeline import process_claim
+from app.turns import claims
+from app.turns.pipeline import process_claim
 from app.crm.cards import paid_items
 from app.crm.purchases_math import compute_access
-from app.models import Client, Dialog, Message, Purchase, Reminder, Turn
+from app.models import (Client, Dialog, Message, Purchase, Reminder, ReminderStatus, Turn,
+                        TurnKind, TurnStatus)
 from app.reminders.policy import QuietHours, weekly_cap_free_at
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 log = logging.getLogger(__name__)
 RETRY_S = 60
@@ -30,12 +36,11 @@ class Verdict:
 
 def claim_due(s: Session, now: datetime, claim_s: float) -> Optional[Reminder]:
     reminder = s.execute(select(Reminder).where(or_(
-        and_(Reminder.status == "pending", Reminder.due_at <= now),
-        and_(Reminder.status == "sending", Reminder.claimed_until < now)))
+        and_(Reminder.status == ReminderStatus.PENDING, Reminder.due_at <= now),
+        and_(Reminder.status == ReminderStatus.SENDING, Reminder.claimed_until < now)))
         .order_by(Reminder.due_at).limit(1).with_for_update(skip_locked=True)).scalar_one_or_none()
     if reminder is not None:
-        reminder.status = "sending"
-        reminder.claimed_until = now + timedelta(seconds=claim_s)
+        reminder.claim(now, claim_s)
     return reminder
 
 
@@ -71,7 +76,7 @@ def _still_relevant(s: Session, r: Reminder, client: Client, dialog: Dialog, kb:
     return None
 
 
-def recheck(svc: Any, s: Session, r: Reminder, now: datetime, kb: Any) -> Verdict:
+def recheck(svc: Services, s: Session, r: Reminder, now: datetime, kb: Any) -> Verdict:
     client = s.get(Client, r.client_id)
     dialog = s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one_or_none()
     if dialog is None:
@@ -103,7 +108,7 @@ def _allowed(quiet: Optional[QuietHours], moment: datetime, tz: str) -> datetime
     return quiet.next_allowed(moment, tz) if quiet is not None else moment
 
 
-def fire_one(svc: Any) -> bool:
+def fire_one(svc: Services) -> bool:
     """Claim and handle one due reminder. False when none is due."""
     now = svc.clock.now()
     kb = svc.kb_store.current
@@ -115,7 +120,7 @@ def fire_one(svc: Any) -> bool:
             return True
         verdict = recheck(svc, s, r, now, kb)
         if verdict.action != "send":
-            _settle(s, r, verdict)
+            _settle(s, r, verdict, now)
             return True
         claim = _proactive_turn(s, r, now)
     status = process_claim(svc, claim)
@@ -124,25 +129,23 @@ def fire_one(svc: Any) -> bool:
     return True
 
 
-def _settle(s: Session, r: Reminder, verdict: Verdict) -> None:
-    r.claimed_until = None
+def _settle(s: Session, r: Reminder, verdict: Verdict, now: datetime) -> None:
     turn = s.get(Turn, r.fired_turn_id) if r.fired_turn_id else None
-    if turn is not None and turn.status == "running" and verdict.action == "skip":
-        turn.status, turn.error = "skipped", f"reminder skipped: {verdict.reason}"
-    r.status_reason = verdict.reason
+    if turn is not None and turn.status == TurnStatus.RUNNING and verdict.action == "skip":
+        turn.skip(now, f"reminder skipped: {verdict.reason}")
     if verdict.action == "skip":
-        r.status = "skipped"
+        r.skip(verdict.reason)
     else:
-        r.status, r.due_at = "pending", verdict.due_at  # type: ignore[assignment]
+        r.replan(verdict.due_at or now, verdict.reason)
     log.info("reminder %s %s: %s", r.id, verdict.action, verdict.reason)
 
 
 def _proactive_turn(s: Session, r: Reminder, now: datetime) -> claims.Claim:
     dialog = s.execute(select(Dialog).where(Dialog.client_id == r.client_id)).scalar_one()
-    kind = "access_extension" if r.kind == "access_extension" else "reminder"
+    kind = TurnKind.ACCESS_EXTENSION if r.kind == "access_extension" else TurnKind.REMINDER
     turn = s.get(Turn, r.fired_turn_id) if r.fired_turn_id else None
     if turn is None:
-        turn = Turn(dialog_id=dialog.id, kind=kind, status="running", reminder_id=r.id,
+        turn = Turn(dialog_id=dialog.id, kind=kind, status=TurnStatus.RUNNING, reminder_id=r.id,
                     upto_message_id=dialog.answered_upto_id, attempts=1, started_at=now,
                     flags=[], usage={}, timings={})
         s.add(turn)
@@ -159,29 +162,28 @@ def _already_finished(s: Session, r: Reminder, now: datetime, max_attempts: int)
     turn = s.get(Turn, r.fired_turn_id) if r.fired_turn_id else None
     if turn is None:
         return False
-    if turn.status == "running" and turn.attempts < max_attempts:
+    if turn.status == TurnStatus.RUNNING and turn.attempts < max_attempts:
         return False
-    if turn.status == "running":
-        turn.status, turn.finished_at = "failed", now
-    if turn.status == "done":
-        _record_outcome(s, r, "done", now)
-    else:
-        r.status = "failed" if turn.status == "failed" else "skipped"
-        r.status_reason = f"its turn ended as {turn.status} after {turn.attempts} attempt(s)"
-        r.claimed_until = None
+    if turn.status == TurnStatus.RUNNING:
+        turn.finish(TurnStatus.FAILED, now)
+    if turn.status == TurnStatus.DONE:
+        _record_outcome(s, r, TurnStatus.DONE, now)
+        return True
+    why = f"its turn ended as {turn.status} after {turn.attempts} attempt(s)"
+    r.fail(why) if turn.status == TurnStatus.FAILED else r.skip(why)
     return True
 
 
 def _record_outcome(s: Session, r: Reminder, status: str, now: datetime) -> None:
-    if status == "done":
-        r.status, r.sent_at, r.claimed_until = "sent", now, None
-    elif status in ("silent", "undeliverable"):
-        r.status, r.status_reason, r.claimed_until = "skipped", f"not delivered: {status}", None
+    if status == TurnStatus.DONE:
+        r.mark_sent(now)
+    elif status in (TurnStatus.SILENT, TurnStatus.UNDELIVERABLE):
+        r.skip(f"not delivered: {status}")
     else:  # postponed: keep it claimed a little, then it is taken again (same turn, same random_id)
-        r.claimed_until = now + timedelta(seconds=RETRY_S)
+        r.hold(now + timedelta(seconds=RETRY_S))
 
 
-def fire_due(svc: Any, limit: int = 100) -> int:
+def fire_due(svc: Services, limit: int = 100) -> int:
     n = 0
     while n < limit and fire_one(svc):
         n += 1

@@ -6,19 +6,22 @@ Idempotent per turn (a turn taken again after a crash does not double anything).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.brain.context import DialogState
+from app.turns.context import DialogState
 from app.brain.types import Decisions, TurnContext
 from app.crm import alerts, cards, sales
 from app.models import Client, Dialog
 from app.reminders import service as reminders
 
+if TYPE_CHECKING:
+    from app.services import Services
+
 log = logging.getLogger(__name__)
 
 
-def apply_effects(svc: Any, ctx: TurnContext, state: DialogState, analysis: Any) -> Decisions:
+def apply_effects(svc: Services, ctx: TurnContext, state: DialogState, analysis: Any) -> Decisions:
     decisions = Decisions()
     source = f"turn:{ctx.turn_id}"
     now = svc.clock.now()

@@ -1,8 +1,9 @@
 """Durable claims on dialogs whose reply is due (FOR UPDATE SKIP LOCKED).
 
-A claim is a turn row plus `dialogs.claimed_until`. If the process dies mid-turn the claim
-expires and the next worker takes the *same* turn again (same id → same VK random_id, so VK
-drops a repeated send).
+A claim is a turn row plus `dialogs.claimed_until`, a short lease kept alive by a heartbeat.
+If the process dies mid-turn the lease runs out within seconds and the next worker takes the
+*same* turn again (same id → same VK random_id, so VK drops a repeated send); a process that
+stops gracefully releases its unfinished turns at once (`release`).
 """
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import threading
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Dialog, Message, Reminder, Turn
+from app.models import Dialog, Message, Reminder, ReminderStatus, Turn, TurnKind, TurnStatus
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +29,7 @@ class Claim:
     turn_id: int
     dialog_id: int
     attempts: int
-    kind: str = "reply"
+    kind: str = TurnKind.REPLY
 
 
 def _due_dialog(s: Session, now: datetime) -> Optional[Dialog]:
@@ -49,7 +53,7 @@ def claim_next(s: Session, now: datetime, claim_timeout_s: float,
     if dialog is None:
         return None
     turn = s.get(Turn, dialog.claimed_turn_id) if dialog.claimed_turn_id else None
-    if turn is not None and turn.status == "running":
+    if turn is not None and turn.status == TurnStatus.RUNNING:
         turn.attempts += 1
         if turn.attempts > max_attempts:
             _give_up(s, dialog, turn, now)
@@ -62,7 +66,8 @@ def claim_next(s: Session, now: datetime, claim_timeout_s: float,
             dialog.reply_due_at = None
             dialog.claimed_turn_id = None
             return None
-        turn = Turn(dialog_id=dialog.id, kind="reply", status="running", upto_message_id=upto,
+        turn = Turn(dialog_id=dialog.id, kind=TurnKind.REPLY, status=TurnStatus.RUNNING,
+                    upto_message_id=upto,
                     attempts=1, started_at=now, flags=[], usage={}, timings={})
         s.add(turn)
         s.flush()
@@ -80,15 +85,12 @@ def _delivered(s: Session, turn_id: int) -> bool:
 def _give_up(s: Session, dialog: Dialog, turn: Turn, now: datetime) -> None:
     """Too many attempts: stop retrying, hand the dialog to a person (unless it was delivered)."""
     if _delivered(s, turn.id):
-        turn.status, turn.finished_at = "done", now
+        turn.finish(TurnStatus.DONE, now)
         dialog.answered_upto_id = max(dialog.answered_upto_id, turn.upto_message_id)
         _release(s, dialog, now)
         log.warning("turn %s was delivered before its process died: closed as done", turn.id)
         return
-    turn.status = "failed"
-    turn.finished_at = now
-    turn.error = (turn.error or "") + " | gave up after repeated failures"
-    turn.flags = list(turn.flags or []) + ["gave_up"]
+    turn.give_up(now, "gave up after repeated failures")
     dialog.answered_upto_id = max(dialog.answered_upto_id, turn.upto_message_id)
     dialog.needs_human = True
     _release(s, dialog, now)
@@ -106,15 +108,14 @@ def _release(s: Session, dialog: Dialog, now: datetime) -> None:
         dialog.reply_due_at = None
 
 
-def finish(s: Session, claim: Claim, now: datetime, status: str = "done",
+def finish(s: Session, claim: Claim, now: datetime, status: str = TurnStatus.DONE,
            timings: Optional[dict[str, float]] = None) -> None:
     """Close a turn and release its dialog; newer messages keep the dialog due."""
     dialog = s.execute(select(Dialog).where(Dialog.id == claim.dialog_id)
                        .with_for_update()).scalar_one()
     turn = s.get(Turn, claim.turn_id)
     if turn is not None:
-        turn.status = status
-        turn.finished_at = now
+        turn.finish(status, now)
         if timings:
             turn.timings = timings
         dialog.answered_upto_id = max(dialog.answered_upto_id, turn.upto_message_id)
@@ -124,22 +125,29 @@ def finish(s: Session, claim: Claim, now: datetime, status: str = "done",
 
 class Heartbeat:
     """Keeps a running turn's claims fresh (dialog and, for proactive turns, the reminder), so a
-    slow model call is not mistaken for a dead process and taken by a second worker."""
+    slow model call is not mistaken for a dead process; the lease is short (a dead process
+    loses its turns within seconds) and beaten several times per lease. Registered with the
+    process' `InFlight` so a stopping process can release the turn."""
 
-    def __init__(self, svc: Any, turn_id: int, dialog_id: int) -> None:
+    def __init__(self, svc: Services, turn_id: int, dialog_id: int) -> None:
         self.svc, self.turn_id, self.dialog_id = svc, turn_id, dialog_id
-        self.interval = max(0.5, svc.settings.claim_timeout_s / 3)
+        self.interval = max(0.2, svc.settings.claim_timeout_s / 5)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True,
                                         name=f"claim-heartbeat-{turn_id}")
 
     def __enter__(self) -> "Heartbeat":
+        self.svc.inflight.add(self)
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
         self._thread.join(5)
+        self.svc.inflight.remove(self.turn_id)
+
+    def stop(self) -> None:
+        self._stop.set()
 
     def beat(self) -> None:
         until = self.svc.clock.now() + timedelta(seconds=self.svc.settings.claim_timeout_s)
@@ -148,7 +156,7 @@ class Heartbeat:
                                            Dialog.claimed_turn_id == self.turn_id)
                       .values(claimed_until=until))
             s.execute(update(Reminder).where(Reminder.fired_turn_id == self.turn_id,
-                                             Reminder.status == "sending")
+                                             Reminder.status == ReminderStatus.SENDING)
                       .values(claimed_until=until))
 
     def _loop(self) -> None:
@@ -159,11 +167,27 @@ class Heartbeat:
                 log.warning("claim heartbeat of turn %s: %s", self.turn_id, exc)
 
 
+def release(s: Session, turn_ids: list[int], now: datetime) -> None:
+    """Hand running turns to the next process now (shutdown): their claims expire at once and
+    the same turn is taken again (same random_id; a stored reply is delivered as stored). The
+    release does not count as a failed attempt."""
+    if not turn_ids:
+        return
+    s.execute(update(Dialog).where(Dialog.claimed_turn_id.in_(turn_ids))
+              .values(claimed_until=now))
+    s.execute(update(Reminder).where(Reminder.fired_turn_id.in_(turn_ids),
+                                     Reminder.status == ReminderStatus.SENDING)
+              .values(claimed_until=now))
+    s.execute(update(Turn).where(Turn.id.in_(turn_ids), Turn.status == TurnStatus.RUNNING,
+                                 Turn.attempts > 0)
+              .values(attempts=Turn.attempts - 1))
+
+
 def postpone(s: Session, claim: Claim, now: datetime, seconds: float, error: str) -> None:
     """A transient failure (VK flood, network): keep the turn, retry it a bit later."""
     dialog = s.get(Dialog, claim.dialog_id)
     turn = s.get(Turn, claim.turn_id)
     if turn is not None:
-        turn.error = error[:2000]
+        turn.note_error(error)
     if dialog is not None and dialog.claimed_turn_id == claim.turn_id:
         dialog.claimed_until = now + timedelta(seconds=seconds)

@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Optional
+from typing import Optional, TYPE_CHECKING
 
 from app.knowledge.base import ReloadResult
 from app.models import AppState
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 log = logging.getLogger(__name__)
 KEY = "kb_generation"
 
 
-def _generation(svc: Any) -> Optional[str]:
+def _generation(svc: Services) -> Optional[str]:
     with svc.db.session() as s:
         row = s.get(AppState, KEY)
         return row.value if row else None
 
 
-def request_reload(svc: Any) -> ReloadResult:
+def request_reload(svc: Services) -> ReloadResult:
     result = svc.kb_store.reload()
     if result.ok:
         with svc.db.session() as s:
@@ -36,7 +39,7 @@ def request_reload(svc: Any) -> ReloadResult:
 class KbWatcher:
     """Polls the file and the generation counter; reloads when either changed."""
 
-    def __init__(self, svc: Any, interval_s: float = 2.0) -> None:
+    def __init__(self, svc: Services, interval_s: float = 2.0) -> None:
         self.svc = svc
         self.interval_s = interval_s
         self._stop = threading.Event()

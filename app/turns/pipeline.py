@@ -1,26 +1,33 @@
 """The pipeline seam: one claimed turn → context → brain → VK send → stored outbound + analysis.
 
-Every step is idempotent: a turn taken again after a crash re-runs the brain, but the outbound
-rows are keyed by (turn, part) and the VK random_id is derived from the turn, so the client
-never gets the same reply twice.
+Every step is idempotent: a turn taken again after a crash whose reply was already stored
+delivers exactly what was stored (no second model run, no second set of side effects); the
+outbound rows are keyed by (turn, part) and the VK random_id is derived from the turn, so the
+client never gets the same reply twice.
 """
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from app.brain import claims
-from app.brain.context import DialogState, load_turn_context, roll_summary, silent_reason
+from app.brain.engine import run_brain
+from app.turns import claims
+from app.turns.effects import apply_effects
+from app.turns.context import DialogState, load_turn_context, roll_summary, silent_reason
 from app.brain.types import BrainResult, TurnContext
 from app.models import Client, Dialog, Message, Turn
 from app.textsafe import clean_json, clean_text
 from app.vk.client import derive_part_random_id, derive_random_id, split_text
+from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 30.0  # first retry of a turn that hit a transient error; doubles each time
@@ -36,7 +43,7 @@ def turn_random_id(turn_id: int) -> int:
     return derive_random_id(f"turn:{turn_id}")
 
 
-def process_claim(svc: Any, claim: claims.Claim) -> str:
+def process_claim(svc: Services, claim: claims.Claim) -> str:
     """Run one claimed turn to its end. Returns the final status."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -57,7 +64,7 @@ def process_claim(svc: Any, claim: claims.Claim) -> str:
     return status
 
 
-def _run(svc: Any, claim: claims.Claim, t0: float, timings: dict[str, float]) -> str:
+def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float]) -> str:
     snap = svc.kb_store.snapshot()
     with svc.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
@@ -71,9 +78,10 @@ def _run(svc: Any, claim: claims.Claim, t0: float, timings: dict[str, float]) ->
     if state.may_send:
         if state.needs_names:
             _fetch_names(svc, state, ctx)
-        svc.vk.set_typing(state.peer_id)
+        svc.channel.set_typing(state.peer_id)
     marks["vk_before"] = time.perf_counter()
-    result = svc.run_brain(ctx, lambda analysis: svc.apply_effects(ctx, state, analysis))
+    result = run_brain(ctx, svc.primary_brain, svc.offline_brain,
+                       lambda analysis: apply_effects(svc, ctx, state, analysis))
     marks["brain"] = time.perf_counter()
     parts = _store_result(svc, claim, result, state)  # and the outbound rows, one transaction
     if result.fallback:
@@ -93,7 +101,7 @@ def _stored_parts(s: Any, turn_id: int) -> list[str]:
     return list(rows)
 
 
-def _deliver_if_allowed(svc: Any, turn_id: int, state: DialogState, parts: list[str]) -> str:
+def _deliver_if_allowed(svc: Services, turn_id: int, state: DialogState, parts: list[str]) -> str:
     """Re-check just before sending: a person may have taken over while the model thought."""
     with svc.db.session() as s:
         reason = silent_reason(s.get(Client, state.client_id), s.get(Dialog, state.dialog_id),
@@ -125,7 +133,7 @@ def _timings(m: dict[str, float], result: BrainResult) -> dict[str, float]:
     return timings
 
 
-def _call_a_human(svc: Any, state: DialogState, turn_id: int, flags: list[str]) -> None:
+def _call_a_human(svc: Services, state: DialogState, turn_id: int, flags: list[str]) -> None:
     """The safe fallback promised a person: mark the dialog and alert the managers."""
     from app.crm.alerts import notify_managers
 
@@ -134,9 +142,9 @@ def _call_a_human(svc: Any, state: DialogState, turn_id: int, flags: list[str]) 
     notify_managers(svc, state, "автоответ не справился: " + ", ".join(flags), turn_id)
 
 
-def _fetch_names(svc: Any, state: DialogState, ctx: TurnContext) -> None:
+def _fetch_names(svc: Services, state: DialogState, ctx: TurnContext) -> None:
     try:
-        names = svc.vk.get_user_name(state.peer_id)
+        names = svc.channel.get_user_name(state.peer_id)
     except VkError as exc:
         log.warning("users.get failed for %s: %s", state.peer_id, exc)
         return
@@ -149,7 +157,7 @@ def _fetch_names(svc: Any, state: DialogState, ctx: TurnContext) -> None:
     ctx.card.last_name = last or ctx.card.last_name
 
 
-def _store_result(svc: Any, claim: claims.Claim, result: BrainResult,
+def _store_result(svc: Services, claim: claims.Claim, result: BrainResult,
                   state: DialogState) -> list[str]:
     """The turn's analysis and reply, and (when it may be sent) the outbound rows."""
     result.reply_text = clean_text(result.reply_text or "")
@@ -182,7 +190,7 @@ def store_outbound(s: Any, turn_id: int, state: DialogState, parts: list[str], n
         ).on_conflict_do_nothing(constraint="uq_messages_turn_part"))
 
 
-def deliver(svc: Any, turn_id: int, state: DialogState, parts: list[str]) -> list[int]:
+def deliver(svc: Services, turn_id: int, state: DialogState, parts: list[str]) -> list[int]:
     """Send the stored parts not yet delivered (random_id per part: VK drops a repeat), and
     record each part's VK id as soon as it is sent."""
     base = turn_random_id(turn_id)
@@ -194,7 +202,8 @@ def deliver(svc: Any, turn_id: int, state: DialogState, parts: list[str]) -> lis
             if row is not None and row.vk_message_id is not None:
                 ids.append(row.vk_message_id)
                 continue
-        sent = svc.vk.send_message(state.peer_id, part, derive_part_random_id(base, i))
+        sent = svc.channel.send(OutboundMessage(state.peer_id, part,
+                                                derive_part_random_id(base, i)))
         ids += sent
         with svc.db.session() as s:
             s.execute(update(Message).where(Message.turn_id == turn_id, Message.part == i)
@@ -203,7 +212,7 @@ def deliver(svc: Any, turn_id: int, state: DialogState, parts: list[str]) -> lis
     return ids
 
 
-def _undeliverable(svc: Any, claim: claims.Claim, exc: Exception) -> str:
+def _undeliverable(svc: Services, claim: claims.Claim, exc: Exception) -> str:
     log.warning("turn %s: VK refuses to deliver (%s); client marked not writable",
                 claim.turn_id, exc)
     with svc.db.session() as s:
@@ -215,7 +224,7 @@ def _undeliverable(svc: Any, claim: claims.Claim, exc: Exception) -> str:
     return "undeliverable"
 
 
-def _postpone(svc: Any, claim: claims.Claim, error: str) -> None:
+def _postpone(svc: Services, claim: claims.Claim, error: str) -> None:
     try:
         with svc.db.session() as s:
             claims.postpone(s, claim, svc.clock.now(), retry_delay(claim.attempts), error)

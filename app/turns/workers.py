@@ -5,16 +5,19 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Optional, TYPE_CHECKING
 
-from app.brain import claims
-from app.brain.pipeline import process_claim
+from app.turns import claims
+from app.turns.pipeline import process_claim
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 log = logging.getLogger(__name__)
 
 
 class WorkerPool:
-    def __init__(self, svc: Any, threads: int, poll_s: float) -> None:
+    def __init__(self, svc: Services, threads: int, poll_s: float) -> None:
         self.svc = svc
         self.size = threads
         self.poll_s = poll_s
@@ -33,11 +36,15 @@ class WorkerPool:
             self._threads.append(t)
         log.info("worker pool started with %d threads", self.size)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, wait: bool = True, timeout: float = 5.0) -> None:
+        """Stop claiming; with `wait`, join the threads (all within `timeout` seconds)."""
         self._stop.set()
         self.svc.wake.set()
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
 
     @property
@@ -66,6 +73,8 @@ class WorkerPool:
         """Claims go one at a time per process; one empty answer quiets the pool for a poll
         interval, so idle threads ask the database once per interval, not once each."""
         with self._claim_lock:
+            if self._stop.is_set() or self.svc.inflight.draining:
+                return None
             if time.monotonic() < self._quiet_until:
                 return None
             claim = self._claim()

@@ -1,0 +1,71 @@
+"""Every state a stored row can be in, with the Russian label the staff panel shows.
+
+Values equal the strings stored in the database (so a plain string compares equal); each enum
+has `label`, and `labels()` feeds the panel: a state without a label cannot be added.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class _Labelled(StrEnum):
+    @property
+    def label(self) -> str:
+        return _LABELS[type(self).__name__][self.value]
+
+    @classmethod
+    def labels(cls) -> dict[str, str]:
+        return {m.value: m.label for m in cls}
+
+
+class FunnelStage(_Labelled):
+    COLD = "cold"
+    WARM = "warm"
+    HOT = "hot"
+    CLIENT = "client"
+    RETURNING = "returning"
+
+
+class TurnKind(_Labelled):
+    REPLY = "reply"
+    REMINDER = "reminder"
+    ACCESS_EXTENSION = "access_extension"
+
+
+class TurnStatus(_Labelled):
+    RUNNING = "running"
+    DONE = "done"  # the reply reached VK
+    SILENT = "silent"  # decided, but held back (pause, handoff, client can't be written to)
+    UNDELIVERABLE = "undeliverable"  # VK refused this peer (901/902)
+    SKIPPED = "skipped"  # a proactive turn whose reminder no longer made sense
+    FAILED = "failed"  # gave up after repeated errors; a person was called
+
+
+class ReminderStatus(_Labelled):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    REFUSED = "refused"  # VK refused the send (reply window / intent): staff were told
+
+
+class OfferState(_Labelled):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REDEEMED = "redeemed"
+
+
+_LABELS: dict[str, dict[str, str]] = {
+    "FunnelStage": {"cold": "холодный", "warm": "тёплый", "hot": "горячий", "client": "клиент",
+                    "returning": "вернувшийся"},
+    "TurnKind": {"reply": "ответ", "reminder": "напоминание", "access_extension": "продление"},
+    "TurnStatus": {"running": "выполняется", "done": "отправлен", "silent": "не отправлен",
+                   "undeliverable": "VK не доставил", "skipped": "пропущен",
+                   "failed": "ошибка, позван человек"},
+    "ReminderStatus": {"pending": "ждёт", "sending": "отправляется", "sent": "отправлено",
+                       "cancelled": "отменено", "skipped": "пропущено", "failed": "ошибка",
+                       "refused": "VK отказал"},
+    "OfferState": {"active": "действует", "expired": "истекло", "redeemed": "использовано"},
+}
