@@ -6,14 +6,15 @@ start them by accident."""
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from flask import Flask
+if TYPE_CHECKING:  # importing `app` (e.g. for app.brain) must not pull in Flask or the DB
+    from flask import Flask
 
-from app.brain.types import Brain
-from app.clock import Clock
-from app.config import Settings
-from app.vk.channel import OutboundChannel
+    from app.brain.types import Brain
+    from app.clock import Clock
+    from app.config import Settings
+    from app.vk.channel import OutboundChannel
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,10 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
     (tests, the eval runner); `lazy` defers loading the KB (CLI runs)."""
     import os
 
+    from flask import Flask
+
+    from app.clock import Clock
+    from app.config import Settings
     from app.logging_setup import configure_logging
     from app.wiring import build_services, register_blueprints
 

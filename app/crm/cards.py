@@ -13,7 +13,7 @@ from app.crm.purchases_math import PaidItem, compute_access
 from app.models import FUNNEL_STAGES, Client, ClientChange, IssuedOffer, Purchase
 
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,24}$")
-TEXT_FIELDS = ("level", "goal", "instrument", "age_group", "budget", "city")
+TEXT_FIELDS = ("level", "goal", "instrument", "age_group", "budget")  # facts the analysis has
 FIELD_LIMITS = {"first_name": 100, "last_name": 100, "level": 100, "instrument": 100,
                 "age_group": 50, "budget": 100, "city": 100, "goal": 1000}
 

@@ -7,7 +7,6 @@ network. The `reload` command is added to this group elsewhere.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
@@ -18,7 +17,10 @@ DEFAULT_PATH = "knowledge_base.json"
 
 
 def default_kb_path() -> str:
-    return os.environ.get("KNOWLEDGE_BASE_PATH") or DEFAULT_PATH
+    """KNOWLEDGE_BASE_PATH through the validated settings (the one place env vars are read)."""
+    from app.config import Settings
+
+    return Settings().knowledge_base_path or DEFAULT_PATH
 
 
 kb = click.Group("kb", help="Knowledge base: validate knowledge_base.json, search it.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import ru_text
 from .synonyms import GROUPS
@@ -236,18 +236,3 @@ class KnowledgeIndex:
     def search_ids(self, query: str, k: int = 3) -> list[str]:
         return [h.id for h in self.search(query, k)]
 
-
-def build_index(kb: "KnowledgeBase") -> KnowledgeIndex:
-    return KnowledgeIndex.build(kb)
-
-
-def evaluate(index: KnowledgeIndex, cases: Iterable[tuple[str, str]], k: int = 3) -> dict[str, float]:
-    """recall@1 and recall@k for (query, expected_id) pairs."""
-    cases = list(cases)
-    r1 = rk = 0
-    for query, expected in cases:
-        ids = index.search_ids(query, k)
-        r1 += bool(ids[:1] == [expected])
-        rk += expected in ids
-    n = max(len(cases), 1)
-    return {"recall@1": r1 / n, f"recall@{k}": rk / n, "n": len(cases)}

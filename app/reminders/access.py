@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.crm.cards import paid_items
 from app.crm.purchases_math import compute_access
-from app.models import Client, Purchase, Reminder
+from app.models import Client, Purchase, Reminder, ReminderStatus
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -47,7 +47,7 @@ def _insert(s: Any, client_id: int, product_id: str, until: Any, now: Any, title
     local_until = until.astimezone(ZoneInfo(client.timezone))
     row = s.execute(insert(Reminder).values(
         client_id=client_id, kind="access_extension", due_at=now, agreed_at=now,
-        status="pending", is_default=False, product_id=product_id,
+        status=ReminderStatus.PENDING, is_default=False, product_id=product_id,
         source_text="", context=(f"Доступ к курсу «{title}» заканчивается "
                                  f"{local_until:%d.%m.%Y}. Предложить продление из базы знаний."),
         dedupe_key=f"access:{client_id}:{product_id}:{until:%Y%m%d}",

@@ -6,10 +6,10 @@ from datetime import datetime, time, timedelta
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Dialog, Turn
+from app.models import Dialog, Turn, TurnStatus
 
 PROACTIVE_KINDS = ("reminder", "access_extension")
 
@@ -57,7 +57,7 @@ def _hhmm(value: str) -> time:
 
 def proactive_sent_since(s: Session, client_id: int, since: datetime) -> list[datetime]:
     rows = s.execute(select(Turn.finished_at).join(Dialog, Dialog.id == Turn.dialog_id).where(
-        Dialog.client_id == client_id, Turn.kind.in_(PROACTIVE_KINDS), Turn.status == "done",
+        Dialog.client_id == client_id, Turn.kind.in_(PROACTIVE_KINDS), Turn.status == TurnStatus.DONE,
         Turn.finished_at >= since).order_by(Turn.finished_at)).scalars().all()
     return [r for r in rows if r is not None]
 
@@ -71,8 +71,3 @@ def weekly_cap_free_at(s: Session, client_id: int, now: datetime, cap: int) -> O
         return now + timedelta(days=3650)
     return sent[len(sent) - cap] + timedelta(days=7, minutes=1)
 
-
-def count_proactive(s: Session, client_id: int, since: datetime) -> int:
-    return s.execute(select(func.count()).select_from(Turn).join(Dialog, Dialog.id == Turn.dialog_id)
-                     .where(Dialog.client_id == client_id, Turn.kind.in_(PROACTIVE_KINDS),
-                            Turn.status == "done", Turn.finished_at >= since)).scalar_one()

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import Client, Reminder
+from app.models import Client, Reminder, ReminderStatus
 from app.reminders.resolver import resolve
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,10 @@ def default_moment(now: datetime, tz: str) -> datetime:
 
 
 def cancel_pending(s: Session, client_id: int, reason: str, kind: Optional[str] = None) -> int:
-    q = update(Reminder).where(Reminder.client_id == client_id, Reminder.status == "pending")
+    q = update(Reminder).where(Reminder.client_id == client_id, Reminder.status == ReminderStatus.PENDING)
     if kind:
         q = q.where(Reminder.kind == kind)
-    return s.execute(q.values(status="cancelled", status_reason=reason)).rowcount or 0
+    return s.execute(q.values(status=ReminderStatus.CANCELLED, status_reason=reason)).rowcount or 0
 
 
 def _existing(s: Session, turn_id: int) -> Optional[Reminder]:
@@ -64,7 +64,7 @@ def apply_follow_up(s: Session, client: Client, ctx: Any, follow_up: Any, now: d
         due = default_moment(said_at, client.timezone)
     cancel_pending(s, client.id, f"replaced by the agreement of turn {ctx.turn_id}", "followup")
     s.add(Reminder(client_id=client.id, kind="followup", due_at=due, agreed_at=said_at,
-                   status="pending", is_default=is_default, source_text=text[:1000],
+                   status=ReminderStatus.PENDING, is_default=is_default, source_text=text[:1000],
                    context=(getattr(follow_up, "note", "") or text)[:2000], product_id=product_id,
                    source_turn_id=ctx.turn_id, dedupe_key=f"turn:{ctx.turn_id}"))
     log.info("reminder for client %s at %s (default=%s)", client.vk_id, due.isoformat(),

@@ -41,7 +41,8 @@ class VkMessageTooLong(VkError):
 
 
 class VkServerError(VkError):
-    """VK internal error (10) or authorisation failure (5): shown in /healthz."""
+    """A problem on VK's side or with our token, not the client's: VK internal error (10),
+    authorisation failure (5) or permission denied (7). Shown in /healthz."""
 
 
 class VkCaptcha(VkError):

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from app.crm.cards import FIELD_LIMITS, normalize_email, normalize_phone, record_change
-from app.models import FUNNEL_STAGES, Client, Dialog, Message, Reminder
+from app.models import FUNNEL_STAGES, Client, Dialog, Message, Reminder, ReminderStatus
 from app.vk.client import derive_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkError
@@ -178,7 +178,7 @@ def cancel_reminder(svc: Services, vk_id: int, reminder_id: int) -> Outcome:
         _, reminder = _own_reminder(s, vk_id, reminder_id)
         if reminder is None:
             return Outcome(False, "Напоминание не найдено")
-        if reminder.status != "pending":
+        if reminder.status != ReminderStatus.PENDING:
             return Outcome(False, "Отменить можно только ожидающее напоминание")
         reminder.status, reminder.status_reason = "cancelled", "отменено сотрудником"
     return Outcome(True, "Напоминание отменено")

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.crm.report import client_report
 from app.knowledge.base import KnowledgeBaseError, load_kb
-from app.models import (Client, ClientChange, Dialog, Message, OfferDecisionLog, Reminder, Turn)
+from app.models import (Client, ClientChange, Dialog, Message, OfferDecisionLog, Reminder,
+                        ReminderStatus, Turn)
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 200
@@ -46,7 +47,7 @@ def dialogs_page(s: Session, now: datetime, global_paused: bool, stage: Optional
     total = s.execute(select(func.count(Dialog.id)).join(Client, Client.id == Dialog.client_id)
                       .where(*conds)).scalar_one()
     pending = (select(func.count(Reminder.id))
-               .where(Reminder.client_id == Client.id, Reminder.status == "pending")
+               .where(Reminder.client_id == Client.id, Reminder.status == ReminderStatus.PENDING)
                .correlate(Client).scalar_subquery())
     activity = func.coalesce(func.greatest(Dialog.last_inbound_at, Dialog.last_outbound_at),
                              Dialog.created_at)
