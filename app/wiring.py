@@ -120,6 +120,7 @@ def stop_background(svc: Services, drain_s: float) -> int:
     for part in (svc.scheduler, svc.workers):
         if part is not None:
             part.stop(wait=False)
+    svc.scheduler = svc.workers = None  # not joined: released turns are abandoned, not awaited
 
     def release(leases: list[Any]) -> None:
         with svc.db.session() as s:

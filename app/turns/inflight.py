@@ -25,8 +25,15 @@ class Lease(Protocol):
 class InFlight:
     def __init__(self) -> None:
         self._leases: dict[int, Lease] = {}
+        self._released: set[int] = set()
         self._cond = threading.Condition()
         self.draining = False
+
+    def is_released(self, turn_id: int) -> bool:
+        """True once the turn was handed to the next process: this one must not store, send or
+        postpone anything more for it."""
+        with self._cond:
+            return turn_id in self._released
 
     def add(self, lease: Lease) -> None:
         with self._cond:
@@ -50,6 +57,7 @@ class InFlight:
             while self._leases and time.monotonic() < deadline:
                 self._cond.wait(max(0.01, deadline - time.monotonic()))
             left = list(self._leases.values())
+            self._released.update(lease.turn_id for lease in left)
         for lease in left:
             lease.stop()
         if left:

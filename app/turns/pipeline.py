@@ -20,7 +20,7 @@ from app.turns import claims
 from app.turns.effects import apply_effects
 from app.turns.context import DialogState, load_turn_context, roll_summary, silent_reason
 from app.brain.types import BrainResult, TurnContext
-from app.models import Client, Dialog, Message, Turn
+from app.models import Client, Dialog, Message, Turn, TurnStatus
 from app.textsafe import clean_json, clean_text
 from app.vk.client import derive_part_random_id, derive_random_id, split_text
 from app.vk.channel import OutboundMessage
@@ -43,22 +43,42 @@ def turn_random_id(turn_id: int) -> int:
     return derive_random_id(f"turn:{turn_id}")
 
 
+class TurnReleased(Exception):
+    """This process is stopping and handed the turn to the next one: stop working on it."""
+
+
+RELEASED = "released"  # process_claim's answer for a turn handed over at shutdown
+POSTPONED = "postponed"  # … for a turn that hit a transient error and is retried later
+
+
+def _check_released(svc: Services, turn_id: int) -> None:
+    if svc.inflight.is_released(turn_id):
+        raise TurnReleased(f"turn {turn_id} was released to the next process")
+
+
 def process_claim(svc: Services, claim: claims.Claim) -> str:
-    """Run one claimed turn to its end. Returns the final status."""
+    """Run one claimed turn to its end. Returns the final status (a `TurnStatus`), "postponed"
+    (retried later) or `RELEASED` (handed to the next process at shutdown)."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     try:
         with claims.Heartbeat(svc, claim.turn_id, claim.dialog_id):
             status = _run(svc, claim, t0, timings)
+        _check_released(svc, claim.turn_id)
+    except TurnReleased:
+        log.info("turn %s left to the next process", claim.turn_id)
+        return RELEASED
     except VkCannotSend as exc:
         status = _undeliverable(svc, claim, exc)
     except VkError as exc:
         _postpone(svc, claim, f"VK: {exc}")
-        return "postponed"
+        return POSTPONED
     except Exception as exc:  # noqa: BLE001 - the turn must never be lost: retry it later
+        if svc.inflight.is_released(claim.turn_id):
+            return RELEASED  # the process is stopping; the next one runs the turn
         log.exception("turn %s failed: %s", claim.turn_id, exc)
         _postpone(svc, claim, f"{type(exc).__name__}: {exc}")
-        return "postponed"
+        return POSTPONED
     with svc.db.session() as s:
         claims.finish(s, claim, svc.clock.now(), status, timings)
     return status
@@ -83,12 +103,13 @@ def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float
     result = run_brain(ctx, svc.primary_brain, svc.offline_brain,
                        lambda analysis: apply_effects(svc, ctx, state, analysis))
     marks["brain"] = time.perf_counter()
+    _check_released(svc, claim.turn_id)
     parts = _store_result(svc, claim, result, state)  # and the outbound rows, one transaction
     if result.fallback:
         _call_a_human(svc, state, claim.turn_id, result.flags)
     marks["stored"] = time.perf_counter()
-    status = _deliver_if_allowed(svc, claim.turn_id, state, parts) if parts else "silent"
-    if status == "silent":
+    status = _deliver_if_allowed(svc, claim.turn_id, state, parts) if parts else TurnStatus.SILENT
+    if status == TurnStatus.SILENT:
         log.info("turn %s answered silently: %s", claim.turn_id, state.silent_reason)
     marks["sent"] = time.perf_counter()
     timings.update(_timings(marks, result))
@@ -113,9 +134,9 @@ def _deliver_if_allowed(svc: Services, turn_id: int, state: DialogState, parts: 
                 turn.flags = list(turn.flags or []) + [flag]
     if reason is not None:
         state.silent_reason = reason
-        return "silent"
+        return TurnStatus.SILENT
     deliver(svc, turn_id, state, parts)
-    return "done"
+    return TurnStatus.DONE
 
 
 def _timings(m: dict[str, float], result: BrainResult) -> dict[str, float]:
@@ -202,6 +223,7 @@ def deliver(svc: Services, turn_id: int, state: DialogState, parts: list[str]) -
             if row is not None and row.vk_message_id is not None:
                 ids.append(row.vk_message_id)
                 continue
+        _check_released(svc, turn_id)
         sent = svc.channel.send(OutboundMessage(state.peer_id, part,
                                                 derive_part_random_id(base, i)))
         ids += sent
@@ -221,10 +243,12 @@ def _undeliverable(svc: Services, claim: claims.Claim, exc: Exception) -> str:
         client.can_write = False
         turn = s.get(Turn, claim.turn_id)
         turn.error = f"VK: {exc}"
-    return "undeliverable"
+    return TurnStatus.UNDELIVERABLE
 
 
 def _postpone(svc: Services, claim: claims.Claim, error: str) -> None:
+    if svc.inflight.is_released(claim.turn_id):
+        return  # handed to the next process: its claim must stay expired
     try:
         with svc.db.session() as s:
             claims.postpone(s, claim, svc.clock.now(), retry_delay(claim.attempts), error)

@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.turns import claims
-from app.turns.pipeline import process_claim
+from app.turns.pipeline import RELEASED, process_claim
 from app.crm.cards import paid_items
 from app.crm.purchases_math import compute_access
 from app.models import (Client, Dialog, Message, Purchase, Reminder, ReminderStatus, Turn,
@@ -124,6 +124,8 @@ def fire_one(svc: Services) -> bool:
             return True
         claim = _proactive_turn(s, r, now)
     status = process_claim(svc, claim)
+    if status == RELEASED:
+        return True  # the next process takes the reminder's turn again
     with svc.db.session() as s:
         _record_outcome(s, s.get(Reminder, r.id), status, svc.clock.now())
     return True
