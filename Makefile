@@ -31,7 +31,7 @@ test: venv browsers
 # Every benchmark and chaos run, short versions (each starts and stops what it needs).
 bench: venv
 	$(BIN)/python bench/kb_search.py
-	fail=""; for b in webhook overhead throughput chaos_retry_storm chaos_crash \
+	fail=""; for b in webhook overhead throughput chaos_retry_storm chaos_crash chaos_restart \
 	    chaos_model_faults fuzz_inputs abuse; do \
 	  $(BIN)/python bench/$$b.py --quick || fail="$$fail $$b"; done; \
 	if [ -n "$$fail" ]; then echo "targets missed:$$fail"; exit 1; fi

@@ -78,12 +78,13 @@ def app_env(database_url: str, vk_base_url: str, gemini_base_url: Optional[str] 
 
 class Gunicorn:
     def __init__(self, env: dict[str, str], workers: int = 1, threads: int = 8,
-                 app: str = "app:create_app()", port: Optional[int] = None) -> None:
+                 app: str = "app:create_app()", port: Optional[int] = None,
+                 graceful_s: float = 5) -> None:
         self.port = port or free_port()
         self.env = {**env, "WEB_CONCURRENCY": str(workers)}  # the app splits VK's 20/s by it
         self.args = [GUNICORN, app, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
                      "--threads", str(threads), "--worker-class", "gthread", "--timeout", "120",
-                     "--graceful-timeout", "5", "--log-level", "warning"]
+                     "--graceful-timeout", str(graceful_s), "--log-level", "warning"]
         self.proc: Optional[subprocess.Popen] = None
 
     @property

@@ -10,6 +10,8 @@ import dataclasses
 import logging
 from typing import Any, Callable, Optional
 
+from app.brain.analysis import Analysis
+
 from app.brain.errors import LlmError
 from app.brain.guardrails import FALLBACK_REPLY, check_reply
 from app.brain.prompts import PROMPT_VERSION
@@ -41,7 +43,7 @@ class _Run:
     def record(self, stage: str, result: StageResult) -> None:
         self.usage[stage] = dict(dataclasses.asdict(result.usage), prompt_chars=result.prompt_chars)
 
-    def analyze(self) -> Any:
+    def analyze(self) -> Analysis:
         try:
             result = self.primary.analyze(self.ctx)
         except LlmError as exc:
@@ -51,7 +53,7 @@ class _Run:
         self.record("analysis", result)
         return result.value
 
-    def reply(self, brain: Brain, analysis: Any, decisions: Decisions,
+    def reply(self, brain: Brain, analysis: Analysis, decisions: Decisions,
               stage: str) -> Optional[str]:
         """The reply text from `brain`, or None when its model call failed."""
         try:
@@ -62,10 +64,10 @@ class _Run:
         self.record(stage, result)
         return (result.value or "").strip()
 
-    def offline_reply(self, analysis: Any, decisions: Decisions, stage: str) -> str:
+    def offline_reply(self, analysis: Analysis, decisions: Decisions, stage: str) -> str:
         return self.reply(self.offline, analysis, decisions, stage) or ""
 
-    def guarded(self, text: str, analysis: Any, decisions: Decisions) -> list[str]:
+    def guarded(self, text: str, analysis: Analysis, decisions: Decisions) -> list[str]:
         flags = check_reply(text, self.ctx, decisions, getattr(analysis, "kb_ids", ()) or ())
         for f in flags:
             self.flag(f"guardrail:{f}")
@@ -73,7 +75,7 @@ class _Run:
             self.event("guardrail", flags=flags, text=text[:300])
         return flags
 
-    def write(self, analysis: Any, decisions: Decisions) -> tuple[str, bool]:
+    def write(self, analysis: Analysis, decisions: Decisions) -> tuple[str, bool]:
         text = self.reply(self.primary, analysis, decisions, "reply")
         from_offline = text is None or self.primary is self.offline
         if text is None:
@@ -95,7 +97,7 @@ class _Run:
 
 
 def run_brain(ctx: TurnContext, primary: Brain, offline: Brain,
-              apply_effects: Callable[[Any], Decisions],
+              apply_effects: Callable[[Analysis], Decisions],
               on_event: Optional[EventHook] = None) -> BrainResult:
     """Stage 1, the pipeline's side effects, stage 2 and the checks; never raises LlmError."""
     run = _Run(ctx, primary, offline, on_event)

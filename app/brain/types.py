@@ -10,7 +10,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Optional, Protocol
 
 if TYPE_CHECKING:  # crm owns these; the brain only reads them
+    from app.brain.analysis import Analysis
     from app.crm.types import OfferDecision, OfferView, PurchaseView
+    from app.knowledge.base import KnowledgeBase
+    from app.knowledge.search import KnowledgeIndex
 
 Direction = Literal["in", "out"]
 TurnKind = Literal["reply", "reminder", "access_extension"]
@@ -52,8 +55,8 @@ class TurnContext:
     new_messages: list[HistoryMessage]  # the burst this turn answers (empty for reminders)
     history: list[HistoryMessage]  # bounded window of earlier messages, oldest first
     summary: str  # rolling summary of messages older than the window
-    kb: Any  # app.knowledge.base.KnowledgeBase (current valid version)
-    kb_index: Any  # app.knowledge.search.KnowledgeIndex built for that version
+    kb: Optional[KnowledgeBase]  # the current valid version
+    kb_index: Optional[KnowledgeIndex]  # built for that version
     kind: TurnKind = "reply"
     reminder_context: Optional[str] = None  # what was agreed, for proactive turns
 
@@ -101,12 +104,13 @@ class Brain(Protocol):
 
     def analyze(self, ctx: TurnContext) -> StageResult: ...
 
-    def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult: ...
+    def write_reply(self, ctx: TurnContext, analysis: Optional[Analysis],
+                    decisions: Decisions) -> StageResult: ...
 
 
 @dataclass
 class BrainResult:
-    analysis: Any  # app.brain.analysis.Analysis
+    analysis: Analysis
     reply_text: str
     decisions: Decisions
     prompt_version: str

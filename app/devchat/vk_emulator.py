@@ -1,7 +1,7 @@
 """In-process stand-in for the VK API methods the bot uses.
 
-Used by the local dev chat (served under /dev/vk/method/<name>) and by tests (directly or
-through tests/fakes/vk_server.py). `handle()` returns VK's exact JSON envelope:
+Served over loopback HTTP at `/method/<name>` by `devchat/vk_http.py` for the local dev chat
+and for tests (tests/fakes/vk_server.py). `handle()` returns VK's exact JSON envelope:
 `{"response": ...}` or `{"error": {"error_code", "error_msg", "request_params"}}`.
 Thread-safe.
 """

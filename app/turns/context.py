@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.brain.types import ClientCard, HistoryMessage, TurnContext
+from app.knowledge.base import KnowledgeBase
+from app.knowledge.search import KnowledgeIndex
 from app.models import Client, Dialog, Message, Reminder, Turn
 
 SUMMARY_MAX_CHARS = 1500
@@ -27,7 +29,7 @@ class DialogState:
     needs_names: bool
 
 
-def card_from_client(s: Session, client: Client, now: datetime, kb: Any) -> ClientCard:
+def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[KnowledgeBase]) -> ClientCard:
     from app.crm.cards import purchases_view, offers_view  # card extras live in crm
 
     answered = s.execute(select(Message.id).join(Dialog, Dialog.id == Message.dialog_id).where(
@@ -69,7 +71,7 @@ def silent_reason(client: Client, dialog: Dialog, now: datetime, bot_paused: boo
     return None
 
 
-def load_turn_context(s: Session, turn: Turn, now: datetime, kb: Any, kb_index: Any,
+def load_turn_context(s: Session, turn: Turn, now: datetime, kb: Optional[KnowledgeBase], kb_index: Optional[KnowledgeIndex],
                       window: int, bot_paused: bool) -> tuple[TurnContext, DialogState]:
     dialog = s.get(Dialog, turn.dialog_id)
     client = s.get(Client, dialog.client_id)

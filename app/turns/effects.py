@@ -6,10 +6,13 @@ Idempotent per turn (a turn taken again after a crash does not double anything).
 from __future__ import annotations
 
 import logging
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
+
+from sqlalchemy.orm import Session
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.turns.context import DialogState
+from app.brain.analysis import Analysis
 from app.brain.types import Decisions, TurnContext
 from app.crm import alerts, cards, sales
 from app.models import Client, Dialog
@@ -21,7 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def apply_effects(svc: Services, ctx: TurnContext, state: DialogState, analysis: Any) -> Decisions:
+def apply_effects(svc: Services, ctx: TurnContext, state: DialogState,
+                  analysis: Analysis) -> Decisions:
     decisions = Decisions()
     source = f"turn:{ctx.turn_id}"
     now = svc.clock.now()
@@ -52,7 +56,7 @@ def apply_effects(svc: Services, ctx: TurnContext, state: DialogState, analysis:
     return decisions
 
 
-def _apply_timezone(s: Any, client: Client, tz: Any, source: str) -> None:
+def _apply_timezone(s: Session, client: Client, tz: object, source: str) -> None:
     if not isinstance(tz, str) or not tz.strip():
         return
     try:
@@ -63,7 +67,7 @@ def _apply_timezone(s: Any, client: Client, tz: Any, source: str) -> None:
     cards.record_change(s, client, "timezone", tz.strip(), source)
 
 
-def _discussed_product(ctx: TurnContext, analysis: Any) -> Any:
+def _discussed_product(ctx: TurnContext, analysis: Analysis) -> Optional[str]:
     for entry_id in getattr(analysis, "kb_ids", None) or []:
         if ctx.kb is not None and ctx.kb.product(entry_id) is not None:
             return entry_id

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from app.brain.engine import run_brain
 from app.turns import claims
@@ -116,7 +118,7 @@ def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float
     return status
 
 
-def _stored_parts(s: Any, turn_id: int) -> list[str]:
+def _stored_parts(s: Session, turn_id: int) -> list[str]:
     rows = s.execute(select(Message.text).where(Message.turn_id == turn_id)
                      .order_by(Message.part)).scalars().all()
     return list(rows)
@@ -199,7 +201,7 @@ def _store_result(svc: Services, claim: claims.Claim, result: BrainResult,
     return parts
 
 
-def store_outbound(s: Any, turn_id: int, state: DialogState, parts: list[str], now: Any,
+def store_outbound(s: Session, turn_id: int, state: DialogState, parts: list[str], now: datetime,
                    source: str) -> None:
     """Outbound rows go in before the send, so VK's `message_reply` echoes are recognised."""
     base = turn_random_id(turn_id)

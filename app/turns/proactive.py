@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from app.turns import claims
 from app.turns.pipeline import RELEASED, process_claim
 from app.crm.cards import paid_items
 from app.crm.purchases_math import compute_access
+from app.knowledge.base import KnowledgeBase
 from app.models import (Client, Dialog, Message, Purchase, Reminder, ReminderStatus, Turn,
                         TurnKind, TurnStatus)
 from app.reminders.policy import QuietHours, weekly_cap_free_at
@@ -59,7 +60,7 @@ def _bought_since(s: Session, r: Reminder, client: Client) -> bool:
         Purchase.paid_at >= r.agreed_at).limit(1)).first() is not None
 
 
-def _still_relevant(s: Session, r: Reminder, client: Client, dialog: Dialog, kb: Any,
+def _still_relevant(s: Session, r: Reminder, client: Client, dialog: Dialog, kb: Optional[KnowledgeBase],
                     now: datetime) -> Optional[str]:
     """The reason the message no longer makes sense, or None."""
     if not client.can_write:
@@ -76,7 +77,7 @@ def _still_relevant(s: Session, r: Reminder, client: Client, dialog: Dialog, kb:
     return None
 
 
-def recheck(svc: Services, s: Session, r: Reminder, now: datetime, kb: Any) -> Verdict:
+def recheck(svc: Services, s: Session, r: Reminder, now: datetime, kb: Optional[KnowledgeBase]) -> Verdict:
     client = s.get(Client, r.client_id)
     dialog = s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one_or_none()
     if dialog is None:
