@@ -1,11 +1,15 @@
 """The Gemini provider of the two model calls (google-genai SDK).
 
-The SDK retries nothing by default; we retry ourselves (timeouts, 429, 5xx, empty answers)
-with exponential backoff and jitter, and map every failure to an `LlmError`.
+Transient HTTP failures (408, 429, 5xx, timeouts, refused connections) are retried by the SDK
+itself (`HttpOptions.retry_options`: exponential backoff with jitter). We retry only what it
+cannot see — an empty answer, a connection broken mid-response — within the same attempt budget,
+and map every failure to an `LlmError`. Each attempt has its own timeout, so one call takes at
+most `max_attempts × timeout_s` plus the backoff delays.
 """
 from __future__ import annotations
 
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -21,6 +25,27 @@ from app.brain.analysis import ANALYSIS_SCHEMA, AnalysisInvalid, parse_analysis
 from app.brain.prompting import build_analysis_content, build_reply_content, clip
 from app.brain.prompts import load_prompt
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
+
+
+# What the SDK retries by itself (its defaults too; spelled out so the policy is ours)
+RETRY_STATUS_CODES = (408, 429, 500, 502, 503, 504)
+MAX_BACKOFF_S = 8.0
+
+
+def retry_options(attempts: int, backoff_base_s: float) -> gtypes.HttpRetryOptions:
+    """Delays base·2^(n-1) plus up to `base` of jitter, capped at MAX_BACKOFF_S."""
+    return gtypes.HttpRetryOptions(
+        attempts=attempts, initial_delay=backoff_base_s, max_delay=MAX_BACKOFF_S, exp_base=2.0,
+        jitter=backoff_base_s, http_status_codes=list(RETRY_STATUS_CODES))
+
+
+class _AttemptCounter(threading.local):
+    """HTTP requests sent by this thread: the SDK retries out of sight, an httpx hook counts."""
+
+    sent = 0
+
+    def hook(self, request: httpx2.Request) -> None:
+        self.sent += 1
 
 
 @dataclass
@@ -47,6 +72,21 @@ def _map_error(exc: Exception) -> LlmError:
     if isinstance(exc, httpx2.TransportError):
         return LlmServerError(f"transport error: {type(exc).__name__}")
     return LlmError(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _sdk_retried(exc: Exception) -> bool:
+    """Failures the SDK's retry policy covers (see `retry_options`)."""
+    if isinstance(exc, genai_errors.APIError):
+        return True  # a retryable status was retried; any other is final
+    return isinstance(exc, (httpx2.TimeoutException, httpx2.ConnectError))
+
+
+def _usage(model: str, response: Any, attempts: int, started: float) -> Usage:
+    meta = response.usage_metadata
+    return Usage(model=model, attempts=max(1, attempts),
+                 prompt_tokens=(meta.prompt_token_count or 0) if meta else 0,
+                 output_tokens=(meta.candidates_token_count or 0) if meta else 0,
+                 latency_ms=int((time.monotonic() - started) * 1000))
 
 
 def _text_of(response: Any) -> str:
@@ -77,11 +117,13 @@ class GeminiBrain:
         self.max_attempts = max(1, max_attempts)
         self.backoff_base_s = backoff_base_s
         self._sleep = sleep
+        self._attempts = _AttemptCounter()
         limits = httpx2.Limits(max_connections=max_connections,
                                max_keepalive_connections=max(1, max_connections // 2))
-        options = gtypes.HttpOptions(base_url=base_url, api_version=api_version,
-                                     timeout=int(timeout_s * 1000),
-                                     client_args={"limits": limits})
+        options = gtypes.HttpOptions(
+            base_url=base_url, api_version=api_version, timeout=int(timeout_s * 1000),
+            retry_options=retry_options(self.max_attempts, backoff_base_s),
+            client_args={"limits": limits, "event_hooks": {"request": [self._attempts.hook]}})
         self._client = genai.Client(api_key=api_key, http_options=options)
 
     def _backoff(self, attempt: int) -> float:
@@ -89,7 +131,8 @@ class GeminiBrain:
 
     def _generate(self, model: str, contents: Any, config: gtypes.GenerateContentConfig) -> _Answer:
         started = time.monotonic()
-        for attempt in range(1, self.max_attempts + 1):
+        self._attempts.sent = 0
+        while True:
             try:
                 response = self._client.models.generate_content(
                     model=model, contents=contents, config=config)
@@ -98,17 +141,14 @@ class GeminiBrain:
                 error = exc
             except (genai_errors.APIError, httpx2.HTTPError) as exc:
                 error = _map_error(exc)
+                if _sdk_retried(exc):
+                    raise error from exc  # the SDK spent the attempts already
             else:
-                meta = response.usage_metadata
-                usage = Usage(model=model, attempts=attempt,
-                              prompt_tokens=(meta.prompt_token_count or 0) if meta else 0,
-                              output_tokens=(meta.candidates_token_count or 0) if meta else 0,
-                              latency_ms=int((time.monotonic() - started) * 1000))
-                return _Answer(text=text, usage=usage)
-            if not error.retryable or attempt == self.max_attempts:
+                return _Answer(text=text, usage=_usage(model, response, self._attempts.sent,
+                                                       started))
+            if not error.retryable or self._attempts.sent >= self.max_attempts:
                 raise error
-            self._sleep(self._backoff(attempt))
-        raise AssertionError("unreachable")
+            self._sleep(self._backoff(self._attempts.sent))
 
     def analyze(self, ctx: TurnContext) -> StageResult:
         system = load_prompt("analysis")
