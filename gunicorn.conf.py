@@ -9,6 +9,8 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook
     from app import start_background
     from app.services import services
 
+    if "neuro" not in getattr(worker.wsgi, "extensions", {}):
+        return  # not our app (bench/bare_app.py runs under the same config)
     if services(worker.wsgi).settings.start_workers:
         start_background(worker.wsgi)
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from app.turns.inflight import InFlight
     from app.turns.workers import WorkerPool
     from app.vk.channel import OutboundChannel
+    from app.vk.group_commit import GroupCommitter
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Services:
     workers: Optional[WorkerPool] = None  # started by `start_background`, never by create_app
     scheduler: Optional[ReminderScheduler] = None
     kb_watcher: Optional[KbWatcher] = None
+    inbox_writer: Optional[GroupCommitter] = None  # WEBHOOK_GROUP_COMMIT=on: batched inserts
     wake: threading.Event = field(default_factory=threading.Event)
 
     def wake_workers(self) -> None:
@@ -53,7 +55,7 @@ class Services:
         return AppState.flag(s, "bot_paused")
 
     def shutdown(self) -> None:
-        for part in (self.scheduler, self.workers, self.kb_watcher):
+        for part in (self.scheduler, self.workers, self.kb_watcher, self.inbox_writer):
             if part is not None:
                 part.stop()
         if self.local_vk is not None:

@@ -40,6 +40,10 @@ def build_services(settings: Settings, clock: Clock, lazy: bool = False,
                    channel=channel or UnconfiguredChannel(), inflight=InFlight(),
                    primary_brain=primary_brain or _primary_brain(settings) or offline,
                    offline_brain=offline)
+    if settings.webhook_group_commit:
+        from app.vk.group_commit import GroupCommitter
+
+        svc.inbox_writer = GroupCommitter(lambda: db.engine, settings.webhook_batch_max)
     if channel is None and not (lazy and not settings.vk_configured):
         svc.channel = _vk_channel(settings, svc)  # CLI runs without a token need no stand-in
     return svc

@@ -4,11 +4,16 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from datetime import datetime
+from typing import Optional
 
 from flask import Blueprint, Response, request
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.services import services
+from app.services import Services, services
 from app.vk import inbox
+from app.vk.group_commit import GroupCommitTimeout
 from app.vk.events import (Confirmation, Envelope, MessageNew, MessagePermission,
                            MessageReply, OtherEvent, parse_event)
 
@@ -48,8 +53,27 @@ def callback() -> Response:
         return _text("forbidden", 403)
     if isinstance(event, Confirmation):
         return _text(services().settings.vk_confirmation_code)
-    accept_event(event, retry=request.headers.get("X-Retry-Counter"))
+    try:
+        accept_event(event, retry=request.headers.get("X-Retry-Counter"))
+    except (SQLAlchemyError, GroupCommitTimeout) as exc:  # not stored: VK sends it again
+        log.error("vk.callback event %s not stored: %s", event.envelope.event_id,
+                  str(exc)[:300])
+        return _text("not stored, retry later", 500)
     return _text("ok")
+
+
+def _store_message_new(svc: Services, event: MessageNew, now: datetime) -> Optional[int]:
+    """One statement: in the next group-commit batch when it is on, else its own transaction."""
+    cfg = inbox.InboxSettings.of(svc.settings)
+
+    def work(conn: Connection) -> Optional[int]:
+        return inbox.store_message_new(conn, event, now, cfg)
+
+    if svc.inbox_writer is not None:
+        key = (event.message.from_id, event.envelope.event_id or "")
+        return svc.inbox_writer.run(work, key)  # answered only after its batch is committed
+    with svc.db.engine.begin() as conn:
+        return work(conn)
 
 
 def accept_event(event: object, retry: str | None = None) -> None:
@@ -58,8 +82,7 @@ def accept_event(event: object, retry: str | None = None) -> None:
     env: Envelope = event.envelope  # type: ignore[attr-defined]
     now = svc.clock.now()
     if isinstance(event, MessageNew):
-        with svc.db.engine.begin() as conn:
-            stored = inbox.store_message_new(conn, event, now, inbox.InboxSettings.of(svc.settings))
+        stored = _store_message_new(svc, event, now)
         if stored is None:
             log.info("vk.callback event %s (retry %s): repeated or not a private message",
                      env.event_id, retry)
