@@ -36,8 +36,9 @@ class Settings(BaseSettings):
     vk_max_rps: float = Field(20.0, gt=0, le=20)  # VK's limit per community token
     # gunicorn processes sharing the token; the Procfile starts ${WEB_CONCURRENCY:-2} of them
     web_concurrency: int = Field(2, ge=1)
-    # message_new of concurrent callbacks stored in one transaction per flush (app/vk/group_commit)
-    webhook_group_commit: bool = True
+    # on: message_new of concurrent callbacks stored in one transaction per flush
+    # (app/vk/group_commit.py); off until bench/webhook.py shows it faster (docs/benchmarks.md)
+    webhook_group_commit: bool = False
     webhook_batch_max: int = Field(64, ge=1, le=1000)
 
     gemini_api_key: Optional[str] = None

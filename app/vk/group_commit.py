@@ -1,10 +1,12 @@
 """Group commit for the webhook: concurrent requests share one transaction per flush.
 
 A request hands its unit of work (a function of a connection: the one-statement insert of a
-`message_new`) to the process's writer thread and waits. The writer takes whatever is queued
-(up to `max_batch`), runs the units in one transaction and commits once; only then is each
-waiting request answered. Nothing is acknowledged before it is durable: a kill -9 loses only
-requests that were not answered yet, and VK sends those again.
+`message_new`) to the committer and waits. Leader/follower, no thread of its own: when no flush
+is running, the request's own thread becomes the leader, takes every queued unit (up to
+`max_batch`), runs them in one transaction and commits once; requests arriving meanwhile queue
+up for the next flush, run by one of them. A lone request pays no hand-off. Each request is
+answered only after the transaction holding its unit committed: nothing is acknowledged before
+it is durable, so a kill -9 loses only requests that were not answered, and VK sends those again.
 
 One unit's failure must not fail the others: the batch runs without savepoints (the cheap,
 usual case); if anything in it fails, the transaction is rolled back and each unit is run
@@ -15,9 +17,8 @@ client and dialog rows in the same order and cannot deadlock each other.
 from __future__ import annotations
 
 import logging
-import os
-import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -52,7 +53,8 @@ class Stats:
 
 
 class GroupCommitter:
-    """One writer thread per process, started on first use (after gunicorn's fork)."""
+    """Safe to share between the threads of a process (and to inherit over a fork: a batch
+    is only ever in flight inside a request)."""
 
     def __init__(self, engine: Callable[[], Engine], max_batch: int = DEFAULT_MAX_BATCH,
                  wait_s: float = DEFAULT_WAIT_S) -> None:
@@ -60,61 +62,58 @@ class GroupCommitter:
         self.max_batch = max(1, max_batch)
         self.wait_s = wait_s
         self.stats = Stats()
-        self._queue: queue.SimpleQueue[Optional[_Job]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: Optional[threading.Thread] = None
-        self._pid = 0
+        self._cond = threading.Condition()
+        self._queued: list[_Job] = []
+        self._flushing = False
 
     def run(self, work: Work, key: tuple[Any, ...] = ()) -> Any:
         """Run `work(conn)` in the next batch; return its result once the batch is committed."""
         job = _Job(work, key)
-        self._writer_queue().put(job)
-        if not job.done.wait(self.wait_s):
-            raise GroupCommitTimeout(f"batch not committed within {self.wait_s:.0f} s")
+        deadline = time.monotonic() + self.wait_s
+        with self._cond:
+            self._queued.append(job)
+        while not job.done.is_set():
+            batch = self._lead_or_wait(job, deadline)
+            if batch:
+                self._lead(batch)
         if job.error is not None:
             raise job.error
         return job.result
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        with self._cond:
+            return len(self._queued)
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Flush what is queued, then end the writer."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and thread.is_alive():
-            self._queue.put(None)
-            thread.join(timeout_s)
+    def stop(self) -> None:
+        """Nothing to stop: flushes run in the requests' own threads."""
 
-    def _writer_queue(self) -> queue.SimpleQueue[Optional[_Job]]:
-        with self._lock:
-            if self._pid != os.getpid():  # first use, or a forked child: a writer of its own
-                self._pid, self._thread, self._queue = os.getpid(), None, queue.SimpleQueue()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, args=(self._queue,),
-                                                name="webhook-group-commit", daemon=True)
-                self._thread.start()
-            return self._queue
+    def _lead_or_wait(self, job: _Job, deadline: float) -> list[_Job]:
+        with self._cond:
+            if job.done.is_set():
+                return []
+            if not self._flushing:
+                self._flushing = True
+                batch, self._queued = (self._queued[:self.max_batch],
+                                       self._queued[self.max_batch:])
+                return batch
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if job in self._queued:
+                    self._queued.remove(job)
+                raise GroupCommitTimeout(f"batch not committed within {self.wait_s:.0f} s")
+            self._cond.wait(left)
+            return []
 
-    def _loop(self, jobs: queue.SimpleQueue[Optional[_Job]]) -> None:
-        stopping = False
-        while not stopping:
-            first = jobs.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    job = jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stopping = True
-                    break
-                batch.append(job)
+    def _lead(self, batch: list[_Job]) -> None:
+        try:
             self._flush(sorted(batch, key=lambda j: j.key))
+        finally:
+            with self._cond:
+                self._flushing = False
+                self._cond.notify_all()
 
     def _flush(self, batch: list[_Job]) -> None:
+        """Every job of the batch ends with `done` set (a result or its own error)."""
         self.stats.batches += 1
         self.stats.units += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
