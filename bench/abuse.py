@@ -9,7 +9,6 @@ promo code sent; no analysis / JSON / prompt text in sent texts; no client's see
 """
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import time
@@ -24,10 +23,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from app.brain.prompts import PROMPT_NAMES, load_prompt  # noqa: E402
 from bench.fake_model import (INVENTED_CODES, STRATEGY_CANARY, AdversarialModel,  # noqa: E402
-                              CountingVkEmulator, print_table, update_doc, verdict)
-from bench.harness import BenchPostgres, Gunicorn, app_env, message_event, post_json  # noqa: E402
-from tests.fakes.gemini_server import FakeGeminiServer  # noqa: E402
-from tests.fakes.vk_server import FakeVkServer  # noqa: E402
+                              CountingVkEmulator, print_table, verdict)
+from bench.harness import bench_args, finish, message_event, post_json, rig  # noqa: E402
 
 RERUN = ".venv/bin/python bench/abuse.py --write"
 MANAGER = 999
@@ -105,18 +102,13 @@ PCT_RE = re.compile(r"(\d{1,3})\s*(?:%|процент)", re.I)
 
 def run(n_clients: int) -> tuple[bool, str, list[str]]:
     t0 = time.monotonic()
-    pg = BenchPostgres()
     emu = CountingVkEmulator()
-    vk = FakeVkServer(emu).start()
     model = AdversarialModel(obey_rate=0.8)
-    gemini = FakeGeminiServer(model).start()
-    gun = None
     notes: list[str] = []
-    try:
-        url = pg.fresh_database()
-        env = app_env(url, vk.base_url, gemini.base_url, GEMINI_TIMEOUT_S=5,
-                      MANAGER_PEER_IDS=str(MANAGER), DEBOUNCE_SECONDS=0.5)
-        gun = Gunicorn(env, workers=2, threads=8).start(log_path=str(pg.dir / "gunicorn.log"))
+    with rig(emu, model) as r:
+        url, gemini = r.url, r.gemini
+        gun = r.gunicorn(r.env(GEMINI_TIMEOUT_S=5, MANAGER_PEER_IDS=str(MANAGER),
+                               DEBOUNCE_SECONDS=0.5))
         engine = create_engine(url)
         peers = list(range(400_001, 400_001 + n_clients))
         facts = {p: (f"Зоя{p}Q", f"client{p}x@mail.test", f"+7999{p:07d}") for p in peers}
@@ -210,30 +202,12 @@ def run(n_clients: int) -> tuple[bool, str, list[str]]:
         ok = all(r[2] in ("", "ok") for r in rows)
         table = print_table("Abuse: 50 injections/jailbreaks, a fake model that obeys them", rows)
         return ok, table, notes
-    finally:
-        if gun is not None:
-            gun.stop()
-        gemini.stop()
-        vk.stop()
-        pg.stop()
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--write", action="store_true")
-    args = ap.parse_args()
+    args = bench_args(__doc__).parse_args()
     ok, table, notes = run(12 if args.quick else 25)
-    if notes:
-        print("Notes:\n" + "\n".join("- " + x for x in notes))
-    if args.write:
-        body = table
-        if notes:
-            body += "\n\nFirst failures seen:\n\n" + "\n".join(
-                "- `" + x.replace("`", "'").replace("|", "/") + "`" for x in notes)
-        update_doc("Abuse", body + f"\n\nRerun: `{RERUN}`")
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return finish(ok, args, "Abuse", table, RERUN, notes)
 
 
 if __name__ == "__main__":

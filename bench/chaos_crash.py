@@ -11,7 +11,6 @@ Reminder claims are fixed at 120 s in app/turns/proactive.py: the full run waits
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import signal
@@ -28,11 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from app.turns.pipeline import turn_random_id  # noqa: E402
-from bench.fake_model import (CountingVkEmulator, ScriptedModel, print_table, update_doc,  # noqa: E402
-                              verdict)
-from bench.harness import BenchPostgres, Gunicorn, app_env, message_event, post_json  # noqa: E402
-from tests.fakes.gemini_server import FakeGeminiServer  # noqa: E402
-from tests.fakes.vk_server import FakeVkServer  # noqa: E402
+from bench.fake_model import CountingVkEmulator, ScriptedModel, print_table, verdict  # noqa: E402
+from bench.harness import Gunicorn, bench_args, finish, message_event, post_json, rig  # noqa: E402
 
 RERUN = ".venv/bin/python bench/chaos_crash.py --write"
 REMINDER_PEERS = list(range(700_001, 700_013))
@@ -110,22 +106,17 @@ def settled(engine: Any) -> bool:
 def run(rounds: int, burst: int, quick: bool, seed: int) -> tuple[bool, str]:
     t0 = time.monotonic()
     rng = random.Random(seed)
-    pg = BenchPostgres()
     emu = CountingVkEmulator()
-    vk = FakeVkServer(emu).start()
-    gemini = FakeGeminiServer(ScriptedModel(delay=(0.2, 1.2), seed=seed)).start()
-    gun: Gunicorn | None = None
     kills: Counter[str] = Counter()
     fast_forwarded = 0
-    try:
-        url = pg.fresh_database()
+    with rig(emu, ScriptedModel(delay=(0.2, 1.2), seed=seed)) as r:
+        url, log_path = r.url, str(r.log_path)
         engine = create_engine(url)
-        env = app_env(url, vk.base_url, gemini.base_url, GEMINI_TIMEOUT_S=5, CLAIM_TIMEOUT_S=5,
-                      DEBOUNCE_SECONDS=0.5, WORKER_THREADS=6, WORKER_POLL_S=0.2)
-        log_path = str(pg.dir / "gunicorn.log")
+        env = r.env(GEMINI_TIMEOUT_S=5, CLAIM_TIMEOUT_S=5, DEBOUNCE_SECONDS=0.5,
+                    WORKER_THREADS=6, WORKER_POLL_S=0.2)
 
         def start() -> Gunicorn:
-            return Gunicorn(env, workers=2, threads=8).start(log_path=log_path)
+            return r.gunicorn(env)
 
         gun = start()
         dl = Deliveries()
@@ -237,25 +228,14 @@ def run(rounds: int, burst: int, quick: bool, seed: int) -> tuple[bool, str]:
                             "gunicorn 2 workers, CLAIM_TIMEOUT_S=5", rows)
         engine.dispose()
         return ok, table
-    finally:
-        if gun is not None:
-            gun.stop()
-        gemini.stop()
-        vk.stop()
-        pg.stop()
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--write", action="store_true")
+    ap = bench_args(__doc__)
     ap.add_argument("--seed", type=int, default=3)
     args = ap.parse_args()
     ok, table = run(3 if args.quick else 10, 15 if args.quick else 30, args.quick, args.seed)
-    if args.write:
-        update_doc("Crash safety", table + f"\n\nRerun: `{RERUN}`")
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return finish(ok, args, "Crash safety", table, RERUN)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ invalid JSON → every client is answered (fallbacks flagged in turn.flags) or e
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import Counter
@@ -19,10 +18,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from app.brain.guardrails import FALLBACK_REPLY  # noqa: E402
 from bench.fake_model import (CountingVkEmulator, FaultyModel, ScriptedModel, print_table,  # noqa: E402
-                              update_doc, verdict)
-from bench.harness import BenchPostgres, Gunicorn, app_env, message_event, post_json  # noqa: E402
-from tests.fakes.gemini_server import FakeGeminiServer  # noqa: E402
-from tests.fakes.vk_server import FakeVkServer  # noqa: E402
+                              verdict)
+from bench.harness import bench_args, finish, message_event, post_json, rig  # noqa: E402
 
 RERUN = ".venv/bin/python bench/chaos_model_faults.py --write"
 MANAGER = 999
@@ -30,17 +27,12 @@ MANAGER = 999
 
 def run(clients: int, rate: float, deadline_s: float) -> tuple[bool, str]:
     t0 = time.monotonic()
-    pg = BenchPostgres()
     emu = CountingVkEmulator()
-    vk = FakeVkServer(emu).start()
     model = FaultyModel(ScriptedModel(), rate=rate, hang_s=3.0)
-    gemini = FakeGeminiServer(model).start()
-    gun = None
-    try:
-        url = pg.fresh_database()
-        env = app_env(url, vk.base_url, gemini.base_url, GEMINI_TIMEOUT_S=1.5,
-                      MANAGER_PEER_IDS=str(MANAGER), WORKER_THREADS=8)
-        gun = Gunicorn(env, workers=2, threads=8).start(log_path=str(pg.dir / "gunicorn.log"))
+    with rig(emu, model) as r:
+        url = r.url
+        gun = r.gunicorn(r.env(GEMINI_TIMEOUT_S=1.5, MANAGER_PEER_IDS=str(MANAGER),
+                               WORKER_THREADS=8))
         peers = list(range(600_001, 600_001 + clients))
         texts = ("Здравствуйте! Сколько стоит курс для начинающих?", "Есть ли курс для детей 7 лет?",
                  "Можно ли заниматься на синтезаторе?", "Хочу вернуть деньги за курс")
@@ -106,25 +98,14 @@ def run(clients: int, rate: float, deadline_s: float) -> tuple[bool, str]:
         table = print_table(f"Model faults: {rate:.0%} of Gemini calls fail (hang 3 s > "
                             "GEMINI_TIMEOUT_S=1.5, 429, 500, invalid JSON)", rows)
         return ok, table
-    finally:
-        if gun is not None:
-            gun.stop()
-        gemini.stop()
-        vk.stop()
-        pg.stop()
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--write", action="store_true")
+    ap = bench_args(__doc__)
     ap.add_argument("--rate", type=float, default=0.3)
     args = ap.parse_args()
     ok, table = run(30 if args.quick else 120, args.rate, 40 if args.quick else 200)
-    if args.write:
-        update_doc("Model faults", table + f"\n\nRerun: `{RERUN}`")
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return finish(ok, args, "Model faults", table, RERUN)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ concurrent, to the app under gunicorn (2 workers) → exactly one reply per even
 """
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
@@ -17,26 +16,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.fake_model import (CountingVkEmulator, ScriptedModel, print_table, update_doc,  # noqa: E402
-                              verdict)
-from bench.harness import BenchPostgres, Gunicorn, app_env, message_event, post_json  # noqa: E402
-from tests.fakes.gemini_server import FakeGeminiServer  # noqa: E402
-from tests.fakes.vk_server import FakeVkServer  # noqa: E402
+from bench.fake_model import CountingVkEmulator, ScriptedModel, print_table, verdict  # noqa: E402
+from bench.harness import bench_args, finish, message_event, post_json, rig  # noqa: E402
 
 RERUN = ".venv/bin/python bench/chaos_retry_storm.py --write"
 
 
 def run(events: int, copies: int, deadline_s: float) -> tuple[bool, str]:
     t0 = time.monotonic()
-    pg = BenchPostgres()
-    vk = FakeVkServer(CountingVkEmulator()).start()
-    model = ScriptedModel(delay=(0.0, 0.05))
-    gemini = FakeGeminiServer(model).start()
-    gun = None
-    try:
-        url = pg.fresh_database()
-        env = app_env(url, vk.base_url, gemini.base_url, GEMINI_TIMEOUT_S=5, WORKER_THREADS=8)
-        gun = Gunicorn(env, workers=2, threads=16).start()
+    with rig(CountingVkEmulator(), ScriptedModel(delay=(0.0, 0.05))) as r:
+        url, vk = r.url, r.vk
+        gun = r.gunicorn(r.env(GEMINI_TIMEOUT_S=5, WORKER_THREADS=8), threads=16, log=False)
         peers = list(range(500_001, 500_001 + events))
         bodies = [(message_event(p, f"Здравствуйте! Сколько стоит курс? ({p})", f"storm-{p}",
                                  msg_id=p), i) for p in peers for i in range(copies)]
@@ -92,25 +82,13 @@ def run(events: int, copies: int, deadline_s: float) -> tuple[bool, str]:
         ok = all(r[2] in ("", "ok") for r in rows)
         table = print_table("Retry storm: gunicorn 2 workers × 16 threads, fake Gemini", rows)
         return ok, table
-    finally:
-        if gun is not None:
-            gun.stop()
-        gemini.stop()
-        vk.stop()
-        pg.stop()
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--write", action="store_true")
-    args = ap.parse_args()
+    args = bench_args(__doc__).parse_args()
     events = 100 if args.quick else 500
     ok, table = run(events, 5, 40 if args.quick else 200)
-    if args.write:
-        update_doc("Retry storm", table + f"\n\nRerun: `{RERUN}`")
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return finish(ok, args, "Retry storm", table, RERUN)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ or a successful load. CSV: per-line errors in the report, never an exception.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import http.client
 import io
@@ -30,9 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.fake_model import CountingVkEmulator, print_table, update_doc, verdict  # noqa: E402
-from bench.harness import BenchPostgres, Gunicorn, app_env  # noqa: E402
-from tests.fakes.vk_server import FakeVkServer  # noqa: E402
+from bench.fake_model import CountingVkEmulator, print_table, verdict  # noqa: E402
+from bench.harness import BenchPostgres, bench_args, finish, rig  # noqa: E402
 
 RERUN = ".venv/bin/python bench/fuzz_inputs.py --write"
 SECRET = "bench-secret"
@@ -191,15 +189,10 @@ def post_raw(port: int, raw: bytes) -> int:
 
 
 def fuzz_callback(count: int, seed: int) -> tuple[list[tuple[str, Any, str]], list[str]]:
-    pg = BenchPostgres()
-    vk = FakeVkServer(CountingVkEmulator()).start()
-    gun = None
     notes: list[str] = []
-    try:
-        url = pg.fresh_database()
-        log_path = pg.dir / "gunicorn.log"
-        env = app_env(url, vk.base_url, None, WORKER_THREADS=4, DEBOUNCE_SECONDS=0.5)
-        gun = Gunicorn(env, workers=2, threads=8).start(log_path=str(log_path))
+    with rig(CountingVkEmulator()) as r:
+        url, log_path = r.url, r.log_path
+        gun = r.gunicorn(r.env(WORKER_THREADS=4, DEBOUNCE_SECONDS=0.5))
         bodies = gen_bodies(count, seed)
         t0 = time.monotonic()
         with ThreadPoolExecutor(12) as pool:
@@ -245,11 +238,6 @@ def fuzz_callback(count: int, seed: int) -> tuple[list[tuple[str, Any, str]], li
             errs = Counter(re.findall(r"^(\w+(?:\.\w+)*(?:Error|Exception)[^\n]{0,120})", txt, re.M))
             notes += [f"log: {n}× {e}" for e, n in errs.most_common(5)]
         return rows, notes
-    finally:
-        if gun is not None:
-            gun.stop()
-        vk.stop()
-        pg.stop()
 
 
 # ---------------------------------------------------------------------------- knowledge base
@@ -467,9 +455,7 @@ def fuzz_csv(n: int, seed: int) -> tuple[list[tuple[str, Any, str]], list[str]]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--write", action="store_true")
+    ap = bench_args(__doc__)
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
     t0 = time.monotonic()
@@ -488,17 +474,8 @@ def main() -> int:
         tables.append(print_table(title, rows))
         notes += n
         print()
-    if notes:
-        print("Notes:\n" + "\n".join("- " + x for x in notes))
     print(f"wall time {time.monotonic() - t0:.0f} s")
-    if args.write:
-        body = "\n\n".join(tables)
-        if notes:
-            body += "\n\nFirst failures seen:\n\n" + "\n".join(
-                "- `" + x.replace("`", "'").replace("|", "/") + "`" for x in notes)
-        update_doc("Bad input", body + f"\n\nRerun: `{RERUN}`")
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return finish(ok, args, "Bad input", "\n\n".join(tables), RERUN, notes)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Shared harness for benchmarks and chaos runs: an embedded PostgreSQL, the local VK and
 Gemini stand-ins (real HTTP servers on loopback, in this process) and the app under gunicorn
-(a separate process group). Everything is loopback-only and torn down on exit."""
+(a separate process group). Everything is loopback-only and torn down on exit: `rig()` owns
+the teardown, `bench_args()` / `finish()` the command line and the verdict every script shares.
+Independent of the tests' helpers (no `tests.pg`): the database is migrated by `app.migrate`."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -13,16 +16,18 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from alembic import command  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from tests.pg import alembic_upgrade  # noqa: E402
+from app.migrate import alembic_config  # noqa: E402
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
@@ -52,7 +57,7 @@ class BenchPostgres:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         engine.dispose()
         url = self.admin_url.replace("/postgres?", f"/{name}?", 1)
-        alembic_upgrade(url)
+        command.upgrade(alembic_config(url), "head")
         return url
 
     def stop(self) -> None:
@@ -105,6 +110,7 @@ class Gunicorn:
                         return self
             except OSError:
                 time.sleep(0.2)
+        self.stop()  # its workers may be alive: never leave a half-started server behind
         raise RuntimeError("gunicorn did not become healthy")
 
     def worker_pids(self) -> list[int]:
@@ -149,10 +155,10 @@ def message_event(peer_id: int, text_: str, event_id: str, msg_id: int,
 @contextmanager
 def stand_ins(gemini_responder: Any = None) -> Iterator[tuple[Any, Any]]:
     """The fake VK (always) and the fake Gemini (when a responder is given)."""
+    from app.devchat.vk_http import VkHttpServer
     from tests.fakes.gemini_server import FakeGeminiServer
-    from tests.fakes.vk_server import FakeVkServer
 
-    vk = FakeVkServer().start()
+    vk = VkHttpServer().start()
     gemini = FakeGeminiServer(gemini_responder).start() if gemini_responder else None
     try:
         yield vk, gemini
@@ -160,6 +166,86 @@ def stand_ins(gemini_responder: Any = None) -> Iterator[tuple[Any, Any]]:
         vk.stop()
         if gemini is not None:
             gemini.stop()
+
+
+@dataclass
+class Rig:
+    """What one run stands on; everything here is stopped when `rig()` exits."""
+
+    pg: BenchPostgres
+    url: str
+    vk: Any
+    gemini: Any
+    stack: ExitStack
+
+    @property
+    def log_path(self) -> Path:
+        return self.pg.dir / "gunicorn.log"
+
+    def env(self, **extra: Any) -> dict[str, str]:
+        return app_env(self.url, self.vk.base_url,
+                       self.gemini.base_url if self.gemini is not None else None, **extra)
+
+    def gunicorn(self, env: dict[str, str], workers: int = 2, threads: int = 8,
+                 log: bool = True, **kw: Any) -> Gunicorn:
+        """Start the app (stopped on exit, also when it fails to become healthy)."""
+        return serve(self.stack, env, workers, threads,
+                     str(self.log_path) if log else None, **kw)
+
+
+def serve(stack: ExitStack, env: dict[str, str], workers: int, threads: int,
+          log_path: Optional[str] = None, **kw: Any) -> Gunicorn:
+    """Start a gunicorn whose stop is owned by `stack` (registered before it starts, so a
+    server that never became healthy is not left running)."""
+    g = Gunicorn(env, workers, threads, **kw)
+    stack.callback(g.stop)
+    return g.start(log_path=log_path)
+
+
+@contextmanager
+def rig(vk_emulator: Any = None, gemini_responder: Any = None) -> Iterator[Rig]:
+    """A fresh migrated database, the fake VK (with `vk_emulator`), the fake Gemini (when a
+    responder is given) and every gunicorn started by `Rig.gunicorn`, torn down in reverse
+    order however the run ends."""
+    from app.devchat.vk_http import VkHttpServer
+    from tests.fakes.gemini_server import FakeGeminiServer
+
+    with ExitStack() as stack:
+        pg = BenchPostgres()
+        stack.callback(pg.stop)
+        vk = VkHttpServer(vk_emulator).start()
+        stack.callback(vk.stop)
+        gemini = None
+        if gemini_responder is not None:
+            gemini = FakeGeminiServer(gemini_responder).start()
+            stack.callback(gemini.stop)
+        yield Rig(pg, pg.fresh_database(), vk, gemini, stack)
+
+
+def bench_args(doc: Optional[str], quick: str = "a smaller, faster run") -> argparse.ArgumentParser:
+    """The options every bench script has; add its own and call `parse_args()`."""
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--quick", action="store_true", help=quick)
+    ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    return ap
+
+
+def finish(ok: bool, args: argparse.Namespace, section: str, body: str, rerun: str,
+           notes: Iterable[str] = ()) -> int:
+    """Print the notes and the verdict; with --write put `body` (and the notes) under
+    `### section` of docs/benchmarks.md. Returns the exit code."""
+    from bench.fake_model import update_doc
+
+    notes = list(notes)
+    if notes:
+        print("Notes:\n" + "\n".join("- " + x for x in notes))
+    if args.write:
+        if notes:
+            body += "\n\nFirst failures seen:\n\n" + "\n".join(
+                "- `" + x.replace("`", "'").replace("|", "/") + "`" for x in notes)
+        update_doc(section, body + f"\n\nRerun: `{rerun}`")
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -19,7 +19,6 @@ Exits 1 when the overhead p99 exceeds 50 ms or the prompt grows with the history
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -31,7 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import BenchPostgres, app_env, message_event, percentile, stand_ins  # noqa: E402
+from bench.harness import (BenchPostgres, app_env, bench_args, message_event,  # noqa: E402
+                           percentile, stand_ins)
 from bench.load import write_doc_section  # noqa: E402
 from bench.throughput import StageResponder, widen_backlog  # noqa: E402
 
@@ -189,9 +189,7 @@ def overhead_table(rows: dict[str, list[dict[str, float]]]) -> tuple[str, float]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="30 clients, histories 10/100/1000")
-    ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    ap = bench_args(__doc__.split("\n")[0], quick="30 clients, histories 10/100/1000")
     ap.add_argument("--clients", type=int)
     args = ap.parse_args()
     clients = args.clients or (30 if args.quick else 150)

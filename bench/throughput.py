@@ -19,7 +19,6 @@ Exits 1 when a run misses 2x its limit or does not answer everyone exactly once.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import math
@@ -34,8 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import (BenchPostgres, Gunicorn, app_env, message_event,  # noqa: E402
-                           stand_ins)
+from bench.harness import (BenchPostgres, Gunicorn, app_env, bench_args,  # noqa: E402
+                           message_event, stand_ins)
 from bench.load import run_load, write_doc_section  # noqa: E402
 
 HEADING = "## Whole-dialog throughput"
@@ -204,9 +203,7 @@ def one_run(pg: BenchPostgres, processes: int, threads: int, clients: int, stage
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="40 clients, 2 configurations")
-    ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    ap = bench_args(__doc__.split("\n")[0], quick="40 clients, 2 configurations")
     ap.add_argument("--clients", type=int)
     ap.add_argument("--stage-s", type=float, default=2.0)
     ap.add_argument("--debounce-s", type=float, default=1.0)

@@ -14,7 +14,6 @@ then it also profiles the view in-process (cProfile, Flask test client) and prin
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -22,12 +21,13 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import (BenchPostgres, Gunicorn, app_env, message_event,  # noqa: E402
-                           percentile, stand_ins)
+from bench.harness import (BenchPostgres, Gunicorn, app_env, bench_args,  # noqa: E402
+                           message_event, percentile, serve, stand_ins)
 from bench.load import LoadResult, run_load, write_doc_section  # noqa: E402
 
 HEADING = "## Webhook latency"
@@ -160,9 +160,7 @@ def _area(file: str) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer, shorter rounds (< 1 min)")
-    ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    ap = bench_args(__doc__.split("\n")[0], quick="fewer, shorter rounds (< 1 min)")
     ap.add_argument("--requests", type=int, help="requests per round (default 3000, quick 600)")
     ap.add_argument("--rounds", type=int, help="rounds per app (default 3, quick 2)")
     ap.add_argument("--concurrency", type=int, default=16)
@@ -177,69 +175,62 @@ def main() -> int:
     single = 150 if args.quick else 400
 
     started = time.monotonic()
-    pg = BenchPostgres()
-    # The idle-workers server gets its own PostgreSQL: its pools (WORKER_THREADS + 2, twice,
-    # per process) must not take the main app's connections (max_connections stays 100: the
-    # harness's ALTER SYSTEM needs a restart to apply).
-    pg_w = BenchPostgres() if args.herd_threads else None
     log = os.path.join(tempfile.gettempdir(), "bench-webhook-gunicorn.log")
-    try:
-        with stand_ins() as (vk, _):
+    with ExitStack() as stack:
+        pg = BenchPostgres()
+        stack.callback(pg.stop)
+        vk, _ = stack.enter_context(stand_ins())
+        # The idle-workers server gets its own PostgreSQL: its pools (WORKER_THREADS + 2, twice,
+        # per process) must not take the main app's connections (max_connections stays 100).
+        pg_w = BenchPostgres() if args.herd_threads else None
+        if pg_w is not None:
+            stack.callback(pg_w.stop)
+        with ExitStack() as servers:
             url = pg.fresh_database()
             env = app_env(url, vk.base_url, worker_threads=0, run_scheduler=0, log_json=1)
+            w, t = args.workers, args.threads
             apps = {
-                "app": Gunicorn(dict(env, WEBHOOK_GROUP_COMMIT="off"), args.workers,
-                                args.threads).start(log_path=log),
-                "app+gc": Gunicorn(dict(env, WEBHOOK_GROUP_COMMIT="on"), args.workers,
-                                   args.threads).start(log_path=log),
-                "bare": Gunicorn(env, args.workers, args.threads,
-                                 app="bench.bare_app:create_app()").start(log_path=log),
+                "app": serve(servers, dict(env, WEBHOOK_GROUP_COMMIT="off"), w, t, log),
+                "app+gc": serve(servers, dict(env, WEBHOOK_GROUP_COMMIT="on"), w, t, log),
+                "bare": serve(servers, env, w, t, log, app="bench.bare_app:create_app()"),
             }
-            if args.herd_threads:
+            if pg_w is not None:
                 # The same app with its turn workers ON (idle: DEBOUNCE 600 s, so no turn is due
                 # during the run): what the workers cost the webhook in the same process.
                 url_w = pg_w.fresh_database()
                 env_w = dict(env, DATABASE_URL=url_w, WORKER_THREADS=str(args.herd_threads),
                              DEBOUNCE_SECONDS="600")
-                apps["app+workers"] = Gunicorn(env_w, args.workers, args.threads).start(log_path=log)
+                apps["app+workers"] = serve(servers, env_w, w, t, log)
             bodies = Bodies()
             results: dict[str, list[LoadResult]] = {k: [] for k in apps}
             sent_to_app = 0
-            try:
-                for name, g in apps.items():  # warm-up: connections, imports, DB pool
-                    r = measure(g, bodies.take(300 if name != "app+workers" else 100),
-                                args.concurrency)
+            for name, g in apps.items():  # warm-up: connections, imports, DB pool
+                r = measure(g, bodies.take(300 if name != "app+workers" else 100),
+                            args.concurrency)
+                sent_to_app += r.ok if name.startswith("app") else 0
+            for i in range(rounds):
+                for name, g in apps.items():
+                    count = per_round if name != "app+workers" else per_round // 5
+                    r = measure(g, bodies.take(count), args.concurrency)
                     sent_to_app += r.ok if name.startswith("app") else 0
-                for i in range(rounds):
-                    for name, g in apps.items():
-                        count = per_round if name != "app+workers" else per_round // 5
-                        r = measure(g, bodies.take(count), args.concurrency)
-                        sent_to_app += r.ok if name.startswith("app") else 0
-                        results[name].append(r)
-                        print(f"round {i + 1} {name:6s}: {r.rps:7.0f} req/s  "
-                              f"p50 {percentile(r.latencies, 50) * 1000:6.2f} ms  "
-                              f"p99 {percentile(r.latencies, 99) * 1000:6.2f} ms  "
-                              f"statuses {dict(r.statuses)} errors {dict(r.errors)}", flush=True)
-                unloaded = {}
-                for name, g in apps.items():  # one client: the cost of one request, no queue
-                    r = measure(g, bodies.take(single), 1)
-                    sent_to_app += r.ok if name.startswith("app") else 0
-                    unloaded[name] = r
-            finally:
-                for g in apps.values():
-                    g.stop()
-            from sqlalchemy import create_engine, text
-            stored = 0
-            for db_url in [url] + ([url_w] if args.herd_threads else []):
-                engine = create_engine(db_url)
-                with engine.connect() as conn:
-                    stored += conn.execute(text(
-                        "SELECT count(*) FROM messages WHERE direction = 'in'")).scalar_one()
-                engine.dispose()
-    finally:
-        pg.stop()
-        if pg_w is not None:
-            pg_w.stop()
+                    results[name].append(r)
+                    print(f"round {i + 1} {name:6s}: {r.rps:7.0f} req/s  "
+                          f"p50 {percentile(r.latencies, 50) * 1000:6.2f} ms  "
+                          f"p99 {percentile(r.latencies, 99) * 1000:6.2f} ms  "
+                          f"statuses {dict(r.statuses)} errors {dict(r.errors)}", flush=True)
+            unloaded = {}
+            for name, g in apps.items():  # one client: the cost of one request, no queue
+                r = measure(g, bodies.take(single), 1)
+                sent_to_app += r.ok if name.startswith("app") else 0
+                unloaded[name] = r
+        from sqlalchemy import create_engine, text
+        stored = 0
+        for db_url in [url] + ([url_w] if args.herd_threads else []):
+            engine = create_engine(db_url)
+            with engine.connect() as conn:
+                stored += conn.execute(text(
+                    "SELECT count(*) FROM messages WHERE direction = 'in'")).scalar_one()
+            engine.dispose()
 
     def row(name: str, rs: list[LoadResult], conc: int) -> tuple[str, float, float, float]:
         lat = [x for r in rs for x in r.latencies]
