@@ -25,6 +25,7 @@ from rank_bm25 import BM25Okapi  # noqa: E402
 
 from app.knowledge.base import KnowledgeBase, load_kb  # noqa: E402
 from app.knowledge.search import KnowledgeIndex  # noqa: E402
+from bench.load import write_doc_section  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 SETS = [
@@ -95,18 +96,12 @@ def run() -> str:
     return "\n".join(rows)
 
 
-def write_section(table: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
-    section = (f"{HEADING}\n\nRecall of `app.knowledge.search` against plain BM25 on colloquial student "
-               f"queries (`tests/data/kb_queries.jsonl`, `tests/data/kb_other_queries.jsonl`), "
-               f"k = 3, single thread, lemma cache warmed by one pass over the queries (typo matching is not cached).\n\n{table}\n\nRerun: `{RERUN}`\n")
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+def write_section(table: str) -> None:
+    write_doc_section(HEADING, (
+        "Recall of `app.knowledge.search` against plain BM25 on colloquial student "
+        "queries (`tests/data/kb_queries.jsonl`, `tests/data/kb_other_queries.jsonl`), "
+        "k = 3, single thread, lemma cache warmed by one pass over the queries (typo matching "
+        f"is not cached).\n\n{table}\n\nRerun: `{RERUN}`"))
 
 
 def main() -> None:
