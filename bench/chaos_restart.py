@@ -10,7 +10,6 @@ finish (claims expire at once). kill -9: the short lease (CLAIM_TIMEOUT_S) runs 
 """
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 import time
@@ -19,21 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.fake_model import (CountingVkEmulator, ScriptedModel, print_table, update_doc,  # noqa: E402
-                              verdict)
-from bench.harness import (BenchPostgres, Gunicorn, app_env, message_event,  # noqa: E402
-                           post_json)
-from tests.fakes.gemini_server import FakeGeminiServer  # noqa: E402
-from tests.fakes.vk_server import FakeVkServer  # noqa: E402
+from bench.fake_model import CountingVkEmulator, ScriptedModel, print_table, verdict  # noqa: E402
+from bench.harness import Rig, bench_args, finish, message_event, post_json, rig  # noqa: E402
 
 RERUN = ".venv/bin/python bench/chaos_restart.py --write"
 TARGET_S = 45.0
 DRAIN_S = 8  # a turn is two 6 s model calls: those with more than 8 s left are released
 
 
-def one_round(mode: str, env: dict[str, str], vk: FakeVkServer, gemini: FakeGeminiServer,
-              clients: int, first_peer: int, log_path: str) -> dict[str, float]:
-    gun = Gunicorn(env, workers=2, threads=16, graceful_s=20).start(log_path=log_path)
+def one_round(mode: str, env: dict[str, str], r: Rig, clients: int,
+              first_peer: int) -> dict[str, float]:
+    vk, gemini = r.vk, r.gemini
+    gun = r.gunicorn(env, threads=16, graceful_s=20)
     peers = list(range(first_peer, first_peer + clients))
     for i, peer in enumerate(peers):
         body = message_event(peer, "Здравствуйте! Хочу научиться играть, с чего начать?",
@@ -54,7 +50,7 @@ def one_round(mode: str, env: dict[str, str], vk: FakeVkServer, gemini: FakeGemi
         gun.kill9()
     stop_s = time.monotonic() - t_stop
     answered_before = sum(1 for p in peers if vk.emulator.sent(p))
-    nxt = Gunicorn(env, workers=2, threads=16, graceful_s=20).start(log_path=log_path)
+    nxt = r.gunicorn(env, threads=16, graceful_s=20)
     started, worst = time.monotonic(), 0.0
     while time.monotonic() - started < 120:
         pending = [p for p in peers if not vk.emulator.sent(p)]
@@ -72,27 +68,16 @@ def one_round(mode: str, env: dict[str, str], vk: FakeVkServer, gemini: FakeGemi
 
 
 def run(rounds: int, clients: int, delay: float) -> tuple[bool, str]:
-    pg = BenchPostgres()
-    emu = CountingVkEmulator()
-    model = ScriptedModel(delay=(delay, delay))
-    vk = FakeVkServer(emu).start()
-    gemini = FakeGeminiServer(model).start()
     results: list[tuple[str, dict[str, float]]] = []
-    try:
-        url = pg.fresh_database()
-        env = app_env(url, vk.base_url, gemini.base_url, GEMINI_TIMEOUT_S=30, DEBOUNCE_SECONDS=0,
-                      CLAIM_TIMEOUT_S=25, SHUTDOWN_DRAIN_S=DRAIN_S, WORKER_THREADS=16,
-                      WORKER_POLL_S=0.2, RUN_SCHEDULER="false")
+    with rig(CountingVkEmulator(), ScriptedModel(delay=(delay, delay))) as r:
+        env = r.env(GEMINI_TIMEOUT_S=30, DEBOUNCE_SECONDS=0, CLAIM_TIMEOUT_S=25,
+                    SHUTDOWN_DRAIN_S=DRAIN_S, WORKER_THREADS=16, WORKER_POLL_S=0.2,
+                    RUN_SCHEDULER="false")
         peer = 900_001
         for rnd in range(rounds):
             for mode in ("sigterm-release", "sigterm-finish", "kill9"):
-                results.append((mode, one_round(mode, env, vk, gemini, clients, peer,
-                                                str(pg.dir / "gunicorn.log"))))
+                results.append((mode, one_round(mode, env, r, clients, peer)))
                 peer += clients
-    finally:
-        vk.stop()
-        gemini.stop()
-        pg.stop()
     return _report(results, delay)
 
 
@@ -113,14 +98,12 @@ def _report(results: list[tuple[str, dict[str, float]]], delay: float) -> tuple[
             f"`sigterm-release`: SIGTERM 1 s into the turns (they cannot finish within the drain: "
             f"released, the next process runs them again); `sigterm-finish`: 7 s in (they finish "
             f"during the drain); `kill9`: the whole group killed 3 s in (the lease runs out). Before this change (lease 180 s, "
-            f"no release on SIGTERM) only 4 of 20 were answered within 60 s. Rerun: `{RERUN}`.")
+            f"no release on SIGTERM) only 4 of 20 were answered within 60 s.")
     return ok_all, body
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one round of each mode, 10 clients")
-    ap.add_argument("--write", action="store_true", help="write the result to docs/benchmarks.md")
+def main() -> int:
+    ap = bench_args(__doc__.splitlines()[0], quick="one round of each mode, 10 clients")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--delay", type=float, default=6.0, help="seconds per model call")
@@ -128,10 +111,8 @@ def main() -> None:
     rounds, clients = (1, 10) if args.quick else (args.rounds, args.clients)
     ok, body = run(rounds, clients, args.delay)
     print(body)
-    if args.write:
-        update_doc("Restart: SIGTERM and kill -9 with turns in flight", body)
-    sys.exit(0 if ok else 1)
+    return finish(ok, args, "Restart: SIGTERM and kill -9 with turns in flight", body, RERUN)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
