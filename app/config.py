@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     access_reminder_days: int = Field(7, ge=0)
     payment_webhook_secret: Optional[str] = None
     port: int = 5000
+    # the eval lab (`flask eval run`): where runs are written and the panel looks for them,
+    # and the judge's model (unset: GEMINI_ANALYSIS_MODEL)
+    eval_runs_dir: str = "eval-runs"
+    eval_judge_model: Optional[str] = None
     log_json: bool = False
     secure_cookies: Optional[bool] = None  # unset: on when running on Railway (HTTPS)
     trust_proxy: Optional[bool] = None  # unset: on when running on Railway (behind its proxy)

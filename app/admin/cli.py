@@ -19,12 +19,14 @@ def register(app: Flask) -> None:
     """Every command group: staff commands here, the others beside their capability."""
     from app.crm.cli import GROUPS as crm_groups
     from app.devchat.seed import GROUPS as dev_groups
+    from app.eval.cli import eval_group
     from app.knowledge.kb_cli import kb
     from app.reminders.cli import GROUPS as reminder_groups
     from app.reminders.followup_cli import followup
 
     _add_kb_reload(kb)
-    for group in (clients, bot, kb, followup, *reminder_groups, *crm_groups, *dev_groups):
+    for group in (clients, bot, kb, followup, *reminder_groups, *crm_groups, *dev_groups,
+                  eval_group):
         app.cli.add_command(group)
 
 

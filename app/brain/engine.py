@@ -104,6 +104,7 @@ def run_brain(ctx: TurnContext, primary: Brain, offline: Brain,
     analysis = run.analyze()
     decisions = apply_effects(analysis)
     text, fallback = run.write(analysis, decisions)
+    version = getattr(primary, "prompt_version", PROMPT_VERSION)  # another prompts directory
     return BrainResult(analysis=analysis, reply_text=text, decisions=decisions,
-                       prompt_version=PROMPT_VERSION, usage=run.usage, flags=run.flags,
+                       prompt_version=version, usage=run.usage, flags=run.flags,
                        fallback=fallback)

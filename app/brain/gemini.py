@@ -23,7 +23,7 @@ from app.brain.errors import (LlmBlocked, LlmError, LlmInvalidOutput, LlmRateLim
                               LlmServerError, LlmTimeout)
 from app.brain.analysis import ANALYSIS_SCHEMA, AnalysisInvalid, parse_analysis
 from app.brain.prompting import build_analysis_content, build_reply_content, clip
-from app.brain.prompts import load_prompt
+from app.brain.prompts import DEFAULT_PROMPTS, PromptSet
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
 
 
@@ -110,8 +110,11 @@ class GeminiBrain:
                  base_url: Optional[str] = None,
                  timeout_s: float = 30.0, max_attempts: int = 3, backoff_base_s: float = 0.5,
                  *, api_version: Optional[str] = "v1beta", max_connections: int = 64,
-                 sleep: Callable[[float], None] = time.sleep, name: str = "gemini"):
+                 sleep: Callable[[float], None] = time.sleep, name: str = "gemini",
+                 prompts: Optional[PromptSet] = None):
         self.name = name
+        self.prompts = prompts or DEFAULT_PROMPTS  # another directory: the eval lab's --prompts
+        self.prompt_version = self.prompts.version
         self.analysis_model = analysis_model
         self.reply_model = reply_model
         self.max_attempts = max(1, max_attempts)
@@ -151,7 +154,7 @@ class GeminiBrain:
             self._sleep(self._backoff(self._attempts.sent))
 
     def analyze(self, ctx: TurnContext) -> StageResult:
-        system = load_prompt("analysis")
+        system = self.prompts.load("analysis")
         content = build_analysis_content(ctx)
         config = gtypes.GenerateContentConfig(
             system_instruction=system, temperature=0.2,
@@ -177,7 +180,7 @@ class GeminiBrain:
                            prompt_chars=len(system) + len(content))
 
     def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult:
-        system = load_prompt("reply" if ctx.kind == "reply" else "reminder")
+        system = self.prompts.load("reply" if ctx.kind == "reply" else "reminder")
         content = build_reply_content(ctx, analysis, decisions)
         config = gtypes.GenerateContentConfig(system_instruction=system, temperature=0.7)
         answer = self._generate(self.reply_model, content, config)

@@ -32,13 +32,14 @@ class Claim:
     kind: str = TurnKind.REPLY
 
 
-def _due_dialog(s: Session, now: datetime) -> Optional[Dialog]:
-    return s.execute(
-        select(Dialog)
-        .where(Dialog.reply_due_at <= now,
-               or_(Dialog.claimed_until.is_(None), Dialog.claimed_until < now))
-        .order_by(Dialog.reply_due_at).limit(1).with_for_update(skip_locked=True)
-    ).scalar_one_or_none()
+def _due_dialog(s: Session, now: datetime, dialog_id: Optional[int] = None) -> Optional[Dialog]:
+    query = select(Dialog).where(
+        Dialog.reply_due_at <= now,
+        or_(Dialog.claimed_until.is_(None), Dialog.claimed_until < now))
+    if dialog_id is not None:  # the eval lab plays each dialog in its own thread
+        query = query.where(Dialog.id == dialog_id)
+    return s.execute(query.order_by(Dialog.reply_due_at).limit(1)
+                     .with_for_update(skip_locked=True)).scalar_one_or_none()
 
 
 def _latest_inbound_id(s: Session, dialog_id: int) -> int:
@@ -47,9 +48,10 @@ def _latest_inbound_id(s: Session, dialog_id: int) -> int:
 
 
 def claim_next(s: Session, now: datetime, claim_timeout_s: float,
-               max_attempts: int) -> Optional[Claim]:
-    """Claim one due dialog in the caller's transaction (commit to make it durable)."""
-    dialog = _due_dialog(s, now)
+               max_attempts: int, dialog_id: Optional[int] = None) -> Optional[Claim]:
+    """Claim one due dialog (only `dialog_id`, when given) in the caller's transaction
+    (commit to make it durable)."""
+    dialog = _due_dialog(s, now, dialog_id)
     if dialog is None:
         return None
     turn = s.get(Turn, dialog.claimed_turn_id) if dialog.claimed_turn_id else None

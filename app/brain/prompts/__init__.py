@@ -1,34 +1,70 @@
 """System prompt templates (Russian), versioned by the hash of their content.
 
 `PROMPT_VERSION` changes whenever any template changes, so staff can tell which wording
-produced a stored answer.
+produced a stored answer. A `PromptSet` reads the same templates from another directory (the
+eval lab's `--prompts DIR`): its `version` is computed the same way over what it reads, and a
+template missing there is taken from the built-in directory.
 """
 from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Optional
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 PROMPT_NAMES = ("analysis", "reply", "reminder")
+JUDGE_PROMPT = "judge"  # the eval lab's judge: versioned on its own, not part of PROMPT_VERSION
 
 
 @lru_cache(maxsize=None)
-def load_prompt(name: str) -> str:
-    if name not in PROMPT_NAMES:
-        raise KeyError(f"unknown prompt {name!r}")
-    return (PROMPTS_DIR / f"{name}.ru.md").read_text(encoding="utf-8").strip()
+def _read(directory: Path, name: str) -> str:
+    path = directory / f"{name}.ru.md"
+    if directory != PROMPTS_DIR and not path.exists():
+        path = PROMPTS_DIR / f"{name}.ru.md"
+    return path.read_text(encoding="utf-8").strip()
 
 
-def _version() -> str:
+def _digest(texts: list[tuple[str, str]]) -> str:
     digest = hashlib.sha256()
-    for name in PROMPT_NAMES:
+    for name, text in texts:
         digest.update(name.encode())
-        digest.update(load_prompt(name).encode("utf-8"))
+        digest.update(text.encode("utf-8"))
     return digest.hexdigest()[:8]
 
 
-PROMPT_VERSION: str = _version()
+class PromptSet:
+    """The templates of one directory (default: the built-in one)."""
+
+    def __init__(self, directory: Optional[str | Path] = None) -> None:
+        self.directory = Path(directory).resolve() if directory else PROMPTS_DIR
+        if not self.directory.is_dir():
+            raise FileNotFoundError(f"prompts directory {self.directory} does not exist")
+
+    def load(self, name: str) -> str:
+        if name not in PROMPT_NAMES and name != JUDGE_PROMPT:
+            raise KeyError(f"unknown prompt {name!r}")
+        return _read(self.directory, name)
+
+    @property
+    def version(self) -> str:
+        return _digest([(n, self.load(n)) for n in PROMPT_NAMES])
+
+    @property
+    def judge_version(self) -> str:
+        return _digest([(JUDGE_PROMPT, self.load(JUDGE_PROMPT))])
+
+
+DEFAULT_PROMPTS = PromptSet()
+
+
+def load_prompt(name: str) -> str:
+    if name not in PROMPT_NAMES:
+        raise KeyError(f"unknown prompt {name!r}")
+    return DEFAULT_PROMPTS.load(name)
+
+
+PROMPT_VERSION: str = DEFAULT_PROMPTS.version
 
 
 @lru_cache(maxsize=1)

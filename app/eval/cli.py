@@ -1,0 +1,130 @@
+"""`flask --app app eval run SCENARIOS.jsonl [--kb KB.json] [--out DIR] [--judge/--no-judge]
+[--prompts DIR]` and `flask --app app eval compare A/results.json B/results.json`."""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import click
+from flask.cli import AppGroup
+
+from app.services import services
+
+eval_group = AppGroup("eval", help="The conversation lab: play scenario dialogs, judge, compare.")
+
+
+def default_out_dir(runs_dir: str, prompt_version: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path(runs_dir) / f"{stamp}-{prompt_version}"
+
+
+@contextmanager
+def _quiet_logs(verbose: bool) -> Iterator[None]:
+    """Turn-by-turn INFO logs would bury the progress bar; warnings still show."""
+    logger = logging.getLogger("app")
+    old = logger.level
+    if not verbose:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+class _Bars:
+    """One click progress bar per phase (playing, judging); thread-safe updates."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, phase: str, total: int, run: Any) -> None:
+        with self._lock:
+            if phase not in self._bars:
+                for bar in self._bars.values():
+                    bar.render_finish()
+                label = "Диалоги" if phase == "play" else "Судья  "
+                self._bars[phase] = click.progressbar(length=total, label=label, file=sys.stderr,
+                                                      show_pos=True)
+            self._bars[phase].update(1)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.render_finish()
+
+
+@eval_group.command("run")
+@click.argument("scenarios_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kb", "kb_path", type=click.Path(exists=True, dir_okay=False),
+              help="Knowledge base JSON (default: KNOWLEDGE_BASE_PATH).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Where results.json and report.md go (default: EVAL_RUNS_DIR/<time>-<prompts>).")
+@click.option("--judge/--no-judge", default=None,
+              help="Judge each dialog with Gemini (default: on when GEMINI_API_KEY is set).")
+@click.option("--prompts", "prompts_dir", type=click.Path(exists=True, file_okay=False),
+              help="Read the prompt templates from this directory instead of the built-in one.")
+@click.option("--concurrency", "-j", default=4, show_default=True, type=click.IntRange(1, 32),
+              help="Dialogs played at once.")
+@click.option("--verbose", is_flag=True, help="Show the app's INFO logs.")
+def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str],
+             judge: Optional[bool], prompts_dir: Optional[str], concurrency: int,
+             verbose: bool) -> None:
+    """Play every dialog of SCENARIOS_FILE through the real pipeline on a throw-away database."""
+    from app.brain.prompts import PromptSet
+    from app.eval.scenarios import ScenarioError, load_scenarios
+    from app.eval.sandbox import embedded_server_url
+    from app.eval.session import EvalOptions, run_eval
+
+    settings = services().settings
+    try:
+        scenarios = load_scenarios(scenarios_file)
+    except ScenarioError as exc:
+        raise click.UsageError(str(exc)) from exc
+    judge = settings.gemini_configured if judge is None else judge
+    if judge and not settings.gemini_configured:
+        raise click.UsageError("--judge needs GEMINI_API_KEY (the judge is a Gemini call)")
+    out = Path(out_dir) if out_dir else default_out_dir(settings.eval_runs_dir,
+                                                        PromptSet(prompts_dir).version)
+    opts = EvalOptions(scenarios=scenarios, kb_path=kb_path or settings.knowledge_base_path,
+                       out_dir=out, server_url=embedded_server_url(settings), judge=judge,
+                       prompts_dir=prompts_dir, concurrency=concurrency,
+                       scenarios_file=str(scenarios_file))
+    bars = _Bars()
+    with _quiet_logs(verbose):
+        try:
+            results = run_eval(settings, opts, progress=bars)
+        finally:
+            bars.close()
+    _print_summary(results, out)
+
+
+def _print_summary(results: dict[str, Any], out: Path) -> None:
+    s = results["summary"]
+    pts = s["points"]
+    click.echo(f"prompts {results['prompt_version']} · brain {results['brain']} · "
+               f"kb {results['kb_version']}")
+    click.echo(f"dialogs {s['dialogs']} (errors {s['dialogs_with_errors']}) · checks "
+               f"{s['checks']['passed']}/{s['checks']['total']} · points pass {pts['pass']} "
+               f"fail {pts['fail']} not_judged {pts['not_judged']} · tokens "
+               f"{s['tokens']['total']} (judge {s['judge_tokens']['total']})")
+    click.echo(f"wrote {out / 'results.json'} and {out / 'report.md'}")
+
+
+@eval_group.command("compare")
+@click.argument("a_path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("b_path", type=click.Path(exists=True, dir_okay=False))
+def eval_compare(a_path: str, b_path: str) -> None:
+    """What changed from run A to run B (per dialog and per point)."""
+    from app.eval.compare import compare, load_results
+
+    try:
+        a, b = load_results(a_path), load_results(b_path)
+    except ValueError as exc:  # JSON errors too
+        raise click.UsageError(str(exc)) from exc
+    for line in compare(a, b, a_path, b_path):
+        click.echo(line)

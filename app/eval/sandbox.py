@@ -1,0 +1,138 @@
+"""The lab's sandbox: a throw-away database, a per-dialog clock and an app wired to them.
+
+Eval turns never touch the school's data: every run creates its own database (on the embedded
+PostgreSQL by default), migrates it to head, and drops it afterwards. The VK side is an
+in-process `CollectingChannel`; the brain is the configured one (Gemini with a key, else the
+offline rules), optionally reading its prompts from another directory.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from flask import Flask
+from sqlalchemy import create_engine, pool, text
+from sqlalchemy.engine import make_url
+
+from app.brain.prompts import PromptSet
+from app.clock import Clock
+from app.config import Settings
+from app.vk.channel import CollectingChannel
+
+log = logging.getLogger(__name__)
+# Wednesday 12:00 in Moscow: inside working hours, the same for every dialog and every run,
+# so two runs differ only by what was changed (prompts, model, KB).
+EVAL_START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+EVAL_GROUP_ID = 1
+EVAL_SECRET = "eval-lab"
+MANAGER_PEER_ID = 100  # escalations are "sent" to this id through the collecting channel
+
+
+class DialogClock(Clock):
+    """Virtual time per thread: each dialog starts at `start` and moves on its own, whatever
+    the other dialogs played beside it do."""
+
+    def __init__(self, start: datetime = EVAL_START) -> None:
+        self.start = start
+        self._local = threading.local()
+
+    def begin(self) -> None:
+        self._local.now = self.start
+
+    def now(self) -> datetime:
+        return getattr(self._local, "now", self.start)
+
+    def advance(self, seconds: float) -> datetime:
+        self._local.now = self.now() + timedelta(seconds=seconds)
+        return self._local.now
+
+
+@contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    """A new database on the server of `server_url`, migrated to head; dropped on exit."""
+    from app.migrate import upgrade_head
+
+    name = "eval_" + uuid.uuid4().hex[:12]
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_head(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def embedded_server_url(settings: Settings) -> str:
+    """The embedded PostgreSQL under DATA_DIR (started if needed): never the school's data."""
+    from app.db import embedded_database_url
+
+    return embedded_database_url(settings.data_dir)
+
+
+def brain_label(settings: Settings) -> str:
+    if not settings.gemini_configured:
+        return "offline"
+    a, r = settings.gemini_analysis_model, settings.gemini_reply_model
+    return f"gemini:{a}" if a == r else f"gemini:{a}+{r}"
+
+
+def gemini_kwargs(settings: Settings) -> dict[str, Any]:
+    return dict(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
+                analysis_model=settings.gemini_analysis_model,
+                reply_model=settings.gemini_reply_model, timeout_s=settings.gemini_timeout_s)
+
+
+def primary_brain(settings: Settings, prompts: PromptSet) -> Optional[Any]:
+    """Gemini reading `prompts` when a key is set; None → the app's offline brain."""
+    if not settings.gemini_configured:
+        return None
+    from app.brain.gemini import GeminiBrain
+
+    return GeminiBrain(prompts=prompts, **gemini_kwargs(settings))
+
+
+@dataclass
+class Lab:
+    app: Flask
+    clock: DialogClock
+    channel: CollectingChannel
+    settings: Settings
+
+    @property
+    def svc(self) -> Any:
+        return self.app.extensions["neuro"]
+
+
+def lab_settings(base: Settings, database_url: str, kb_path: str | Path,
+                 concurrency: int) -> Settings:
+    return base.model_copy(update=dict(
+        database_url=database_url, knowledge_base_path=str(kb_path),
+        vk_group_id=EVAL_GROUP_ID, vk_secret=EVAL_SECRET, vk_group_token=None,
+        worker_threads=max(2, concurrency * 2),  # sizes the connection pool; no pool starts
+        run_scheduler=False, manager_peer_ids=str(MANAGER_PEER_ID),
+        claim_timeout_s=max(base.claim_timeout_s, 60.0), admin_password=None))
+
+
+@contextmanager
+def open_lab(base: Settings, database_url: str, kb_path: str | Path, prompts: PromptSet,
+             concurrency: int) -> Iterator[Lab]:
+    from app import create_app
+
+    settings = lab_settings(base, database_url, kb_path, concurrency)
+    clock, channel = DialogClock(), CollectingChannel()
+    app = create_app(settings, clock=clock, channel=channel,
+                     primary_brain=primary_brain(settings, prompts), lazy=False)
+    try:
+        yield Lab(app=app, clock=clock, channel=channel, settings=settings)
+    finally:
+        app.extensions["neuro"].shutdown()

@@ -1,0 +1,81 @@
+"""One eval run end to end: sandbox → play every dialog → judge → results.json + report.md."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from app.brain.prompts import PromptSet
+from app.config import Settings
+from app.eval.judge import Judge, judge_all
+from app.eval.report import render_report
+from app.eval.results import build_results
+from app.eval.runner import DialogRun, play_all
+from app.eval.sandbox import (EVAL_START, brain_label, gemini_kwargs, open_lab,
+                              throwaway_database)
+from app.eval.scenarios import Scenario
+
+Progress = Callable[[str, int, Optional[DialogRun]], None]  # (phase, total, finished dialog)
+
+
+@dataclass
+class EvalOptions:
+    scenarios: list[Scenario]
+    kb_path: str
+    out_dir: Path
+    server_url: str  # the PostgreSQL server on which the throw-away database is created
+    judge: bool = False
+    prompts_dir: Optional[str] = None
+    concurrency: int = 4
+    scenarios_file: str = ""
+
+
+def make_judge(settings: Settings, prompts: PromptSet) -> Judge:
+    from app.brain.judge import GeminiJudge
+
+    return GeminiJudge(prompts=prompts, judge_model=settings.eval_judge_model,
+                       **gemini_kwargs(settings))
+
+
+def _meta(settings: Settings, opts: EvalOptions, prompts: PromptSet, kb_version: str,
+          judge: Optional[Judge]) -> dict[str, Any]:
+    return {
+        "prompt_version": prompts.version,
+        "brain": brain_label(settings),
+        "kb_version": kb_version,
+        "judge": ({"model": judge.judge_model, "prompt_version": judge.judge_version}
+                  if judge is not None else None),
+        "prompts_dir": str(prompts.directory),
+        "kb_path": str(opts.kb_path),
+        "scenarios_file": opts.scenarios_file,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "virtual_start": EVAL_START.isoformat(),
+    }
+
+
+def run_eval(settings: Settings, opts: EvalOptions,
+             progress: Optional[Progress] = None) -> dict[str, Any]:
+    prompts = PromptSet(opts.prompts_dir)
+    judge = make_judge(settings, prompts) if opts.judge else None
+    started = time.monotonic()
+    notify = (lambda phase: (lambda run: progress(phase, len(opts.scenarios), run))) \
+        if progress else (lambda phase: None)
+    with throwaway_database(opts.server_url) as url:
+        with open_lab(settings, url, opts.kb_path, prompts, opts.concurrency) as lab:
+            kb = lab.svc.kb_store.current
+            meta = _meta(settings, opts, prompts, kb.version, judge)
+            runs = play_all(lab, opts.scenarios, opts.concurrency, notify("play"))
+    judged = judge_all(judge, runs, kb, opts.concurrency, notify("judge"))
+    results = build_results(meta, runs, judged, time.monotonic() - started)
+    write_run(results, opts.out_dir)
+    return results
+
+
+def write_run(results: dict[str, Any], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(
+        json.dumps(results, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    (out_dir / "report.md").write_text(render_report(results), encoding="utf-8")
