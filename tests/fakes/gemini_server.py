@@ -175,3 +175,35 @@ class FakeGeminiServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+# --- the eval lab's judge -------------------------------------------------------------------
+_POINT_RE = re.compile(r"^(\d+)\. \[(must|must_not)\] (.+)$", re.M)
+Decide = Callable[[str, str, str], tuple[str, str]]  # (kind, point, transcript) → verdict, reason
+
+
+def is_judge_request(req: RecordedRequest) -> bool:
+    """The judge asks for {"verdicts": [...]} (its JSON schema), the analysis for other keys."""
+    schema = req.generation_config.get("responseJsonSchema") or {}
+    return "verdicts" in (schema.get("properties") or {})
+
+
+def judge_points(req: RecordedRequest) -> list[tuple[int, str, str]]:
+    """(index, kind, text) of every point listed in a judge request."""
+    return [(int(m[1]), m[2], m[3].strip()) for m in _POINT_RE.finditer(req.contents_text)]
+
+
+def judge_transcript(req: RecordedRequest) -> str:
+    text = req.contents_text
+    start, end = text.find("<переписка>"), text.find("</переписка>")
+    return text[start:end] if start >= 0 else ""
+
+
+def judge_response(req: RecordedRequest, decide: Optional[Decide] = None, **kw: Any) -> Reply:
+    """A judge's answer for every point of `req`: `decide(kind, text, transcript)` or pass."""
+    transcript = judge_transcript(req)
+    verdicts = []
+    for index, kind, text in judge_points(req):
+        verdict, reason = decide(kind, text, transcript) if decide else ("pass", "всё сделано")
+        verdicts.append({"index": index, "verdict": verdict, "reason": reason})
+    return json_response({"verdicts": verdicts}, **kw)

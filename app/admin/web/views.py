@@ -230,3 +230,6 @@ def dashboard() -> Any:
     with svc.db.session() as s:
         data = queries.dashboard(s, svc.clock.now(), svc.settings.school_timezone)
     return render_template("admin/dashboard.html", d=data)
+
+
+from app.admin.web import eval_runs as _eval_runs  # noqa: E402,F401 - registers /admin/eval

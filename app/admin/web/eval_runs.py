@@ -1,0 +1,41 @@
+"""/admin/eval: eval runs found under EVAL_RUNS_DIR with their summary, and one run's report.
+Read-only: runs are made by `flask eval run` on a throw-away database, never from here."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Response, abort, render_template
+
+from app.admin.web.views import bp
+from app.eval.report import verdict_counts
+from app.eval.runs import find_run, list_runs
+from app.services import services
+
+
+def _root() -> Path:
+    return Path(services().settings.eval_runs_dir)
+
+
+@bp.get("/eval")
+def eval_runs() -> Any:
+    root = _root()
+    return render_template("admin/eval_runs.html", runs=list_runs(root), root=root.resolve())
+
+
+@bp.get("/eval/run/<path:run_id>")
+def eval_run(run_id: str) -> Any:
+    run = find_run(_root(), run_id)
+    if run is None or run.results is None:
+        abort(404)
+    return render_template("admin/eval_run.html", run=run, r=run.results,
+                           verdict_counts=verdict_counts)
+
+
+@bp.get("/eval/report/<path:run_id>")
+def eval_report_md(run_id: str) -> Any:
+    run = find_run(_root(), run_id)
+    if run is None or not run.has_report:
+        abort(404)
+    text = (run.path / "report.md").read_text(encoding="utf-8")
+    return Response(text, mimetype="text/markdown; charset=utf-8")
