@@ -88,6 +88,9 @@ def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str]
     judge = settings.gemini_configured if judge is None else judge
     if judge and not settings.gemini_configured:
         raise click.UsageError("--judge needs GEMINI_API_KEY (the judge is a Gemini call)")
+    if prompts_dir and not settings.gemini_configured:
+        click.echo("note: without GEMINI_API_KEY the offline brain answers and reads no prompts; "
+                   "--prompts only changes the reported prompt_version", err=True)
     out = Path(out_dir) if out_dir else default_out_dir(settings.eval_runs_dir,
                                                         PromptSet(prompts_dir).version)
     opts = EvalOptions(scenarios=scenarios, kb_path=kb_path or settings.knowledge_base_path,

@@ -48,7 +48,7 @@ def _meta(settings: Settings, opts: EvalOptions, prompts: PromptSet, kb_version:
         "kb_version": kb_version,
         "judge": ({"model": judge.judge_model, "prompt_version": judge.judge_version}
                   if judge is not None else None),
-        "prompts_dir": str(prompts.directory),
+        "prompts_dir": opts.prompts_dir,  # None: the built-in app/brain/prompts
         "kb_path": str(opts.kb_path),
         "scenarios_file": opts.scenarios_file,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
