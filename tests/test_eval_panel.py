@@ -3,7 +3,6 @@ summary, one run's dialogs with verdicts and reasons, the report.md link."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from app.eval.judge import Judged
 from app.eval.results import build_results

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from google.genai import types as gtypes
 
-from app.brain.errors import LlmError, LlmInvalidOutput
+from app.brain.errors import LlmInvalidOutput
 from app.brain.gemini import GeminiBrain
 from app.brain.prompting import clip, fence
 from app.brain.types import StageResult, Usage
@@ -116,7 +116,3 @@ class GeminiJudge(GeminiBrain):
         answer = self._generate(self.judge_model, content, config)
         return StageResult(value=parse_verdicts(answer.text, len(req.points)),
                            usage=answer.usage, prompt_chars=len(system) + len(content))
-
-
-__all__ = ["GeminiJudge", "JudgeRequest", "LlmError", "Point", "Verdict", "build_judge_content",
-           "parse_verdicts"]
