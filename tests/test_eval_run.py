@@ -36,8 +36,8 @@ def write_scenarios(path: Path) -> Path:
 
 
 @pytest.fixture()
-def lab_app(make_app: Any, pg: Any, tmp_path: Path) -> Any:
-    return make_app(data_dir=str(pg.dir), eval_runs_dir=str(tmp_path / "runs"))
+def lab_app(make_app: Any, tmp_path: Path) -> Any:
+    return make_app(eval_runs_dir=str(tmp_path / "runs"))
 
 
 def eval_databases(pg: Any) -> list[str]:
@@ -75,7 +75,7 @@ def test_offline_run_plays_bursts_checks_and_leaves_no_trace(lab_app, pg, tmp_pa
     assert report.index("| Диалог |") < report.index("## burst") and "not_judged" in report
     with services(lab_app).db.session() as s:  # the app's own database saw nothing
         assert s.execute(select(Client)).first() is None
-    assert eval_databases(pg) == []
+    assert eval_databases(pg) == []  # made beside the test database, dropped after
 
 
 def analysis_json(**over: Any) -> dict:
@@ -112,9 +112,9 @@ def gemini() -> Iterator[FakeGeminiServer]:
         yield server
 
 
-def test_gemini_run_with_judge_and_other_prompts_then_compare(make_app, pg, gemini,  # noqa: ANN001
+def test_gemini_run_with_judge_and_other_prompts_then_compare(make_app, gemini,  # noqa: ANN001
                                                               tmp_path) -> None:
-    app = make_app(data_dir=str(pg.dir), gemini_api_key="k", gemini_base_url=gemini.base_url,
+    app = make_app(gemini_api_key="k", gemini_base_url=gemini.base_url,
                    gemini_timeout_s=5)
     prompts = tmp_path / "prompts"
     shutil.copytree(PROMPTS_DIR, prompts, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
@@ -157,3 +157,7 @@ def test_judge_without_a_key_and_bad_scenarios_are_refused(lab_app, tmp_path) ->
     bad.write_text('{"id": "x", "turns": ["a"]}\n{"id": "x", "turns": ["b"]}\n')
     result = runner.invoke(args=["eval", "run", str(bad)])
     assert result.exit_code == 2 and "bad.jsonl:2: duplicate id" in result.output
+    kb = tmp_path / "kb.json"
+    kb.write_text('{"version": 1}')
+    result = runner.invoke(args=["eval", "run", good, "--kb", str(kb)])
+    assert result.exit_code == 2 and "is not valid" in result.output

@@ -77,7 +77,6 @@ def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str]
     """Play every dialog of SCENARIOS_FILE through the real pipeline on a throw-away database."""
     from app.brain.prompts import PromptSet
     from app.eval.scenarios import ScenarioError, load_scenarios
-    from app.eval.sandbox import embedded_server_url
     from app.eval.session import EvalOptions, run_eval
 
     settings = services().settings
@@ -85,6 +84,8 @@ def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str]
         scenarios = load_scenarios(scenarios_file)
     except ScenarioError as exc:
         raise click.UsageError(str(exc)) from exc
+    kb_path = kb_path or settings.knowledge_base_path
+    _require_valid_kb(kb_path)
     judge = settings.gemini_configured if judge is None else judge
     if judge and not settings.gemini_configured:
         raise click.UsageError("--judge needs GEMINI_API_KEY (the judge is a Gemini call)")
@@ -93,8 +94,8 @@ def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str]
                    "--prompts only changes the reported prompt_version", err=True)
     out = Path(out_dir) if out_dir else default_out_dir(settings.eval_runs_dir,
                                                         PromptSet(prompts_dir).version)
-    opts = EvalOptions(scenarios=scenarios, kb_path=kb_path or settings.knowledge_base_path,
-                       out_dir=out, server_url=embedded_server_url(settings), judge=judge,
+    opts = EvalOptions(scenarios=scenarios, kb_path=kb_path,
+                       out_dir=out, judge=judge,
                        prompts_dir=prompts_dir, concurrency=concurrency,
                        scenarios_file=str(scenarios_file))
     bars = _Bars()
@@ -104,6 +105,16 @@ def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str]
         finally:
             bars.close()
     _print_summary(results, out)
+
+
+def _require_valid_kb(path: str) -> None:
+    from app.knowledge.base import KnowledgeBaseError, load_kb
+
+    try:
+        load_kb(path)
+    except KnowledgeBaseError as exc:
+        raise click.UsageError(f"the knowledge base {path} is not valid:\n" + "\n".join(
+            exc.errors[:20])) from exc
 
 
 def _print_summary(results: dict[str, Any], out: Path) -> None:

@@ -1,7 +1,8 @@
 """The lab's sandbox: a throw-away database, a per-dialog clock and an app wired to them.
 
-Eval turns never touch the school's data: every run creates its own database (on the embedded
-PostgreSQL by default), migrates it to head, and drops it afterwards. The VK side is an
+Eval turns never touch the school's data: every run creates its own database (beside the
+configured one when allowed, else on the embedded PostgreSQL), migrates it to head, and drops
+it afterwards. The VK side is an
 in-process `CollectingChannel`; the brain is the configured one (Gemini with a key, else the
 offline rules), optionally reading its prompts from another directory.
 """
@@ -19,6 +20,7 @@ from typing import Any, Iterator, Optional
 from flask import Flask
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.brain.prompts import PromptSet
 from app.clock import Clock
@@ -53,23 +55,54 @@ class DialogClock(Clock):
         return self._local.now
 
 
+def _create_database(server_url: str) -> str:
+    """CREATE DATABASE eval_<random> on the server of `server_url`; returns its name."""
+    name = "eval_" + uuid.uuid4().hex[:12]
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool,
+                          connect_args={"connect_timeout": 10})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return name
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def pick_server(settings: Settings) -> tuple[str, str]:
+    """(server URL, new database name): a new database beside DATABASE_URL's when the role may
+    create one, else on the embedded PostgreSQL under DATA_DIR. The configured database itself
+    is only used to issue CREATE/DROP DATABASE, never written to."""
+    if settings.database_url:
+        try:
+            return settings.database_url, _create_database(settings.database_url)
+        except SQLAlchemyError as exc:
+            log.warning("eval: cannot create a database beside DATABASE_URL (%s); using the "
+                        "embedded PostgreSQL", str(exc).splitlines()[0][:200])
+    url = embedded_server_url(settings)
+    return url, _create_database(url)
+
+
 @contextmanager
-def throwaway_database(server_url: str) -> Iterator[str]:
-    """A new database on the server of `server_url`, migrated to head; dropped on exit."""
+def throwaway_database(settings: Settings) -> Iterator[str]:
+    """A new database, migrated to head; dropped on exit (also after an error or Ctrl-C)."""
     from app.migrate import upgrade_head
 
-    name = "eval_" + uuid.uuid4().hex[:12]
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    server_url, name = pick_server(settings)
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade_head(url)
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop_database(server_url, name)
 
 
 def embedded_server_url(settings: Settings) -> str:

@@ -26,7 +26,6 @@ class EvalOptions:
     scenarios: list[Scenario]
     kb_path: str
     out_dir: Path
-    server_url: str  # the PostgreSQL server on which the throw-away database is created
     judge: bool = False
     prompts_dir: Optional[str] = None
     concurrency: int = 4
@@ -63,7 +62,7 @@ def run_eval(settings: Settings, opts: EvalOptions,
     started = time.monotonic()
     notify = (lambda phase: (lambda run: progress(phase, len(opts.scenarios), run))) \
         if progress else (lambda phase: None)
-    with throwaway_database(opts.server_url) as url:
+    with throwaway_database(settings) as url:
         with open_lab(settings, url, opts.kb_path, prompts, opts.concurrency) as lab:
             kb = lab.svc.kb_store.current
             meta = _meta(settings, opts, prompts, kb.version, judge)
