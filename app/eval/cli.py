@@ -68,11 +68,12 @@ class _Bars:
               help="Judge each dialog with Gemini (default: on when GEMINI_API_KEY is set).")
 @click.option("--prompts", "prompts_dir", type=click.Path(exists=True, file_okay=False),
               help="Read the prompt templates from this directory instead of the built-in one.")
-@click.option("--concurrency", "-j", default=4, show_default=True, type=click.IntRange(1, 32),
-              help="Dialogs played at once.")
+@click.option("--concurrency", "-j", type=click.IntRange(1, 32),
+              help="Dialogs played at once (default: 4 with Gemini; 1 offline, where the rules "
+                   "pick phrases by turn number, so an offline run repeats exactly).")
 @click.option("--verbose", is_flag=True, help="Show the app's INFO logs.")
 def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str],
-             judge: Optional[bool], prompts_dir: Optional[str], concurrency: int,
+             judge: Optional[bool], prompts_dir: Optional[str], concurrency: Optional[int],
              verbose: bool) -> None:
     """Play every dialog of SCENARIOS_FILE through the real pipeline on a throw-away database."""
     from app.brain.prompts import PromptSet
@@ -94,6 +95,7 @@ def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str]
                    "--prompts only changes the reported prompt_version", err=True)
     out = Path(out_dir) if out_dir else default_out_dir(settings.eval_runs_dir,
                                                         PromptSet(prompts_dir).version)
+    concurrency = concurrency or (4 if settings.gemini_configured else 1)
     opts = EvalOptions(scenarios=scenarios, kb_path=kb_path,
                        out_dir=out, judge=judge,
                        prompts_dir=prompts_dir, concurrency=concurrency,
