@@ -15,7 +15,8 @@ from app.brain.prompts import PROMPT_VERSION, PROMPTS_DIR, PromptSet
 from app.models import Client
 from app.services import services
 from tests.fakes.gemini_server import (FakeGeminiServer, RecordedRequest, is_judge_request,
-                                       judge_response, json_response, text_response)
+                                       judge_response, json_response, text_response,
+                                       error_response)
 
 SCENARIOS = [
     {"id": "burst", "persona": "пишет очередью коротких сообщений",
@@ -100,6 +101,8 @@ class LabModel:
 
     def __call__(self, req: RecordedRequest) -> tuple[int, dict]:
         if is_judge_request(req):
+            if self.fail_point and "взрослый новичок" in req.contents_text:
+                return error_response(400, "judge refused")  # not retried: not_judged
             return judge_response(req, self.decide, prompt_tokens=300, output_tokens=40)
         if req.generation_config.get("responseJsonSchema"):
             return json_response(analysis_json())
@@ -141,7 +144,12 @@ def test_gemini_run_with_judge_and_other_prompts_then_compare(make_app, gemini, 
     points = b["scenarios"][0]["points"]
     assert [(p["kind"], p["verdict"]) for p in points] == [("must", "fail"), ("must_not", "pass")]
     assert points[0]["reason"] == "цена не названа"
-    assert b["summary"]["tokens"]["total"] > 0 and b["summary"]["judge_tokens"]["prompt"] == 600
+    assert "строгий" in burst_call.system_text  # the judge prompt: strict, only what is written
+    assert "Продукт «" in burst_call.contents_text  # + what the search gave the reply stage
+    two = b["scenarios"][1]
+    assert [p["verdict"] for p in two["points"]] == ["not_judged"]
+    assert "судья не ответил" in two["points"][0]["reason"] and "LlmError" in two["error"]
+    assert b["summary"]["tokens"]["total"] > 0 and b["summary"]["judge_tokens"]["prompt"] == 300
     out = invoke(app, "eval", "compare", str(tmp_path / "a" / "results.json"),
                  str(tmp_path / "b" / "results.json")).output
     assert "[must] назвал цену 14 900 ₽: pass → fail — цена не названа" in out

@@ -35,12 +35,17 @@ def points_of(run: DialogRun) -> list[Point]:
     return [Point("must", t) for t in sc.must] + [Point("must_not", t) for t in sc.must_not]
 
 
-def kb_ids_used(run: DialogRun) -> list[str]:
+def kb_ids_used(run: DialogRun, index: Any = None) -> list[str]:
+    """What the turns were grounded on: the analysis' kb_ids plus, like the reply stage, the
+    search hits for each burst's text (when the KB's search index is given)."""
+    bursts = run.scenario.bursts()
     out: list[str] = []
     for turn in run.turns:
-        for i in (turn.get("analysis") or {}).get("kb_ids") or []:
-            if isinstance(i, str) and i not in out:
-                out.append(i)
+        ids = list((turn.get("analysis") or {}).get("kb_ids") or [])
+        n = turn.get("burst")
+        if index is not None and isinstance(n, int) and 0 <= n < len(bursts):
+            ids += index.search_ids("\n".join(bursts[n]), k=3)
+        out += [i for i in ids if isinstance(i, str) and i not in out]
     return out
 
 
@@ -58,7 +63,7 @@ def not_judged(run: DialogRun, reason: str = NOT_JUDGED) -> Judged:
     return Judged(_as_points(points, [Verdict("not_judged", reason)] * len(points)))
 
 
-def judge_dialog(judge: Judge, run: DialogRun, kb: Any) -> Judged:
+def judge_dialog(judge: Judge, run: DialogRun, kb: Any, index: Any = None) -> Judged:
     points = points_of(run)
     if not points:
         return Judged([])
@@ -66,7 +71,7 @@ def judge_dialog(judge: Judge, run: DialogRun, kb: Any) -> Judged:
         return not_judged(run, "диалог не доигран: " + run.error[:200])
     req = JudgeRequest(persona=run.scenario.persona,
                        transcript=[(m["role"], m["text"]) for m in run.transcript],
-                       points=points, kb_passages=kb_passages(kb, kb_ids_used(run)))
+                       points=points, kb_passages=kb_passages(kb, kb_ids_used(run, index)))
     try:
         result = judge.judge(req)
     except LlmError as exc:
@@ -76,13 +81,13 @@ def judge_dialog(judge: Judge, run: DialogRun, kb: Any) -> Judged:
     return Judged(_as_points(points, result.value), usage=asdict(result.usage))
 
 
-def judge_all(judge: Optional[Judge], runs: list[DialogRun], kb: Any, concurrency: int,
-              on_done: Optional[Callable[[DialogRun], None]] = None) -> list[Judged]:
+def judge_all(judge: Optional[Judge], runs: list[DialogRun], kb: Any, index: Any,
+              concurrency: int, on_done: Optional[Callable[[DialogRun], None]] = None) -> list[Judged]:
     if judge is None:
         return [not_judged(r) for r in runs]
 
     def one(run: DialogRun) -> Judged:
-        judged = judge_dialog(judge, run, kb)
+        judged = judge_dialog(judge, run, kb, index)
         if on_done is not None:
             on_done(run)
         return judged

@@ -64,10 +64,11 @@ def run_eval(settings: Settings, opts: EvalOptions,
         if progress else (lambda phase: None)
     with throwaway_database(settings) as url:
         with open_lab(settings, url, opts.kb_path, prompts, opts.concurrency) as lab:
-            kb = lab.svc.kb_store.current
+            snapshot = lab.svc.kb_store.snapshot()
+            kb = snapshot.kb
             meta = _meta(settings, opts, prompts, kb.version, judge)
             runs = play_all(lab, opts.scenarios, opts.concurrency, notify("play"))
-    judged = judge_all(judge, runs, kb, opts.concurrency, notify("judge"))
+    judged = judge_all(judge, runs, kb, snapshot.index, opts.concurrency, notify("judge"))
     results = build_results(meta, runs, judged, time.monotonic() - started)
     write_run(results, opts.out_dir)
     return results

@@ -38,4 +38,5 @@ def eval_report_md(run_id: str) -> Any:
     if run is None or not run.has_report:
         abort(404)
     text = (run.path / "report.md").read_text(encoding="utf-8")
-    return Response(text, mimetype="text/markdown; charset=utf-8")
+    return Response(text, mimetype="text/plain; charset=utf-8",  # shown as text, never as HTML
+                    headers={"X-Content-Type-Options": "nosniff"})
