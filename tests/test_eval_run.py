@@ -169,3 +169,23 @@ def test_judge_without_a_key_and_bad_scenarios_are_refused(lab_app, tmp_path) ->
     kb.write_text('{"version": 1}')
     result = runner.invoke(args=["eval", "run", good, "--kb", str(kb)])
     assert result.exit_code == 2 and "is not valid" in result.output
+
+
+def test_without_create_database_rights_the_embedded_server_is_used(pg, clean_db) -> None:  # noqa: ANN001
+    from sqlalchemy.engine import make_url
+
+    from app.eval.sandbox import throwaway_database
+    from tests.conftest import make_settings
+
+    engine = create_engine(pg.admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP ROLE IF EXISTS eval_nocreate"))
+        conn.execute(text("CREATE ROLE eval_nocreate LOGIN NOCREATEDB"))
+    engine.dispose()
+    school = make_url(clean_db).set(username="eval_nocreate").render_as_string(hide_password=False)
+    settings = make_settings(school, "http://127.0.0.1:9", data_dir=str(pg.dir))
+    with throwaway_database(settings) as url:
+        made = make_url(url)
+        assert made.database.startswith("eval_") and made.username != "eval_nocreate"
+        assert eval_databases(pg) == [made.database]
+    assert eval_databases(pg) == []
