@@ -15,6 +15,7 @@ from app.brain.offline_rules import (
     HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, DISCOUNT_RE, ACCESS_RE,
     EXTEND_RE, THANKS_RE, GREETING_RE,
 )
+from app.brain import offline_media
 from app.brain.offline_students import extension_lines, extension_text, purchases_text
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
 
@@ -225,7 +226,13 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
 def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
     tz, name = ctx.card.timezone, _name(ctx, analysis)
     parts = [f"Здравствуйте, {name}!" if name else "Здравствуйте!"] if ctx.card.is_new else []
-    if decisions.escalated:
+    parts.append(offline_media.lead(ctx) or "")
+    alone = offline_media.only_media(ctx)
+    if offline_media.voice_unheard(ctx) and not ctx.plain_text.strip():
+        parts.append(offline_media.voice_text(ctx))
+    elif alone is not None and not decisions.escalated:
+        parts.append(alone)
+    elif decisions.escalated:
         parts += [pick(("Понимаю вас.", "Спасибо, что написали прямо."), ctx.turn_id),
                   "Передаю ваш вопрос менеджеру школы, он ответит здесь же."]
     elif decisions.reminders_cancelled or analysis.follow_up.cancel_all:

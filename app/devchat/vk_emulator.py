@@ -27,8 +27,13 @@ ERROR_MESSAGES = {
     113: "Invalid user id",
     901: "Can't send messages for users without permission",
     902: "Can't send messages to this user due to their privacy settings",
+    912: "This is a chat bot feature, change this status in settings",
     914: "Message is too long",
+    943: "Cannot use this intent",
+    944: "Limits overflow for this intent",
+    950: "Can't send message, reply timed out",
 }
+SUBSCRIPTION_INTENTS = ("confirmed_notification", "non_promo_newsletter", "promo_newsletter")
 
 _FIRST_NAMES = ("Анна", "Мария", "Елена", "Ольга", "Наталья", "Ирина", "Татьяна", "Светлана",
                 "Екатерина", "Юлия", "Алексей", "Дмитрий", "Сергей", "Андрей", "Михаил",
@@ -44,6 +49,18 @@ class SentMessage:
     peer_id: int
     text: str
     random_id: int
+    at: datetime
+    keyboard: str | None = None
+    intent: str | None = None
+    subscribe_id: int | None = None
+
+
+@dataclass(frozen=True)
+class EventAnswer:
+    event_id: str
+    user_id: int
+    peer_id: int
+    event_data: str | None
     at: datetime
 
 
@@ -103,6 +120,7 @@ class VkEmulator:
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "messages.send": self._messages_send,
             "messages.setActivity": self._messages_set_activity,
+            "messages.sendMessageEventAnswer": self._send_event_answer,
             "users.get": self._users_get,
             "groups.getById": self._groups_get_by_id,
         }
@@ -122,6 +140,12 @@ class VkEmulator:
             self._users: dict[int, tuple[str, str]] = {}
             self._latency = 0.0
             self._next_id = 1
+            self._answers: list[EventAnswer] = []
+            self._inbound: dict[int, datetime] = {}
+            self._window_s: float | None = None
+            self._subscribed: set[tuple[int, str]] = set()
+            self._check_subscriptions = False
+            self._spent_intents: set[str] = set()
             self._cond.notify_all()
 
     def set_user(self, user_id: int, first_name: str, last_name: str) -> None:
@@ -144,6 +168,32 @@ class VkEmulator:
         with self._cond:
             self._latency = float(seconds)
 
+    def set_reply_window(self, seconds: float | None) -> None:
+        """Simulate VK's rule: the default intent only within `seconds` of the peer's last
+        message (peers with no recorded message are not checked); None switches it off."""
+        with self._cond:
+            self._window_s = None if seconds is None else float(seconds)
+
+    def note_inbound(self, peer_id: int, at: datetime | None = None) -> None:
+        """The peer wrote to the community at `at` (now by default)."""
+        with self._cond:
+            self._inbound[int(peer_id)] = at or _now()
+
+    def require_subscriptions(self, on: bool = True) -> None:
+        """Sends with a subscription intent fail with 943 unless the peer subscribed."""
+        with self._cond:
+            self._check_subscriptions = on
+
+    def subscribe(self, peer_id: int, intent: str) -> None:
+        """The peer pressed an intent_subscribe button for `intent`."""
+        with self._cond:
+            self._subscribed.add((int(peer_id), intent))
+
+    def spend_intent(self, intent: str) -> None:
+        """Sends with `intent` fail with 944 (its limit is spent)."""
+        with self._cond:
+            self._spent_intents.add(intent)
+
     # ---- inspection ---------------------------------------------------------------------
 
     def sent(self, peer_id: int | None = None, after_id: int = 0) -> list[SentMessage]:
@@ -153,6 +203,10 @@ class VkEmulator:
     def typing_events(self, peer_id: int | None = None) -> list[TypingEvent]:
         with self._cond:
             return [t for t in self._typing if peer_id is None or t.peer_id == peer_id]
+
+    def event_answers(self) -> list[EventAnswer]:
+        with self._cond:
+            return list(self._answers)
 
     def calls(self, method: str | None = None) -> int:
         with self._cond:
@@ -231,15 +285,44 @@ class VkEmulator:
             raise _VkFail(901)
         if len(text) > MAX_VK_MESSAGE_LEN:
             raise _VkFail(914)
+        intent = str(params.get("intent") or "default")
+        self._check_intent(peer_id, intent)
         if random_id and (peer_id, random_id) in self._by_random_id:
             return self._by_random_id[(peer_id, random_id)].id  # VK drops the repeat
-        message = SentMessage(self._next_id, peer_id, text, random_id, _now())
+        message = SentMessage(self._next_id, peer_id, text, random_id, _now(),
+                              keyboard=params.get("keyboard") or None,
+                              intent=params.get("intent") or None,
+                              subscribe_id=_int_param(params, "subscribe_id"))
         self._next_id += 1
         self._sent.append(message)
         if random_id:
             self._by_random_id[(peer_id, random_id)] = message
         self._cond.notify_all()
         return message.id
+
+    def _check_intent(self, peer_id: int, intent: str) -> None:
+        if intent == "default":
+            last = self._inbound.get(peer_id)
+            if self._window_s is not None and last is not None \
+                    and (_now() - last).total_seconds() > self._window_s:
+                raise _VkFail(950)
+            return
+        if intent in self._spent_intents:
+            raise _VkFail(944)
+        if self._check_subscriptions and intent in SUBSCRIPTION_INTENTS \
+                and (peer_id, intent) not in self._subscribed:
+            raise _VkFail(943)
+
+    def _send_event_answer(self, params: dict[str, Any]) -> int:
+        user_id = _int_param(params, "user_id")
+        peer_id = _int_param(params, "peer_id")
+        event_id = str(params.get("event_id") or "")
+        if user_id is None or peer_id is None or not event_id:
+            raise _VkFail(100, "One of the parameters specified was missing or invalid: "
+                               "event_id, user_id and peer_id are required")
+        self._answers.append(EventAnswer(event_id, user_id, peer_id,
+                                         params.get("event_data") or None, _now()))
+        return 1
 
     def _messages_set_activity(self, params: dict[str, Any]) -> int:
         peer_id = _int_param(params, "peer_id", "user_id")

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Optional
 from sqlalchemy.orm import Session
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import update
+
 from app.turns.context import DialogState
 from app.brain.analysis import Analysis
-from app.brain.types import Decisions, TurnContext
+from app.brain.types import Decisions, HistoryMessage, TurnContext
 from app.crm import alerts, cards, sales
-from app.models import Client, Dialog
+from app.models import Client, Dialog, Message
 from app.reminders import service as reminders
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ def apply_effects(svc: Services, ctx: TurnContext, state: DialogState,
     decisions = Decisions()
     source = f"turn:{ctx.turn_id}"
     now = svc.clock.now()
+    store_transcript(svc, ctx, getattr(analysis, "transcript", None))
     with svc.db.session() as s:
         client = s.get(Client, state.client_id)
         cards.apply_facts(s, client, analysis.facts, source)
@@ -54,6 +57,23 @@ def apply_effects(svc: Services, ctx: TurnContext, state: DialogState,
     if decisions.escalated:
         alerts.notify_managers(svc, state, analysis.escalate.reason, ctx.turn_id)
     return decisions
+
+
+def store_transcript(svc: Services, ctx: TurnContext, transcript: object) -> None:
+    """The model heard the voice note: its transcript becomes the message's text (marked
+    transcribed) and the reply stage reads it as the client's words."""
+    voices = [m for m in ctx.media if m.kind == "voice"]
+    if not voices or not isinstance(transcript, str) or not transcript.strip():
+        return
+    text = transcript.strip()[:4000]
+    if len(voices) == 1 and voices[0].message_id:
+        with svc.db.session() as s:
+            s.execute(update(Message).where(Message.id == voices[0].message_id,
+                                            Message.transcribed.is_(False))
+                      .values(text=text, transcribed=True))
+    ctx.new_messages = ctx.new_messages + [
+        HistoryMessage("in", f"[расшифровка голосового сообщения]: {text}", ctx.now)]
+    ctx.plain_text = "\n".join(p for p in (ctx.plain_text, text) if p)
 
 
 def _apply_timezone(s: Session, client: Client, tz: object, source: str) -> None:
