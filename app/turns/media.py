@@ -32,6 +32,10 @@ def load_media(svc: Services, ctx: TurnContext, state: DialogState) -> list[str]
     limits = MediaLimits.of(svc.settings)
     flags: list[str] = []
     total = 0
+    if not svc.settings.gemini_configured:  # the offline rules can neither hear nor see
+        ctx.unheard_voice += [f"голосовое сообщение {_minutes(i.duration)}: нет модели"
+                              for _, _, i in state.media_refs if isinstance(i, Voice)]
+        return flags
     for message_id, alone, item in state.media_refs:
         if isinstance(item, Voice):
             label = f"голосовое сообщение {_minutes(item.duration)}"
