@@ -37,6 +37,8 @@ def send():  # noqa: ANN201
     first, last = str(data.get("first_name") or "").strip(), str(data.get("last_name") or "").strip()
     if first and svc.local_vk is not None:
         svc.local_vk.emulator.set_user(vk_id, first[:50], last[:50])
+    if svc.local_vk is not None:
+        svc.local_vk.emulator.note_inbound(vk_id)  # VK's reply window opens
     body = {"type": "message_new", "group_id": svc.settings.vk_group_id,
             "event_id": uuid.uuid4().hex, "secret": svc.settings.vk_secret, "v": "5.199",
             "object": {"message": {"id": 0, "peer_id": vk_id, "from_id": vk_id, "text": text,
