@@ -228,3 +228,20 @@ def test_typing_moves_the_reply_later_capped_and_a_flood_is_cheap(oapp, vk, cloc
     post(client, new(540, "и второй вопрос: сколько стоит курс?"))
     run(oapp, clock, 9)
     assert len(vk.emulator.sent(540)) == 1  # one reply for the whole burst
+
+
+def test_panel_shows_thumbnails_notes_and_transcripts(oapp, vk, clock) -> None:  # noqa: ANN001
+    from tests.test_admin_web import login
+
+    small = vk.add_file("panel-s.jpg", b"\xff\xd8s", "image/jpeg")
+    big = vk.add_file("panel-b.jpg", JPEG, "image/jpeg")
+    post(oapp.test_client(), new(560, "вот мой синтезатор", [
+        photo(small, big), {"type": "sticker", "sticker": {}}]))
+    post(oapp.test_client(), new(560, attachments=[voice(None, transcript="хочу учиться",
+                                                         transcript_state="done")]))
+    run(oapp, clock)
+    c = oapp.test_client()
+    login(c)
+    page = c.get(f"/admin/dialogs/{rows(oapp, 560)[0].dialog_id}").get_data(as_text=True)
+    assert f'src="{big}"' in page or f'src="{small}"' in page
+    assert "[стикер]" in page and "расшифровка голосового" in page and "хочу учиться" in page

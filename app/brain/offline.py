@@ -246,6 +246,8 @@ def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
     else:
         parts += _body(ctx, analysis)
     parts.insert(len(parts) - 1 if len(parts) > 1 else len(parts), offer_text(decisions, tz) or "")
+    if offline_media.voice_unheard(ctx) and ctx.plain_text.strip():
+        parts.append(offline_media.VOICE_WITH_TEXT)
     return " ".join(p.strip() for p in parts if p and p.strip())
 
 

@@ -7,6 +7,8 @@ from typing import Optional
 from app.brain.types import TurnContext
 
 TOO_LONG = "слишком длинное"
+VOICE_WITH_TEXT = ("Голосовое сообщение, к сожалению, сейчас прослушать не могу — если в нём было "
+                   "что-то ещё, напишите, пожалуйста, текстом.")
 
 
 def _pick(options: tuple[str, ...], turn_id: int) -> str:

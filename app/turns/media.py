@@ -59,9 +59,11 @@ def load_media(svc: Services, ctx: TurnContext, state: DialogState) -> list[str]
         except MediaError as exc:
             log.warning("turn %s: %s of message %s not loaded: %s", ctx.turn_id, label,
                         message_id, exc)
-            flags.append(f"media_failed:{kind}")
+            too_big = "over the limit" in str(exc)
+            flags.append("voice_too_long" if too_big and kind == "voice" else f"media_failed:{kind}")
             if kind == "voice":
-                ctx.unheard_voice.append(f"{label}: не удалось загрузить")
+                ctx.unheard_voice.append(f"{label}: " + ("слишком длинное" if too_big
+                                                          else "не удалось загрузить"))
             continue
         if total + len(data) > MAX_TOTAL_BYTES:
             flags.append("media_skipped")
