@@ -59,7 +59,7 @@ def test_every_attachment_kind_becomes_a_typed_object_and_a_note() -> None:
     assert photo.url.endswith("/y.jpg") and photo.width == 1280  # by width: not 75 px, not 10k
     assert photo.thumb_url.endswith("/x.jpg")
     text = with_notes("вот", event.message.media)
-    for note in ("[голосовое сообщение 1:15]", "[фото]", "[документ: чек.pdf]", "[стикер]",
+    for note in ("[голосовое сообщение 1:15: «Здравствуйте, сколько стоит курс?»]", "[фото]", "[документ: чек.pdf]", "[стикер]",
                  "[репост: Новый курс аккордов", "[ссылка: Статья о нотах]",
                  "[вложение: hologram]", "[пересланное сообщение: Мой сын хочет учиться]",
                  "[ответ на сообщение: Курс стоит 14 900 ₽]"):
@@ -147,3 +147,29 @@ def test_bounded_downloads(vk) -> None:  # noqa: ANN001
         fetch(ok, limits(allowed_hosts=("userapi.com",)))
     with pytest.raises(MediaError, match="no URL"):
         fetch(None, limits())
+
+
+def test_a_voice_note_beside_text_keeps_vks_transcript_in_its_note() -> None:
+    event = parse_event(body(msg(text="и ещё вопрос", attachments=[
+        {"type": "audio_message", "audio_message": {"duration": 4, "transcript": "сколько стоит",
+                                                    "transcript_state": "done"}}])))
+    assert with_notes(event.message.text, event.message.media) == \
+        "и ещё вопрос [голосовое сообщение 0:04: «сколько стоит»]"
+
+
+def test_media_note_names_files_unheard_voice_and_missed_agreements() -> None:
+    from datetime import datetime, timezone
+
+    from app.brain.media_prompt import media_note
+    from app.brain.types import ClientCard, MediaPart, TurnContext
+
+    ctx = TurnContext(turn_id=1, now=datetime.now(timezone.utc), card=ClientCard(vk_id=1),
+                      new_messages=[], history=[], summary="", kb=None, kb_index=None,
+                      media=[MediaPart("voice", "audio/ogg", b"x", "голосовое сообщение 0:05"),
+                             MediaPart("image", "image/jpeg", b"y", "фото")],
+                      unheard_voice=["голосовое сообщение 9:00: слишком длинное"],
+                      missed_agreements=["в пятницу: рассказать о курсе"])
+    analysis_note, reply_note = media_note(ctx, "analysis"), media_note(ctx, "reply")
+    assert "1) голосовое сообщение 0:05; 2) фото" in analysis_note and "transcript" in analysis_note
+    assert "0:05" not in reply_note and "1) фото" in reply_note
+    assert "слишком длинное" in reply_note and "рассказать о курсе" in reply_note

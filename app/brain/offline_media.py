@@ -16,14 +16,11 @@ def _pick(options: tuple[str, ...], turn_id: int) -> str:
 
 
 def voice_unheard(ctx: TurnContext) -> bool:
-    """A voice note in the burst that no one transcribed (no VK transcript, not heard)."""
+    """A voice note in the burst that no one transcribed: not given to a model (too long, no
+    model, failed download), or given but no transcript came back (the model failed)."""
     heard = any("[расшифровка голосового сообщения]" in m.text for m in ctx.new_messages)
-    voices = "voice" in ctx.inbound_kinds and not heard and not _vk_transcribed(ctx)
-    return bool(ctx.unheard_voice) or voices
-
-
-def _vk_transcribed(ctx: TurnContext) -> bool:
-    return any(", расшифровка]:" in m.text for m in ctx.new_messages)
+    given = any(m.kind == "voice" for m in ctx.media)
+    return bool(ctx.unheard_voice) or (given and not heard)
 
 
 def voice_text(ctx: TurnContext) -> str:

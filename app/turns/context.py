@@ -110,8 +110,8 @@ def load_turn_context(s: Session, turn: Turn, now: datetime, kb: Optional[Knowle
     for m in new:
         for item in from_stored(m.attachments):
             ctx.inbound_kinds.append(item.kind)
-            if isinstance(item, Voice) and m.transcribed:
-                continue  # its transcript is the text already
+            if isinstance(item, Voice) and (m.transcribed or item.transcript):
+                continue  # VK's transcript is the text, or is in the note already
             state.media_refs.append((m.id, not (m.text or "").strip(), item))
     return ctx, state
 

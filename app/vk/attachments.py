@@ -18,7 +18,7 @@ PHOTO_TARGET_WIDTH = 1080  # enough to see a synthesizer or a screenshot; far fr
 PHOTO_MIN_WIDTH = 320  # never the 75 px thumbnail when anything larger exists
 THUMB_WIDTH = 130
 PREVIEW_WORDS = 12
-NOTE_CHARS = 300
+NOTE_CHARS = 1200
 IMAGE_EXTS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
               "webp": "image/webp", "gif": "image/gif"}
 
@@ -207,7 +207,8 @@ def _minutes(seconds: int) -> str:
 
 def note(m: Media) -> str:
     if isinstance(m, Voice):
-        return f"[голосовое сообщение {_minutes(m.duration)}]"
+        said = f": «{m.transcript}»" if m.transcript else ""
+        return f"[голосовое сообщение {_minutes(m.duration)}{said}]"
     if isinstance(m, Photo):
         return "[фото]"
     if isinstance(m, Doc):

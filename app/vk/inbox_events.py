@@ -36,8 +36,8 @@ RETURNING m.id
 # "typing…" moves a pending reply later, never past the last message + the cap, and never a
 # dialog whose turn is already running. One statement, nothing stored per event.
 PUSH_DUE = """
-UPDATE dialogs SET reply_due_at = LEAST(GREATEST(reply_due_at, %(due)s),
-                                        last_inbound_at + %(cap)s * interval '1 second')
+UPDATE dialogs SET reply_due_at = GREATEST(reply_due_at, LEAST(
+    %(due)s, last_inbound_at + %(cap)s * interval '1 second'))
 WHERE peer_id = %(peer)s AND reply_due_at IS NOT NULL AND claimed_turn_id IS NULL
   AND last_inbound_at IS NOT NULL
 RETURNING reply_due_at
