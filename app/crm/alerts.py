@@ -68,13 +68,12 @@ def _send(svc: Services, alert_id: int, text: str) -> bool:
 
 
 def refused_text(client: Client, reminder: Any, link: str, tz: str) -> str:
-    from app.brain.prompting import ru_moment
-
     agreed = reminder.context or reminder.source_text or "связаться с клиентом"
+    when = reminder.due_at.astimezone(ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M")
     return (f"ВКонтакте не пропустил напоминание клиенту {client.display_name} "
             f"(код {reminder.vk_error_code}: {reminder.status_reason or 'отказ'}).\n"
             f"Договорились: {agreed[:500]}\n"
-            f"Когда: {ru_moment(reminder.due_at, tz)}\n"
+            f"Когда: {when} ({tz})\n"
             f"Напишите клиенту сами: {link}")
 
 

@@ -27,6 +27,7 @@ from app.textsafe import clean_json, clean_text
 from app.vk.client import derive_part_random_id, derive_random_id, split_text
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
+from app.turns import refusals
 from app.turns.buttons import keyboard_for
 from app.turns.media import load_media
 from app.turns.sending import send_part, send_paths
@@ -77,7 +78,7 @@ def process_claim(svc: Services, claim: claims.Claim) -> str:
     except VkCannotSend as exc:
         status = _undeliverable(svc, claim, exc)
     except VkRefused as exc:
-        status = _refused(svc, claim, exc)
+        status = refusals.refused_turn(svc, claim, exc)
     except VkError as exc:
         _postpone(svc, claim, f"VK: {exc}")
         return POSTPONED
@@ -259,27 +260,6 @@ def _undeliverable(svc: Services, claim: claims.Claim, exc: Exception) -> str:
         client.can_write = False
         turn = s.get(Turn, claim.turn_id)
         turn.error = f"VK: {exc}"
-    return TurnStatus.UNDELIVERABLE
-
-
-def _refused(svc: Services, claim: claims.Claim, exc: VkRefused) -> str:
-    """VK refused under its rules (950/943/944): not retried; the turn records why (a proactive
-    turn's reminder is marked refused by its caller; a reply calls a person)."""
-    log.warning("turn %s: VK refused the send (%s, code %s)", claim.turn_id, exc, exc.code)
-    with svc.db.session() as s:
-        turn = s.get(Turn, claim.turn_id)
-        turn.error = f"VK refused ({exc.code}): {exc}"[:2000]
-        turn.add_flag(f"vk_refused:{exc.code}")
-        dialog = s.get(Dialog, claim.dialog_id)
-        if claim.kind == "reply":
-            dialog.needs_human = True
-        peer_id, client_id = dialog.peer_id, dialog.client_id
-    if claim.kind == "reply":
-        from app.crm.alerts import notify_managers
-
-        state = DialogState(claim.dialog_id, client_id, peer_id, False, None, False)
-        notify_managers(svc, state, f"ВКонтакте не пропустил ответ клиенту ({exc.code}: {exc})",
-                        claim.turn_id)
     return TurnStatus.UNDELIVERABLE
 
 

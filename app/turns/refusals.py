@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy.orm import Session
 
-from app.models import Reminder, Turn
+from app.models import Dialog, Reminder, Turn, TurnStatus
+from app.turns.claims import Claim
+from app.turns.context import DialogState
+from app.vk.errors import VkRefused
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -43,3 +46,24 @@ def alert(svc: Services, reminder_id: int) -> None:
     from app.crm.alerts import notify_refused_reminder
 
     notify_refused_reminder(svc, reminder_id)
+
+
+def refused_turn(svc: Services, claim: Claim, exc: VkRefused) -> str:
+    """VK refused under its rules (950/943/944): not retried; the turn records why (a proactive
+    turn's reminder is then marked by `settle`; a refused reply calls a person)."""
+    log.warning("turn %s: VK refused the send (%s, code %s)", claim.turn_id, exc, exc.code)
+    with svc.db.session() as s:
+        turn = s.get(Turn, claim.turn_id)
+        turn.error = f"VK refused ({exc.code}): {exc}"[:2000]
+        turn.add_flag(f"vk_refused:{exc.code}")
+        dialog = s.get(Dialog, claim.dialog_id)
+        if claim.kind == "reply":
+            dialog.needs_human = True
+        peer_id, client_id = dialog.peer_id, dialog.client_id
+    if claim.kind == "reply":
+        from app.crm.alerts import notify_managers
+
+        state = DialogState(claim.dialog_id, client_id, peer_id, False, None, False)
+        notify_managers(svc, state, f"ВКонтакте не пропустил ответ клиенту ({exc.code}: {exc})",
+                        claim.turn_id)
+    return TurnStatus.UNDELIVERABLE
