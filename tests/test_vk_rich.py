@@ -245,3 +245,16 @@ def test_panel_shows_thumbnails_notes_and_transcripts(oapp, vk, clock) -> None: 
     page = c.get(f"/admin/dialogs/{rows(oapp, 560)[0].dialog_id}").get_data(as_text=True)
     assert f'src="{big}"' in page or f'src="{small}"' in page
     assert "[стикер]" in page and "расшифровка голосового" in page and "хочу учиться" in page
+
+
+def test_image_documents_are_shown_other_documents_only_named(gapp, gemini, vk, clock) -> None:  # noqa: ANN001
+    png = b"\x89PNG\r\n\x1a\n" + b"\x03" * 500
+    shot = vk.add_file("error.png", png, "image/png")
+    pdf = vk.add_file("contract.pdf", b"%PDF-1.4", "application/pdf")
+    post(gapp.test_client(), new(570, "вот скриншот ошибки оплаты", [
+        {"type": "doc", "doc": {"title": "error.png", "ext": "png", "size": 508, "url": shot}},
+        {"type": "doc", "doc": {"title": "договор.pdf", "ext": "pdf", "size": 8, "url": pdf}}]))
+    run(gapp, clock)
+    assert gemini.requests[0].inline_parts == [("image/png", png)]
+    assert "[документ: договор.pdf]" in gemini.requests[0].contents_text
+    assert "contract.pdf" not in vk.file_requests

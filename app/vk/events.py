@@ -250,7 +250,9 @@ def _typing(env: Envelope, obj: Any) -> TypingState:
     if not isinstance(obj, dict):
         raise EventError("object: must be an object")
     from_id = _int(obj.get("from_id"), "object.from_id")
-    return TypingState(env, from_id, obj.get("state") == "typing")  # type: ignore[arg-type]
+    # "typing" or "audiomessage" (recording a voice note): either way, more is coming
+    return TypingState(env, from_id,  # type: ignore[arg-type]
+                       obj.get("state") in ("typing", "audiomessage"))
 
 
 def _button_press(env: Envelope, obj: Any) -> ButtonPress:
