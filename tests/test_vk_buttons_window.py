@@ -102,9 +102,9 @@ def test_refused_reminder_is_marked_staff_told_and_next_turn_owns_up(app, vk, cl
     offered = keyboard(vk.emulator.sent(630)[-1])
     assert any(b["type"] == "intent_subscribe" and b["intent"] == "confirmed_notification"
                for b in offered)  # the reply confirming the later contact offers subscription
-    vk.emulator.set_reply_window(24 * 3600)
-    vk.emulator.note_inbound(630, datetime.now(timezone.utc) - timedelta(days=2))
-    vk.emulator.require_subscriptions()
+    vk.emulator.rules.set_reply_window(24 * 3600)
+    vk.emulator.rules.note_inbound(630, datetime.now(timezone.utc) - timedelta(days=2))
+    vk.emulator.rules.require_subscriptions()
     calls = vk.emulator.calls("messages.send")
     clock.set(r.due_at + timedelta(minutes=1))
     assert fire_due(services(app)) == 1
@@ -118,7 +118,11 @@ def test_refused_reminder_is_marked_staff_told_and_next_turn_owns_up(app, vk, cl
     out = app.test_cli_runner().invoke(args=["reminders", "list"])
     assert f"#{r.id}" in out.output and "VK отказал" in out.output
     assert fire_due(services(app)) == 0  # not retried blindly
-    vk.emulator.note_inbound(630)  # the client wrote: VK's window opens again
+    from tests.test_admin_web import logged_in
+
+    page = logged_in(app).get("/admin/clients/630").get_data(as_text=True)
+    assert "VK отказал" in page and "VK refused" in page
+    vk.emulator.rules.note_inbound(630)  # the client wrote: VK's window opens again
     post(app.test_client(), new(630, "Здравствуйте, вы так и не написали"))
     run(app, clock)
     assert "как мы договаривались" in vk.emulator.sent(630)[-1].text
@@ -130,10 +134,10 @@ def test_refused_reminder_is_marked_staff_told_and_next_turn_owns_up(app, vk, cl
 def test_window_closed_at_vk_falls_back_to_the_subscribed_intent(app, vk, clock) -> None:  # noqa: ANN001
     r = agree(app, clock, 640, "Сейчас неудобно, напишите мне через час")
     assert r is not None
-    vk.emulator.set_reply_window(60)
-    vk.emulator.note_inbound(640, datetime.now(timezone.utc) - timedelta(hours=2))
-    vk.emulator.require_subscriptions()
-    vk.emulator.subscribe(640, "confirmed_notification")
+    vk.emulator.rules.set_reply_window(60)
+    vk.emulator.rules.note_inbound(640, datetime.now(timezone.utc) - timedelta(hours=2))
+    vk.emulator.rules.require_subscriptions()
+    vk.emulator.rules.subscribe(640, "confirmed_notification")
     clock.set(r.due_at + timedelta(minutes=1))
     assert fire_due(services(app)) == 1
     sent = vk.emulator.sent(640)[-1]
@@ -149,8 +153,8 @@ def test_replies_use_the_default_intent(app, vk, clock) -> None:  # noqa: ANN001
 
 
 def test_a_refused_reply_calls_a_person(app, vk, clock) -> None:  # noqa: ANN001
-    vk.emulator.set_reply_window(1)
-    vk.emulator.note_inbound(660, datetime.now(timezone.utc) - timedelta(hours=30))
+    vk.emulator.rules.set_reply_window(1)
+    vk.emulator.rules.note_inbound(660, datetime.now(timezone.utc) - timedelta(hours=30))
     post(app.test_client(), new(660, "Здравствуйте"))
     run(app, clock)
     with services(app).db.session() as s:

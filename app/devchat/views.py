@@ -42,7 +42,7 @@ def send():  # noqa: ANN201
     if first and svc.local_vk is not None:
         svc.local_vk.emulator.set_user(vk_id, first[:50], last[:50])
     if svc.local_vk is not None:
-        svc.local_vk.emulator.note_inbound(vk_id)  # VK's reply window opens
+        svc.local_vk.emulator.rules.note_inbound(vk_id)  # VK's reply window opens
     message = {"id": 0, "peer_id": vk_id, "from_id": vk_id, "text": text,
                "date": int(svc.clock.now().timestamp())}
     if isinstance(data.get("payload"), str):  # a text button pressed on the page
@@ -67,7 +67,7 @@ def press():  # noqa: ANN201
         return jsonify(error="vk_id должен быть числом"), 400
     svc = services()
     if svc.local_vk is not None:
-        svc.local_vk.emulator.note_inbound(vk_id)
+        svc.local_vk.emulator.rules.note_inbound(vk_id)
     body = {"type": "message_event", "group_id": svc.settings.vk_group_id,
             "event_id": uuid.uuid4().hex, "secret": svc.settings.vk_secret, "v": "5.199",
             "object": {"user_id": vk_id, "peer_id": vk_id, "event_id": uuid.uuid4().hex[:20],

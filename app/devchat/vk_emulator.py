@@ -3,6 +3,7 @@
 Served over loopback HTTP at `/method/<name>` by `devchat/vk_http.py` for the local dev chat
 and for tests (tests/fakes/vk_server.py). `handle()` returns VK's exact JSON envelope:
 `{"response": ...}` or `{"error": {"error_code", "error_msg", "request_params"}}`.
+VK's send rules (reply window, intents) are simulated by `rules` (`vk_rules.SendRules`).
 Thread-safe.
 """
 from __future__ import annotations
@@ -13,27 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-MAX_VK_MESSAGE_LEN = 4096
+from app.devchat.vk_rules import ERROR_MESSAGES, SendRules
 
-ERROR_MESSAGES = {
-    3: "Unknown method passed",
-    5: "User authorization failed: no access_token passed.",
-    6: "Too many requests per second",
-    7: "Permission to perform this action is denied",
-    9: "Flood control",
-    10: "Internal server error",
-    14: "Captcha needed",
-    100: "One of the parameters specified was missing or invalid",
-    113: "Invalid user id",
-    901: "Can't send messages for users without permission",
-    902: "Can't send messages to this user due to their privacy settings",
-    912: "This is a chat bot feature, change this status in settings",
-    914: "Message is too long",
-    943: "Cannot use this intent",
-    944: "Limits overflow for this intent",
-    950: "Can't send message, reply timed out",
-}
-SUBSCRIPTION_INTENTS = ("confirmed_notification", "non_promo_newsletter", "promo_newsletter")
+MAX_VK_MESSAGE_LEN = 4096
 
 _FIRST_NAMES = ("Анна", "Мария", "Елена", "Ольга", "Наталья", "Ирина", "Татьяна", "Светлана",
                 "Екатерина", "Юлия", "Алексей", "Дмитрий", "Сергей", "Андрей", "Михаил",
@@ -141,11 +124,7 @@ class VkEmulator:
             self._latency = 0.0
             self._next_id = 1
             self._answers: list[EventAnswer] = []
-            self._inbound: dict[int, datetime] = {}
-            self._window_s: float | None = None
-            self._subscribed: set[tuple[int, str]] = set()
-            self._check_subscriptions = False
-            self._spent_intents: set[str] = set()
+            self.rules = SendRules()  # VK's reply window and intents
             self._cond.notify_all()
 
     def set_user(self, user_id: int, first_name: str, last_name: str) -> None:
@@ -167,32 +146,6 @@ class VkEmulator:
         """Delay every answer (e.g. longer than a client's timeout, to emulate a hung VK)."""
         with self._cond:
             self._latency = float(seconds)
-
-    def set_reply_window(self, seconds: float | None) -> None:
-        """Simulate VK's rule: the default intent only within `seconds` of the peer's last
-        message (peers with no recorded message are not checked); None switches it off."""
-        with self._cond:
-            self._window_s = None if seconds is None else float(seconds)
-
-    def note_inbound(self, peer_id: int, at: datetime | None = None) -> None:
-        """The peer wrote to the community at `at` (now by default)."""
-        with self._cond:
-            self._inbound[int(peer_id)] = at or _now()
-
-    def require_subscriptions(self, on: bool = True) -> None:
-        """Sends with a subscription intent fail with 943 unless the peer subscribed."""
-        with self._cond:
-            self._check_subscriptions = on
-
-    def subscribe(self, peer_id: int, intent: str) -> None:
-        """The peer pressed an intent_subscribe button for `intent`."""
-        with self._cond:
-            self._subscribed.add((int(peer_id), intent))
-
-    def spend_intent(self, intent: str) -> None:
-        """Sends with `intent` fail with 944 (its limit is spent)."""
-        with self._cond:
-            self._spent_intents.add(intent)
 
     # ---- inspection ---------------------------------------------------------------------
 
@@ -285,8 +238,9 @@ class VkEmulator:
             raise _VkFail(901)
         if len(text) > MAX_VK_MESSAGE_LEN:
             raise _VkFail(914)
-        intent = str(params.get("intent") or "default")
-        self._check_intent(peer_id, intent)
+        refusal = self.rules.refusal(peer_id, str(params.get("intent") or "default"))
+        if refusal is not None:
+            raise _VkFail(refusal)
         if random_id and (peer_id, random_id) in self._by_random_id:
             return self._by_random_id[(peer_id, random_id)].id  # VK drops the repeat
         message = SentMessage(self._next_id, peer_id, text, random_id, _now(),
@@ -299,19 +253,6 @@ class VkEmulator:
             self._by_random_id[(peer_id, random_id)] = message
         self._cond.notify_all()
         return message.id
-
-    def _check_intent(self, peer_id: int, intent: str) -> None:
-        if intent == "default":
-            last = self._inbound.get(peer_id)
-            if self._window_s is not None and last is not None \
-                    and (_now() - last).total_seconds() > self._window_s:
-                raise _VkFail(950)
-            return
-        if intent in self._spent_intents:
-            raise _VkFail(944)
-        if self._check_subscriptions and intent in SUBSCRIPTION_INTENTS \
-                and (peer_id, intent) not in self._subscribed:
-            raise _VkFail(943)
 
     def _send_event_answer(self, params: dict[str, Any]) -> int:
         user_id = _int_param(params, "user_id")
