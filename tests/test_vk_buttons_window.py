@@ -125,10 +125,10 @@ def test_refused_reminder_is_marked_staff_told_and_next_turn_owns_up(app, vk, cl
     vk.emulator.rules.note_inbound(630)  # the client wrote: VK's window opens again
     post(app.test_client(), new(630, "Здравствуйте, вы так и не написали"))
     run(app, clock)
-    assert "как мы договаривались" in vk.emulator.sent(630)[-1].text
+    assert "как договаривались" in vk.emulator.sent(630)[-1].text
     post(app.test_client(), new(630, "Хорошо, спасибо"))
     run(app, clock)
-    assert "как мы договаривались" not in vk.emulator.sent(630)[-1].text  # owned up once
+    assert "как договаривались" not in vk.emulator.sent(630)[-1].text  # owned up once
 
 
 def test_window_closed_at_vk_falls_back_to_the_subscribed_intent(app, vk, clock) -> None:  # noqa: ANN001
@@ -161,3 +161,16 @@ def test_a_refused_reply_calls_a_person(app, vk, clock) -> None:  # noqa: ANN001
         turn = s.execute(select(Turn).order_by(Turn.id.desc())).scalars().first()
         assert turn.status == "undeliverable" and "vk_refused:950" in turn.flags
     assert "не пропустил ответ" in vk.emulator.sent(777)[-1].text
+
+
+def test_a_slow_vk_does_not_hold_the_callback(app, vk, clock) -> None:  # noqa: ANN001
+    import time
+
+    post(app.test_client(), new(670, "Здравствуйте"))
+    run(app, clock)
+    vk.emulator.set_latency(4)
+    started = time.monotonic()
+    assert post(app.test_client(), press(670, {"b": "manager"})).status_code == 200
+    assert time.monotonic() - started < 3.5
+    assert rows(app, 670)[-1].text == "Позовите, пожалуйста, менеджера"
+    vk.emulator.set_latency(0)

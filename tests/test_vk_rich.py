@@ -258,3 +258,13 @@ def test_image_documents_are_shown_other_documents_only_named(gapp, gemini, vk, 
     assert gemini.requests[0].inline_parts == [("image/png", png)]
     assert "[документ: договор.pdf]" in gemini.requests[0].contents_text
     assert "contract.pdf" not in vk.file_requests
+
+
+def test_offline_acknowledges_photos_and_asks_what_a_lone_photo_is_about(oapp, vk, clock) -> None:  # noqa: ANN001
+    big = vk.add_file("off-b.jpg", JPEG, "image/jpeg")
+    post(oapp.test_client(), new(580, "Сколько стоит курс с нуля?", [photo(big, big)]))
+    post(oapp.test_client(), new(581, attachments=[photo(big, big)]))
+    run(oapp, clock)
+    with_text, alone = vk.emulator.sent(580)[-1].text, vk.emulator.sent(581)[-1].text
+    assert "фото" in with_text.lower() and "₽" in with_text  # acknowledged, and the text answered
+    assert "фото" in alone.lower() and "что бы вы хотели узнать" in alone

@@ -38,11 +38,11 @@ def lead(ctx: TurnContext) -> Optional[str]:
     """A sentence that opens the reply (or None): pictures and missed agreements."""
     parts = []
     if ctx.missed_agreements:
-        parts.append("Простите, что не написала вам, как мы договаривались, — "
+        parts.append("Простите, что мы не написали вам, как договаривались, — "
                      "сообщение не дошло.")
     if {"photo", "doc"} & set(ctx.inbound_kinds) and "image" in {m.kind for m in ctx.media} \
             or "photo" in ctx.inbound_kinds:
-        parts.append(_pick(("Спасибо за фото!", "Фото получила, спасибо!"), ctx.turn_id))
+        parts.append(_pick(("Спасибо за фото!", "Фото получено, спасибо!"), ctx.turn_id))
     return " ".join(parts) or None
 
 
@@ -54,6 +54,6 @@ def only_media(ctx: TurnContext) -> Optional[str]:
     if "photo" in kinds or ("doc" in kinds and ctx.media):
         return "Подскажите, пожалуйста, что бы вы хотели узнать?"
     if kinds and kinds <= {"sticker"}:
-        return _pick(("Рада вам! Чем могу помочь?", "Спасибо, приятно! Подсказать что-нибудь "
+        return _pick(("Спасибо, что написали! Чем могу помочь?", "Спасибо, приятно! Подсказать что-нибудь "
                       "о занятиях?"), ctx.turn_id)
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
 from datetime import datetime
 from typing import Optional
 
@@ -21,7 +22,8 @@ from app.vk.events import (ButtonPress, Confirmation, Envelope, MessageEdit, Mes
 log = logging.getLogger(__name__)
 bp = Blueprint("vk", __name__)
 MAX_BODY = 256 * 1024
-PRESS_DUE_S = 1.0  # a button press is a complete message: answer it almost at once
+PRESS_DUE_S = 1.0
+ANSWER_WAIT_S = 2.0  # a button press is a complete message: answer it almost at once
 _typing = inbox_events.TypingThrottle()
 
 
@@ -127,9 +129,25 @@ def _client_event(event: TypingState | MessageEdit | ButtonPress, now: object) -
     with svc.db.session() as s:
         stored = inbox_events.store_press(s, event, now, min(PRESS_DUE_S,  # type: ignore[arg-type]
                                                               svc.settings.debounce_seconds))
-    try:  # stop the button's spinner; the answer itself comes as a message
-        svc.channel.answer_event(event.event_id, event.user_id, event.peer_id, None)
-    except VkError as exc:
-        log.warning("vk.callback sendMessageEventAnswer for %s failed: %s", event.event_id, exc)
+    _answer_press(svc.channel, event)
     if stored is not None and svc.settings.debounce_seconds <= 0:
         svc.wake_workers()
+
+
+def _answer_press(channel: object, event: ButtonPress) -> None:
+    """Stop the button's spinner (the answer itself comes as a message). In a thread joined for
+    at most ANSWER_WAIT_S: a slow VK never holds the callback's "ok" for long."""
+    def answer() -> None:
+        try:
+            channel.answer_event(event.event_id, event.user_id,  # type: ignore[attr-defined]
+                                 event.peer_id, None)
+        except VkError as exc:
+            log.warning("vk.callback sendMessageEventAnswer for %s failed: %s",
+                        event.event_id, exc)
+
+    worker = threading.Thread(target=answer, name="vk-event-answer", daemon=True)
+    worker.start()
+    worker.join(ANSWER_WAIT_S)
+    if worker.is_alive():
+        log.warning("vk.callback sendMessageEventAnswer for %s still running after %.1f s",
+                    event.event_id, ANSWER_WAIT_S)
