@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
-from app.crm.cards import FIELD_LIMITS, normalize_email, normalize_phone, record_change
+from app.crm.cards import (CONTACTS, FIELD_LIMITS, normalize_email, normalize_phone,
+                            record_change, set_contact)
 from app.models import FUNNEL_STAGES, Client, Dialog, Message, Reminder, ReminderStatus
 from app.vk.client import derive_random_id
 from app.vk.channel import OutboundMessage
@@ -156,12 +157,25 @@ def update_card(svc: Services, vk_id: int, form: Mapping[str, str]) -> Outcome:
         client = s.execute(select(Client).where(Client.vk_id == vk_id)).scalar_one_or_none()
         if client is None:
             return Outcome(False, "Клиент не найден")
+        contacts = {name: values.pop(name) for name in CONTACTS}
         changed = [name for name, value in values.items()
                    if record_change(s, client, name, value, STAFF)]
+        changed += [name for name, value in contacts.items()
+                    if _staff_contact(s, client, name, value, form)]
     if not changed:
         return Outcome(True, "Ничего не изменилось")
     log.info("admin: card %s changed: %s", vk_id, ", ".join(changed))
     return Outcome(True, "Сохранено: " + ", ".join(FIELD_NAMES.get(f, f) for f in changed))
+
+
+def _staff_contact(s: Any, client: Client, name: str, value: Optional[str],
+                   form: Mapping[str, str]) -> bool:
+    """Staff typing a contact proves it; an unchanged claim is proven only by the tick box."""
+    if value == getattr(client, name):
+        ticked = form.get(f"{name}_verified") in ("1", "on", "true")
+        if value is None or getattr(client, f"{name}_verified") or not ticked:
+            return False
+    return set_contact(s, client, name, value, STAFF, verified=value is not None)
 
 
 def _own_reminder(s: Any, vk_id: int,
