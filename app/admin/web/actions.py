@@ -1,6 +1,7 @@
 """What staff can change from the panel. Each action is one short transaction; views stay thin."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -72,6 +73,13 @@ def new_send_key() -> str:
     return uuid.uuid4().hex
 
 
+def staff_random_id(send_key: str, text: str) -> int:
+    """One VK random_id per (form key, text): a retry of the same text reuses it (VK drops the
+    repeat), an edited text is a new message with its own id."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return derive_random_id(f"staff:{send_key}:{digest}")
+
+
 def send_staff_message(svc: Services, dialog_id: int, text: str, send_key: str) -> Outcome:
     """Store first, then send through VK with a deterministic random_id; pause the bot."""
     text = (text or "").strip()
@@ -80,8 +88,7 @@ def send_staff_message(svc: Services, dialog_id: int, text: str, send_key: str) 
     if len(text) > MAX_STAFF_TEXT:
         return Outcome(False, f"Слишком длинное сообщение (больше {MAX_STAFF_TEXT} символов)")
     key = send_key if send_key and len(send_key) <= 64 else new_send_key()
-    random_id = derive_random_id(f"staff:{key}")
-    now = svc.clock.now()
+    random_id = staff_random_id(key, text)
     with svc.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
         if dialog is None:
@@ -89,12 +96,19 @@ def send_staff_message(svc: Services, dialog_id: int, text: str, send_key: str) 
         peer_id = dialog.peer_id
         row = s.execute(select(Message).where(Message.dialog_id == dialog_id,
                                               Message.random_id == random_id)).scalars().first()
+        if row is not None and row.vk_message_id is not None:
+            return Outcome(True, "Это сообщение уже отправлено (повтор не отправлялся)")
         if row is None:
             row = Message(dialog_id=dialog_id, direction="out", source=STAFF, text=text,
-                          random_id=random_id, attachments=[], created_at=now)
+                          random_id=random_id, attachments=[], created_at=svc.clock.now())
             s.add(row)
         s.flush()
         message_id = row.id
+    return _deliver_staff(svc, dialog_id, peer_id, text, random_id, message_id)
+
+
+def _deliver_staff(svc: Services, dialog_id: int, peer_id: int, text: str, random_id: int,
+                   message_id: int) -> Outcome:
     try:
         ids = svc.channel.send(OutboundMessage(peer_id, text, random_id))
     except VkError as exc:
