@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from app.crm.cards import (CONTACTS, FIELD_LIMITS, normalize_email, normalize_phone,
                             record_change, set_contact)
-from app.models import FUNNEL_STAGES, Client, Dialog, Message, Reminder, ReminderStatus
+from app.models import (FUNNEL_STAGES, Client, Dialog, Message, Reminder, ReminderStatus,
+                        Turn, TurnStatus)
 from app.vk.client import derive_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkError
@@ -212,6 +213,15 @@ def cancel_reminder(svc: Services, vk_id: int, reminder_id: int) -> Outcome:
     return Outcome(True, "Напоминание отменено")
 
 
+def _restart(s: Any, reminder: Reminder, now: datetime) -> None:
+    """A rescheduled reminder gets a new turn (and so a new VK random_id) when it fires: the old
+    one is finished, or closed here if a re-plan left it open."""
+    old = s.get(Turn, reminder.fired_turn_id) if reminder.fired_turn_id else None
+    if old is not None and old.status == TurnStatus.RUNNING:
+        old.skip(now, "reminder rescheduled by staff")
+    reminder.fired_turn_id = None
+
+
 def reschedule_reminder(svc: Services, vk_id: int, reminder_id: int, local_value: str) -> Outcome:
     """`local_value` is a datetime-local input (YYYY-MM-DDTHH:MM) in the client's time zone."""
     with svc.db.session() as s:
@@ -227,6 +237,7 @@ def reschedule_reminder(svc: Services, vk_id: int, reminder_id: int, local_value
         due = local.replace(tzinfo=ZoneInfo(client.timezone))
         if due <= svc.clock.now():
             return Outcome(False, "Это время уже прошло")
+        _restart(s, reminder, svc.clock.now())
         reminder.due_at, reminder.status = due, "pending"
         reminder.claimed_until, reminder.status_reason = None, "перенесено сотрудником"
     return Outcome(True, f"Напоминание перенесено на {local:%d.%m.%Y %H:%M} ({client.timezone})")
