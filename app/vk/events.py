@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-MAX_TEXT = 20_000  # VK caps messages at 4096; anything longer is not from VK
+MAX_TEXT = 9_000  # VK sends at most 4 096 characters (its schema allows 9 000): more is not VK
 
 
 class EventError(ValueError):
