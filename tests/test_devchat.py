@@ -11,7 +11,7 @@ from tests.browser import driver  # noqa: F401 - the module-scoped browser fixtu
 
 
 def test_local_chat_page_round_trip(make_app: Any, driver: Any) -> None:  # noqa: F811
-    app = make_app(start_background=True, vk_group_token=None, vk_secret=None, vk_group_id=None,
+    app = make_app(start_background=True, local_mode=True, vk_group_token=None, vk_secret=None, vk_group_id=None,
                    debounce_seconds=0, worker_threads=2, worker_poll_s=0.1)
     assert app.extensions["neuro"].local_vk is not None
     with browser.LiveServer(app) as server:
