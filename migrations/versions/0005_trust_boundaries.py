@@ -2,7 +2,7 @@
 held-back replies
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-06
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"  # TODO(issue 16): "0004" once the lead's foreign keys land on main
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
