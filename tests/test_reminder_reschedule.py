@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from app.models import Client, Reminder, Turn
-from app.reminders.firing import fire_due
+from app.turns.proactive import fire_due
 from app.services import services
 from tests.helpers import drain, message_new, post
 
