@@ -79,6 +79,8 @@ class Decisions:
     allowed_percents: set[int] = field(default_factory=set)
     # set by the brain's engine only: why the previous reply draft was rejected (regeneration)
     guardrail_flags: list[str] = field(default_factory=list)
+    # effects that failed and were rolled back (the turn still answers): flagged on the turn
+    effect_errors: list[str] = field(default_factory=list)
 
 
 @dataclass
