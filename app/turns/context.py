@@ -33,7 +33,8 @@ def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[Kno
     from app.crm.cards import purchases_view, offers_view  # card extras live in crm
 
     answered = s.execute(select(Message.id).join(Dialog, Dialog.id == Message.dialog_id).where(
-        Dialog.client_id == client.id, Message.direction == "out").limit(1)).first()
+        Dialog.client_id == client.id, Message.direction == "out",
+        Message.held_back.is_(False)).limit(1)).first()
     return ClientCard(
         vk_id=client.vk_id, first_name=client.first_name, last_name=client.last_name,
         email=client.email, phone=client.phone, funnel_stage=client.funnel_stage,
@@ -46,8 +47,8 @@ def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[Kno
 
 
 def _history(s: Session, dialog_id: int, before_id: int, window: int) -> list[HistoryMessage]:
-    rows = s.execute(select(Message).where(
-        Message.dialog_id == dialog_id, Message.id <= before_id)
+    rows = s.execute(select(Message).where(  # a held-back reply was never sent: not history
+        Message.dialog_id == dialog_id, Message.id <= before_id, Message.held_back.is_(False))
         .order_by(Message.id.desc()).limit(window)).scalars().all()
     return [HistoryMessage(m.direction, m.text, m.created_at) for m in reversed(rows)]
 
@@ -114,7 +115,7 @@ def roll_summary(s: Session, dialog: Dialog, window: int) -> None:
         Message.dialog_id == dialog.id, Message.id > dialog.summary_upto_id,
         Message.id <= keep).order_by(Message.id)).scalars().all()
     lines = [(dialog.summary or "").strip()]
-    for m in rows:
+    for m in (m for m in rows if not m.held_back):
         who = "Клиент" if m.direction == "in" else "Школа"
         text = " ".join((m.text or "").split())[:SUMMARY_LINE_CHARS]
         if text:

@@ -132,8 +132,10 @@ def _deliver_if_allowed(svc: Services, turn_id: int, state: DialogState, parts: 
         turn = s.get(Turn, turn_id)
         if reason is None and turn.kind != TurnKind.REPLY and _client_wrote(s, turn):
             reason = "client_wrote"  # a proactive text must not cross the client's new message
-        if reason is not None:
-            turn = s.get(Turn, turn_id)
+        if reason is not None:  # the stored reply stays for staff, marked as never sent
+            s.execute(update(Message).where(Message.turn_id == turn_id,
+                                            Message.vk_message_id.is_(None))
+                      .values(held_back=True))
             flag = f"silent:{reason}"
             if flag not in (turn.flags or []):
                 turn.flags = list(turn.flags or []) + [flag]
