@@ -71,6 +71,7 @@ def test_a_claimed_email_does_not_take_over_an_order(shop: Any, clock: Any) -> N
     say(shop, clock, STRANGER, "Когда заканчивается мой доступ к курсу?")
     reply = last_reply(shop, STRANGER)
     assert "доступ до" not in reply and "оплачен" not in reply and "Ваши курсы" not in reply
+    assert "менеджер проверит" in reply
 
 
 def test_olga_with_a_proven_email_gets_her_order_despite_the_claim(shop: Any, clock: Any) -> None:
@@ -171,3 +172,15 @@ def test_panel_dismiss_and_staff_tick_proves_a_claim(shop: Any, clock: Any) -> N
     c.post(f"/admin/clients/{STRANGER}", data={**form, "email_verified": "1"})
     assert card(shop, STRANGER).email_verified is True
     assert card(shop, STRANGER).email_source == "staff"
+
+
+def test_the_model_prompt_says_a_manager_will_check() -> None:
+    from datetime import datetime, timezone
+
+    from app.brain.prompting import render_card
+    from app.brain.types import ClientCard
+
+    now = datetime(2026, 11, 25, 11, 30, tzinfo=timezone.utc)
+    assert "менеджер проверит" not in render_card(ClientCard(vk_id=1), now)
+    text = render_card(ClientCard(vk_id=1, order_check_pending=True), now)
+    assert "Не подтверждай покупку и сроки доступа" in text and "менеджер проверит" in text

@@ -31,6 +31,7 @@ class DialogState:
 
 def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[KnowledgeBase]) -> ClientCard:
     from app.crm.cards import purchases_view, offers_view  # card extras live in crm
+    from app.crm.unmatched import pending_for
 
     answered = s.execute(select(Message.id).join(Dialog, Dialog.id == Message.dialog_id).where(
         Dialog.client_id == client.id, Message.direction == "out",
@@ -42,7 +43,7 @@ def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[Kno
         instrument=client.instrument, age_group=client.age_group, budget=client.budget,
         notes=client.notes, tags=list(client.tags or []),
         purchases=purchases_view(s, client.id, kb), offers=offers_view(s, client.id, now),
-        is_new=answered is None,
+        is_new=answered is None, order_check_pending=pending_for(s, client.id) > 0,
     )
 
 
