@@ -26,7 +26,7 @@ from app.crm import cards
 from app.crm.purchases_csv import csv_rows, read_text
 from app.crm.purchase_row import PurchaseRow, parse_paid_at, validate_row  # noqa: F401
 from app.crm.purchases_math import split_extension
-from app.models import Client, Purchase, UnmatchedOrder
+from app.models import Client, OrderCheck, Purchase, UnmatchedOrder
 
 UNMATCHED_REASON = ("matches only contact data a client typed in chat (unverified): "
                     "waits for staff in `flask purchases unmatched`")
@@ -111,7 +111,8 @@ def store(s: Session, client: Client, row: PurchaseRow, source: str, proof: str)
 def park(s: Session, row: PurchaseRow, candidates: tuple[int, ...], source: str) -> None:
     payload = {**asdict(row), "paid_at": row.paid_at.isoformat()}
     s.add(UnmatchedOrder(order_id=row.order_id, payload=payload, candidate_ids=list(candidates),
-                         reason=UNMATCHED_REASON, source=source, status="waiting"))
+                         reason=UNMATCHED_REASON, source=source,
+                         status=OrderCheck.WAITING))
     s.flush()
 
 

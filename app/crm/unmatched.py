@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.crm.purchases import row_from_payload, store
-from app.models import Client, Purchase, UnmatchedOrder
+from app.models import Client, OrderCheck, Purchase, UnmatchedOrder
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class WaitingOrder:
 
 
 def waiting(s: Session, limit: int = 200) -> list[WaitingOrder]:
-    rows = s.execute(select(UnmatchedOrder).where(UnmatchedOrder.status == "waiting")
+    rows = s.execute(select(UnmatchedOrder).where(UnmatchedOrder.status == OrderCheck.WAITING)
                      .order_by(UnmatchedOrder.id).limit(limit)).scalars().all()
     ids = {int(c) for r in rows for c in (r.candidate_ids or [])}
     clients = {c.id: c for c in s.execute(select(Client).where(Client.id.in_(ids))).scalars()}
@@ -62,7 +62,7 @@ def confirm(s: Session, unmatched_id: int, client_id: int, now: datetime) -> tup
     """Attach the waiting order to one of its candidates; the order proves that contact."""
     u = s.execute(select(UnmatchedOrder).where(UnmatchedOrder.id == unmatched_id)
                   .with_for_update()).scalar_one_or_none()
-    if u is None or u.status != "waiting":
+    if u is None or u.status != OrderCheck.WAITING:
         return False, "Заказ не найден или уже разобран"
     if client_id not in [int(c) for c in u.candidate_ids or []]:
         return False, "Этот клиент не кандидат для заказа"
@@ -70,24 +70,24 @@ def confirm(s: Session, unmatched_id: int, client_id: int, now: datetime) -> tup
     if client is None:
         return False, "Клиент не найден"
     if s.execute(select(Purchase.id).where(Purchase.order_id == u.order_id)).first():
-        u.status, u.resolved_at = "confirmed", now
+        u.status, u.resolved_at = OrderCheck.CONFIRMED, now
         return False, "Заказ уже привязан"
     store(s, client, row_from_payload(u.payload), u.source, f"staff:order:{u.order_id}")
-    u.status, u.resolved_client_id, u.resolved_at = "confirmed", client.id, now
+    u.status, u.resolved_client_id, u.resolved_at = OrderCheck.CONFIRMED, client.id, now
     log.info("unmatched order %s confirmed for client %s", u.order_id, client.vk_id)
     return True, f"Заказ {u.order_id} привязан к клиенту {client.display_name}"
 
 
 def dismiss(s: Session, unmatched_id: int, now: datetime) -> tuple[bool, str]:
     u = s.get(UnmatchedOrder, unmatched_id)
-    if u is None or u.status != "waiting":
+    if u is None or u.status != OrderCheck.WAITING:
         return False, "Заказ не найден или уже разобран"
-    u.status, u.resolved_at = "dismissed", now
+    u.status, u.resolved_at = OrderCheck.DISMISSED, now
     return True, f"Заказ {u.order_id} отклонён: ни к кому не привязан"
 
 
 def pending_for(s: Session, client_id: int) -> int:
     """How many waiting orders name this client as a candidate (for the reply prompt)."""
     rows = s.execute(select(UnmatchedOrder.candidate_ids)
-                     .where(UnmatchedOrder.status == "waiting")).scalars().all()
+                     .where(UnmatchedOrder.status == OrderCheck.WAITING)).scalars().all()
     return sum(1 for ids in rows if client_id in [int(c) for c in ids or []])

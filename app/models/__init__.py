@@ -6,7 +6,7 @@ from app.models.alert import ManagerAlert
 from app.models.offer import IssuedOffer, OfferDecisionLog
 from app.models.purchase import Purchase, UnmatchedOrder
 from app.models.reminder import Reminder
-from app.models.states import (FunnelStage, OfferState, ReminderStatus, TurnKind,
+from app.models.states import (FunnelStage, OfferState, OrderCheck, ReminderStatus, TurnKind,
                                TurnStatus)
 from app.models.security import AdminSession, LoginFailure
 
@@ -14,5 +14,5 @@ __all__ = [
     "FUNNEL_STAGES", "AppState", "Client", "ClientChange", "Dialog", "IssuedOffer",
     "ManagerAlert", "Message", "OfferDecisionLog", "ProcessedEvent", "Purchase", "Reminder",
     "Turn", "FunnelStage", "OfferState", "ReminderStatus", "TurnKind", "TurnStatus",
-    "UnmatchedOrder", "AdminSession", "LoginFailure",
+    "UnmatchedOrder", "AdminSession", "LoginFailure", "OrderCheck",
 ]

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 from app.models.base import utcnow
+from app.models.states import OrderCheck
 
 
 class Purchase(Base):
@@ -37,8 +38,8 @@ class UnmatchedOrder(Base):
     candidate_ids: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     source: Mapped[str] = mapped_column(String(20), default="import")
-    status: Mapped[str] = mapped_column(String(16), default="waiting", server_default="waiting",
-                                        index=True)  # waiting|confirmed|dismissed
+    status: Mapped[str] = mapped_column(String(16), default=OrderCheck.WAITING,
+                                        server_default="waiting", index=True)
     resolved_client_id: Mapped[Optional[int]] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolved_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
