@@ -32,7 +32,7 @@ test: venv browsers
 bench: venv
 	$(BIN)/python bench/kb_search.py
 	fail=""; for b in webhook overhead throughput chaos_retry_storm chaos_crash chaos_restart \
-	    chaos_model_faults fuzz_inputs abuse; do \
+	    chaos_model_faults fuzz_inputs abuse security; do \
 	  $(BIN)/python bench/$$b.py --quick || fail="$$fail $$b"; done; \
 	if [ -n "$$fail" ]; then echo "targets missed:$$fail"; exit 1; fi
 

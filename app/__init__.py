@@ -31,12 +31,16 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
     from app.clock import Clock
     from app.config import Settings
     from app.logging_setup import configure_logging
+    from app.runmode import is_local, secret_key
     from app.wiring import build_services, register_blueprints
 
     settings = settings or Settings()
     configure_logging(settings.log_json)
+    if lazy is None:
+        lazy = bool(os.environ.get("FLASK_RUN_FROM_CLI"))
+    local = is_local(settings)
     app = Flask(__name__, template_folder="admin/web/templates")
-    app.config["SECRET_KEY"] = settings.secret_key or _derived_secret(settings)
+    app.config["SECRET_KEY"] = secret_key(settings, local, cli_run=lazy)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = settings.cookies_secure
@@ -45,9 +49,7 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
-    if lazy is None:
-        lazy = bool(os.environ.get("FLASK_RUN_FROM_CLI"))
-    svc = build_services(settings, clock or Clock(), lazy=lazy, channel=channel,
+    svc = build_services(settings, clock or Clock(), lazy=lazy, local=local, channel=channel,
                          primary_brain=primary_brain)
     app.extensions["neuro"] = svc
     register_blueprints(app, svc)
@@ -63,10 +65,3 @@ def start_background(app: Flask) -> None:
     if svc.workers is None and svc.kb_watcher is None:
         start(svc)
 
-
-def _derived_secret(settings: Settings) -> str:
-    """A stable session key when SECRET_KEY is unset: derived from the admin password."""
-    import hashlib
-
-    seed = (settings.admin_password or "") + (settings.vk_secret or "") + "neuro-sotrudnik"
-    return hashlib.sha256(seed.encode()).hexdigest()

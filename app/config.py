@@ -33,6 +33,8 @@ class Settings(BaseSettings):
 
     database_url: Optional[str] = None
     data_dir: str = ".data"
+    # the local chat page and VK stand-in (`make run` sets it); ignored on a server (app.runmode)
+    local_mode: bool = False
 
     vk_group_id: Optional[int] = None
     vk_group_token: Optional[str] = None

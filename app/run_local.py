@@ -26,6 +26,7 @@ def main() -> None:
         os.environ["ADMIN_PASSWORD"] = "admin"
         print("ADMIN_PASSWORD is not set: the local staff panel password is 'admin'")
     os.environ["WEB_CONCURRENCY"] = "1"  # one process below
+    os.environ["LOCAL_MODE"] = "1"  # the chat page; app.runmode refuses it on a server
     port = str(settings.port)
     print(f"\n  Chat as a VK user: http://127.0.0.1:{port}/dev/chat"
           f"\n  Staff panel:       http://127.0.0.1:{port}/admin"

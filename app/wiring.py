@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 LOCAL_VK_TOKEN = "local-dev-token"
 
 
-def build_services(settings: Settings, clock: Clock, lazy: bool = False,
+def build_services(settings: Settings, clock: Clock, lazy: bool = False, local: bool = False,
                    channel: Optional[OutboundChannel] = None,
                    primary_brain: Optional[Brain] = None) -> Services:
     """`channel` / `primary_brain` replace the configured ones (tests, the eval runner)."""
@@ -45,7 +45,7 @@ def build_services(settings: Settings, clock: Clock, lazy: bool = False,
 
         svc.inbox_writer = GroupCommitter(lambda: db.engine, settings.webhook_batch_max)
     if channel is None and not (lazy and not settings.vk_configured):
-        svc.channel = _vk_channel(settings, svc)  # CLI runs without a token need no stand-in
+        svc.channel = _vk_channel(settings, svc, local)  # CLI runs without a token need no stand-in
     return svc
 
 
@@ -61,7 +61,7 @@ def _primary_brain(settings: Settings) -> Optional[Brain]:
                        timeout_s=settings.gemini_timeout_s)
 
 
-def _vk_channel(settings: Settings, svc: Services) -> OutboundChannel:
+def _vk_channel(settings: Settings, svc: Services, local: bool) -> OutboundChannel:
     from app.vk.client import VkClient
 
     if settings.vk_configured:
@@ -72,6 +72,10 @@ def _vk_channel(settings: Settings, svc: Services) -> OutboundChannel:
                         api_base_url=settings.vk_api_base_url,
                         api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s,
                         max_rps=settings.vk_max_rps / settings.web_concurrency)
+    if not local:  # a deployed app without a token: starts, stores, sends nothing
+        log.warning("VK_GROUP_TOKEN is not set: replies cannot be sent until it is (the local "
+                    "chat is only for LOCAL_MODE / make run)")
+        return UnconfiguredChannel()
     from app.devchat.local_vk import start_local_vk
 
     svc.local_vk = start_local_vk()

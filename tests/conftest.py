@@ -70,7 +70,7 @@ def make_settings(database_url: str, vk_base_url: str, **overrides: Any) -> Sett
         vk_timeout_s=3, knowledge_base_path=str(ROOT / "knowledge_base.json"),
         debounce_seconds=8, worker_threads=0, run_scheduler=False, gemini_api_key=None,
         admin_password="admin-pass", manager_peer_ids="777", claim_timeout_s=60,
-        web_concurrency=1,
+        web_concurrency=1, secret_key="test-secret-key-of-real-length-0123456789",
     )
     values.update(overrides)
     return Settings(**values)

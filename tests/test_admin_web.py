@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.models import AppState, Client, ClientChange, Dialog, Message, Reminder, Turn
+from app.admin.web.actions import staff_random_id
 from app.services import services
-from app.vk.client import derive_random_id
 from tests import browser
 from tests.browser import driver  # noqa: F401 - the module-scoped browser fixture
 from tests.helpers import drain, message_new, post
@@ -185,7 +185,7 @@ def test_staff_message_via_vk_pauses_bot_keeps_text(app, clock, vk) -> None:  # 
     text = "Здравствуйте, это Мария из школы"
     assert act(c, f"/admin/dialogs/{dialog_id}/send", text=text, send_key="k1").status_code == 302
     sent = vk.emulator.sent(PEER)[-1]
-    assert (sent.text, sent.random_id) == (text, derive_random_id("staff:k1"))
+    assert (sent.text, sent.random_id) == (text, staff_random_id("k1", text))
     with db(app) as s:
         row = s.execute(select(Message).where(Message.source == "staff")).scalar_one()
         assert row.vk_message_id == sent.id and row.direction == "out"

@@ -11,7 +11,7 @@ from tests.browser import driver  # noqa: F401 - the module-scoped browser fixtu
 
 
 def test_local_chat_page_round_trip(make_app: Any, driver: Any) -> None:  # noqa: F811
-    app = make_app(start_background=True, vk_group_token=None, vk_secret=None, vk_group_id=None,
+    app = make_app(start_background=True, local_mode=True, vk_group_token=None, vk_secret=None, vk_group_id=None,
                    debounce_seconds=0, worker_threads=2, worker_poll_s=0.1)
     assert app.extensions["neuro"].local_vk is not None
     with browser.LiveServer(app) as server:
@@ -34,7 +34,7 @@ def test_no_chat_page_beside_a_real_vk_token(app: Any) -> None:
 
 
 def test_local_chat_page_shows_and_presses_buttons(make_app: Any, driver: Any) -> None:  # noqa: F811
-    app = make_app(start_background=True, vk_group_token=None, vk_secret=None, vk_group_id=None,
+    app = make_app(start_background=True, local_mode=True, vk_group_token=None, vk_secret=None, vk_group_id=None,
                    debounce_seconds=0, worker_threads=2, worker_poll_s=0.1)
     emulator = app.extensions["neuro"].local_vk.emulator
     with browser.LiveServer(app) as server:

@@ -104,7 +104,7 @@ def test_invalid_purchase_is_422(hook_app: Any, change: dict, fragment: str) -> 
 
 def test_extension_and_match_by_phone(hook_app: Any) -> None:
     with services(hook_app).db.session() as s:
-        s.add(Client(vk_id=9100, phone="+79001234567"))
+        s.add(Client(vk_id=9100, phone="+79001234567", phone_verified=True))
     body = {**ORDER, "order_id": "W-2", "vk_id": None, "email": None, "phone": "8 900 123 45 67",
             "product_id": "piano-from-zero:extension", "amount_rub": "2900"}
     resp = _post(hook_app, body)

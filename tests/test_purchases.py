@@ -97,8 +97,8 @@ def test_bad_rows_are_reported_by_line_and_good_rows_kept(app: Any) -> None:
 
 
 def test_match_by_email_then_phone_and_fill_missing_contacts(app: Any) -> None:
-    _add_client(app, 301, email="olga@example.com")
-    _add_client(app, 302, phone="+79001112233")
+    _add_client(app, 301, email="olga@example.com", email_verified=True)  # entered by staff
+    _add_client(app, 302, phone="+79001112233", phone_verified=True)
     report = _import(app, HEADER +
                      "C-1,,OLGA@example.com,+7 900 555-44-33,piano-from-zero,14900,2026-01-10\n"
                      "C-2,,,89001112233,kids-piano,12900,2026-01-10\n"
@@ -113,7 +113,8 @@ def test_match_by_email_then_phone_and_fill_missing_contacts(app: Any) -> None:
 
 
 def test_existing_contacts_are_not_overwritten(app: Any) -> None:
-    _add_client(app, 401, email="keep@example.com", phone="+79990000000")
+    _add_client(app, 401, email="keep@example.com", phone="+79990000000", email_verified=True,
+                phone_verified=True)
     report = _import(app, HEADER + "D-1,401,new@example.com,+79991111111,piano-from-zero,1,2026-01-10\n")
     assert report.errors == []
     client = _client(app, 401)

@@ -106,7 +106,8 @@ def stack(pg: Any) -> Iterator[tuple[dict[str, str], FakeVkServer, SlowModel, st
             "KNOWLEDGE_BASE_PATH": str(ROOT / "knowledge_base.json"), "DEBOUNCE_SECONDS": "0",
             "CLAIM_TIMEOUT_S": str(LEASE_S), "SHUTDOWN_DRAIN_S": "1", "WORKER_THREADS": "8",
             "WORKER_POLL_S": "0.2", "RUN_SCHEDULER": "false", "QUIET_HOURS": "off",
-            "ADMIN_PASSWORD": "x", "WEB_CONCURRENCY": "1", "PYTHONPATH": str(ROOT)})
+            "ADMIN_PASSWORD": "x", "SECRET_KEY": "restart-test-secret-key-0123456789abcdef",
+            "WEB_CONCURRENCY": "1", "PYTHONPATH": str(ROOT)})
         yield env, vk, model, url
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.models import FunnelStage, OfferState, ReminderStatus, TurnKind, TurnStatus
+from app.models import (FunnelStage, OfferState, OrderCheck, ReminderStatus, TurnKind,
+                        TurnStatus)
 
 APP = Path(__file__).resolve().parents[1] / "app"
 
@@ -102,7 +103,8 @@ def test_the_brain_and_search_load_without_a_database_or_flask() -> None:
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("enum", [FunnelStage, TurnKind, TurnStatus, ReminderStatus, OfferState])
+@pytest.mark.parametrize("enum", [FunnelStage, TurnKind, TurnStatus, ReminderStatus, OfferState,
+                                  OrderCheck])
 def test_every_state_has_a_russian_label(enum: type) -> None:
     labels = enum.labels()
     assert set(labels) == {m.value for m in enum}

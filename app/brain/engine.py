@@ -103,6 +103,7 @@ def run_brain(ctx: TurnContext, primary: Brain, offline: Brain,
     run = _Run(ctx, primary, offline, on_event)
     analysis = run.analyze()
     decisions = apply_effects(analysis)
+    run.flags += [f"effect_error:{name}" for name in decisions.effect_errors]
     text, fallback = run.write(analysis, decisions)
     version = getattr(primary, "prompt_version", PROMPT_VERSION)  # another prompts directory
     return BrainResult(analysis=analysis, reply_text=text, decisions=decisions,

@@ -191,10 +191,16 @@ def answered_faqs(ctx: TurnContext, text: str) -> list[str]:
     return ids[:MAX_FAQ_ANSWERS]
 
 
+ORDER_CHECK_TEXT = ("Вижу, что по вашему контакту есть оплата, но подтвердить её я пока не могу: "
+                    "менеджер проверит заказ и напишет вам, как только всё сверит.")
+
+
 def _body(ctx: TurnContext, analysis: Any) -> list[str]:
     text, hits, turn = ctx.new_text, _hits(ctx, ctx.new_text), ctx.turn_id
     faq_ids = answered_faqs(ctx, text)
     mine = ctx.card.purchases and ACCESS_RE.search(text)
+    if ctx.card.order_check_pending and not ctx.card.purchases and ACCESS_RE.search(text):
+        return [ORDER_CHECK_TEXT]
     if faq_ids and not mine:
         lead = pick(("Хороший вопрос!", "Спасибо, что спросили!", "Понимаю, это важно."), turn)
         answers = [kb_entry(ctx.kb, f).answer for f in faq_ids]

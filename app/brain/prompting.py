@@ -165,6 +165,10 @@ def render_card(card: ClientCard, now: datetime) -> str:
                          ("Email", card.email), ("Телефон", card.phone)):
         if value:
             rows.append(f"{label}: {clip(fence(value), 200)}")
+    if card.order_check_pending:
+        rows.append("Проверка заказа: оплата совпала только с контактом, который клиент сам "
+                    "написал в чате (не подтверждён). Не подтверждай покупку и сроки доступа — "
+                    "скажи, что менеджер проверит заказ и напишет.")
     if card.tags:
         rows.append("Метки: " + ", ".join(card.tags[:10]))
     if card.notes:

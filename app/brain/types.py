@@ -38,6 +38,9 @@ class ClientCard:
     purchases: list[PurchaseView] = field(default_factory=list)
     offers: list[OfferView] = field(default_factory=list)
     is_new: bool = False  # no reply has ever been sent to this client
+    # an order matched only a contact this client typed in chat (a claim): staff must confirm it;
+    # until then no purchase or access date may be confirmed, only "a manager will check"
+    order_check_pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class Decisions:
     allowed_percents: set[int] = field(default_factory=set)
     # set by the brain's engine only: why the previous reply draft was rejected (regeneration)
     guardrail_flags: list[str] = field(default_factory=list)
+    # effects that failed and were rolled back (the turn still answers): flagged on the turn
+    effect_errors: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -50,14 +50,54 @@ def record_change(s: Session, client: Client, field: str, new: Any, source: str)
     return True
 
 
+CONTACTS = ("email", "phone")
+
+
+def set_contact(s: Session, client: Client, field: str, value: Optional[str], source: str,
+                verified: bool, origin: Optional[str] = None) -> bool:
+    """Store a contact with where it came from (`origin`, default the audit `source`) and
+    whether it is proven. True when changed."""
+    changed = record_change(s, client, field, value, source)
+    if changed or verified != getattr(client, f"{field}_verified"):
+        setattr(client, f"{field}_verified", bool(value) and verified)
+        setattr(client, f"{field}_source", (origin or source)[:120] if value else None)
+        changed = True
+    return changed
+
+
+def claim_contact(s: Session, client: Client, field: str, value: Optional[str],
+                  source: str) -> bool:
+    """What the client typed in chat: a claim. It never replaces a proven contact."""
+    if not value or value == getattr(client, field):
+        return False
+    if getattr(client, f"{field}_verified"):
+        return False
+    return set_contact(s, client, field, value, source, verified=False)
+
+
+def prove_contact(s: Session, client: Client, field: str, value: Optional[str],
+                  source: str, origin: Optional[str] = None) -> bool:
+    """A contact proven by a paid order (matched by vk_id) or by staff: it replaces a claim,
+    fills an empty field, and never overwrites another proven value."""
+    if not value:
+        return False
+    current, proven = getattr(client, field), getattr(client, f"{field}_verified")
+    if current and current != value and proven:
+        return False
+    if current == value and proven:
+        return False
+    return set_contact(s, client, field, value, source, verified=True, origin=origin)
+
+
 def apply_facts(s: Session, client: Client, facts: Any, source: str) -> list[str]:
-    """Copy validated facts to the card; a worse guess never overwrites a good value."""
+    """Copy validated facts to the card; a worse guess never overwrites a good value.
+    Contacts from chat are stored as unverified claims (see `claim_contact`)."""
     changed: list[str] = []
     email = normalize_email(getattr(facts, "email", None))
-    if email and record_change(s, client, "email", email, source):
+    if email and claim_contact(s, client, "email", email, source):
         changed.append("email")
     phone = normalize_phone(getattr(facts, "phone", None))
-    if phone and record_change(s, client, "phone", phone, source):
+    if phone and claim_contact(s, client, "phone", phone, source):
         changed.append("phone")
     name = (getattr(facts, "name", None) or "").strip()
     if name and not client.first_name and len(name) <= 60:

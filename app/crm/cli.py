@@ -37,8 +37,36 @@ def purchases_import(path: str) -> None:
                f"errors {len(report.errors)}")
     for error in report.errors:
         click.echo(error)
+    if report.unmatched:
+        click.echo(f"waiting for staff {len(report.unmatched)} (matched only contact data "
+                   f"typed in chat): {', '.join(report.unmatched)}; "
+                   f"see `flask --app app purchases unmatched`")
     if report.errors:
         sys.exit(1)
+
+
+@purchases.command("unmatched")
+@click.option("--confirm", "confirm_order", metavar="ORDER_ID", help="Attach this order...")
+@click.option("--vk-id", type=int, help="...to this candidate (VK id).")
+@click.option("--dismiss", "dismiss_order", metavar="ORDER_ID", help="Attach it to nobody.")
+def purchases_unmatched(confirm_order: Optional[str], vk_id: Optional[int],
+                        dismiss_order: Optional[str]) -> None:
+    """Orders that matched only an unverified contact (typed by a client in chat).
+
+    Without options: list them with their candidates. Exit code 1 when an action failed.
+    """
+    from app.crm import unmatched
+    from app.crm.unmatched_cli import act, print_waiting
+
+    svc = services()
+    with svc.db.session() as s:
+        if confirm_order or dismiss_order:
+            ok, message = act(s, unmatched, confirm_order, vk_id, dismiss_order, svc.clock.now())
+            click.echo(message)
+            if not ok:
+                sys.exit(1)
+            return
+        print_waiting(unmatched.waiting(s))
 
 
 def _status(redeemed: bool, expires_at: Optional[datetime], now: datetime) -> str:

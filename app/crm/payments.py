@@ -1,7 +1,8 @@
 """`POST /hooks/payment`: the shop reports one paid order (same fields as the CSV import).
 
 Header `X-Payment-Secret` must equal `PAYMENT_WEBHOOK_SECRET` (unset → the hook is off, 503).
-Answers: 201 created, 200 duplicate (the shop may retry freely), 400 bad JSON, 403 wrong
+Answers: 201 created, 200 duplicate (the shop may retry freely), 202 unmatched (the order
+matched only a contact a client typed in chat: it waits for staff), 400 bad JSON, 403 wrong
 secret, 422 invalid purchase. Bad input never causes a 5xx.
 """
 from __future__ import annotations
@@ -65,6 +66,9 @@ def payment_hook() -> Any:
         outcome = import_one(s, body, svc.kb_store.current, "webhook")
     if outcome.status == "duplicate":
         return jsonify({"status": "duplicate", "order_id": outcome.order_id}), 200
+    if outcome.status == "unmatched":
+        log.info("payment hook: order %s waits for staff (unverified contact)", outcome.order_id)
+        return jsonify({"status": "unmatched", "order_id": outcome.order_id}), 202
     if outcome.status == "invalid":
         return jsonify({"status": "invalid", "errors": list(outcome.errors)}), 422
     log.info("payment hook: order %s stored", outcome.order_id)

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from app.crm.cards import purchases_view
 from app.models import Client, Dialog, IssuedOffer, Purchase, Reminder, Turn
 
-CARD_FIELDS = ("vk_id", "first_name", "last_name", "email", "phone", "city", "timezone", "level",
+CARD_FIELDS = ("vk_id", "first_name", "last_name", "email", "email_verified", "email_source",
+               "phone", "phone_verified", "phone_source", "city", "timezone", "level",
                "goal", "instrument", "age_group", "budget", "funnel_stage", "tags", "notes",
                "can_write", "bot_paused")
 

@@ -3,7 +3,8 @@
 Rules (all enforced here, never by the model):
 - only offers that exist in the knowledge base's `offers`;
 - a discount never above `offers.max_discount_percent` (hard cap);
-- one active discount per client; the same offer is never granted twice;
+- one active discount per client (the client row is locked while deciding a discount, so two
+  overlapping turns cannot both grant one); the same offer is never granted twice (unique);
 - not for a product the client already owns; stage must fit the offer;
 - an offer's optional KB `conditions` (stages, new_clients_only, products, min_purchases) are
   checked here; without `stages`, discounts are for warm, hot and returning clients;
@@ -107,6 +108,8 @@ def decide(s: Session, client: Client, request: Any, kb: Any, now: datetime,
     if previous is not None:
         return previous
     kind, offer = _find_offer(kb, offer_id)
+    if kind == "discount":  # one active discount: overlapping turns take turns on the client row
+        s.execute(select(Client.id).where(Client.id == client.id).with_for_update())
     owned = {split_extension(p.product_id)[0] for p in paid_items(s, client.id)}
     if not isinstance(product_id, str) or kb.product(product_id) is None:
         product_id = None

@@ -4,13 +4,15 @@ from app.models.dialog import Dialog, Message, Turn
 from app.models.event import AppState, ProcessedEvent
 from app.models.alert import ManagerAlert
 from app.models.offer import IssuedOffer, OfferDecisionLog
-from app.models.purchase import Purchase
+from app.models.purchase import Purchase, UnmatchedOrder
 from app.models.reminder import Reminder
-from app.models.states import (FunnelStage, OfferState, ReminderStatus, TurnKind,
+from app.models.states import (FunnelStage, OfferState, OrderCheck, ReminderStatus, TurnKind,
                                TurnStatus)
+from app.models.security import AdminSession, LoginFailure
 
 __all__ = [
     "FUNNEL_STAGES", "AppState", "Client", "ClientChange", "Dialog", "IssuedOffer",
     "ManagerAlert", "Message", "OfferDecisionLog", "ProcessedEvent", "Purchase", "Reminder",
     "Turn", "FunnelStage", "OfferState", "ReminderStatus", "TurnKind", "TurnStatus",
+    "UnmatchedOrder", "AdminSession", "LoginFailure", "OrderCheck",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
-from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -65,6 +65,8 @@ class Message(Base):
     # the text is a transcript of the attached voice note (by VK or by the model)
     transcribed: Mapped[bool] = mapped_column(default=False, server_default="false")
     keyboard: Mapped[Optional[str]] = mapped_column(Text)  # inline keyboard JSON sent with it
+    # a reply written but held back (pause, handoff): kept for staff, never shown as sent
+    held_back: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  index=True)
 

@@ -57,6 +57,14 @@ class OfferState(_Labelled):
     REDEEMED = "redeemed"
 
 
+class OrderCheck(_Labelled):
+    """An order that matched only a contact a client typed in chat, waiting for staff."""
+
+    WAITING = "waiting"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
 _LABELS: dict[str, dict[str, str]] = {
     "FunnelStage": {"cold": "холодный", "warm": "тёплый", "hot": "горячий", "client": "клиент",
                     "returning": "вернувшийся"},
@@ -68,4 +76,5 @@ _LABELS: dict[str, dict[str, str]] = {
                        "cancelled": "отменено", "skipped": "пропущено", "failed": "ошибка",
                        "refused": "VK отказал"},
     "OfferState": {"active": "действует", "expired": "истекло", "redeemed": "использовано"},
+    "OrderCheck": {"waiting": "ждёт проверки", "confirmed": "привязан", "dismissed": "отклонён"},
 }

@@ -5,6 +5,7 @@ time, a part of the day, a span from now); adjacent compatible parts form expres
 negated ones are dropped; the first of the last "или" chain is resolved."""
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.reminders import ru_time_words as W
 
+log = logging.getLogger(__name__)
 NUMERIC_RE = re.compile(r"(\d{1,2})([.:])(\d{1,2})(?:\.(\d{4}|\d{2}))?")
 
 
@@ -271,6 +273,9 @@ def _moment(c: Ctx, group: list[Part]) -> datetime | None:
     return local.replace(tzinfo=c.now.tzinfo).astimezone(timezone.utc).astimezone(c.now.tzinfo)
 
 
+MAX_AHEAD = timedelta(days=3 * 366)  # "in ten years" is not an agreement to follow up
+
+
 def _zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
@@ -278,18 +283,28 @@ def _zone(tz: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone: {tz!r}") from exc
 
 
-def resolve(text: str, now: datetime, tz: str = "Europe/Moscow") -> datetime | None:
-    """The moment named by `text` (aware, in `tz`, seconds zero) or None."""
-    zone = _zone(tz)
-    now = now.replace(tzinfo=zone) if now.tzinfo is None else now.astimezone(zone)
-    c = Ctx(W.tokenize(text), now)
+def _resolve(c: Ctx) -> datetime | None:
     groups: list[list[Part]] = []
     for p in _parse(c):
         if not (groups and _join(c, groups[-1], p)):
             groups.append([p])
     chosen = _choose(c, groups)
-    moment = _moment(c, chosen) if chosen else None
-    return moment if moment and moment > now else None
+    return _moment(c, chosen) if chosen else None
+
+
+def resolve(text: str, now: datetime, tz: str = "Europe/Moscow") -> datetime | None:
+    """The moment named by `text` (aware, in `tz`, seconds zero) or None ("not understood"),
+    also for moments the calendar cannot hold or more than MAX_AHEAD away: never an exception."""
+    zone = _zone(tz)
+    now = now.replace(tzinfo=zone) if now.tzinfo is None else now.astimezone(zone)
+    try:
+        moment = _resolve(Ctx(W.tokenize(text), now))
+        if moment is None or not now < moment <= now + MAX_AHEAD:
+            return None
+    except (ValueError, OverflowError) as exc:  # date/timedelta out of range
+        log.info("follow-up time not representable (%s): %.80r", exc, text)
+        return None
+    return moment
 
 
 def resolve_iso(text: str, now_iso: str, tz: str = "Europe/Moscow") -> str | None:

@@ -105,6 +105,7 @@ class ReminderScheduler:
                 if (self.last_access_scan is None
                         or (now - self.last_access_scan).total_seconds() >= ACCESS_SCAN_EVERY_S):
                     plan_access_reminders(self.svc)
+                    self._prune(now)
                     self.last_access_scan = now
                 n = self.fire_due(self.svc)
                 self.fired += n
@@ -113,6 +114,14 @@ class ReminderScheduler:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.exception("reminder tick failed")
                 return 0
+
+    def _prune(self, now: Any) -> None:
+        from app.vk.inbox import prune_events
+
+        with self.svc.db.session() as s:
+            n = prune_events(s, now)
+        if n:
+            log.info("forgot %d processed VK event ids older than the retry window", n)
 
     def health(self) -> dict[str, Any]:
         return {"running": self._sched is not None, "leader": self.lock.held,

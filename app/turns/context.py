@@ -39,9 +39,11 @@ class DialogState:
 
 def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[KnowledgeBase]) -> ClientCard:
     from app.crm.cards import purchases_view, offers_view  # card extras live in crm
+    from app.crm.unmatched import pending_for
 
     answered = s.execute(select(Message.id).join(Dialog, Dialog.id == Message.dialog_id).where(
-        Dialog.client_id == client.id, Message.direction == "out").limit(1)).first()
+        Dialog.client_id == client.id, Message.direction == "out",
+        Message.held_back.is_(False)).limit(1)).first()
     return ClientCard(
         vk_id=client.vk_id, first_name=client.first_name, last_name=client.last_name,
         email=client.email, phone=client.phone, funnel_stage=client.funnel_stage,
@@ -49,13 +51,13 @@ def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[Kno
         instrument=client.instrument, age_group=client.age_group, budget=client.budget,
         notes=client.notes, tags=list(client.tags or []),
         purchases=purchases_view(s, client.id, kb), offers=offers_view(s, client.id, now),
-        is_new=answered is None,
+        is_new=answered is None, order_check_pending=pending_for(s, client.id) > 0,
     )
 
 
 def _history(s: Session, dialog_id: int, before_id: int, window: int) -> list[HistoryMessage]:
-    rows = s.execute(select(Message).where(
-        Message.dialog_id == dialog_id, Message.id <= before_id)
+    rows = s.execute(select(Message).where(  # a held-back reply was never sent: not history
+        Message.dialog_id == dialog_id, Message.id <= before_id, Message.held_back.is_(False))
         .order_by(Message.id.desc()).limit(window)).scalars().all()
     return [as_history(m) for m in reversed(rows)]
 
@@ -158,7 +160,7 @@ def roll_summary(s: Session, dialog: Dialog, window: int) -> None:
         Message.dialog_id == dialog.id, Message.id > dialog.summary_upto_id,
         Message.id <= keep).order_by(Message.id)).scalars().all()
     lines = [(dialog.summary or "").strip()]
-    for m in rows:
+    for m in (m for m in rows if not m.held_back):
         who = "Клиент" if m.direction == "in" else "Школа"
         text = " ".join((m.text or "").split())[:SUMMARY_LINE_CHARS]
         if text:

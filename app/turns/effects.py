@@ -6,7 +6,8 @@ Idempotent per turn (a turn taken again after a crash does not double anything).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Optional
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable, Optional
 
 from sqlalchemy.orm import Session
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,32 +29,31 @@ log = logging.getLogger(__name__)
 
 def apply_effects(svc: Services, ctx: TurnContext, state: DialogState,
                   analysis: Analysis) -> Decisions:
+    """Every effect runs in its own SAVEPOINT: one that raises (a resolver bug, a card value the
+    database refuses, the sales policy) is rolled back, logged and flagged `effect_error:<name>`
+    in `decisions.effect_errors`; the others stand and the reply still goes out."""
     decisions = Decisions()
     source = f"turn:{ctx.turn_id}"
     now = svc.clock.now()
-    store_transcript(svc, ctx, getattr(analysis, "transcript", None))
+    try:
+        store_transcript(svc, ctx, getattr(analysis, "transcript", None))
+    except Exception:  # noqa: BLE001 - a transcript that cannot be stored never fails the turn
+        log.exception("turn %s: the voice transcript was not stored", ctx.turn_id)
+        decisions.effect_errors.append("transcript")
     with svc.db.session() as s:
         client = s.get(Client, state.client_id)
-        cards.apply_facts(s, client, analysis.facts, source)
-        _apply_timezone(s, client, getattr(analysis.facts, "timezone", None), source)
-        owns = bool(ctx.card.purchases)
-        cards.set_stage(s, client, analysis.funnel_stage, source, owns_products=owns)
+
+        def step(name: str, effect: Callable[[], None]) -> None:
+            _guarded(s, name, effect, decisions.effect_errors, ctx.turn_id)
+
+        step("card_facts", lambda: _card(s, client, ctx, analysis, source))
         if ctx.kind == "reply":
-            outcome = reminders.apply_follow_up(s, client, ctx, analysis.follow_up, now,
-                                                svc.settings, _discussed_product(ctx, analysis))
-            decisions.reminder_due_at = outcome.due_at
-            decisions.reminder_is_default = outcome.is_default
-            decisions.reminders_cancelled = outcome.cancelled
+            step("follow_up", lambda: _follow_up(svc, s, client, ctx, analysis, now, decisions))
         if analysis.offer is not None and analysis.offer.offer_id:
-            if not getattr(analysis.offer, "product_id", None):
-                analysis.offer.product_id = _discussed_product(ctx, analysis)
-            decisions.offer = sales.decide(s, client, analysis.offer, ctx.kb, now, ctx.turn_id)
-        allowed = sales.allowed_mentions(s, client.id, now)
-        decisions.allowed_codes, decisions.allowed_percents = allowed
+            step("sales_policy", lambda: _offer(s, client, ctx, analysis, now, decisions))
+        step("allowed_mentions", lambda: _mentions(s, client, now, decisions))
         if analysis.escalate.needed:
-            dialog = s.get(Dialog, state.dialog_id)
-            dialog.needs_human = True
-            decisions.escalated = True
+            step("escalation", lambda: _escalate(s, state, decisions))
     if decisions.escalated:
         alerts.notify_managers(svc, state, analysis.escalate.reason, ctx.turn_id)
     return decisions
@@ -74,6 +74,53 @@ def store_transcript(svc: Services, ctx: TurnContext, transcript: object) -> Non
     ctx.new_messages = ctx.new_messages + [
         HistoryMessage("in", f"[расшифровка голосового сообщения]: {text}", ctx.now)]
     ctx.plain_text = "\n".join(p for p in (ctx.plain_text, text) if p)
+
+
+def _guarded(s: Session, name: str, effect: Callable[[], None], errors: list[str],
+             turn_id: int) -> None:
+    try:
+        with s.begin_nested():
+            effect()
+    except Exception as exc:  # noqa: BLE001 - an effect's bug or bad data never fails the turn
+        log.exception("turn %s: effect %s failed (%s); the reply still goes out",
+                      turn_id, name, type(exc).__name__)
+        errors.append(name)
+
+
+def _card(s: Session, client: Client, ctx: TurnContext, analysis: Analysis, source: str) -> None:
+    cards.apply_facts(s, client, analysis.facts, source)
+    _apply_timezone(s, client, getattr(analysis.facts, "timezone", None), source)
+    cards.set_stage(s, client, analysis.funnel_stage, source, owns_products=bool(ctx.card.purchases))
+    s.flush()
+
+
+def _follow_up(svc: Services, s: Session, client: Client, ctx: TurnContext, analysis: Analysis,
+               now: datetime, decisions: Decisions) -> None:
+    outcome = reminders.apply_follow_up(s, client, ctx, analysis.follow_up, now,
+                                        svc.settings, _discussed_product(ctx, analysis))
+    s.flush()
+    decisions.reminder_due_at = outcome.due_at
+    decisions.reminder_is_default = outcome.is_default
+    decisions.reminders_cancelled = outcome.cancelled
+
+
+def _offer(s: Session, client: Client, ctx: TurnContext, analysis: Analysis, now: datetime,
+           decisions: Decisions) -> None:
+    if not getattr(analysis.offer, "product_id", None):
+        analysis.offer.product_id = _discussed_product(ctx, analysis)
+    decision = sales.decide(s, client, analysis.offer, ctx.kb, now, ctx.turn_id)
+    s.flush()
+    decisions.offer = decision
+
+
+def _mentions(s: Session, client: Client, now: datetime, decisions: Decisions) -> None:
+    decisions.allowed_codes, decisions.allowed_percents = sales.allowed_mentions(s, client.id, now)
+
+
+def _escalate(s: Session, state: DialogState, decisions: Decisions) -> None:
+    s.get(Dialog, state.dialog_id).needs_human = True
+    s.flush()
+    decisions.escalated = True
 
 
 def _apply_timezone(s: Session, client: Client, tz: object, source: str) -> None:

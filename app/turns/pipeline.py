@@ -22,7 +22,7 @@ from app.turns import claims
 from app.turns.effects import apply_effects
 from app.turns.context import DialogState, load_turn_context, roll_summary, silent_reason
 from app.brain.types import BrainResult, TurnContext
-from app.models import Client, Dialog, Message, Turn, TurnStatus
+from app.models import Client, Dialog, Message, Turn, TurnKind, TurnStatus
 from app.textsafe import clean_json, clean_text
 from app.vk.client import derive_part_random_id, derive_random_id, split_text
 from app.vk.channel import OutboundMessage
@@ -140,8 +140,13 @@ def _deliver_if_allowed(svc: Services, turn_id: int, state: DialogState, parts: 
     with svc.db.session() as s:
         reason = silent_reason(s.get(Client, state.client_id), s.get(Dialog, state.dialog_id),
                                svc.clock.now(), svc.bot_paused(s))
-        if reason is not None:
-            turn = s.get(Turn, turn_id)
+        turn = s.get(Turn, turn_id)
+        if reason is None and turn.kind != TurnKind.REPLY and _client_wrote(s, turn):
+            reason = "client_wrote"  # a proactive text must not cross the client's new message
+        if reason is not None:  # the stored reply stays for staff, marked as never sent
+            s.execute(update(Message).where(Message.turn_id == turn_id,
+                                            Message.vk_message_id.is_(None))
+                      .values(held_back=True))
             flag = f"silent:{reason}"
             if flag not in (turn.flags or []):
                 turn.flags = list(turn.flags or []) + [flag]
@@ -150,6 +155,12 @@ def _deliver_if_allowed(svc: Services, turn_id: int, state: DialogState, parts: 
         return TurnStatus.SILENT
     deliver(svc, turn_id, state, parts)
     return TurnStatus.DONE
+
+
+def _client_wrote(s: Any, turn: Turn) -> bool:
+    return s.execute(select(Message.id).where(
+        Message.dialog_id == turn.dialog_id, Message.direction == "in",
+        Message.id > turn.upto_message_id).limit(1)).first() is not None
 
 
 def _timings(m: dict[str, float], result: BrainResult) -> dict[str, float]:

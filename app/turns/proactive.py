@@ -120,10 +120,14 @@ def fire_one(svc: Services) -> bool:
         if _already_finished(s, r, now, svc.settings.max_turn_attempts):
             return True
         verdict = recheck(svc, s, r, now, kb)
-        if verdict.action != "send":
+        dialog = _claim_dialog(s, r, now) if verdict.action == "send" else None
+        if verdict.action == "send" and dialog is None:
+            verdict = Verdict("replan", "a reply to the client is in progress",
+                              now + timedelta(minutes=5))
+        if dialog is None:
             _settle(s, r, verdict, now)
             return True
-        claim = _proactive_turn(s, r, now)
+        claim = _proactive_turn(s, r, dialog, now, svc.settings.claim_timeout_s)
     status = process_claim(svc, claim)
     if status == RELEASED:
         return True  # the next process takes the reminder's turn again
@@ -148,8 +152,18 @@ def _settle(s: Session, r: Reminder, verdict: Verdict, now: datetime) -> None:
     log.info("reminder %s %s: %s", r.id, verdict.action, verdict.reason)
 
 
-def _proactive_turn(s: Session, r: Reminder, now: datetime) -> claims.Claim:
-    dialog = s.execute(select(Dialog).where(Dialog.client_id == r.client_id)).scalar_one()
+def _claim_dialog(s: Session, r: Reminder, now: datetime) -> Optional[Dialog]:
+    """Lock the dialog and take it like a reply turn does (one turn per dialog at a time):
+    None when a reply is due or another turn holds it."""
+    dialog = s.execute(select(Dialog).where(Dialog.client_id == r.client_id)
+                       .with_for_update()).scalar_one()
+    held = (dialog.claimed_until is not None and dialog.claimed_until > now
+            and dialog.claimed_turn_id not in (None, r.fired_turn_id))
+    return None if held or dialog.reply_due_at is not None else dialog
+
+
+def _proactive_turn(s: Session, r: Reminder, dialog: Dialog, now: datetime,
+                    claim_s: float) -> claims.Claim:
     kind = TurnKind.ACCESS_EXTENSION if r.kind == "access_extension" else TurnKind.REMINDER
     turn = s.get(Turn, r.fired_turn_id) if r.fired_turn_id else None
     if turn is None:
@@ -161,6 +175,7 @@ def _proactive_turn(s: Session, r: Reminder, now: datetime) -> claims.Claim:
         r.fired_turn_id = turn.id
     else:
         turn.attempts += 1
+    dialog.claimed_turn_id, dialog.claimed_until = turn.id, now + timedelta(seconds=claim_s)
     return claims.Claim(turn.id, dialog.id, turn.attempts, kind)
 
 

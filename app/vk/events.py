@@ -14,7 +14,7 @@ from app.vk.attachments import Media, parse_attachments, quoted
 
 log = logging.getLogger(__name__)
 MAX_PAYLOAD = 255  # VK's limit for a button payload; anything longer is not from our buttons
-MAX_TEXT = 20_000  # VK caps messages at 4096; anything longer is not from VK
+MAX_TEXT = 9_000  # VK sends at most 4 096 characters (its schema allows 9 000): more is not VK
 
 
 class EventError(ValueError):

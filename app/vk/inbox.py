@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -48,6 +48,18 @@ def claim_event(s: Session, event_id: Optional[str], etype: str) -> bool:
         .on_conflict_do_nothing(index_elements=["event_id"]).returning(ProcessedEvent.event_id)
     ).first()
     return row is not None
+
+
+# VK re-delivers an event it got no "ok" for a few times within minutes; days are a wide margin
+EVENT_MEMORY = timedelta(days=3)
+PRUNE_BATCH = 10_000
+
+
+def prune_events(s: Session, now: datetime, keep: timedelta = EVENT_MEMORY) -> int:
+    """Forget processed event ids older than VK's retry window (one bounded batch)."""
+    old = select(ProcessedEvent.event_id).where(
+        ProcessedEvent.received_at < now - keep).limit(PRUNE_BATCH).scalar_subquery()
+    return s.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id.in_(old))).rowcount or 0
 
 
 def ensure_client(s: Session, vk_id: int, tz: str) -> Client:

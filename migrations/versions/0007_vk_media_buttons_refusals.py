@@ -1,7 +1,7 @@
 """VK as clients use it: transcribed voice notes, reply keyboards, client capabilities, refusals
 
 Revision ID: 0007
-Revises: 0004 (temporarily: 0005/0006 are not on main yet; the lead fixes the chain)
+Revises: 0005 (temporarily: 0005/0006 are not on main yet; the lead fixes the chain)
 Create Date: 2026-12-06
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

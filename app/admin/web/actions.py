@@ -1,6 +1,7 @@
 """What staff can change from the panel. Each action is one short transaction; views stay thin."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -10,8 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
-from app.crm.cards import FIELD_LIMITS, normalize_email, normalize_phone, record_change
-from app.models import FUNNEL_STAGES, Client, Dialog, Message, Reminder, ReminderStatus
+from app.crm.cards import (CONTACTS, FIELD_LIMITS, normalize_email, normalize_phone,
+                            record_change, set_contact)
+from app.models import (FUNNEL_STAGES, Client, Dialog, Message, Reminder, ReminderStatus,
+                        Turn, TurnStatus)
 from app.vk.client import derive_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkError
@@ -71,6 +74,13 @@ def new_send_key() -> str:
     return uuid.uuid4().hex
 
 
+def staff_random_id(send_key: str, text: str) -> int:
+    """One VK random_id per (form key, text): a retry of the same text reuses it (VK drops the
+    repeat), an edited text is a new message with its own id."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return derive_random_id(f"staff:{send_key}:{digest}")
+
+
 def send_staff_message(svc: Services, dialog_id: int, text: str, send_key: str) -> Outcome:
     """Store first, then send through VK with a deterministic random_id; pause the bot."""
     text = (text or "").strip()
@@ -79,8 +89,7 @@ def send_staff_message(svc: Services, dialog_id: int, text: str, send_key: str) 
     if len(text) > MAX_STAFF_TEXT:
         return Outcome(False, f"Слишком длинное сообщение (больше {MAX_STAFF_TEXT} символов)")
     key = send_key if send_key and len(send_key) <= 64 else new_send_key()
-    random_id = derive_random_id(f"staff:{key}")
-    now = svc.clock.now()
+    random_id = staff_random_id(key, text)
     with svc.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
         if dialog is None:
@@ -88,12 +97,19 @@ def send_staff_message(svc: Services, dialog_id: int, text: str, send_key: str) 
         peer_id = dialog.peer_id
         row = s.execute(select(Message).where(Message.dialog_id == dialog_id,
                                               Message.random_id == random_id)).scalars().first()
+        if row is not None and row.vk_message_id is not None:
+            return Outcome(True, "Это сообщение уже отправлено (повтор не отправлялся)")
         if row is None:
             row = Message(dialog_id=dialog_id, direction="out", source=STAFF, text=text,
-                          random_id=random_id, attachments=[], created_at=now)
+                          random_id=random_id, attachments=[], created_at=svc.clock.now())
             s.add(row)
         s.flush()
         message_id = row.id
+    return _deliver_staff(svc, dialog_id, peer_id, text, random_id, message_id)
+
+
+def _deliver_staff(svc: Services, dialog_id: int, peer_id: int, text: str, random_id: int,
+                   message_id: int) -> Outcome:
     try:
         ids = svc.channel.send(OutboundMessage(peer_id, text, random_id))
     except VkError as exc:
@@ -156,12 +172,25 @@ def update_card(svc: Services, vk_id: int, form: Mapping[str, str]) -> Outcome:
         client = s.execute(select(Client).where(Client.vk_id == vk_id)).scalar_one_or_none()
         if client is None:
             return Outcome(False, "Клиент не найден")
+        contacts = {name: values.pop(name) for name in CONTACTS}
         changed = [name for name, value in values.items()
                    if record_change(s, client, name, value, STAFF)]
+        changed += [name for name, value in contacts.items()
+                    if _staff_contact(s, client, name, value, form)]
     if not changed:
         return Outcome(True, "Ничего не изменилось")
     log.info("admin: card %s changed: %s", vk_id, ", ".join(changed))
     return Outcome(True, "Сохранено: " + ", ".join(FIELD_NAMES.get(f, f) for f in changed))
+
+
+def _staff_contact(s: Any, client: Client, name: str, value: Optional[str],
+                   form: Mapping[str, str]) -> bool:
+    """Staff typing a contact proves it; an unchanged claim is proven only by the tick box."""
+    if value == getattr(client, name):
+        ticked = form.get(f"{name}_verified") in ("1", "on", "true")
+        if value is None or getattr(client, f"{name}_verified") or not ticked:
+            return False
+    return set_contact(s, client, name, value, STAFF, verified=value is not None)
 
 
 def _own_reminder(s: Any, vk_id: int,
@@ -184,6 +213,15 @@ def cancel_reminder(svc: Services, vk_id: int, reminder_id: int) -> Outcome:
     return Outcome(True, "Напоминание отменено")
 
 
+def _restart(s: Any, reminder: Reminder, now: datetime) -> None:
+    """A rescheduled reminder gets a new turn (and so a new VK random_id) when it fires: the old
+    one is finished, or closed here if a re-plan left it open."""
+    old = s.get(Turn, reminder.fired_turn_id) if reminder.fired_turn_id else None
+    if old is not None and old.status == TurnStatus.RUNNING:
+        old.skip(now, "reminder rescheduled by staff")
+    reminder.fired_turn_id = None
+
+
 def reschedule_reminder(svc: Services, vk_id: int, reminder_id: int, local_value: str) -> Outcome:
     """`local_value` is a datetime-local input (YYYY-MM-DDTHH:MM) in the client's time zone."""
     with svc.db.session() as s:
@@ -199,6 +237,7 @@ def reschedule_reminder(svc: Services, vk_id: int, reminder_id: int, local_value
         due = local.replace(tzinfo=ZoneInfo(client.timezone))
         if due <= svc.clock.now():
             return Outcome(False, "Это время уже прошло")
+        _restart(s, reminder, svc.clock.now())
         reminder.due_at, reminder.status = due, "pending"
         reminder.claimed_until, reminder.status_reason = None, "перенесено сотрудником"
     return Outcome(True, f"Напоминание перенесено на {local:%d.%m.%Y %H:%M} ({client.timezone})")

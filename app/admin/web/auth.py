@@ -1,20 +1,25 @@
-"""Panel access: one shared password, a signed session cookie, CSRF tokens, login rate limit."""
+"""Panel access: one shared password, a per-login session id (server-side), CSRF tokens, and a
+login rate limit shared by all workers through PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
-from typing import Optional
+from datetime import timedelta
+from typing import Any, Optional
 
 from flask import current_app, request, session
+from sqlalchemy import case, delete
+from sqlalchemy.dialects.postgresql import insert
+
+from app.models import AdminSession, LoginFailure
+from app.services import services
 
 SESSION_KEY = "admin_auth"
 CSRF_KEY = "csrf_token"
 MAX_FAILURES = 5
 WINDOW_S = 300.0
+SESSION_LIFETIME = timedelta(days=31)
 
 
 def _sha256(value: str) -> bytes:
@@ -35,20 +40,39 @@ def _session_mark(password: str) -> str:
 
 
 def log_in(password: str) -> None:
-    session.clear()  # a fresh session (and CSRF token) after login: no fixation
-    session[SESSION_KEY] = _session_mark(password)
+    """A fresh session (and CSRF token) with its own id, stored server-side: no fixation, and
+    logout (or a new ADMIN_PASSWORD) ends it even for a copied cookie."""
+    svc = services()
+    now = svc.clock.now()
+    sid = secrets.token_urlsafe(32)
+    with svc.db.session() as s:
+        s.execute(delete(AdminSession).where(AdminSession.expires_at < now))
+        s.add(AdminSession(sid=sid, password_mark=_session_mark(password), created_at=now,
+                           expires_at=now + SESSION_LIFETIME))
+    session.clear()
+    session.permanent = True
+    session[SESSION_KEY] = sid
     session[CSRF_KEY] = secrets.token_urlsafe(32)
 
 
 def log_out() -> None:
+    sid = session.get(SESSION_KEY)
+    if isinstance(sid, str) and sid:
+        with services().db.session() as s:
+            s.execute(delete(AdminSession).where(AdminSession.sid == sid))
     session.clear()
 
 
 def is_logged_in(password: Optional[str]) -> bool:
-    mark = session.get(SESSION_KEY)
-    if not password or not isinstance(mark, str):
+    sid = session.get(SESSION_KEY)
+    if not password or not isinstance(sid, str) or not sid or len(sid) > 64:
         return False
-    return hmac.compare_digest(mark, _session_mark(password))
+    svc = services()
+    with svc.db.session() as s:
+        row = s.get(AdminSession, sid)
+        if row is None or row.expires_at <= svc.clock.now():
+            return False
+        return hmac.compare_digest(row.password_mark, _session_mark(password))
 
 
 def csrf_token() -> str:
@@ -72,37 +96,38 @@ def client_ip() -> str:
 
 
 class LoginLimiter:
-    """In-process memory of failed logins per IP: `limit` failures within `window_s` → blocked."""
+    """Failed logins per address, kept in PostgreSQL so every worker shares them: `limit`
+    failures within a window of `window_s` → blocked until the window ends. Rows of ended
+    windows are deleted on each failure, so the table stays bounded."""
 
-    def __init__(self, limit: int = MAX_FAILURES, window_s: float = WINDOW_S) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, ip: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(ip, deque())
-        while times and now - times[0] > self.window_s:
-            times.popleft()
-        return times
+    def __init__(self, db: Any, clock: Any, limit: int = MAX_FAILURES,
+                 window_s: float = WINDOW_S) -> None:
+        self.db, self.clock = db, clock
+        self.limit, self.window = limit, timedelta(seconds=window_s)
 
     def blocked(self, ip: str) -> bool:
-        with self._lock:
-            return len(self._recent(ip, time.monotonic())) >= self.limit
+        now = self.clock.now()
+        with self.db.session() as s:
+            row = s.get(LoginFailure, ip[:64])
+            return (row is not None and row.window_start > now - self.window
+                    and row.failures >= self.limit)
 
     def fail(self, ip: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            self._recent(ip, now).append(now)
-            if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
+        now = self.clock.now()
+        fresh = LoginFailure.window_start > now - self.window
+        stmt = insert(LoginFailure).values(ip=ip[:64], failures=1, window_start=now)
+        stmt = stmt.on_conflict_do_update(index_elements=[LoginFailure.ip], set_={
+            "failures": case((fresh, LoginFailure.failures + 1), else_=1),
+            "window_start": case((fresh, LoginFailure.window_start), else_=now)})
+        with self.db.session() as s:
+            s.execute(stmt)
+            s.execute(delete(LoginFailure).where(LoginFailure.window_start <= now - self.window))
 
     def reset(self, ip: str) -> None:
-        with self._lock:
-            self._failures.pop(ip, None)
+        with self.db.session() as s:
+            s.execute(delete(LoginFailure).where(LoginFailure.ip == ip[:64]))
 
 
 def limiter() -> LoginLimiter:
-    """One limiter per app (tests build many apps)."""
-    return current_app.extensions.setdefault("admin_login_limiter", LoginLimiter())
+    svc = services()
+    return LoginLimiter(svc.db, svc.clock)
