@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     gemini_analysis_model: str = DEFAULT_GEMINI_MODEL
     gemini_reply_model: str = DEFAULT_GEMINI_MODEL
     gemini_timeout_s: float = Field(30.0, gt=0)
+    # USD per 1M tokens for the configured Flash model (paid tier, prompts <= 200k tokens).
+    # Defaults follow Google's Flash price list of late 2026; CHECK them against
+    # https://ai.google.dev/gemini-api/docs/pricing whenever the model or the prices change.
+    gemini_price_input_per_m: float = Field(0.50, ge=0)
+    gemini_price_output_per_m: float = Field(3.00, ge=0)  # output incl. thinking tokens
+    gemini_price_cached_per_m: float = Field(0.05, ge=0)  # cached part of the prompt
+    report_attribution_days: int = Field(30, ge=1)  # a purchase counts "after a dialog" within
 
     knowledge_base_path: str = "knowledge_base.json"
     debounce_seconds: float = Field(8.0, ge=0)

@@ -23,10 +23,11 @@ def register(app: Flask) -> None:
     from app.knowledge.kb_cli import kb
     from app.reminders.cli import GROUPS as reminder_groups
     from app.reminders.followup_cli import followup
+    from app.reports.cli import report
 
     _add_kb_reload(kb)
-    for group in (clients, bot, kb, followup, *reminder_groups, *crm_groups, *dev_groups,
-                  eval_group):
+    for group in (clients, bot, kb, followup, report, *reminder_groups, *crm_groups,
+                  *dev_groups, eval_group):
         app.cli.add_command(group)
 
 

@@ -42,6 +42,8 @@ class _Run:
 
     def record(self, stage: str, result: StageResult) -> None:
         self.usage[stage] = dict(dataclasses.asdict(result.usage), prompt_chars=result.prompt_chars)
+        for name in result.flags:
+            self.flag(name)
 
     def analyze(self) -> Analysis:
         try:

@@ -271,13 +271,26 @@ def compose_proactive(ctx: TurnContext, analysis: Any, decisions: Decisions) -> 
     return " ".join(p for p in parts if p)
 
 
+KB_NO_MATCH = "kb_no_match"  # a question the rules found no confident KB entry for (reports)
+
+
+def kb_no_match(ctx: TurnContext) -> bool:
+    """A client's question with neither a confident FAQ answer nor a product that fits."""
+    text = ctx.new_text if ctx.kind == "reply" else ""
+    if "?" not in text or ctx.kb_index is None:
+        return False
+    return not answered_faqs(ctx, text) and not any(h.kind == "product" for h in _hits(ctx, text))
+
+
 class OfflineBrain:
     def __init__(self, name: str = "offline", resolve_time: Optional[TimeResolver] = None):
         self.name = name
         self.resolve_time = resolve_time
 
     def analyze(self, ctx: TurnContext) -> StageResult:
-        return StageResult(value=analyze_rules(ctx, self.resolve_time), usage=Usage(model=self.name))
+        return StageResult(value=analyze_rules(ctx, self.resolve_time),
+                           usage=Usage(model=self.name),
+                           flags=[KB_NO_MATCH] if kb_no_match(ctx) else [])
 
     def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult:
         if analysis is None:

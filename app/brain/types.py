@@ -118,6 +118,7 @@ class StageResult:
     value: Any  # Analysis for stage 1, str for stage 2
     usage: Usage
     prompt_chars: int = 0
+    flags: list[str] = field(default_factory=list)  # turn flags the provider raises, e.g. kb_no_match
 
 
 class Brain(Protocol):

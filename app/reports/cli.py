@@ -1,0 +1,45 @@
+"""`flask --app app report summary [--days N] [--json]` and `report clients --csv`."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from app.services import services
+
+report = AppGroup("report", help="The owner's numbers: funnel, revenue, offers, costs, KB gaps.")
+
+
+@report.command("summary")
+@click.option("--days", default=30, show_default=True, type=int, help="The last N days.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def summary_cmd(days: int, as_json: bool) -> None:
+    """Funnel, revenue, offers, reminders, escalations, model cost and KB gaps."""
+    from app.reports.period import PeriodError
+    from app.reports.summary import summary_for
+
+    try:
+        result = summary_for(services(), days)
+    except PeriodError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    from app.reports.text_format import format_summary
+
+    click.echo(format_summary(result))
+
+
+@report.command("clients")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row (the default).")
+def clients_cmd(as_csv: bool) -> None:
+    """One row per client: stage, first/last message, purchases, revenue, offers, reminders,
+    escalations."""
+    from app.reports.clients_csv import write_csv
+
+    svc = services()
+    with svc.db.session() as s:
+        write_csv(s, sys.stdout)
