@@ -151,3 +151,23 @@ def test_clients_csv(seeded, clock) -> None:  # noqa: ANN001
     assert (d["purchases"], d["revenue_rub"]) == ("2", "5000")
     b = next(r for r in rows if r["vk_id"] == "1002")
     assert b["escalations"] == "1"
+
+
+def test_offline_brain_flags_a_question_the_kb_lacks_and_it_becomes_a_gap(app, clock) -> None:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from app.models import Turn
+    from tests.helpers import drain, message_new, post
+
+    c = app.test_client()
+    post(c, message_new(9001, "Вы продаёте билеты на концерты в филармонию?"))
+    post(c, message_new(9002, "Сколько стоит курс для начинающих?"))
+    clock.advance(9)
+    assert drain(app) == 2
+    with services(app).db.session() as s:
+        flags = {t.dialog_id: t.flags for t in s.execute(select(Turn)).scalars()}
+    assert sorted("kb_no_match" in f for f in flags.values()) == [False, True]
+    gaps = summary(app)["kb_gaps"]
+    assert [(g["question"], g["count"]) for g in gaps] == [
+        ("Вы продаёте билеты на концерты в филармонию?", 1)]
+    assert [flags[d] for d in gaps[0]["dialog_ids"]] == [["kb_no_match"]]
