@@ -235,10 +235,17 @@ def kb_reload() -> Any:
 
 @bp.get("/dashboard")
 def dashboard() -> Any:
+    from app.admin.web.owner import owner_view, parse_days
+
+    try:
+        days = parse_days(request.args.get("days"))
+    except ValueError as exc:
+        return _error("Неверный период", str(exc), 400)
     svc = services()
     with svc.db.session() as s:
         data = queries.dashboard(s, svc.clock.now(), svc.settings.school_timezone)
-    return render_template("admin/dashboard.html", d=data)
+    return render_template("admin/dashboard.html", d=data,
+                           o=owner_view(svc, days, STAGE_LABELS))
 
 
 from app.admin.web import eval_runs as _eval_runs  # noqa: E402,F401 - registers /admin/eval
