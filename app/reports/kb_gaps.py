@@ -17,32 +17,37 @@ from app.reports.period import Period
 MAX_GROUPS = 50
 MAX_GAP_TURNS = 5000  # the newest; enough for a to-do list, bounded for a huge period
 
-# Client text of a turn: its inbound messages after the previous reply turn's.
+# Client text of a turn: its inbound messages after the previous reply turn's. The messages
+# are found through their dialog (`m.id + 0` keeps the planner off the primary-key range,
+# which spans every other dialog's messages of that time).
 GAP_TURNS = text(r"""
-WITH cand AS (
+WITH cand AS MATERIALIZED (
   SELECT t.id, t.dialog_id, t.started_at, t.upto_message_id,
     coalesce(t.flags::jsonb ? 'kb_no_match', false) AS no_match,
-    coalesce(t.reply_text ~* 'коллег' AND t.reply_text ~* '(уточн|спрош|спрашива|узна|переда|выясн|посовету)',
-             false) AS colleagues,
-    (json_typeof(t.analysis) = 'object' AND json_typeof(t.analysis->'kb_ids') = 'array'
-     AND json_array_length(t.analysis->'kb_ids') = 0) AS no_kb,
+    coalesce(t.reply_text ~* 'коллег'
+             AND t.reply_text ~* '(уточн|спрош|спрашива|узна|переда|выясн|посовету)', false)
+      AS colleagues,
+    coalesce(json_typeof(t.analysis) = 'object' AND json_typeof(t.analysis->'kb_ids') = 'array'
+             AND json_array_length(t.analysis->'kb_ids') = 0, false) AS no_kb,
     coalesce(t.analysis->>'intent', '') AS intent
   FROM turns t
   WHERE t.kind = 'reply' AND t.started_at >= :since AND json_typeof(t.flags) = 'array'
-), withtext AS (
-  SELECT c.*, (
-    SELECT string_agg(m.text, E'\n' ORDER BY m.id) FROM messages m
-    WHERE m.dialog_id = c.dialog_id AND m.direction = 'in' AND m.id <= c.upto_message_id
-      AND m.id > coalesce((SELECT max(p.upto_message_id) FROM turns p
-                           WHERE p.dialog_id = c.dialog_id AND p.kind = 'reply'
-                             AND p.upto_message_id < c.upto_message_id), 0)) AS client_text
+), gap AS MATERIALIZED (
+  SELECT c.*, coalesce((SELECT max(p.upto_message_id) FROM turns p
+                        WHERE p.dialog_id = c.dialog_id AND p.kind = 'reply'
+                          AND p.upto_message_id < c.upto_message_id), 0) AS prev_upto
   FROM cand c WHERE c.no_match OR c.colleagues OR c.no_kb
+), texts AS (
+  SELECT g.id, string_agg(m.text, E'\n' ORDER BY m.id) AS client_text
+  FROM gap g JOIN messages m ON m.dialog_id = g.dialog_id AND m.direction = 'in'
+    AND m.id + 0 > g.prev_upto AND m.id + 0 <= g.upto_message_id
+  GROUP BY g.id
 )
-SELECT id, dialog_id, started_at, client_text FROM withtext
-WHERE client_text IS NOT NULL AND btrim(client_text) <> ''
-  AND (no_match OR colleagues
-       OR (no_kb AND (client_text LIKE '%?%' OR intent ~* '(вопрос|спраш|узнат|уточн)')))
-ORDER BY started_at DESC, id DESC LIMIT :limit
+SELECT g.id, g.dialog_id, g.started_at, x.client_text FROM gap g JOIN texts x ON x.id = g.id
+WHERE btrim(x.client_text) <> ''
+  AND (g.no_match OR g.colleagues
+       OR (g.no_kb AND (x.client_text LIKE '%?%' OR g.intent ~* '(вопрос|спраш|узнат|уточн)')))
+ORDER BY g.started_at DESC, g.id DESC LIMIT :limit
 """)
 
 

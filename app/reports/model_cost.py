@@ -30,24 +30,25 @@ class Prices:
                    settings.gemini_price_cached_per_m)
 
 
-PER_DAY = text("""
-WITH stages AS (
-  SELECT t.id, date(timezone(:tz, t.started_at)) AS day, u.value AS v
-  FROM turns t
-  LEFT JOIN LATERAL json_each(CASE WHEN json_typeof(t.usage) = 'object' THEN t.usage
-                                   ELSE '{}'::json END) u ON true
-  WHERE t.started_at >= :since
-), n AS (
-  SELECT id, day, coalesce(v->>'model', '') AS model,
-    CASE WHEN json_typeof(v) = 'object' THEN coalesce((v->>'prompt_tokens')::numeric, 0) ELSE 0 END AS p,
-    CASE WHEN json_typeof(v) = 'object' THEN coalesce((v->>'cached_tokens')::numeric, 0) ELSE 0 END AS c,
-    CASE WHEN json_typeof(v) = 'object' THEN coalesce((v->>'output_tokens')::numeric, 0) ELSE 0 END AS o
-  FROM stages
+TOKENS_PER_DAY = text("""
+WITH n AS (
+  SELECT date(timezone(:tz, t.started_at)) AS day, coalesce(u.value->>'model', '') AS model,
+    coalesce((u.value->>'prompt_tokens')::numeric, 0) AS p,
+    coalesce((u.value->>'cached_tokens')::numeric, 0) AS c,
+    coalesce((u.value->>'output_tokens')::numeric, 0) AS o
+  FROM turns t, jsonb_each(CASE WHEN json_typeof(t.usage) = 'object' THEN t.usage::jsonb
+                                ELSE '{}'::jsonb END) u
+  WHERE t.started_at >= :since AND jsonb_typeof(u.value) = 'object'
 )
-SELECT day, count(DISTINCT id), sum(p), sum(least(c, p)), sum(o),
+SELECT day, sum(p), sum(least(c, p)), sum(o),
   sum(CASE WHEN model = '' OR model LIKE 'offline%' THEN 0
       ELSE ((p - least(c, p)) * :p_in + least(c, p) * :p_cached + o * :p_out) / 1000000.0 END)
-FROM n GROUP BY day ORDER BY day
+FROM n GROUP BY day
+""")
+
+TURNS_PER_DAY = text("""
+SELECT date(timezone(:tz, t.started_at)) AS day, count(*) FROM turns t
+WHERE t.started_at >= :since GROUP BY day
 """)
 
 FALLBACKS = text("""
@@ -60,8 +61,13 @@ FROM turns t WHERE t.started_at >= :since AND json_typeof(t.flags) = 'array'
 def model_usage(s: Session, period: Period, prices: Prices) -> dict[str, Any]:
     params = dict(period.params, p_in=prices.input_per_m, p_out=prices.output_per_m,
                   p_cached=prices.cached_per_m)
-    rows = {day: (int(n), int(p or 0), int(c or 0), int(o or 0), float(cost or 0))
-            for day, n, p, c, o, cost in s.execute(PER_DAY, params)}
+    turns = dict(s.execute(TURNS_PER_DAY, period.params).all())
+    tokens = {day: rest for day, *rest in s.execute(TOKENS_PER_DAY, params)}
+    rows = {}
+    for day in set(turns) | set(tokens):
+        p, c, o, cost = tokens.get(day, (0, 0, 0, 0))
+        rows[day] = (int(turns.get(day, 0)), int(p or 0), int(c or 0), int(o or 0),
+                     float(cost or 0))
     fallback, offline = s.execute(FALLBACKS, period.params).one()
     total = [sum(r[i] for r in rows.values()) for i in range(5)]
     return {"turns": total[0], "prompt_tokens": total[1], "cached_tokens": total[2],

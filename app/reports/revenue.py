@@ -9,19 +9,31 @@ from sqlalchemy.orm import Session
 from app.reports.period import Period
 
 # "After a dialog": the buyer wrote to the assistant before paying, at most `window_days`
-# before the payment (the attribution window, REPORT_ATTRIBUTION_DAYS).
+# before the payment (the attribution window, REPORT_ATTRIBUTION_DAYS). One pass: the client's
+# messages and purchases in time order, each purchase seeing the latest message before it
+# (a message at the very moment of the payment counts as before it).
 REVENUE = text("""
-SELECT coalesce(sum(p.amount_rub), 0), count(*),
-       coalesce(sum(p.amount_rub) FILTER (WHERE a.after), 0), count(*) FILTER (WHERE a.after)
-FROM purchases p
-CROSS JOIN LATERAL (
-  SELECT EXISTS (SELECT 1 FROM dialogs d JOIN messages m ON m.dialog_id = d.id
-                 WHERE d.client_id = p.client_id AND m.direction = 'in'
-                   AND m.created_at < p.paid_at
-                   AND m.created_at >= p.paid_at - make_interval(days => :window_days)) AS after
-) a
-WHERE p.paid_at >= :since
+WITH ev AS (
+  SELECT d.client_id, m.created_at AS at, 0 AS is_purchase, 0 AS amount
+  FROM messages m JOIN dialogs d ON d.id = m.dialog_id
+  WHERE m.direction = 'in' AND m.created_at >= :since - make_interval(days => :window_days)
+  UNION ALL
+  SELECT p.client_id, p.paid_at, 1, p.amount_rub FROM purchases p WHERE p.paid_at >= :since
+), marked AS (
+  SELECT is_purchase, amount, at,
+    max(at) FILTER (WHERE is_purchase = 0) OVER (
+      PARTITION BY client_id ORDER BY at, is_purchase ROWS UNBOUNDED PRECEDING) AS last_msg
+  FROM ev
+), bought AS (
+  SELECT amount, last_msg IS NOT NULL
+                 AND last_msg >= at - make_interval(days => :window_days) AS after
+  FROM marked WHERE is_purchase = 1
+)
+SELECT coalesce(sum(amount), 0), count(*), coalesce(sum(amount) FILTER (WHERE after), 0),
+       count(*) FILTER (WHERE after)
+FROM bought
 """)
+
 
 def revenue(s: Session, period: Period) -> dict[str, Any]:
     total, orders, after, orders_after = s.execute(REVENUE, period.params).one()
