@@ -45,11 +45,13 @@ def question_text(body: str) -> str:
     return " ".join(chosen.split())[:300]
 
 
+@lru_cache(maxsize=20_000)
 def tokens(body: str) -> frozenset[str]:
     canon = _canon()
     return frozenset(canon.get(lm, lm) for lm in lemmas(body, noise=True) if len(lm) > 1)
 
 
+@lru_cache(maxsize=100_000)
 def weight(words: frozenset[str]) -> float:
     return sum(GENERIC_WEIGHT if w in GENERIC else 1.0 for w in words)
 

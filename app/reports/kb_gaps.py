@@ -23,24 +23,26 @@ MAX_GAP_TURNS = 5000  # the newest; enough for a to-do list, bounded for a huge 
 GAP_TURNS = text(r"""
 WITH cand AS MATERIALIZED (
   SELECT t.id, t.dialog_id, t.started_at, t.upto_message_id,
-    coalesce(t.flags::jsonb ? 'kb_no_match', false) AS no_match,
-    coalesce(t.reply_text ~* 'коллег'
+    t.flags::text LIKE '%"kb_no_match"%' AS no_match,
+    coalesce(strpos(lower(t.reply_text), 'коллег') > 0
              AND t.reply_text ~* '(уточн|спрош|спрашива|узна|переда|выясн|посовету)', false)
       AS colleagues,
     coalesce(json_typeof(t.analysis) = 'object' AND json_typeof(t.analysis->'kb_ids') = 'array'
              AND json_array_length(t.analysis->'kb_ids') = 0, false) AS no_kb,
     coalesce(t.analysis->>'intent', '') AS intent
   FROM turns t
-  WHERE t.kind = 'reply' AND t.started_at >= :since AND json_typeof(t.flags) = 'array'
+  WHERE t.kind = 'reply' AND t.started_at >= :since
 ), gap AS MATERIALIZED (
-  SELECT c.*, coalesce((SELECT max(p.upto_message_id) FROM turns p
-                        WHERE p.dialog_id = c.dialog_id AND p.kind = 'reply'
-                          AND p.upto_message_id < c.upto_message_id), 0) AS prev_upto
-  FROM cand c WHERE c.no_match OR c.colleagues OR c.no_kb
+  SELECT * FROM cand WHERE no_match OR colleagues OR no_kb
+), prev AS (  -- the upto of the dialog's previous reply turn, over the dialogs with a gap
+  SELECT t.id, lag(t.upto_message_id, 1, 0::bigint)
+                 OVER (PARTITION BY t.dialog_id ORDER BY t.upto_message_id, t.id) AS prev_upto
+  FROM turns t WHERE t.kind = 'reply' AND t.dialog_id IN (SELECT dialog_id FROM gap)
 ), texts AS (
   SELECT g.id, string_agg(m.text, E'\n' ORDER BY m.id) AS client_text
-  FROM gap g JOIN messages m ON m.dialog_id = g.dialog_id AND m.direction = 'in'
-    AND m.id + 0 > g.prev_upto AND m.id + 0 <= g.upto_message_id
+  FROM gap g JOIN prev p ON p.id = g.id
+  JOIN messages m ON m.dialog_id = g.dialog_id AND m.direction = 'in'
+    AND m.id + 0 > p.prev_upto AND m.id + 0 <= g.upto_message_id
   GROUP BY g.id
 )
 SELECT g.id, g.dialog_id, g.started_at, x.client_text FROM gap g JOIN texts x ON x.id = g.id
