@@ -171,3 +171,19 @@ def test_offline_brain_flags_a_question_the_kb_lacks_and_it_becomes_a_gap(app, c
     assert [(g["question"], g["count"]) for g in gaps] == [
         ("Вы продаёте билеты на концерты в филармонию?", 1)]
     assert [flags[d] for d in gaps[0]["dialog_ids"]] == [["kb_no_match"]]
+
+
+def test_escalation_through_the_pipeline_and_a_staff_reply_in_vk(app, clock) -> None:  # noqa: ANN001
+    from tests.helpers import drain, message_new, post
+
+    c = app.test_client()
+    post(c, message_new(9101, "Позовите, пожалуйста, менеджера, хочу вернуть деньги"))
+    clock.advance(9)
+    drain(app)
+    clock.advance(600)  # a manager answers in VK ten minutes after the alert
+    post(c, {"type": "message_reply", "group_id": 1, "secret": "s3cret", "event_id": "st-9101",
+             "object": {"id": 88001, "peer_id": 9101, "from_id": -1, "admin_author_id": 3,
+                        "text": "Здравствуйте, это Ольга из школы", "date": 1}})
+    e = summary(app)["escalations"]
+    assert (e["count"], e["answered_by_person"], e["unanswered"]) == (1, 1, 0)
+    assert e["minutes_to_person"]["median"] == 10.0

@@ -35,10 +35,12 @@ def alert_text(client: Client, reason: str, link: str) -> str:
 def notify_managers(svc: Services, state: Any, reason: str, turn_id: Optional[int]) -> bool:
     """Record the alert for today (school's zone) and message the managers, once per dialog
     per day; an alert whose send failed is sent again by the next escalation of that day."""
-    day = svc.clock.now().astimezone(ZoneInfo(svc.settings.school_timezone)).date().isoformat()
+    now = svc.clock.now()
+    day = now.astimezone(ZoneInfo(svc.settings.school_timezone)).date().isoformat()
     with svc.db.session() as s:
         s.execute(insert(ManagerAlert).values(client_id=state.client_id, turn_id=turn_id,
-                                              reason=(reason or "")[:1000], day=day)
+                                              reason=(reason or "")[:1000], day=day,
+                                              created_at=now)
                   .on_conflict_do_nothing(constraint="uq_manager_alerts_client_day"))
         alert = s.execute(select(ManagerAlert).where(
             ManagerAlert.client_id == state.client_id, ManagerAlert.day == day)).scalar_one()

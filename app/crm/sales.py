@@ -118,7 +118,7 @@ def decide(s: Session, client: Client, request: Any, kb: Any, now: datetime,
                        kb.offers.max_discount_percent))
     if reason is not None:
         s.add(OfferDecisionLog(client_id=client.id, turn_id=turn_id, requested_id=offer_id,
-                               granted=False, reason=reason))
+                               granted=False, reason=reason, created_at=now))
         log.info("offer %s refused for client %s: %s", offer_id, client.vk_id, reason)
         return OfferDecision(offer_id, False, reason)
     return _grant(s, client, kind, offer, product_id, now, turn_id)
@@ -131,13 +131,14 @@ def _grant(s: Session, client: Client, kind: str, offer: Any, product_id: Option
     expires = now + timedelta(days=days) if days else None
     code = new_code(s, percent) if kind == "discount" else None
     row = IssuedOffer(client_id=client.id, offer_id=offer.id, kind=kind, code=code,
-                      percent=percent, product_id=product_id, expires_at=expires, turn_id=turn_id)
+                      percent=percent, product_id=product_id, expires_at=expires, turn_id=turn_id,
+                      created_at=now)
     s.add(row)
     s.flush()
     reason = getattr(getattr(offer, "when", None), "strip", lambda: "")() or "eligible"
     s.add(OfferDecisionLog(client_id=client.id, turn_id=turn_id, requested_id=offer.id,
                            granted=True, reason=f"granted: {reason}"[:1000],
-                           issued_offer_id=row.id))
+                           issued_offer_id=row.id, created_at=now))
     log.info("offer %s granted to client %s (code %s)", offer.id, client.vk_id, code)
     return OfferDecision(offer.id, True, "granted", kind=kind, percent=percent, code=code,  # type: ignore[arg-type]
                          product_id=product_id, expires_at=expires,
