@@ -23,8 +23,8 @@ def hbars(rows: Sequence[tuple[str, float]], chart_id: str, unit: str = "",
     label_w, pad = 170, 8
     top = max([v for _, v in rows] + [0]) or 1
     height = row_h * len(rows) + pad
-    parts = [f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {width} {height}" '
-             f'width="100%" role="img" xmlns="http://www.w3.org/2000/svg">']
+    parts = [(f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {width} {height}" '
+              f'width="100%" role="img" xmlns="http://www.w3.org/2000/svg">')]
     bar_space = width - label_w - 90
     for i, (label, value) in enumerate(rows):
         y = pad + i * row_h
@@ -33,10 +33,11 @@ def hbars(rows: Sequence[tuple[str, float]], chart_id: str, unit: str = "",
         parts.append(f'<text x="{label_w - 8}" y="{y + row_h / 2 + 1}" text-anchor="end" '
                      f'dominant-baseline="middle" font-size="13" fill="#1f2430">'
                      f'{escape(label)}</text>')
+        shown = f"{_fmt(value)}{unit}"
         parts.append(f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row_h - 10}" '
-                     f'rx="3" fill="{color}"><title>{escape(label)}: {_fmt(value)}{unit}</title></rect>')
+                     f'rx="3" fill="{color}"><title>{escape(label)}: {shown}</title></rect>')
         parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + row_h / 2 + 1}" font-size="13" '
-                     f'dominant-baseline="middle" fill="#1f2430" class="v">{_fmt(value)}{unit}</text>')
+                     f'dominant-baseline="middle" fill="#1f2430" class="v">{shown}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -48,14 +49,14 @@ def columns(points: Sequence[tuple[str, float]], chart_id: str, unit: str = "",
     n = max(len(points), 1)
     top = max([v for _, v in points] + [0]) or 1
     plot_h, step = height - bottom - top_pad, (width - left - 8) / n
-    parts = [f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {width} {height}" '
-             f'width="100%" role="img" xmlns="http://www.w3.org/2000/svg">',
-             f'<line x1="{left}" y1="{height - bottom}" x2="{width - 4}" y2="{height - bottom}" '
-             f'stroke="#ced4da"/>',
-             f'<text x="{left - 6}" y="{top_pad + 4}" text-anchor="end" font-size="11" '
-             f'fill="#6b7280">{_fmt(top)}{unit}</text>',
-             f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end" font-size="11" '
-             f'fill="#6b7280">0</text>']
+    parts = [(f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {width} {height}" '
+              f'width="100%" role="img" xmlns="http://www.w3.org/2000/svg">'),
+             (f'<line x1="{left}" y1="{height - bottom}" x2="{width - 4}" y2="{height - bottom}" '
+              f'stroke="#ced4da"/>'),
+             (f'<text x="{left - 6}" y="{top_pad + 4}" text-anchor="end" font-size="11" '
+              f'fill="#6b7280">{_fmt(top)}{unit}</text>'),
+             (f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end" font-size="11" '
+              f'fill="#6b7280">0</text>')]
     every = max(1, round(n / 10))
     for i, (label, value) in enumerate(points):
         h = plot_h * value / top
