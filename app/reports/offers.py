@@ -64,4 +64,5 @@ def offers(s: Session, period: Period, kb: Any) -> dict[str, Any]:
         row(offer_id)["forgone_rub"] += forgone_rub(percent, _list_price(kb, product_id), paid)
     totals = {k: sum(r[k] for r in by_offer.values())
               for k in ("granted", "refused", "redeemed", "forgone_rub")}
-    return {**totals, "by_offer": dict(sorted(by_offer.items()))}
+    return {**totals, "revenue_forgone_rub": totals["forgone_rub"],
+            "by_offer": dict(sorted(by_offer.items()))}
