@@ -59,7 +59,7 @@ def in_process(url: str) -> tuple[Any, Any]:
     from app import create_app
     from app.services import services
 
-    app = create_app(start_background=False)
+    app = create_app()  # starts no threads (workers are a gunicorn hook)
     return app, services(app)
 
 

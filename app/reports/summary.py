@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.knowledge.base import KnowledgeBaseError, load_kb
 from app.reports.escalations import escalations
 from app.reports.funnel import funnel
 from app.reports.kb_gaps import kb_gaps
@@ -36,8 +37,19 @@ def build_summary(s: Session, period: Period, kb: Any, prices: Prices) -> dict[s
             "kb_gaps": kb_gaps(s, period)}
 
 
+def price_list(svc: Any) -> Any:
+    """The KB for list prices: the loaded one, else the file parsed without building the search
+    index (CLI runs load lazily); None when the file is broken (forgone falls back to amounts)."""
+    if svc.kb_store.loaded:
+        return svc.kb_store.current
+    try:
+        return load_kb(svc.settings.knowledge_base_path)
+    except KnowledgeBaseError:
+        return None
+
+
 def summary_for(svc: Any, days: int) -> dict[str, Any]:
     period = period_for(svc, days)
+    kb = price_list(svc)
     with svc.db.session() as s:
-        return build_summary(s, period, svc.kb_store.current if svc.kb_store.loaded else None,
-                             Prices.from_settings(svc.settings))
+        return build_summary(s, period, kb, Prices.from_settings(svc.settings))
