@@ -76,7 +76,11 @@ def dashboard_get(app: Any) -> Callable[[], None]:
     return run
 
 
+LOAD: list[float] = []
+
+
 def measure(clients: int, messages: int) -> list[tuple[str, float, float]]:
+    LOAD.append(os.getloadavg()[0])
     pg = BenchPostgres()
     try:
         url = pg.fresh_database()
@@ -96,6 +100,7 @@ def measure(clients: int, messages: int) -> list[tuple[str, float, float]]:
                 ("GET /admin/dashboard?days=30", *timed(dashboard_get(app))),
                 ("`report clients --csv` (process)", *timed(cli(url, "clients", "--csv"), 3))]
         svc.shutdown()
+        LOAD.append(os.getloadavg()[0])
         return rows
     finally:
         pg.stop()
@@ -109,8 +114,9 @@ def table(rows: list[tuple[str, float, float]], clients: int, messages: int) -> 
              f"{n(clients)} clients, {n(messages)} messages ({n(messages // 2)} turns with usage "
              "and analysis), purchases, offers, reminders, alerts and funnel changes seeded by "
              "`bench/report_seed.py` over 90 days; embedded PostgreSQL, "
-             f"{date.today().isoformat()}, 2 shared cores. Best / worst of {RUNS} runs after a "
-             "warm-up (`report clients`: 3).", "",
+             f"{date.today().isoformat()}, 2 shared cores (1-minute load average "
+             f"{min(LOAD):.1f}–{max(LOAD):.1f} during the run: other test suites were running). "
+             f"Best / worst of {RUNS} runs after a warm-up (`report clients`: 3).", "",
              "| what | best, s | worst, s | target |", "|---|---:|---:|---|"]
     for name, best, worst in rows:
         target = "—" if "clients" in name or "baseline" in name else "< 2 s"

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.models.states import ReminderStatus
 from app.reports.period import Period
 
 ANSWER_HOURS = 48
@@ -27,7 +28,7 @@ WHERE r.sent_at IS NOT NULL AND {IN_PERIOD}
               AND m.created_at <= r.sent_at + make_interval(hours => {ANSWER_HOURS}))
 """)
 
-STATUSES = ("pending", "sending", "sent", "skipped", "refused", "cancelled", "failed")
+STATUSES = tuple(str(status) for status in ReminderStatus)  # every status, zeros included
 
 
 def reminders(s: Session, period: Period) -> dict[str, Any]:
