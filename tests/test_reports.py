@@ -187,3 +187,22 @@ def test_escalation_through_the_pipeline_and_a_staff_reply_in_vk(app, clock) -> 
     e = summary(app)["escalations"]
     assert (e["count"], e["answered_by_person"], e["unanswered"]) == (1, 1, 0)
     assert e["minutes_to_person"]["median"] == 10.0
+
+
+def test_a_reply_promising_to_check_with_the_team_marks_a_gap(make_app, clock) -> None:  # noqa: ANN001
+    from tests.report_seed import Seeder
+
+    app = make_app()
+    with services(app).db.session() as s:
+        z = Seeder(s, clock.now())
+        for key, vk in (("P", 2001), ("Q", 2002), ("R", 2003)):
+            z.client(key, vk, "warm")
+        z.turn("P", z.ago(1), "Есть ли у вас уроки вокала?", kb_ids=["faq-x"],
+               reply="Отличный вопрос! Я уточню у менеджера и вернусь к вам.")
+        z.turn("Q", z.ago(1), "А вокал вы преподаёте?", kb_ids=["faq-x"],
+               reply="Спрошу у команды школы и напишу.")
+        z.turn("R", z.ago(1), "Есть ли у вас уроки гитары?", kb_ids=["faq-x"],
+               reply="Передаю ваш вопрос менеджеру школы, он ответит здесь же.")  # escalation
+    gaps = summary(app)["kb_gaps"]
+    assert [(g["count"], sorted(g["examples"])) for g in gaps] == [
+        (2, ["А вокал вы преподаёте?", "Есть ли у вас уроки вокала?"])]

@@ -1,7 +1,8 @@
 """Questions the knowledge base could not answer, similar ones grouped: the owner's KB to-do.
 
 A reply turn is a gap when (1) the analysis named no KB entry for a question, (2) the offline
-brain flagged `kb_no_match`, or (3) the reply promised to ask colleagues. The client's words of
+brain flagged `kb_no_match`, or (3) the reply promised to ask colleagues (or to check with
+the manager, the team, a teacher). The client's words of
 the turn are grouped by lemmas (see `grouping.py`), most frequent first.
 """
 from __future__ import annotations
@@ -15,6 +16,9 @@ from app.reports.grouping import Question, group_questions
 from app.reports.period import Period
 
 MAX_GROUPS = 50
+# "I'll check with the manager / the team / the teacher" without the word "colleagues"
+ASK_STAFF = (r"(уточн|спрош|узна|выясн)[а-яё]*\s+у\s+"
+             r"(команд|специалист|менеджер|преподавател|администратор|школ)")
 MAX_GAP_TURNS = 5000  # the newest; enough for a to-do list, bounded for a huge period
 
 # Client text of a turn: its inbound messages after the previous reply turn's. The messages
@@ -24,9 +28,9 @@ GAP_TURNS = text(r"""
 WITH cand AS MATERIALIZED (
   SELECT t.id, t.dialog_id, t.started_at, t.upto_message_id,
     t.flags::text LIKE '%"kb_no_match"%' AS no_match,
-    coalesce(strpos(lower(t.reply_text), 'коллег') > 0
-             AND t.reply_text ~* '(уточн|спрош|спрашива|узна|переда|выясн|посовету)', false)
-      AS colleagues,
+    coalesce((strpos(lower(t.reply_text), 'коллег') > 0
+              AND t.reply_text ~* '(уточн|спрош|спрашива|узна|переда|выясн|посовету)')
+             OR t.reply_text ~* :ask_staff, false) AS colleagues,
     coalesce(json_typeof(t.analysis) = 'object' AND json_typeof(t.analysis->'kb_ids') = 'array'
              AND json_array_length(t.analysis->'kb_ids') = 0, false) AS no_kb,
     coalesce(t.analysis->>'intent', '') AS intent
@@ -54,7 +58,8 @@ ORDER BY g.started_at DESC, g.id DESC LIMIT :limit
 
 
 def kb_gaps(s: Session, period: Period) -> list[dict[str, Any]]:
-    rows = s.execute(GAP_TURNS, dict(period.params, limit=MAX_GAP_TURNS)).all()
+    params = dict(period.params, limit=MAX_GAP_TURNS, ask_staff=ASK_STAFF)
+    rows = s.execute(GAP_TURNS, params).all()
     questions = [Question(turn_id=tid, dialog_id=did, at=at, text=body)
                  for tid, did, at, body in rows]
     groups = group_questions(questions)[:MAX_GROUPS]
