@@ -2,8 +2,8 @@
 
 A reply turn is a gap when (1) the analysis named no KB entry for a question, (2) the offline
 brain flagged `kb_no_match`, or (3) the reply promised to ask colleagues (or to check with
-the manager, the team, a teacher). The client's words of
-the turn are grouped by lemmas (see `grouping.py`), most frequent first.
+the manager, the team, a teacher). The client's words of the turn are grouped by lemmas
+(see `grouping.py`), most frequent first.
 """
 from __future__ import annotations
 
