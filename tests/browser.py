@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -73,11 +74,25 @@ def text_of(driver: WebDriver, css: str) -> str:
     return wait_for(driver, css).text
 
 
+def wait_replaced(driver: WebDriver, old: Any, timeout: float = 10) -> None:
+    """Wait until `old` (the previous page's <html>) is gone. Chromium sometimes answers a
+    probe of a node from the replaced document with "Node ... does not belong to the document"
+    instead of a stale-element error (ec.staleness_of lets that escape): both mean gone."""
+    def gone(_: WebDriver) -> bool:
+        try:
+            old.is_enabled()
+        except (StaleElementReferenceException, WebDriverException):
+            return True
+        return False
+
+    WebDriverWait(driver, timeout).until(gone)
+
+
 def submit(driver: WebDriver, button_css: str) -> None:
     """Click a submit button and wait for the next page to replace this one."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, button_css).click()
-    WebDriverWait(driver, 10).until(ec.staleness_of(old))
+    wait_replaced(driver, old)
 
 
 def fill(driver: WebDriver, css: str, value: str) -> None:

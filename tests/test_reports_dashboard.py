@@ -71,13 +71,13 @@ def test_owner_dashboard_in_a_real_browser(make_app, clock, driver) -> None:  # 
         _full_page_screenshot(driver, "dashboard-owner")
         old = driver.find_element(browser.By.TAG_NAME, "html")
         driver.find_element(browser.By.CSS_SELECTOR, "#days option[value='7']").click()
-        browser.WebDriverWait(driver, 10).until(browser.ec.staleness_of(old))
+        browser.wait_replaced(driver, old)
         assert "days=7" in driver.current_url
         assert "2 000" in browser.text_of(driver, "#kpi-revenue")
         link = driver.find_element(browser.By.CSS_SELECTOR,
                                    f"#kb-gaps a[href='/admin/dialogs/{ids['E']}']")
         old = driver.find_element(browser.By.TAG_NAME, "html")
         link.click()
-        browser.WebDriverWait(driver, 10).until(browser.ec.staleness_of(old))
+        browser.wait_replaced(driver, old)
         assert driver.current_url.endswith(f"/admin/dialogs/{ids['E']}")
         assert SOLFEGE[0] in browser.text_of(driver, "#timeline")
