@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     gemini_analysis_model: str = DEFAULT_GEMINI_MODEL
     gemini_reply_model: str = DEFAULT_GEMINI_MODEL
     gemini_timeout_s: float = Field(30.0, gt=0)
+    # the whole KB goes into both prompts while it fits this many tokens; past it, retrieval
+    kb_context_token_budget: int = Field(200_000, ge=0)
 
     knowledge_base_path: str = "knowledge_base.json"
     debounce_seconds: float = Field(8.0, ge=0)

@@ -14,7 +14,9 @@ from app.brain.gemini import GeminiBrain
 from app.brain.guardrails import FALLBACK_REPLY
 from app.reminders.resolver import resolve
 from app.brain.offline import OfflineBrain
-from app.brain.prompting import MAX_CONTENT_CHARS, build_analysis_content, build_reply_content
+from app.brain.prompting import (
+    DEFAULT_KB_TOKEN_BUDGET, MAX_CONTENT_CHARS, build_analysis_content, build_reply_content, kb_head,
+)
 from app.brain.prompts import PROMPT_VERSION, load_prompt
 from app.brain.types import Decisions
 from tests.fakes.gemini_server import (FakeGeminiServer, Hang, error_response, json_response,
@@ -185,11 +187,15 @@ def test_prompt_size_is_bounded_by_dialog_length(n):
         ctx = ctx_with_history(count)
         ctx.new_messages = [msg("очень длинное сообщение " * 2000)] * 30
         ctx.summary = "сводка " * 5000
+        analysis = parse_analysis(json.dumps(ANALYSIS))
         sizes[count] = (len(build_analysis_content(ctx)),
-                        len(build_reply_content(ctx, parse_analysis(json.dumps(ANALYSIS)),
-                                                Decisions())))
+                        len(build_reply_content(ctx, analysis, Decisions())),
+                        len(build_analysis_content(ctx, kb_budget=0)),
+                        len(build_reply_content(ctx, analysis, Decisions(), kb_budget=0)))
     assert sizes[n] == sizes[20]
-    assert max(sizes[n]) <= MAX_CONTENT_CHARS
+    whole_kb_block = len(kb_head(ctx.kb, DEFAULT_KB_TOKEN_BUDGET)[0]) + 2
+    assert max(sizes[n][:2]) <= MAX_CONTENT_CHARS + whole_kb_block  # whole KB + bounded turn
+    assert max(sizes[n][2:]) <= MAX_CONTENT_CHARS  # retrieval mode
 
 
 def test_client_text_is_fenced_as_data():

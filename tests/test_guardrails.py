@@ -66,7 +66,10 @@ def test_granted_offer_and_its_discounted_price_pass():
 
 def test_percents_outside_discounts():
     assert flags("Я на 100% уверена, что у вас получится! Главное — заниматься регулярно.") == []
-    assert flags("Около 80 процентов учеников играют первую пьесу через месяц.") != []  # > cap
+    # a percent that is no discount (a share of students, a full refund) is not a promise
+    assert flags("Около 80 процентов учеников играют первую пьесу через месяц.") == []
+    assert flags("Если курс не подойдёт, в течение 14 дней вернём 100% оплаты.") == []
+    assert "discount" in flags("Для вас скидка 80 процентов на курс!")
     assert "discount" in flags("Скидка 100% на консультацию для вас!")
 
 
@@ -74,7 +77,9 @@ def test_numbers_stated_in_grounding_passages_pass():
     question = "Какое цифровое пианино купить?"
     text = "Хорошие модели стоят примерно 40–70 тысяч рублей — например, Yamaha серии P или Casio."
     assert flags(text, question=question) == []
-    assert "price" in flags(text, question="Расскажите о курсах")
+    # the whole KB is the fact base, whatever the prompt showed; invented amounts still fail
+    assert flags(text, question="Расскажите о курсах") == []
+    assert "price" in flags(text.replace("40–70", "90–120"), question="Расскажите о курсах")
     discounts = "Да, на первую покупку действует скидка 10% в течение 3 дней."
     assert flags(discounts, question="Есть ли у вас скидки?") == []
 

@@ -1,0 +1,104 @@
+"""Leak checks of a reply: the internal analysis, the instructions, JSON, staff notes and tags.
+
+Leaks are caught by markers (field names, our tags, JSON), by sales and analysis vocabulary in
+Russian and English (a funnel stage named to the client, «прогреть», «отработать возражение»),
+by long quotes of the prompts, and by echoes of what only staff and the analysis wrote: the
+card's notes and tags and the analysis' strategy and plan.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from app.brain.guard_money import Flag
+from app.brain.prompt_kb import render_whole_kb
+from app.brain.prompts import distinctive_lines
+from app.knowledge import ru_text
+
+_MARKERS_RE = re.compile(
+    r"internal[_ ]analysis|funnel[_ ]stage|psych[_ ]state|short[_ ]term[_ ]strategy|"
+    r"long[_ ]term[_ ]strategy|reply[_ ]plan|kb[_ ]ids|follow[_ ]up\b|system prompt|"
+    r"</?\s*(?:внутренн|решения_программы|карточка_клиента|база_знаний|новые_сообщения|"
+    r"история_диалога|каталог)|"
+    r"\b(?:стратеги[яи]|анализ|план ответа|решения программы|системн\w* промпт\w*)\s*:|"
+    r"\{\s*\"[\w ]+\"\s*:|\"[a-z_]{3,}\"\s*:\s*[\[{\"\dtfn]", re.I)
+_ANALYSIS_RE = re.compile(
+    r"(?:стади|этап)\w*\s+(?:воронк|«?\s*(?:т[её]пл|горяч|холодн|клиент\b|вернувш))|"
+    r"на (?:стадии|этапе)\s+[«\"]|воронк\w*|(?<![а-яё])лид(?:а|у|ом|ы|ов)?(?![а-яё])|"
+    r"(?:т[её]пл|горяч|холодн)\w* (?:клиент|лид|контакт)|"
+    r"(?:по|судя по) (?:моему |нашему |внутреннему )?анализу|мой анализ|"
+    r"психологическ\w* состояни|отработа\w* (?:ваш\w* |это )?возражени|ваш\w* возражени|"
+    r"прогре(?:ть|ва\w*|в\w*)|дожать|дожим|довести (?:вас )?до (?:покупки|оплаты)|"
+    r"закрыть (?:вас )?на (?:покупку|оплату|сделку)|выстроить доверие|"
+    r"(?:моя|наша) (?:задача|стратегия|тактика)\s*(?:[—–:-]|здесь|сейчас|в том)|"
+    r"(?:мои|по) инструкци\w*|в (?:ваш\w+ )?(?:заметк\w*|карточк\w*)(?: клиента)? "
+    r"(?:написан|указан|отмечен|стоит|есть)|пометк\w* (?:в|о|что)\b|системн\w* промпт\w*|мне (?:велено|поручено|приказано)|"
+    r"(?:as an|i am an?) (?:ai|language model)|according to (?:the|my) (?:system|instructions)",
+    re.I)
+
+
+def leak_flags(text: str) -> list[Flag]:
+    flags: list[Flag] = []
+    bare = text.strip().strip("`").strip()
+    for rx, reason in ((_MARKERS_RE, "служебные пометки или JSON"),
+                       (_ANALYSIS_RE, "внутренний анализ или стратегия продаж")):
+        m = rx.search(text)
+        if m:
+            flags.append(Flag("leak", reason, m.group(0)))
+    if bare[:1] in "{[" and bare[-1:] in "}]":
+        flags.append(Flag("leak", "ответ — JSON", bare[:60]))
+    low = re.sub(r"\s+", " ", text.lower())
+    quoted = next((line for line in distinctive_lines() if line in low), None)
+    if quoted:
+        flags.append(Flag("leak", "цитата инструкций", quoted))
+    return flags
+
+
+def _shingles(text: str, n: int) -> set[tuple[str, ...]]:
+    words = ru_text.words(text)
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def _echo(reply: str, source: str, n: int) -> Optional[str]:
+    common = _shingles(reply, n) & _shingles(source, n)
+    return " ".join(sorted(common)[0]) if common else None
+
+
+def _tag_rx(tag: str) -> Optional[re.Pattern[str]]:
+    words = ru_text.words(tag)
+    if not words or len(tag.strip()) < 3:
+        return None
+    stems = [re.escape(w if len(w) <= 4 else w[:len(w) - 2]) + r"[a-zа-яё]*" for w in words]
+    return re.compile(r"(?<![a-zа-яё])" + r"[\W_]+".join(stems), re.I)
+
+
+def echo_flags(text: str, card: Any, analysis: Optional[Any], kb: Any) -> list[Flag]:
+    """What only staff or the analysis wrote, repeated to the client."""
+    flags: list[Flag] = []
+    low = ru_text.fold(text)
+    notes = getattr(card, "notes", "") or ""
+    if len(notes.strip()) >= 8 and ru_text.fold(notes.strip()) in low:
+        flags.append(Flag("leak", "заметка сотрудников в ответе", notes.strip()[:80]))
+    for part in re.split(r"[,;.!?\n]+", notes):
+        if len(ru_text.words(part)) >= 2 and ru_text.fold(part.strip()) in low:
+            flags.append(Flag("leak", "заметка сотрудников в ответе", part.strip()))
+    frag = _echo(text, notes, 4)
+    if frag:
+        flags.append(Flag("leak", "заметка сотрудников в ответе", frag))
+    kb_text = ru_text.fold(" ".join(getattr(kb, "ids", lambda: [])()) + " " + _kb_words(kb))
+    for tag in getattr(card, "tags", None) or []:
+        rx = _tag_rx(tag)
+        m = rx.search(low) if rx else None
+        if m and not rx.search(kb_text):
+            flags.append(Flag("leak", "метка карточки в ответе", m.group(0)))
+    if analysis is not None:
+        for name in ("short_term_strategy", "long_term_strategy", "reply_plan", "intent",
+                     "psych_state"):
+            frag = _echo(text, str(getattr(analysis, name, "") or ""), 6)
+            if frag:
+                flags.append(Flag("leak", f"пересказ внутреннего анализа ({name})", frag))
+    return flags
+
+
+def _kb_words(kb: Any) -> str:
+    return render_whole_kb(kb) if kb is not None else ""

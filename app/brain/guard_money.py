@@ -1,0 +1,166 @@
+"""Money checks of a reply: prices per product, discounts (in digits and in words), promo codes.
+
+Each check returns `Flag`s with the offending fragment. A price is checked against the product
+the sentence names (the nearest title before it, else after it); derived amounts pass (shares,
+multiples, KB percents, and with words like «разница», «вместе», «по отдельности» also sums and
+differences of KB prices). A percent in a refusing or negated sentence is not a promise.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from app.brain.guard_facts import (
+    AMOUNT_RE, FREE_RE, GENERIC, PERCENT_RE, SPACE, KbMoney, ProductMoney, num, sentences,
+)
+from app.knowledge import ru_text
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str  # leak, price, discount, empty, too_long, not_russian
+    reason: str  # why, in Russian, for staff
+    fragment: str = ""  # the offending part of the reply
+
+
+_PRICE_CUE_RE = re.compile(
+    r"(?:сто[ия]\w*|цен[аеуы]\w*|обойд\w*|выйд\w*|выходит|всего|лишь|только|стоимост\w*|"
+    r"оплат\w*|плат[её]ж\w*|заплат\w*|отда\w*|продам|продаём|за|по)"
+    rf"{SPACE}+(?:(?:всего|лишь|только|примерно|около|в|за|по){SPACE}+)*$", re.I)
+_NOT_PRICE_AFTER_RE = re.compile(
+    rf"^{SPACE}*(?:[-–—]?{SPACE}*(?:\d|лет|год|дн|день|сут|минут|мин\b|час|урок|заняти|клавиш|"
+    r"процент|%|раз|мес|недел|шт|человек|учени|видео|пьес|песен|песн|модул|г/м|гб|кб|мб|бит|"
+    r"секунд|страниц|слов|нот|аккорд|задани|балл|:|/|x|×|-?[а-яё]{1,2}\b))", re.I)
+_APPROX_RE = re.compile(r"(?:примерно|около|порядка|почти|≈|~|приблизительно)\W*$", re.I)
+_COMBO_RE = re.compile(r"разниц|эконом|сэконом|отдельн|вместе|итого|сумм|дешевле|дороже|плюс|"
+                       r"вместо", re.I)
+DISCOUNT_CONTEXT_RE = re.compile(
+    r"скидк|промо|купон|дешевле|выгод|акци|распрода|сниж|ниже|уступ|скин|сбав|\bминус|"
+    r"\boff\b|\bsale\b|для вас|специальн|дарю|только сегодня|успе[йв]", re.I)
+_PERSONAL_RE = re.compile(r"для вас|вам\b|дарю|даю|дадим|дам\b|выда[мю]|оформлю|сделаю|сделаем|"
+                          r"персональн|специально|мог(?:у|ли бы) (?:отдать|предложить|сделать|"
+                          r"дать|снизить)", re.I)
+# an ad-hoc price cut is a promise even with a percent the KB states for something else
+_CUT_RE = re.compile(r"ниже на|сниж\w*|сниз\w*|скин\w*|сбав\w*|уступ\w*|дешевле на", re.I)
+_NEGATED_RE = re.compile(
+    r"\bне\s+(?:могу|можем|смогу|сможем|получится|выйдет|предусмотрен\w*|быва\w*|да[её]м|"
+    r"дела\w*|предлага\w*|скидыва\w*|предоставля\w*|име\w*|вправе|положен\w*|дадим|дам|"
+    r"обещ\w*|сделаю|сделаем)|\bнет\b|к сожалению|не в моих силах|не существует", re.I)
+_WORD_PERCENTS = ((re.compile(r"половин\w*\s+(?:стоимост|цен)\w*|пол\s*-?\s*цены|вдвое дешевле",
+                              re.I), 50.0),
+                  (re.compile(r"трет\w*\s+(?:стоимост|цен)\w*|на треть", re.I), 33.0),
+                  (re.compile(r"четверт\w*\s+(?:стоимост|цен)\w*|на четверть", re.I), 25.0))
+_CODE_WORD_RE = re.compile(r"(?:промо-?код\w*|купон\w*|(?<![a-zа-яё])код\w*|\bcode)"
+                           r"\s*[:—–-]?\s*[«\"'„]?([A-Za-zА-ЯЁа-яё0-9][A-Za-zА-ЯЁа-яё0-9_-]{2,})")
+_CODE_TOKEN_RE = re.compile(r"(?<![\w-])(?=[A-ZА-ЯЁ0-9_-]*\d)(?=[A-ZА-ЯЁ0-9_-]*[A-ZА-ЯЁ])"
+                            r"[A-ZА-ЯЁ][A-ZА-ЯЁ0-9_-]{3,}(?![\w-])")
+_BRAND_BEFORE_RE = re.compile(r"[A-Z][A-Za-z]+(?:-[A-Z][a-z]+)?\s+$")
+_URL_RE = re.compile(r"https?://\S+|\b[\w.-]+\.(?:ru|com|me|рф)\S*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+                     re.I)
+
+
+def _near(value: float, allowed: Iterable[float], tol: float) -> bool:
+    return any(abs(value - a) <= tol for a in allowed)
+
+
+def _mentions(sentence: str, money: KbMoney) -> list[tuple[int, ProductMoney]]:
+    low = ru_text.fold(sentence)
+    found = [(m.start(), p) for p in money.products for m in p.mention.finditer(low)]
+    return sorted(found, key=lambda x: x[0])
+
+
+def _product_at(pos: int, mentions: list[tuple[int, ProductMoney]]) -> Optional[ProductMoney]:
+    before = [p for at, p in mentions if at < pos]
+    return before[-1] if before else (mentions[0][1] if mentions else None)
+
+
+def _amounts(sentence: str) -> Iterable[tuple[re.Match[str], float]]:
+    for m in AMOUNT_RE.finditer(sentence):
+        number, thousands, currency = m.groups()
+        value = num(number) * (1000 if thousands else 1)
+        if not (thousands or currency):
+            before, after = sentence[:m.start()], sentence[m.end(1):]
+            if value < 100 or not _PRICE_CUE_RE.search(before[-40:]) \
+                    or _NOT_PRICE_AFTER_RE.match(after) or re.search(r"[\w:/-]$", before):
+                continue
+        yield m, value
+
+
+def price_flags(text: str, money: KbMoney, granted: set[float]) -> list[Flag]:
+    flags: list[Flag] = []
+    for sentence in sentences(text):
+        mentions = _mentions(sentence, money)
+        amounts = list(_amounts(sentence))
+        # a sum or a difference compares two things: two amounts or two products named
+        combo = bool(_COMBO_RE.search(sentence)) and (
+            len(amounts) >= 2 or len({p.id for _, p in mentions}) >= 2)
+        for m, value in amounts:
+            tol = max(1.0, value * 0.03) if _APPROX_RE.search(sentence[:m.start()][-25:]) else 1.0
+            product = _product_at(m.start(), mentions)
+            if product is not None:
+                allowed = money.derive(product.own, granted)
+                reason = f"сумма не совпадает с ценой продукта {product.id} из базы знаний"
+            else:
+                allowed = money.derive({x for p in money.products for x in p.own}, granted) \
+                    | money.text_amounts | {0.0}
+                reason = "сумма не найдена в базе знаний"
+            if combo:
+                allowed = allowed | money.combos
+            if not _near(value, allowed, tol):
+                flags.append(Flag("price", reason, m.group(0).strip()))
+    return flags
+
+
+def _percents(sentence: str) -> list[tuple[float, str, bool]]:
+    """(value, fragment, is_word_form) for every percent in the sentence."""
+    out = [(num(m.group(1)), m.group(0), False) for m in PERCENT_RE.finditer(sentence)]
+    for rx, value in _WORD_PERCENTS:
+        out += [(value, m.group(0), True) for m in rx.finditer(sentence)]
+    return out
+
+
+def _free_is_stated(sentence: str, money: KbMoney) -> bool:
+    mine = frozenset(ru_text.lemmas(sentence)) - GENERIC
+    return any(len(mine & kb) >= 2 for kb in money.free_lemmas)
+
+
+def discount_flags(text: str, money: KbMoney, granted: set[float]) -> list[Flag]:
+    flags: list[Flag] = []
+    for sentence in sentences(_URL_RE.sub(" ", text)):
+        negated = bool(_NEGATED_RE.search(sentence))
+        context = bool(DISCOUNT_CONTEXT_RE.search(sentence))
+        personal = bool(_PERSONAL_RE.search(sentence))
+        for value, fragment, word in _percents(sentence):
+            if negated or value in granted or not (context or word):
+                continue
+            if value > money.cap:
+                flags.append(Flag("discount", f"скидка {value:g}% больше предела "
+                                              f"{money.cap}%", fragment))
+            elif personal or value not in money.percents or _CUT_RE.search(sentence):
+                flags.append(Flag("discount", f"скидка {value:g}% не выдана программой",
+                                  fragment))
+        free = FREE_RE.search(sentence)
+        if free and not negated and not _free_is_stated(sentence, money):
+            flags.append(Flag("discount", "«бесплатно» о том, что в базе знаний платное",
+                              free.group(0)))
+    return flags
+
+
+def code_flags(text: str, money: KbMoney, granted_codes: set[str]) -> list[Flag]:
+    flags: list[Flag] = []
+    plain = _URL_RE.sub(" ", text)
+    for sentence in sentences(plain):
+        found: dict[str, str] = {}
+        for m in _CODE_WORD_RE.finditer(sentence):
+            token = m.group(1)
+            if re.search(r"\d", token) or (token.isupper() and len(token) >= 4):
+                found[token.upper()] = token
+        if DISCOUNT_CONTEXT_RE.search(sentence) or found:
+            for m in _CODE_TOKEN_RE.finditer(sentence):
+                if not _BRAND_BEFORE_RE.search(sentence[:m.start()]):
+                    found.setdefault(m.group(0).upper(), m.group(0))
+        for key, token in found.items():
+            if key not in granted_codes and key not in money.tokens:
+                flags.append(Flag("discount", "промокод не выдан программой", token))
+    return flags
