@@ -24,6 +24,13 @@ from app.brain.text_format import (  # noqa: F401
 )
 from app.brain.types import ClientCard, Decisions, HistoryMessage, TurnContext
 
+__all__ = [  # the KB renderers and formatters are re-exported for guardrails, offline and tests
+    "DEFAULT_KB_TOKEN_BUDGET", "build_analysis_content", "build_reply_content", "clip",
+    "entry_text", "estimate_tokens", "fence", "format_rub", "is_product", "kb_entry", "kb_head",
+    "kb_ids_for", "local", "render_catalogue", "render_faq", "render_kb", "render_product",
+    "render_whole_kb", "ru_date", "ru_moment", "search_ids", "whole_kb_fits",
+]
+
 HISTORY_MAX_MESSAGES = 20
 HISTORY_MSG_CHARS = 500
 HISTORY_CHARS = 6000

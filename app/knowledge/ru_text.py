@@ -88,11 +88,41 @@ def is_known(word: str) -> bool:
     return morph().word_is_known(word)
 
 
+def split_words(text: str) -> list[str]:
+    """Words, and also the parts of hyphenated ones («рок-баллады» → рок-баллады, рок, баллады)."""
+    out = []
+    for w in words(text):
+        out.append(w)
+        if "-" in w and w not in SLANG:
+            out += [part for part in w.split("-") if len(part) >= 2]
+    return out
+
+
+STEM_LEN = 5
+_PREFIXES = ("пере", "разо", "рас", "раз", "при", "про", "под", "пред", "об", "от", "за", "вы",
+             "на", "по", "до", "из", "ис")
+
+
+def stems(lemma_: str) -> list[str]:
+    """Crude derivational stems of a lemma: its first STEM_LEN letters and, for a prefixed word,
+    the first STEM_LEN-1 letters after the prefix («проверка»/«проверять» → «прове»;
+    «задыхаться» → «дыха» like «дыхание»)."""
+    if len(lemma_) < STEM_LEN + 1 or not re.search("[а-я]", lemma_):
+        return []
+    out = [lemma_[:STEM_LEN]]
+    for prefix in _PREFIXES:
+        rest = lemma_[len(prefix):]
+        if lemma_.startswith(prefix) and len(rest) >= STEM_LEN:
+            out.append("~" + rest[:STEM_LEN - 1])
+            break
+    return out
+
+
 def lemmas(text: str, drop_stop: bool = True, noise: bool = False) -> list[str]:
-    """Lemmas of the text's words, stop words removed."""
+    """Lemmas of the text's words (and of hyphenated words' parts), stop words removed."""
     source = strip_noise(text) if noise else text
     out = []
-    for w in words(source):
+    for w in split_words(source):
         if drop_stop and w in STOP_WORDS:
             continue
         for lm in lemma(w).split():
