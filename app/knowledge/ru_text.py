@@ -33,8 +33,12 @@ STOP_WORDS = frozenset("""
 тоже также только даже ещё ага угу ок окей хорошо ладно спасибо пожалуйста
 быть есть был была было были будет будут являться мочь
 здравствуйте привет добрый подскажите скажите хотеть хотел хотела
-вопрос интересовать интересует подсказать сказать узнать
+вопрос интересовать интересует подсказать сказать узнать делать сделать
 """.split())
+
+# Words of a learning request that say little about which entry answers it («как научиться …»):
+# they count at half weight in queries.
+LIGHT_WORDS = frozenset("научиться учиться научить обучиться обучаться брать взять".split())
 
 _morph = None
 _morph_lock = threading.Lock()
@@ -78,6 +82,15 @@ def lemma(word: str) -> str:
     parsed = morph().parse(word)
     form = parsed[0].normal_form if parsed else word
     return SLANG.get(fold(form), fold(form))
+
+
+@lru_cache(maxsize=50_000)
+def alt_lemmas(word: str) -> tuple[str, ...]:
+    """Normal forms of the word's other readings («пою» → петь as well as поить)."""
+    if not re.search("[а-я]", word) or word in SLANG:
+        return ()
+    forms = dict.fromkeys(fold(p.normal_form) for p in morph().parse(word))
+    return tuple(f for f in forms if f != lemma(word))
 
 
 @lru_cache(maxsize=50_000)

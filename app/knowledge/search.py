@@ -188,10 +188,16 @@ class KnowledgeIndex:
             for lm in ru_text.lemma(word).split():
                 if lm in ru_text.STOP_WORDS:
                     continue
+                weight = 0.5 if lm in ru_text.LIGHT_WORDS else 1.0
+                alts = [a for a in ru_text.alt_lemmas(word) if a in self.vocab
+                        and a not in ru_text.STOP_WORDS] if lm not in self.vocab else []
                 if lm in self.vocab:
-                    add(lm, 1.0)
+                    add(lm, weight)
                 elif word in self.vocab:
-                    add(word, 1.0)
+                    add(word, weight)
+                elif alts:  # another reading of the word is what the entries say
+                    for alt in alts:
+                        add(alt, 0.9 * weight)
                 else:
                     known = ru_text.is_known(word)
                     for form in dict.fromkeys((lm, word)):
