@@ -108,12 +108,8 @@ def write_section(table: str) -> None:
         "written before the search was tuned for them; the held-out sets were written before the "
         "first tuning round and looked at in the last one — before it they gave recall@1 / "
         "recall@3 of 0.800 / 0.900 (vocal) and 0.767 / 1.000 (drawing)), k = 3, single thread, "
-        "lemma cache warmed by one pass over the queries (typo matching is not cached).
-
-"
-        f"{table}
-
-Rerun: `{RERUN}`"))
+        "lemma cache warmed by one pass over the queries (typo matching is not cached).\n\n"
+        f"{table}\n\nRerun: `{RERUN}`"))
 
 
 def main() -> None:
