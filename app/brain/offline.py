@@ -84,7 +84,7 @@ def _offer(ctx: TurnContext, stage: str, text: str) -> Optional[OfferRequest]:
     return OfferRequest(offer_id=wanted, reason="клиент спросил о скидке") if wanted in ids else None
 
 
-PRODUCT_MIN_SCORE = 4.0
+PRODUCT_SHARE = 0.85  # a product hit counts when it scores this share of the top hit
 
 
 def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> Analysis:
@@ -142,7 +142,7 @@ def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[A
     owned = {p.product_id for p in ctx.card.purchases}
     level = analysis.facts.level or ctx.card.level
     found = [kb_entry(ctx.kb, h.id) for h in hits if h.kind == "product"
-             and (h.score >= PRODUCT_MIN_SCORE or level)]
+             and (h.score >= PRODUCT_SHARE * hits[0].score or level)]
     if level:  # never suggest a course of another level than the client's
         found = [p for p in found if p is not None and p.level in (level, "any")]
     if not found:
@@ -214,8 +214,11 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
     if ids:
         return _answer(ctx, analysis, ids)
     wants = HOT_RE.search(text) or WARM_RE.search(text)
-    # a question whose closest entry is an FAQ is clarified, not answered with a product list
-    asks_faq = "?" in text and bool(found) and found[0].kind == "faq"
+    # a question (not about price or buying) whose closest entry is an FAQ is clarified, not
+    # answered with a product list
+    asks_faq = ("?" in text and not HOT_RE.search(text) and bool(found) and found[0].kind == "faq"
+                and not any(h.kind == "product" and h.score >= PRODUCT_SHARE * found[0].score
+                            for h in found))
     products = _products(ctx, analysis, found) if wants and not asks_faq else []
     if products:
         return products

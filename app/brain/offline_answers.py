@@ -79,6 +79,9 @@ def clarifying_question(ctx: TurnContext, text: str) -> Optional[str]:
     found = hits(ctx, text)
     if len(found) < 2 or getattr(found[0], "coverage", 1.0) < 0.25:
         return None
+    own_words = [t for t, w in ctx.kb_index.query_terms(text).items() if w >= 1.0]
+    if len(own_words) < 2:  # «где же человек?»: too little to choose between entries
+        return None
     if len(found) > 2 and found[1].score < 1.15 * found[2].score:
         return None  # not two candidates but many: a general question
     names = []
