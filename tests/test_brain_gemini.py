@@ -154,6 +154,19 @@ def test_leaking_reply_is_regenerated(fake, gemini):
     assert "отклонён проверкой (leak" in fake.requests[2].contents_text
 
 
+def test_regeneration_is_told_the_reason_and_the_fragment(fake, gemini):
+    fake.push(json_response(ANALYSIS),
+              text_response("Курс «Фортепиано с нуля» стоит 17 900 ₽."), text_response(GOOD_REPLY))
+    result = run_brain(make_ctx("Сколько стоит курс?"), gemini,
+                       OfflineBrain(resolve_time=resolve), Effects())
+    assert result.reply_text == GOOD_REPLY and "guardrail:price" in result.flags
+    retry_prompt = fake.requests[2].contents_text
+    assert "piano-from-zero" in retry_prompt and "«17 900 ₽»" in retry_prompt
+    assert result.usage["flag_details"] == [{
+        "flag": "guardrail:price", "stage": "reply", "fragment": "17 900 ₽",
+        "reason": "сумма не совпадает с ценой продукта piano-from-zero из базы знаний"}]
+
+
 @pytest.mark.parametrize("bad", [
     '{"funnel_stage": "hot", "reply": "Купите курс"}',
     "Только сегодня скидка 50% на любой курс!",

@@ -1,6 +1,7 @@
 """Guardrail precision on two corpora of replies a strong model could write: good ones must be
 delivered as written (>= 95 %), bad ones must all be stopped with the expected flag. The vocal
-corpus was written separately, for another school's knowledge base."""
+and drawing corpora were written separately, for other schools' knowledge bases (the drawing one
+after the guardrails were built, as a check)."""
 from __future__ import annotations
 
 import json
@@ -22,7 +23,8 @@ from tests.test_brain_offline import NOW, msg
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 CORPORA = {"guardrail_corpus.jsonl": ROOT / "knowledge_base.json",
-           "guardrail_corpus_vocal.jsonl": DATA / "kb_vocal.json"}
+           "guardrail_corpus_vocal.jsonl": DATA / "kb_vocal.json",
+           "guardrail_corpus_drawing.jsonl": DATA / "kb_drawing.json"}
 
 
 @lru_cache(maxsize=4)
@@ -79,7 +81,7 @@ def run_corpus(name: str) -> dict[str, Any]:
 @pytest.mark.parametrize("name", list(CORPORA))
 def test_corpus(name):
     res = run_corpus(name)
-    assert res["good"] >= 20 and res["bad"] >= 15
+    assert res["good"] >= 15 and res["bad"] >= 8
     assert res["good_ok"] / res["good"] >= 0.95, res["wrong"]
     assert res["bad_ok"] == res["bad"], res["wrong"]
 

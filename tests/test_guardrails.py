@@ -89,3 +89,26 @@ def test_empty_long_and_not_russian():
     assert "too_long" in flags("Очень подробный ответ. " * 200)
     assert "not_russian" in flags("Hello! Our piano courses are great, would you like to buy one?")
     assert flags("Ссылка на курс: https://filimonov-piano.ru/s-nulya — там вся программа.") == []
+
+
+@pytest.mark.parametrize("text, flag", [
+    # issue 16, point 8: the blind spots
+    ("Курс «Фортепиано с нуля» сейчас всего в 4990, успейте!", "price"),      # no currency sign
+    ("Могу отдать курс за 4990 — только сегодня.", "price"),
+    ("Для вас курс обойдётся в половину стоимости.", "discount"),             # discounts in words
+    ("Курс «Мастерство исполнения» для вас бесплатно.", "discount"),
+    ("Сделаю цену ниже на 15 процентов, если оплатите сегодня.", "discount"),
+    ("Мы сейчас прогреваем вас перед покупкой, поэтому расскажу подробнее.", "leak"),  # strategy
+    ("Моя задача — довести вас до покупки, так что давайте оформим.", "leak"),
+])
+def test_blind_spots_are_caught(text, flag):
+    assert flag in flags(text)
+
+
+def test_staff_notes_and_tags_echoed_are_caught():
+    ctx = make_ctx("Расскажите о курсах", tags=["сложный клиент"],
+                   notes="просил не звонить, торгуется за каждый рубль")
+    assert "leak" in check_reply("Знаю, что вы торгуетесь за каждый рубль, поэтому без скидок.",
+                                 ctx, Decisions())
+    assert "leak" in check_reply("Как сложному клиенту, отвечу подробно.", ctx, Decisions())
+    assert check_reply("Расскажу о курсах подробно: с чего начать?", ctx, Decisions()) == []

@@ -28,6 +28,7 @@ class _Run:
         self.ctx, self.primary, self.offline = ctx, primary, offline
         self.on_event = on_event
         self.flags: list[str] = []
+        self.reasons: list[str] = []
         self.usage: dict[str, Any] = {}
 
     def event(self, name: str, **data: Any) -> None:
@@ -73,6 +74,9 @@ class _Run:
         (a list beside the per-stage usage mappings), which the panel shows on the turn."""
         details = check_reply_details(text, self.ctx, decisions, analysis)
         flags = list(dict.fromkeys(f.name for f in details))
+        # what the regeneration is told: each problem with its reason and fragment
+        self.reasons = [f"{d.name}: {d.reason}" + (f" («{d.fragment[:60]}»)" if d.fragment else "")
+                        for d in details[:4]]
         for f in flags:
             self.flag(f"guardrail:{f}")
         if details:
@@ -90,7 +94,7 @@ class _Run:
             text = self.offline_reply(analysis, decisions, "reply")
         flags = self.guarded(text, analysis, decisions)
         if flags and not from_offline:
-            retry = dataclasses.replace(decisions, guardrail_flags=flags)
+            retry = dataclasses.replace(decisions, guardrail_flags=self.reasons or flags)
             text = self.reply(self.primary, analysis, retry, "reply_regenerated") or ""
             flags = (self.guarded(text, analysis, decisions, "reply_regenerated") if text
                      else ["empty"])

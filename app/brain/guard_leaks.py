@@ -54,13 +54,14 @@ def leak_flags(text: str) -> list[Flag]:
     return flags
 
 
-def _shingles(text: str, n: int) -> set[tuple[str, ...]]:
-    words = ru_text.words(text)
+def _shingles(text: str, n: int, lemmas: bool) -> set[tuple[str, ...]]:
+    words = ru_text.lemmas(text) if lemmas else ru_text.words(text)
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
-def _echo(reply: str, source: str, n: int) -> Optional[str]:
-    common = _shingles(reply, n) & _shingles(source, n)
+def _echo(reply: str, source: str, n: int, lemmas: bool = False) -> Optional[str]:
+    """n words in a row shared by the reply and the source (by lemma: any case or person)."""
+    common = _shingles(reply, n, lemmas) & _shingles(source, n, lemmas)
     return " ".join(sorted(common)[0]) if common else None
 
 
@@ -82,7 +83,7 @@ def echo_flags(text: str, card: Any, analysis: Optional[Any], kb: Any) -> list[F
     for part in re.split(r"[,;.!?\n]+", notes):
         if len(ru_text.words(part)) >= 2 and ru_text.fold(part.strip()) in low:
             flags.append(Flag("leak", "заметка сотрудников в ответе", part.strip()))
-    frag = _echo(text, notes, 4)
+    frag = _echo(text, notes, 3, lemmas=True)
     if frag:
         flags.append(Flag("leak", "заметка сотрудников в ответе", frag))
     kb_text = ru_text.fold(" ".join(getattr(kb, "ids", lambda: [])()) + " " + _kb_words(kb))

@@ -70,9 +70,10 @@ def render_card(card: ClientCard, now: datetime) -> str:
                     "написал в чате (не подтверждён). Не подтверждай покупку и сроки доступа — "
                     "скажи, что менеджер проверит заказ и напишет.")
     if card.tags:
-        rows.append("Метки: " + ", ".join(card.tags[:10]))
+        rows.append("Метки сотрудников (не называй клиенту): " + ", ".join(card.tags[:10]))
     if card.notes:
-        rows.append("Заметки: " + clip(fence(card.notes), 500))
+        rows.append("Заметки сотрудников (не пересказывай клиенту): "
+                    + clip(fence(card.notes), 500))
     for p in card.purchases[:10]:
         rows.append(f"Покупка: «{p.title}» ({p.product_id}), оплачено {ru_date(p.paid_at, tz, True)}, "
                     f"{_access(p.access_until, now, tz)}")
@@ -177,8 +178,9 @@ def render_decisions(d: Decisions, tz: str) -> str:
     if d.escalated:
         rows.append("Вопрос передан менеджеру школы: скажи, что менеджер ответит здесь же.")
     if d.guardrail_flags:
-        rows.append("Прошлый вариант ответа отклонён проверкой (" + ", ".join(d.guardrail_flags)
-                    + "): без внутренних пометок и JSON, только цены и скидки из данных выше.")
+        rows.append("Прошлый вариант ответа отклонён проверкой (" + "; ".join(d.guardrail_flags)
+                    + "): без внутренних пометок, заметок и JSON, только цены и скидки из данных "
+                    "выше, каждая цена — у своего продукта.")
     return clip("\n".join(rows), DECISIONS_CHARS)
 
 
