@@ -112,3 +112,9 @@ def test_staff_notes_and_tags_echoed_are_caught():
                                  ctx, Decisions())
     assert "leak" in check_reply("Как сложному клиенту, отвечу подробно.", ctx, Decisions())
     assert check_reply("Расскажу о курсах подробно: с чего начать?", ctx, Decisions()) == []
+
+
+def test_a_standing_discount_named_with_a_hedge_is_no_promise():
+    assert flags("У нас есть скидка 10% на первую покупку — уточню у менеджера, действует ли "
+                 "она для вас.") == []
+    assert "discount" in flags("Для вас скидка 10% на первую покупку!")

@@ -41,6 +41,9 @@ DISCOUNT_CONTEXT_RE = re.compile(
 _PERSONAL_RE = re.compile(r"для вас|вам\b|дарю|даю|дадим|дам\b|выда[мю]|оформлю|сделаю|сделаем|"
                           r"персональн|специально|мог(?:у|ли бы) (?:отдать|предложить|сделать|"
                           r"дать|снизить)", re.I)
+# «уточню, действует ли она для вас»: a standing KB discount named with a hedge is no promise
+_HEDGED_RE = re.compile(r"уточн\w*|провер\w*|узна\w*|если (?:вы|у вас|она)|возможно|"
+                        r"может быть|действует ли|подходит ли", re.I)
 # an ad-hoc price cut is a promise even with a percent the KB states for something else
 _CUT_RE = re.compile(r"ниже на|сниж\w*|сниз\w*|скин\w*|сбав\w*|уступ\w*|дешевле на", re.I)
 _NEGATED_RE = re.compile(
@@ -137,7 +140,8 @@ def discount_flags(text: str, money: KbMoney, granted: set[float]) -> list[Flag]
             if value > money.cap:
                 flags.append(Flag("discount", f"скидка {value:g}% больше предела "
                                               f"{money.cap}%", fragment))
-            elif personal or value not in money.percents or _CUT_RE.search(sentence):
+            elif value not in money.percents or _CUT_RE.search(sentence) or (
+                    personal and not _HEDGED_RE.search(sentence)):
                 flags.append(Flag("discount", f"скидка {value:g}% не выдана программой",
                                   fragment))
         free = FREE_RE.search(sentence)
