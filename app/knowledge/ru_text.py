@@ -144,6 +144,7 @@ def lemmas(text: str, drop_stop: bool = True, noise: bool = False) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=50_000)
 def trigrams(word: str) -> frozenset[str]:
     padded = f" {word} "
     return frozenset(padded[i:i + 3] for i in range(len(padded) - 2))
