@@ -87,6 +87,16 @@ def test_whole_kb_is_the_stable_prefix_of_both_prompts():
         assert entry_marker(entry_id) in prefix
 
 
+def test_offers_are_shown_to_the_analysis_only():
+    path = SETS["vocal"][0]
+    analysis = parse_analysis(json.dumps(ANALYSIS))
+    for budget in (200_000, 1):
+        a = build_analysis_content(ctx_for(path, "Есть скидки?"), budget)
+        b = build_reply_content(ctx_for(path, "Есть скидки?"), analysis, Decisions(), budget)
+        assert "[first-purchase] скидка 10%" in a and "[warmup-pdf] бонус" in a
+        assert "<предложения_школы>" not in b and "[second-course]" not in b
+
+
 def test_over_budget_retrieval_picks_entries():
     path = SETS["main"][0]
     content = build_reply_content(ctx_for(path, "есть рассрочка?"),

@@ -131,3 +131,15 @@ def render_catalogue(kb: Any) -> str:
              f"уровень: {_LEVELS.get(p.level, p.level)}"
              for p in (kb.products if kb is not None else [])]
     return clip("\n".join(lines), CATALOGUE_CHARS)
+
+
+def render_offers(kb: Any) -> str:
+    """Discounts and bonuses the analysis may request by id (only the analysis sees them: the
+    program decides, and the reply mentions only what it granted)."""
+    offers = getattr(kb, "offers", None)
+    lines = [f"[{d.id}] скидка {d.percent}% на {d.valid_days} дн.: {d.when}"
+             for d in getattr(offers, "discounts", None) or []]
+    lines += [f"[{b.id}] бонус «{b.title}»: {b.when}"
+              for b in getattr(offers, "bonuses", None) or []]
+    return "<предложения_школы> (запрашивать по id; решает программа)\n" + (
+        "\n".join(lines) or "(нет)") + "\n</предложения_школы>"

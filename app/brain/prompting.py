@@ -16,8 +16,8 @@ from typing import Any, Optional
 
 from app.brain.prompt_kb import (  # noqa: F401  (re-exported: guardrails, offline, tests)
     DEFAULT_KB_TOKEN_BUDGET, entry_text, estimate_tokens, is_product, kb_entry, kb_head,
-    kb_ids_for, render_catalogue, render_faq, render_kb, render_product, render_whole_kb,
-    search_ids, whole_kb_fits,
+    kb_ids_for, render_catalogue, render_faq, render_kb, render_offers, render_product,
+    render_whole_kb, search_ids, whole_kb_fits,
 )
 from app.brain.text_format import (  # noqa: F401
     _WEEKDAYS, clip, fence, format_rub, local, ru_date, ru_moment,
@@ -27,7 +27,8 @@ from app.brain.types import ClientCard, Decisions, HistoryMessage, TurnContext
 __all__ = [  # the KB renderers and formatters are re-exported for guardrails, offline and tests
     "DEFAULT_KB_TOKEN_BUDGET", "build_analysis_content", "build_reply_content", "clip",
     "entry_text", "estimate_tokens", "fence", "format_rub", "is_product", "kb_entry", "kb_head",
-    "kb_ids_for", "local", "render_catalogue", "render_faq", "render_kb", "render_product",
+    "kb_ids_for", "local", "render_catalogue", "render_faq", "render_kb", "render_offers",
+    "render_product",
     "render_whole_kb", "ru_date", "ru_moment", "search_ids", "whole_kb_fits",
 ]
 
@@ -141,9 +142,9 @@ def _assemble(head: list[str], parts: list[str]) -> str:
 
 
 def build_analysis_content(ctx: TurnContext, kb_budget: int = DEFAULT_KB_TOKEN_BUDGET) -> str:
-    head = kb_head(ctx.kb, kb_budget)
+    head = kb_head(ctx.kb, kb_budget) + ([render_offers(ctx.kb)] if ctx.kb is not None else [])
     parts = [_task(ctx)] + _common(ctx)
-    if not head:
+    if not whole_kb_fits(ctx.kb, kb_budget):
         parts.append("<база_знаний>\n" + render_kb(ctx, kb_ids_for(ctx)) + "\n</база_знаний>")
     parts.append("Верни анализ одним JSON-объектом по схеме (kb_ids — id записей базы знаний, "
                  "которые отвечают клиенту).")
