@@ -74,8 +74,8 @@ def write_section(table: str, path: Path = ROOT / "docs" / "benchmarks.md") -> N
                f"three KBs of other schools (guitar, vocal, drawing; `tests/data/`). Reach = the "
                f"answering entry is in the reply-stage request received by the fake Gemini (the "
                f"analysis names no entries). The vocal corpus of guardrail replies was written "
-               f"separately from the piano one, for another school; the drawing one after the "
-               f"guardrails were built, as a check.\n\n{table}\n\n"
+               f"separately from the piano one, for another school; the drawing and guitar ones "
+               f"after the guardrails were built, as checks.\n\n{table}\n\n"
                f"Rerun: `.venv/bin/python bench/grounding.py --write`\n")
     text = path.read_text(encoding="utf-8")
     pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)

@@ -1,7 +1,7 @@
 """Guardrail precision on two corpora of replies a strong model could write: good ones must be
 delivered as written (>= 95 %), bad ones must all be stopped with the expected flag. The vocal
-and drawing corpora were written separately, for other schools' knowledge bases (the drawing one
-after the guardrails were built, as a check)."""
+drawing and guitar corpora were written separately, for other schools' knowledge bases (the
+drawing and guitar ones after the guardrails were built, as checks)."""
 from __future__ import annotations
 
 import json
@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 CORPORA = {"guardrail_corpus.jsonl": ROOT / "knowledge_base.json",
            "guardrail_corpus_vocal.jsonl": DATA / "kb_vocal.json",
-           "guardrail_corpus_drawing.jsonl": DATA / "kb_drawing.json"}
+           "guardrail_corpus_drawing.jsonl": DATA / "kb_drawing.json",
+           "guardrail_corpus_guitar.jsonl": DATA / "kb_other.json"}
 
 
 @lru_cache(maxsize=4)

@@ -36,7 +36,7 @@ _APPROX_RE = re.compile(r"(?:примерно|около|порядка|почт
 _COMBO_RE = re.compile(r"разниц|эконом|сэконом|отдельн|вместе|итого|сумм|дешевле|дороже|плюс|"
                        r"вместо", re.I)
 DISCOUNT_CONTEXT_RE = re.compile(
-    r"скидк|промо|купон|дешевле|выгод|акци|распрода|сниж|ниже|уступ|скин|сбав|\bминус|"
+    r"скидк|промо|купон|дешевле|выгод|эконом|акци|распрода|сниж|ниже|уступ|скин|сбав|\bминус|"
     r"\boff\b|\bsale\b|для вас|специальн|дарю|только сегодня|успе[йв]", re.I)
 _PERSONAL_RE = re.compile(r"для вас|вам\b|дарю|даю|дадим|дам\b|выда[мю]|оформлю|сделаю|сделаем|"
                           r"персональн|специально|мог(?:у|ли бы) (?:отдать|предложить|сделать|"
@@ -128,8 +128,16 @@ def _free_is_stated(sentence: str, money: KbMoney) -> bool:
     return any(len(mine & kb) >= 2 for kb in money.free_lemmas)
 
 
+def _ratios(text: str) -> set[float]:
+    """Percents that compare two amounts said in the reply («29 900 ₽ вместо 39 700 ₽ — почти
+    25 % экономии»): those amounts are checked as prices, so their ratio is arithmetic."""
+    values = sorted({v for s in sentences(text) for _, v in _amounts(s)})
+    return {round((b - a) / b * 100) for i, a in enumerate(values) for b in values[i + 1:]}
+
+
 def discount_flags(text: str, money: KbMoney, granted: set[float]) -> list[Flag]:
     flags: list[Flag] = []
+    ratios = _ratios(text)
     for sentence in sentences(_URL_RE.sub(" ", text)):
         negated = bool(_NEGATED_RE.search(sentence))
         context = bool(DISCOUNT_CONTEXT_RE.search(sentence))
@@ -137,6 +145,9 @@ def discount_flags(text: str, money: KbMoney, granted: set[float]) -> list[Flag]
         for value, fragment, word in _percents(sentence):
             if negated or value in granted or not (context or word):
                 continue
+            if not personal and _COMBO_RE.search(sentence) and any(
+                    abs(value - r) <= 1 for r in ratios):
+                continue  # a saving computed from amounts the reply states
             if value > money.cap:
                 flags.append(Flag("discount", f"скидка {value:g}% больше предела "
                                               f"{money.cap}%", fragment))
