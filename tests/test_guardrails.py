@@ -125,3 +125,20 @@ def test_a_saving_percent_computed_from_stated_amounts_passes():
             "— экономия около 17%.")
     assert flags(text) == []
     assert "discount" in flags(text.replace("17%", "30%"))
+
+
+@pytest.mark.parametrize("text", [
+    "Продлить доступ можно по инструкции в личном кабинете, раздел «Мои курсы».",
+    "Перед распевкой сделайте прогрев голоса: пять минут мычания с закрытым ртом.",
+    "На этапе «Постановка рук» вы научитесь сидеть за инструментом без напряжения.",
+    "Можно делать пометки в нотах карандашом — так легче запомнить аппликатуру.",
+])
+def test_school_words_are_not_leaks(text):
+    assert flags(text) == []
+
+
+def test_multiples_and_differences_in_a_comparison_pass():
+    text = ("Пакет из 4 личных консультаций стоит 8 900 ₽ вместо 10 000 ₽ за четыре разовые — "
+            "экономия 1 100 ₽.")
+    assert flags(text) == []
+    assert "price" in flags(text.replace("1 100", "1 700"))

@@ -124,13 +124,11 @@ def kb_money(kb: Any) -> KbMoney:
     percents = {num(m.group(1)) for m in PERCENT_RE.finditer(joined)}
     percents |= {float(d.percent) for d in getattr(offers, "discounts", None) or []}
     prices = sorted({float(p.price_rub) for p in kb.products})
-    combos: set[float] = set()
-    for r in (2, 3):
-        for group in combinations(prices, r):
-            total = sum(group)
-            combos.add(total)
-            combos |= {abs(total - p) for p in prices}
-    combos |= {abs(a - b) for a, b in combinations(prices, 2)}
+    # sums of up to three prices and multiples of one («4 разовые по 2 500 ₽ — 10 000 ₽»), and
+    # their differences with a price («пакет на 1 100 ₽ дешевле»)
+    base = set(prices) | {p * n for p in prices for n in SHARES}
+    base |= {sum(g) for r in (2, 3) for g in combinations(prices, r)}
+    combos = base | {abs(s - p) for s in base for p in prices}
     free = [frozenset(ru_text.lemmas(s)) - GENERIC for t in texts for s in sentences(t)
             if FREE_RE.search(s)]
     tokens = frozenset(t.upper() for t in re.findall(r"[A-Za-zА-ЯЁа-яё0-9]+(?:-[A-Za-z0-9]+)*",
