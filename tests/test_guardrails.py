@@ -142,3 +142,12 @@ def test_multiples_and_differences_in_a_comparison_pass():
             "экономия 1 100 ₽.")
     assert flags(text) == []
     assert "price" in flags(text.replace("1 100", "1 700"))
+
+
+def test_per_day_costs_and_the_clients_own_sums_pass():
+    assert flags("«Фортепиано с нуля» стоит 14 900 ₽ — это около 41 ₽ в день.") == []
+    ctx = make_ctx("А за 10 000 рублей отдадите? У меня бюджет 10 тысяч")
+    ok = ("За 10 000 ₽ курс, к сожалению, не отдам: «Фортепиано с нуля» стоит 14 900 ₽, "
+          "но его можно оплатить частями.")
+    assert check_reply(ok, ctx, Decisions()) == []
+    assert "price" in check_reply("Хорошо, договорились: курс ваш за 10 000 ₽!", ctx, Decisions())

@@ -28,6 +28,11 @@ GENERIC = frozenset(ru_text.lemmas(
     "стоимость цена рубль бесплатно бесплатный подарок скидка процент это"))
 
 
+def content_lemmas(text: str) -> frozenset[str]:
+    """Lemmas that say what a sentence is about: no generic school words, no numbers."""
+    return frozenset(w for w in ru_text.lemmas(text) if not w.isdigit()) - GENERIC
+
+
 def num(raw: str) -> float:
     return float(re.sub(r"[ \u00a0\u202f]", "", raw).replace(",", "."))
 
@@ -82,18 +87,20 @@ class ProductMoney:
 class KbMoney:
     products: list[ProductMoney]
     percents: set[float]  # percents stated anywhere in the KB (texts and offers)
-    text_amounts: set[float]  # amounts stated in the KB's texts (FAQ, descriptions)
+    # amounts stated in the KB's texts (FAQ, descriptions), each with the lemmas of its sentence
+    text_amounts: list[tuple[float, frozenset[str]]]
     combos: set[float]  # sums and differences of product prices
     free_lemmas: list[frozenset[str]]  # KB sentences that say "бесплатно", as lemma sets
     tokens: frozenset[str]  # upper-case latin/cyrillic tokens of the KB (models, formats)
     cap: int = 20
 
-    def derive(self, base: Iterable[float], percents: Iterable[float]) -> set[float]:
+    def derive(self, base: Iterable[float], percents: Iterable[float],
+               multiples: bool = True) -> set[float]:
         out: set[float] = set()
         pcts = set(percents) | self.percents
         for x in base:
             out.add(x)
-            out |= {x / n for n in SHARES} | {x * n for n in SHARES}
+            out |= {x / n for n in SHARES} | ({x * n for n in SHARES} if multiples else set())
             out |= {x * (100 - q) / 100 for q in pcts} | {x * q / 100 for q in pcts}
         return out
 
@@ -129,12 +136,13 @@ def kb_money(kb: Any) -> KbMoney:
     base = set(prices) | {p * n for p in prices for n in SHARES}
     base |= {sum(g) for r in (2, 3) for g in combinations(prices, r)}
     combos = base | {abs(s - p) for s in base for p in prices}
-    free = [frozenset(ru_text.lemmas(s)) - GENERIC for t in texts for s in sentences(t)
-            if FREE_RE.search(s)]
+    free = [content_lemmas(s) for t in texts for s in sentences(t) if FREE_RE.search(s)]
     tokens = frozenset(t.upper() for t in re.findall(r"[A-Za-zА-ЯЁа-яё0-9]+(?:-[A-Za-z0-9]+)*",
                                                     joined) if re.search(r"\d|[A-Z]{2}", t))
-    money = KbMoney(products=[], percents=percents, text_amounts=set().union(
-        *(stated_amounts(t) for t in texts)), combos=combos, free_lemmas=free, tokens=tokens,
+    stated = [(value, content_lemmas(s)) for t in texts for s in sentences(t)
+              for value in stated_amounts(s)]
+    money = KbMoney(products=[], percents=percents, text_amounts=stated, combos=combos,
+                    free_lemmas=free, tokens=tokens,
         cap=int(getattr(offers, "max_discount_percent", 20) or 20))
     for p in kb.products:
         own = {float(p.price_rub)}

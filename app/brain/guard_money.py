@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from app.brain.guard_facts import (
-    AMOUNT_RE, FREE_RE, GENERIC, PERCENT_RE, SPACE, KbMoney, ProductMoney, num, sentences,
+    AMOUNT_RE, FREE_RE, PERCENT_RE, SHARES, SPACE, KbMoney, ProductMoney, content_lemmas, num,
+    sentences,
 )
 from app.knowledge import ru_text
 
@@ -78,11 +79,11 @@ def _product_at(pos: int, mentions: list[tuple[int, ProductMoney]]) -> Optional[
     return before[-1] if before else (mentions[0][1] if mentions else None)
 
 
-def _amounts(sentence: str) -> Iterable[tuple[re.Match[str], float]]:
+def _amounts(sentence: str, any_number: bool = False) -> Iterable[tuple[re.Match[str], float]]:
     for m in AMOUNT_RE.finditer(sentence):
         number, thousands, currency = m.groups()
         value = num(number) * (1000 if thousands else 1)
-        if not (thousands or currency):
+        if not (thousands or currency or any_number):
             before, after = sentence[:m.start()], sentence[m.end(1):]
             if value < 100 or not _PRICE_CUE_RE.search(before[-40:]) \
                     or _NOT_PRICE_AFTER_RE.match(after) or re.search(r"[\w:/-]$", before):
@@ -90,28 +91,78 @@ def _amounts(sentence: str) -> Iterable[tuple[re.Match[str], float]]:
         yield m, value
 
 
-def price_flags(text: str, money: KbMoney, granted: set[float]) -> list[Flag]:
+_PER_UNIT_RE = re.compile(rf"^{SPACE}*(?:в|за|на){SPACE}+(?:день|сутки|недел\w*|месяц|урок|"
+                          r"занятие|встречу|час|минуту)\b", re.I)
+_CLIENT_ECHO_RE = re.compile(r"бюджет|вы (?:писали|написали|указали|назвали)|ваш\w* (?:сумм|бюджет)",
+                             re.I)
+
+
+def _per_unit(value: float, after: str, money: KbMoney) -> bool:
+    """«около 41 ₽ в день»: a KB price spread over days, lessons or months."""
+    if not _PER_UNIT_RE.match(after):
+        return False
+    prices = {x for p in money.products for x in p.own}
+    return any(2 <= p / value <= 400 and abs(p / round(p / value) - value) <= 0.03 * value
+               for p in prices if value > 0)
+
+
+def _stated_here(sentence: str, money: KbMoney) -> set[float]:
+    """KB-text amounts («рассрочка для покупок от 10 000 ₽») whose KB sentence shares a word
+    with this one: the same fact, not a KB number reused for something else."""
+    mine = content_lemmas(sentence)
+    return {value for value, words in money.text_amounts if mine & words}
+
+
+def _said_by_client(sentence: str, value: float, client_amounts: set[float]) -> bool:
+    """The client's own sum, echoed back in a refusal or as their budget."""
+    return _near(value, client_amounts, 1.0) and bool(
+        _NEGATED_RE.search(sentence) or _CLIENT_ECHO_RE.search(sentence))
+
+
+def _allowed(sentence: str, pos: int, money: KbMoney, granted: set[float],
+             mentions: list[tuple[int, ProductMoney]], combo: bool) -> tuple[set[float], str]:
+    product = _product_at(pos, mentions)
+    if product is not None:
+        allowed = money.derive(product.own, granted)
+        reason = f"сумма не совпадает с ценой продукта {product.id} из базы знаний"
+    else:  # no multiples here: «4 × 2 500» passes only in a comparison (combos below)
+        allowed = money.derive({x for p in money.products for x in p.own}, granted,
+                               multiples=False) | _stated_here(sentence, money) | {0.0}
+        reason = "сумма не найдена в базе знаний"
+    return (allowed | money.combos if combo else allowed), reason
+
+
+def _arithmetic(value: float, accepted: list[float]) -> bool:
+    """«1 490 ₽ в месяц, за полгода — 8 940 ₽»: a multiple, share, sum or difference of amounts
+    this sentence states and that passed."""
+    near = [a * n for a in accepted for n in SHARES] + [a / n for a in accepted for n in SHARES]
+    near += [a + b for a in accepted for b in accepted] + [abs(a - b) for a in accepted
+                                                           for b in accepted]
+    return _near(value, near, 1.0)
+
+
+def price_flags(text: str, money: KbMoney, granted: set[float],
+                client_text: str = "") -> list[Flag]:
     flags: list[Flag] = []
+    client_amounts = {v for s in sentences(client_text) for _, v in _amounts(s, any_number=True)}
     for sentence in sentences(text):
         mentions = _mentions(sentence, money)
         amounts = list(_amounts(sentence))
         # a sum or a difference compares two things: two amounts or two products named
         combo = bool(_COMBO_RE.search(sentence)) and (
             len(amounts) >= 2 or len({p.id for _, p in mentions}) >= 2)
+        accepted: list[float] = []
+        pending: list[tuple[re.Match[str], float, str]] = []
         for m, value in amounts:
             tol = max(1.0, value * 0.03) if _APPROX_RE.search(sentence[:m.start()][-25:]) else 1.0
-            product = _product_at(m.start(), mentions)
-            if product is not None:
-                allowed = money.derive(product.own, granted)
-                reason = f"сумма не совпадает с ценой продукта {product.id} из базы знаний"
+            allowed, reason = _allowed(sentence, m.start(), money, granted, mentions, combo)
+            if _near(value, allowed, tol) or _per_unit(value, sentence[m.end():], money) or \
+                    _said_by_client(sentence, value, client_amounts):
+                accepted.append(value)
             else:
-                allowed = money.derive({x for p in money.products for x in p.own}, granted) \
-                    | money.text_amounts | {0.0}
-                reason = "сумма не найдена в базе знаний"
-            if combo:
-                allowed = allowed | money.combos
-            if not _near(value, allowed, tol):
-                flags.append(Flag("price", reason, m.group(0).strip()))
+                pending.append((m, value, reason))
+        flags += [Flag("price", reason, m.group(0).strip()) for m, value, reason in pending
+                  if not _arithmetic(value, accepted)]
     return flags
 
 
@@ -124,7 +175,7 @@ def _percents(sentence: str) -> list[tuple[float, str, bool]]:
 
 
 def _free_is_stated(sentence: str, money: KbMoney) -> bool:
-    mine = frozenset(ru_text.lemmas(sentence)) - GENERIC
+    mine = content_lemmas(sentence)
     return any(len(mine & kb) >= 2 for kb in money.free_lemmas)
 
 

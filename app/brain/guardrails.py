@@ -57,7 +57,9 @@ def check_reply_details(text: str, ctx: TurnContext, decisions: Decisions,
     if ctx.kb is not None:
         money = kb_money(ctx.kb)
         granted = _granted_percents(decisions)
-        flags += price_flags(text, money, granted)
+        client = "\n".join(m.text for m in [*ctx.history, *ctx.new_messages]
+                            if m.direction == "in" and m.text)
+        flags += price_flags(text, money, granted, client)
         flags += discount_flags(text, money, granted)
         flags += code_flags(text, money, _granted_codes(decisions))
     if len(text) > MAX_REPLY_CHARS:
