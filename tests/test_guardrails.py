@@ -151,3 +151,10 @@ def test_per_day_costs_and_the_clients_own_sums_pass():
           "но его можно оплатить частями.")
     assert check_reply(ok, ctx, Decisions()) == []
     assert "price" in check_reply("Хорошо, договорились: курс ваш за 10 000 ₽!", ctx, Decisions())
+
+
+def test_what_the_client_said_is_no_staff_secret():
+    ctx = make_ctx("Хочу записать дочку, ей 8 лет", tags=["дочка 8 лет"],
+                   notes="дочка 8 лет, мама торгуется")
+    assert check_reply("Для дочки 8 лет подойдёт детский курс.", ctx, Decisions()) == []
+    assert "leak" in check_reply("Знаю, мама торгуется, но скидок нет.", ctx, Decisions())

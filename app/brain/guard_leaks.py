@@ -75,24 +75,34 @@ def _tag_rx(tag: str) -> Optional[re.Pattern[str]]:
     return re.compile(r"(?<![a-zа-яё])" + r"[\W_]+".join(stems), re.I)
 
 
-def echo_flags(text: str, card: Any, analysis: Optional[Any], kb: Any) -> list[Flag]:
-    """What only staff or the analysis wrote, repeated to the client."""
-    flags: list[Flag] = []
+def _client_said(fragment: str, client: str) -> bool:
+    """Every word of the fragment is in the client's own messages (by lemma)."""
+    words = set(ru_text.lemmas(fragment))
+    return bool(words) and words <= set(ru_text.lemmas(client))
+
+
+def _note_flags(text: str, notes: str, client: str) -> list[Flag]:
     low = ru_text.fold(text)
-    notes = getattr(card, "notes", "") or ""
-    if len(notes.strip()) >= 8 and ru_text.fold(notes.strip()) in low:
-        flags.append(Flag("leak", "заметка сотрудников в ответе", notes.strip()[:80]))
-    for part in re.split(r"[,;.!?\n]+", notes):
-        if len(ru_text.words(part)) >= 2 and ru_text.fold(part.strip()) in low:
-            flags.append(Flag("leak", "заметка сотрудников в ответе", part.strip()))
+    parts = [notes.strip()] if len(notes.strip()) >= 8 else []
+    parts += [p.strip() for p in re.split(r"[,;.!?\n]+", notes) if len(ru_text.words(p)) >= 2]
+    found = [p for p in parts if ru_text.fold(p) in low and not _client_said(p, client)]
     frag = _echo(text, notes, 3, lemmas=True)
-    if frag:
-        flags.append(Flag("leak", "заметка сотрудников в ответе", frag))
+    if frag and not _echo(client, frag, 3, lemmas=True):
+        found.append(frag)
+    return [Flag("leak", "заметка сотрудников в ответе", f[:80]) for f in dict.fromkeys(found)]
+
+
+def echo_flags(text: str, card: Any, analysis: Optional[Any], kb: Any,
+               client: str = "") -> list[Flag]:
+    """What only staff or the analysis wrote, repeated to the client (what the client said
+    themselves, or what the KB says, is no secret)."""
+    flags = _note_flags(text, getattr(card, "notes", "") or "", client)
+    low = ru_text.fold(text)
     kb_text = ru_text.fold(" ".join(getattr(kb, "ids", lambda: [])()) + " " + _kb_words(kb))
     for tag in getattr(card, "tags", None) or []:
         rx = _tag_rx(tag)
         m = rx.search(low) if rx else None
-        if m and not rx.search(kb_text):
+        if m and not rx.search(kb_text) and not _client_said(tag, client):
             flags.append(Flag("leak", "метка карточки в ответе", m.group(0)))
     if analysis is not None:
         for name in ("short_term_strategy", "long_term_strategy", "reply_plan", "intent",

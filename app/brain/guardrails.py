@@ -53,12 +53,12 @@ def check_reply_details(text: str, ctx: TurnContext, decisions: Decisions,
     """Every problem of `text`, with its reason and fragment (one per fragment)."""
     if not text or not text.strip():
         return [Flag("empty", "пустой ответ")]
-    flags = leak_flags(text) + echo_flags(text, ctx.card, analysis, ctx.kb)
+    client = "\n".join(m.text for m in [*ctx.history, *ctx.new_messages]
+                        if m.direction == "in" and m.text)
+    flags = leak_flags(text) + echo_flags(text, ctx.card, analysis, ctx.kb, client)
     if ctx.kb is not None:
         money = kb_money(ctx.kb)
         granted = _granted_percents(decisions)
-        client = "\n".join(m.text for m in [*ctx.history, *ctx.new_messages]
-                            if m.direction == "in" and m.text)
         flags += price_flags(text, money, granted, client)
         flags += discount_flags(text, money, granted)
         flags += code_flags(text, money, _granted_codes(decisions))
