@@ -13,7 +13,6 @@ Prints markdown; with --write stores it in docs/benchmarks.md under "## Groundin
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from app.brain.engine import run_brain  # noqa: E402
 from app.brain.gemini import GeminiBrain  # noqa: E402
 from app.brain.offline import OfflineBrain  # noqa: E402
+from bench.load import write_doc_section  # noqa: E402
 from tests.fakes.gemini_server import FakeGeminiServer, json_response, text_response  # noqa: E402
 from tests.test_brain_gemini import ANALYSIS, GOOD_REPLY, Effects  # noqa: E402
 from tests.test_guardrail_corpus import CORPORA, run_corpus  # noqa: E402
@@ -69,21 +69,15 @@ def run() -> str:
     return "\n".join(rows)
 
 
-def write_section(table: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
-    section = (f"{HEADING}\n\nWhat the model is shown and what gets through, on the piano KB and "
-               f"three KBs of other schools (guitar, vocal, drawing; `tests/data/`). Reach = the "
-               f"answering entry is in the reply-stage request received by the fake Gemini (the "
-               f"analysis names no entries). The vocal corpus of guardrail replies was written "
-               f"separately from the piano one, for another school; the drawing and guitar ones "
-               f"after the guardrails were built, as checks.\n\n{table}\n\n"
-               f"Rerun: `.venv/bin/python bench/grounding.py --write`\n")
-    text = path.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+def write_section(table: str) -> None:
+    write_doc_section(HEADING, (
+        f"What the model is shown and what gets through, on the piano KB and "
+        f"three KBs of other schools (guitar, vocal, drawing; `tests/data/`). Reach = the "
+        f"answering entry is in the reply-stage request received by the fake Gemini (the "
+        f"analysis names no entries). The vocal corpus of guardrail replies was written "
+        f"separately from the piano one, for another school; the drawing and guitar ones "
+        f"after the guardrails were built, as checks.\n\n{table}\n\n"
+        f"Rerun: `.venv/bin/python bench/grounding.py --write`\n"))
 
 
 def main() -> None:

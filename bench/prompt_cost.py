@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 from pathlib import Path
@@ -31,6 +30,7 @@ from app.brain.prompting import DEFAULT_KB_TOKEN_BUDGET  # noqa: E402
 from app.brain.types import ClientCard, Decisions, HistoryMessage, TurnContext  # noqa: E402
 from app.knowledge.base import load_kb  # noqa: E402
 from app.knowledge.search import KnowledgeIndex  # noqa: E402
+from bench.load import write_doc_section  # noqa: E402
 from tests.fakes.gemini_server import (FakeGeminiServer, RecordedRequest,  # noqa: E402
                                        text_response)
 from tests.test_brain_offline import NOW  # noqa: E402
@@ -115,23 +115,17 @@ def run() -> str:
     return "\n".join(lines)
 
 
-def write_section(table: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
+def write_section(table: str) -> None:
     budget = f"{DEFAULT_KB_TOKEN_BUDGET:,}".replace(",", " ")
-    section = (f"{HEADING}\n\nBoth model calls of a {TURNS}-turn dialog through the real SDK "
-               f"against the fake Gemini; tokens estimated as characters / {CHARS_PER_TOKEN}, "
-               f"cached = the prefix shared with an earlier request to the same model when it "
-               f"is ≥ {MIN_CACHE_TOKENS} tokens (Gemini's implicit caching; the real count comes "
-               f"from `usage_metadata.cached_content_token_count` and is stored per stage as "
-               f"`cached_tokens`). Whole KB: `KB_CONTEXT_TOKEN_BUDGET` default "
-               f"({budget} tokens); retrieval: budget 1.\n\n{table}\n\n{NOTES}\n\n"
-               f"Rerun: `.venv/bin/python bench/prompt_cost.py --write`\n")
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    write_doc_section(HEADING, (
+        f"Both model calls of a {TURNS}-turn dialog through the real SDK "
+        f"against the fake Gemini; tokens estimated as characters / {CHARS_PER_TOKEN}, "
+        f"cached = the prefix shared with an earlier request to the same model when it "
+        f"is ≥ {MIN_CACHE_TOKENS} tokens (Gemini's implicit caching; the real count comes "
+        f"from `usage_metadata.cached_content_token_count` and is stored per stage as "
+        f"`cached_tokens`). Whole KB: `KB_CONTEXT_TOKEN_BUDGET` default "
+        f"({budget} tokens); retrieval: budget 1.\n\n{table}\n\n{NOTES}\n\n"
+        f"Rerun: `.venv/bin/python bench/prompt_cost.py --write`\n"))
 
 
 def main() -> None:
