@@ -9,6 +9,14 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_GEMINI_MODEL = "gemini-3.5-flash"  # a stable Flash model in Nov 2026; set it via env
+VK_INTENTS = ("account_update", "bot_ad_invite", "bot_ad_promo", "confirmed_notification",
+              "customer_support", "default", "finance_notification", "game_notification",
+              "moderated_newsletter", "non_promo_newsletter", "promo_newsletter",
+              "purchase_update")
+# intents VK sends only to users who subscribed (intent_subscribe button / getIntentUsers)
+SUBSCRIPTION_INTENTS = ("confirmed_notification", "non_promo_newsletter", "promo_newsletter")
+VK_MEDIA_HOSTS = ("userapi.com,vk.com,vk.ru,vkuseraudio.net,vkuserphoto.ru,vk-cdn.net,"
+                  "vkuservideo.net,vkuser.net,mycdn.me")
 _QUIET_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
@@ -42,6 +50,19 @@ class Settings(BaseSettings):
     # (app/vk/group_commit.py); off until bench/webhook.py shows it faster (docs/benchmarks.md)
     webhook_group_commit: bool = False
     webhook_batch_max: int = Field(64, ge=1, le=1000)
+
+    # attachments (voice notes, photos, image documents) downloaded for the model
+    vk_media_allowed_hosts: str = VK_MEDIA_HOSTS  # host suffixes; tests add 127.0.0.1
+    vk_media_max_bytes: int = Field(8_000_000, gt=0)  # per file (inline parts: < 20 MB total)
+    vk_media_timeout_s: float = Field(10.0, gt=0)  # whole download, not per read
+    voice_max_seconds: int = Field(180, gt=0)  # longer voice notes are not sent to the model
+    typing_grace_s: float = Field(10.0, ge=0)  # "typing…" moves the reply this far out
+    typing_max_wait_s: float = Field(60.0, ge=0)  # …but never past the last message + this
+    vk_buttons: bool = True  # inline keyboards on replies (only to apps that show them)
+    vk_reply_window_hours: float = Field(24.0, gt=0)  # default intent within this window
+    vk_intent_reminder: str = "confirmed_notification"
+    vk_intent_access_extension: str = "purchase_update"
+    vk_subscribe_id: Optional[int] = Field(1, ge=0, le=100)
 
     gemini_api_key: Optional[str] = None
     gemini_base_url: Optional[str] = None
@@ -111,6 +132,19 @@ class Settings(BaseSettings):
         if not m or int(m[1]) > 23 or int(m[3]) > 23 or int(m[2]) > 59 or int(m[4]) > 59:
             raise ValueError("QUIET_HOURS must look like 21:00-09:00 or be 'off'")
         return v
+
+    @field_validator("vk_intent_reminder", "vk_intent_access_extension")
+    @classmethod
+    def _intent(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in VK_INTENTS:
+            raise ValueError(f"unknown VK intent {v!r}; one of: {', '.join(VK_INTENTS)}")
+        return v
+
+    @property
+    def media_hosts(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower().lstrip(".") for h in self.vk_media_allowed_hosts.split(",")
+                     if h.strip())
 
     @field_validator("manager_peer_ids")
     @classmethod

@@ -9,25 +9,20 @@ from sqlalchemy import select
 
 from app.models import Client, Dialog, Message
 from app.services import services
-from app.turns import pipeline
 from app.turns.context import _history, card_from_client
-from tests.helpers import drain, message_new, post
+from tests.helpers import HookedBrain, drain, message_new, post
 
 PEER = 7101
 
 
-def test_a_reply_held_back_by_a_handoff_is_not_history(app: Any, clock: Any, vk: Any,
-                                                       monkeypatch: Any) -> None:
-    real = pipeline._store_result
+def test_a_reply_held_back_by_a_handoff_is_not_history(make_app: Any, clock: Any,
+                                                       vk: Any) -> None:
+    def staff_take_over_while_the_model_thinks(ctx: Any) -> None:
+        with services(app).db.session() as s:
+            dialog = s.execute(select(Dialog).where(Dialog.peer_id == PEER)).scalar_one()
+            dialog.human_until = clock.now() + timedelta(hours=2)
 
-    def staff_take_over_while_the_model_thinks(svc: Any, claim: Any, result: Any,
-                                               state: Any) -> Any:
-        parts = real(svc, claim, result, state)
-        with svc.db.session() as s:
-            s.get(Dialog, state.dialog_id).human_until = clock.now() + timedelta(hours=2)
-        return parts
-
-    monkeypatch.setattr(pipeline, "_store_result", staff_take_over_while_the_model_thinks)
+    app = make_app(primary_brain=HookedBrain(after_reply=staff_take_over_while_the_model_thinks))
     post(app.test_client(), message_new(PEER, "Здравствуйте! Сколько стоит курс?"))
     clock.advance(10)
     drain(app)

@@ -67,6 +67,9 @@ class Analysis(_Model):
     offer: Optional[OfferRequest] = None
     escalate: Escalation = Field(default_factory=Escalation)
     reply_plan: str
+    transcript: Optional[str] = Field(
+        None, description="дословная расшифровка приложенного голосового сообщения клиента "
+                          "(только если аудио приложено), иначе null")
 
 
 class AnalysisInvalid(ValueError):

@@ -26,6 +26,7 @@ from app.brain.prompting import (
     DEFAULT_KB_TOKEN_BUDGET, build_analysis_content, build_reply_content, clip,
 )
 from app.brain.prompts import DEFAULT_PROMPTS, PromptSet
+from app.brain.media_prompt import media_note
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
 
 
@@ -158,18 +159,33 @@ class GeminiBrain:
                 raise error
             self._sleep(self._backoff(self._attempts.sent))
 
+    @staticmethod
+    def _user(content: str, ctx: TurnContext, stage: str) -> Any:
+        """The prompt text, plus the client's files as inline parts (audio only for analysis,
+        which transcribes it) and a note naming them; plain text when there are none."""
+        note = media_note(ctx, stage)
+        media = [m for m in ctx.media if stage == "analysis" or m.kind == "image"]
+        if not note and not media:
+            return content
+        parts = [gtypes.Part(text=content + ("\n\n" + note if note else ""))]
+        parts += [gtypes.Part.from_bytes(data=m.data, mime_type=m.mime_type) for m in media]
+        return [gtypes.Content(role="user", parts=parts)]
+
     def analyze(self, ctx: TurnContext) -> StageResult:
         system = self.prompts.load("analysis")
         content = build_analysis_content(ctx, self.kb_token_budget)
+        user = self._user(content, ctx, "analysis")
         config = gtypes.GenerateContentConfig(
             system_instruction=system, temperature=0.2,
             response_mime_type="application/json", response_json_schema=ANALYSIS_SCHEMA)
-        answer = self._generate(self.analysis_model, content, config)
+        answer = self._generate(self.analysis_model, user, config)
         try:
             analysis = parse_analysis(answer.text)
         except AnalysisInvalid as first:
+            first_turn = user[0] if isinstance(user, list) else \
+                gtypes.Content(role="user", parts=[gtypes.Part(text=content)])
             repair = [
-                gtypes.Content(role="user", parts=[gtypes.Part(text=content)]),
+                first_turn,
                 gtypes.Content(role="model", parts=[gtypes.Part(text=clip(answer.text, 6000))]),
                 gtypes.Content(role="user", parts=[gtypes.Part(
                     text=REPAIR_PROMPT.format(error=clip(str(first), 2000)))]),
@@ -188,7 +204,7 @@ class GeminiBrain:
         system = self.prompts.load("reply" if ctx.kind == "reply" else "reminder")
         content = build_reply_content(ctx, analysis, decisions, self.kb_token_budget)
         config = gtypes.GenerateContentConfig(system_instruction=system, temperature=0.7)
-        answer = self._generate(self.reply_model, content, config)
+        answer = self._generate(self.reply_model, self._user(content, ctx, "reply"), config)
         return StageResult(value=answer.text.strip(), usage=answer.usage,
                            prompt_chars=len(system) + len(content))
 

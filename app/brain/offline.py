@@ -19,6 +19,7 @@ from app.brain.offline_answers import (
     already_sent, answered_ids, not_repeated, clarifying_question, confident, entry_answer, hits as _hits,
     is_browsing, product_line,
 )
+from app.brain import offline_media
 from app.brain.offline_students import extension_lines, extension_text, purchases_text
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
 
@@ -237,7 +238,13 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
 def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
     tz, name = ctx.card.timezone, _name(ctx, analysis)
     parts = [f"Здравствуйте, {name}!" if name else "Здравствуйте!"] if ctx.card.is_new else []
-    if decisions.escalated:
+    parts.append(offline_media.lead(ctx) or "")
+    alone = offline_media.only_media(ctx)
+    if offline_media.voice_unheard(ctx) and not ctx.plain_text.strip():
+        parts.append(offline_media.voice_text(ctx))
+    elif alone is not None and not decisions.escalated:
+        parts.append(alone)
+    elif decisions.escalated:
         parts += [pick(("Понимаю вас.", "Спасибо, что написали прямо."), ctx.turn_id),
                   "Передаю ваш вопрос менеджеру школы, он ответит здесь же."]
     elif decisions.reminders_cancelled or analysis.follow_up.cancel_all:
@@ -251,6 +258,8 @@ def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
     else:
         parts += _body(ctx, analysis)
     parts.insert(len(parts) - 1 if len(parts) > 1 else len(parts), offer_text(decisions, tz) or "")
+    if offline_media.voice_unheard(ctx) and ctx.plain_text.strip():
+        parts.append(offline_media.VOICE_WITH_TEXT)
     return not_repeated(ctx, " ".join(p.strip() for p in parts if p and p.strip()))
 
 

@@ -50,6 +50,17 @@ class HistoryMessage:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class MediaPart:
+    """A file the client sent, given to the model inline (loaded by the pipeline)."""
+
+    kind: Literal["voice", "image"]
+    mime_type: str
+    data: bytes
+    label: str  # how the prompt names it: «голосовое сообщение 0:12», «фото»
+    message_id: int = 0  # the pipeline's row (a transcript is stored there)
+
+
 @dataclass
 class TurnContext:
     turn_id: int
@@ -62,6 +73,13 @@ class TurnContext:
     kb_index: Optional[KnowledgeIndex]  # built for that version
     kind: TurnKind = "reply"
     reminder_context: Optional[str] = None  # what was agreed, for proactive turns
+    media: list[MediaPart] = field(default_factory=list)  # files of the burst, for the model
+    # voice notes of the burst nobody has transcribed (not sent, too long, failed download)
+    unheard_voice: list[str] = field(default_factory=list)
+    inbound_kinds: list[str] = field(default_factory=list)  # voice, photo, sticker, … of the burst
+    plain_text: str = ""  # the client's own words in the burst, without bracketed notes
+    # agreements VK did not let us keep (a refused reminder), for this reply to own up to
+    missed_agreements: list[str] = field(default_factory=list)
 
     @property
     def new_text(self) -> str:

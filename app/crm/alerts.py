@@ -65,3 +65,38 @@ def _send(svc: Services, alert_id: int, text: str) -> bool:
     if not svc.settings.manager_ids:
         log.warning("escalation %s: MANAGER_PEER_IDS is empty, nobody notified", alert_id)
     return ok
+
+
+def refused_text(client: Client, reminder: Any, link: str, tz: str) -> str:
+    agreed = reminder.context or reminder.source_text or "связаться с клиентом"
+    when = reminder.due_at.astimezone(ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M")
+    return (f"ВКонтакте не пропустил напоминание клиенту {client.display_name} "
+            f"(код {reminder.vk_error_code}: {reminder.status_reason or 'отказ'}).\n"
+            f"Договорились: {agreed[:500]}\n"
+            f"Когда: {when} ({tz})\n"
+            f"Напишите клиенту сами: {link}")
+
+
+def notify_refused_reminder(svc: Services, reminder_id: int) -> bool:
+    """Tell the managers that VK refused a reminder (each manager once per reminder: the
+    random_id is derived from the reminder, so a repeat is dropped by VK)."""
+    from app.models import Dialog, Reminder
+
+    with svc.db.session() as s:
+        reminder = s.get(Reminder, reminder_id)
+        client = s.get(Client, reminder.client_id)
+        dialog = s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one()
+        text = refused_text(client, reminder, dialog_link(svc.settings.vk_group_id,
+                                                          dialog.peer_id), client.timezone)
+    ok = bool(svc.settings.manager_ids)
+    for manager in svc.settings.manager_ids:
+        try:
+            svc.channel.send(OutboundMessage(
+                manager, text, derive_random_id(f"refused:{reminder_id}:{manager}")))
+        except VkError as exc:
+            ok = False
+            log.warning("manager %s not told about refused reminder %s: %s", manager,
+                        reminder_id, exc)
+    if not svc.settings.manager_ids:
+        log.warning("refused reminder %s: MANAGER_PEER_IDS is empty, nobody told", reminder_id)
+    return ok

@@ -13,9 +13,13 @@ from app.models import Client, Dialog, Message
 from app.services import services
 from app.vk.callback import accept_event
 from app.vk.events import EventError, parse_event
+from app.vk.keyboards import buttons_of
 
 bp = Blueprint("devchat", __name__, template_folder="templates")
 MAX_TEXT = 4000
+# the page shows inline keyboards like VK's mobile app does
+LOCAL_CLIENT_INFO = {"keyboard": True, "inline_keyboard": True, "lang_id": 0,
+                     "button_actions": ["text", "callback", "open_link", "intent_subscribe"]}
 
 
 @bp.get("/dev/chat")
@@ -37,11 +41,38 @@ def send():  # noqa: ANN201
     first, last = str(data.get("first_name") or "").strip(), str(data.get("last_name") or "").strip()
     if first and svc.local_vk is not None:
         svc.local_vk.emulator.set_user(vk_id, first[:50], last[:50])
+    if svc.local_vk is not None:
+        svc.local_vk.emulator.rules.note_inbound(vk_id)  # VK's reply window opens
+    message = {"id": 0, "peer_id": vk_id, "from_id": vk_id, "text": text,
+               "date": int(svc.clock.now().timestamp())}
+    if isinstance(data.get("payload"), str):  # a text button pressed on the page
+        message["payload"] = data["payload"][:1000]
     body = {"type": "message_new", "group_id": svc.settings.vk_group_id,
             "event_id": uuid.uuid4().hex, "secret": svc.settings.vk_secret, "v": "5.199",
-            "object": {"message": {"id": 0, "peer_id": vk_id, "from_id": vk_id, "text": text,
-                                   "date": int(svc.clock.now().timestamp())},
-                       "client_info": {"keyboard": True}}}
+            "object": {"message": message, "client_info": LOCAL_CLIENT_INFO}}
+    try:
+        accept_event(parse_event(body))
+    except EventError as exc:
+        return jsonify(error=str(exc)), 400
+    return jsonify(ok=True)
+
+
+@bp.post("/dev/chat/press")
+def press():  # noqa: ANN201
+    """A callback button pressed on the page: VK's `message_event`, through the same handling."""
+    data = request.get_json(silent=True) or {}
+    try:
+        vk_id = int(data.get("vk_id"))
+    except (TypeError, ValueError):
+        return jsonify(error="vk_id должен быть числом"), 400
+    svc = services()
+    if svc.local_vk is not None:
+        svc.local_vk.emulator.rules.note_inbound(vk_id)
+    body = {"type": "message_event", "group_id": svc.settings.vk_group_id,
+            "event_id": uuid.uuid4().hex, "secret": svc.settings.vk_secret, "v": "5.199",
+            "object": {"user_id": vk_id, "peer_id": vk_id, "event_id": uuid.uuid4().hex[:20],
+                       "payload": str(data.get("payload") or "")[:1000],
+                       "conversation_message_id": 0}}
     try:
         accept_event(parse_event(body))
     except EventError as exc:
@@ -63,7 +94,7 @@ def messages():  # noqa: ANN201
             select(Message).where(Message.dialog_id == dialog.id, Message.id > after)
             .order_by(Message.id)).scalars().all()
         out = [{"id": m.id, "direction": m.direction, "source": m.source, "text": m.text,
-                "at": m.created_at.isoformat()} for m in rows
+                "at": m.created_at.isoformat(), "buttons": buttons_of(m.keyboard)} for m in rows
                if m.direction == "in" or m.vk_message_id is not None]
     return jsonify(messages=out, typing=_typing(svc, vk_id))
 

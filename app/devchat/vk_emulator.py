@@ -3,6 +3,7 @@
 Served over loopback HTTP at `/method/<name>` by `devchat/vk_http.py` for the local dev chat
 and for tests (tests/fakes/vk_server.py). `handle()` returns VK's exact JSON envelope:
 `{"response": ...}` or `{"error": {"error_code", "error_msg", "request_params"}}`.
+VK's send rules (reply window, intents) are simulated by `rules` (`vk_rules.SendRules`).
 Thread-safe.
 """
 from __future__ import annotations
@@ -13,22 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-MAX_VK_MESSAGE_LEN = 4096
+from app.devchat.vk_rules import ERROR_MESSAGES, SendRules
 
-ERROR_MESSAGES = {
-    3: "Unknown method passed",
-    5: "User authorization failed: no access_token passed.",
-    6: "Too many requests per second",
-    7: "Permission to perform this action is denied",
-    9: "Flood control",
-    10: "Internal server error",
-    14: "Captcha needed",
-    100: "One of the parameters specified was missing or invalid",
-    113: "Invalid user id",
-    901: "Can't send messages for users without permission",
-    902: "Can't send messages to this user due to their privacy settings",
-    914: "Message is too long",
-}
+MAX_VK_MESSAGE_LEN = 4096
 
 _FIRST_NAMES = ("Анна", "Мария", "Елена", "Ольга", "Наталья", "Ирина", "Татьяна", "Светлана",
                 "Екатерина", "Юлия", "Алексей", "Дмитрий", "Сергей", "Андрей", "Михаил",
@@ -44,6 +32,18 @@ class SentMessage:
     peer_id: int
     text: str
     random_id: int
+    at: datetime
+    keyboard: str | None = None
+    intent: str | None = None
+    subscribe_id: int | None = None
+
+
+@dataclass(frozen=True)
+class EventAnswer:
+    event_id: str
+    user_id: int
+    peer_id: int
+    event_data: str | None
     at: datetime
 
 
@@ -103,6 +103,7 @@ class VkEmulator:
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "messages.send": self._messages_send,
             "messages.setActivity": self._messages_set_activity,
+            "messages.sendMessageEventAnswer": self._send_event_answer,
             "users.get": self._users_get,
             "groups.getById": self._groups_get_by_id,
         }
@@ -122,6 +123,8 @@ class VkEmulator:
             self._users: dict[int, tuple[str, str]] = {}
             self._latency = 0.0
             self._next_id = 1
+            self._answers: list[EventAnswer] = []
+            self.rules = SendRules()  # VK's reply window and intents
             self._cond.notify_all()
 
     def set_user(self, user_id: int, first_name: str, last_name: str) -> None:
@@ -153,6 +156,10 @@ class VkEmulator:
     def typing_events(self, peer_id: int | None = None) -> list[TypingEvent]:
         with self._cond:
             return [t for t in self._typing if peer_id is None or t.peer_id == peer_id]
+
+    def event_answers(self) -> list[EventAnswer]:
+        with self._cond:
+            return list(self._answers)
 
     def calls(self, method: str | None = None) -> int:
         with self._cond:
@@ -231,15 +238,32 @@ class VkEmulator:
             raise _VkFail(901)
         if len(text) > MAX_VK_MESSAGE_LEN:
             raise _VkFail(914)
+        refusal = self.rules.refusal(peer_id, str(params.get("intent") or "default"))
+        if refusal is not None:
+            raise _VkFail(refusal)
         if random_id and (peer_id, random_id) in self._by_random_id:
             return self._by_random_id[(peer_id, random_id)].id  # VK drops the repeat
-        message = SentMessage(self._next_id, peer_id, text, random_id, _now())
+        message = SentMessage(self._next_id, peer_id, text, random_id, _now(),
+                              keyboard=params.get("keyboard") or None,
+                              intent=params.get("intent") or None,
+                              subscribe_id=_int_param(params, "subscribe_id"))
         self._next_id += 1
         self._sent.append(message)
         if random_id:
             self._by_random_id[(peer_id, random_id)] = message
         self._cond.notify_all()
         return message.id
+
+    def _send_event_answer(self, params: dict[str, Any]) -> int:
+        user_id = _int_param(params, "user_id")
+        peer_id = _int_param(params, "peer_id")
+        event_id = str(params.get("event_id") or "")
+        if user_id is None or peer_id is None or not event_id:
+            raise _VkFail(100, "One of the parameters specified was missing or invalid: "
+                               "event_id, user_id and peer_id are required")
+        self._answers.append(EventAnswer(event_id, user_id, peer_id,
+                                         params.get("event_data") or None, _now()))
+        return 1
 
     def _messages_set_activity(self, params: dict[str, Any]) -> int:
         peer_id = _int_param(params, "peer_id", "user_id")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -21,13 +23,51 @@ from urllib.parse import parse_qsl, urlsplit
 from app.devchat.vk_emulator import VkEmulator
 
 _PREFIX = "/method/"
+_FILES = "/files/"
+
+
+@dataclass
+class ServedFile:
+    """An attachment file the stand-in serves (like VK's CDN): bytes, or a declared size that is
+    streamed (a huge file), after an optional delay (a hanging download)."""
+
+    data: bytes = b""
+    content_type: str = "application/octet-stream"
+    delay_s: float = 0.0
+    stream_size: int = 0  # > 0: send this many bytes of zeros instead of `data`
+    status: int = 200
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
 
     def do_GET(self) -> None:
+        if self.path.startswith(_FILES):
+            self._file(self.path[len(_FILES):].split("?", 1)[0])
+            return
         self._answer(body=b"")
+
+    def _file(self, name: str) -> None:
+        served = self.server.owner.file(name)
+        if served is None:
+            self._send(404, b"not found", "text/plain")
+            return
+        self.server.owner.file_requests.append(name)
+        if served.delay_s > 0:
+            time.sleep(served.delay_s)
+        if served.stream_size <= 0 or served.status != 200:
+            self._send(served.status, served.data, served.content_type)
+            return
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", served.content_type)
+            self.end_headers()  # no Content-Length: the reader must count
+            chunk, left = b"\0" * 65536, served.stream_size
+            while left > 0:
+                self.wfile.write(chunk[:left])
+                left -= len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the reader stopped at its limit
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -80,6 +120,8 @@ class VkHttpServer:
         self.emulator = emulator or VkEmulator()
         self.requests_seen = 0
         self._http_failures: list[int] = []
+        self._files: dict[str, ServedFile] = {}
+        self.file_requests: list[str] = []
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -111,6 +153,21 @@ class VkHttpServer:
             self._thread.join(timeout=5)
         self._server = None
         self._thread = None
+
+    @property
+    def files_url(self) -> str:
+        return self.base_url.rsplit("/method", 1)[0] + "/files"
+
+    def add_file(self, name: str, data: bytes = b"", content_type: str = "application/octet-stream",
+                 **kw: object) -> str:
+        """Serve `data` at /files/<name>; returns its URL (see `ServedFile` for the options)."""
+        with self._lock:
+            self._files[name] = ServedFile(data, content_type, **kw)  # type: ignore[arg-type]
+        return f"{self.files_url}/{name}"
+
+    def file(self, name: str) -> "ServedFile | None":
+        with self._lock:
+            return self._files.get(name)
 
     def fail_next_http(self, status: int = 502, times: int = 1) -> None:
         """Answer the next `times` API requests with a bare HTTP `status`."""

@@ -47,6 +47,9 @@ class Client(Timestamps, Base):
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     can_write: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     bot_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # what the client's VK app can show (from `client_info`): inline_keyboard, button_actions
+    vk_capabilities: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict,
+                                                            server_default="{}")
 
     dialog: Mapped[Optional["Dialog"]] = relationship(back_populates="client", uselist=False)
 

@@ -62,6 +62,9 @@ class Message(Base):
     turn_id: Mapped[Optional[int]] = mapped_column(ForeignKey("turns.id", ondelete="SET NULL"))
     part: Mapped[Optional[int]] = mapped_column(Integer)
     admin_author_id: Mapped[Optional[int]] = mapped_column(BigInteger)
+    # the text is a transcript of the attached voice note (by VK or by the model)
+    transcribed: Mapped[bool] = mapped_column(default=False, server_default="false")
+    keyboard: Mapped[Optional[str]] = mapped_column(Text)  # inline keyboard JSON sent with it
     # a reply written but held back (pause, handoff): kept for staff, never shown as sent
     held_back: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,

@@ -37,6 +37,8 @@ class Reminder(Timestamps, Base):
     status_reason: Mapped[Optional[str]] = mapped_column(Text)
     dedupe_key: Mapped[Optional[str]] = mapped_column(String(120), unique=True)
     sent_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    refused_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    vk_error_code: Mapped[Optional[int]] = mapped_column(Integer)
 
     client: Mapped["Client"] = relationship()
 
@@ -60,6 +62,11 @@ class Reminder(Timestamps, Base):
 
     def mark_sent(self, now: datetime) -> None:
         self.status, self.sent_at, self.claimed_until = ReminderStatus.SENT, now, None
+
+    def refuse(self, code: Optional[int], reason: str, now: datetime) -> None:
+        """VK refused the send (reply window, intent): staff are told, the next turn knows."""
+        self.status, self.status_reason, self.claimed_until = ReminderStatus.REFUSED, reason, None
+        self.vk_error_code, self.refused_at = code, now
 
     def cancel(self, reason: str) -> None:
         self.status, self.status_reason, self.claimed_until = ReminderStatus.CANCELLED, reason, None

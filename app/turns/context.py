@@ -1,17 +1,19 @@
 """Building a `TurnContext` from the database: the card, the burst, a bounded history, summary."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.brain.prompting import ru_moment
 from app.brain.types import ClientCard, HistoryMessage, TurnContext
 from app.knowledge.base import KnowledgeBase
 from app.knowledge.search import KnowledgeIndex
-from app.models import Client, Dialog, Message, Reminder, Turn
+from app.models import Client, Dialog, Message, Reminder, ReminderStatus, Turn
+from app.vk.attachments import Media, Voice, from_stored, with_notes
 
 SUMMARY_MAX_CHARS = 1500
 SUMMARY_LINE_CHARS = 160
@@ -27,6 +29,12 @@ class DialogState:
     may_send: bool
     silent_reason: Optional[str]
     needs_names: bool
+    # files of the burst to download for the model: (message id, its text was empty, media)
+    media_refs: list[tuple[int, bool, Media]] = field(default_factory=list)
+    capabilities: dict[str, Any] = field(default_factory=dict)  # the client's VK app
+    kind: str = "reply"
+    last_inbound_at: Optional[datetime] = None
+    last_had_keyboard: bool = False  # the previous bot message offered buttons
 
 
 def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[KnowledgeBase]) -> ClientCard:
@@ -51,7 +59,14 @@ def _history(s: Session, dialog_id: int, before_id: int, window: int) -> list[Hi
     rows = s.execute(select(Message).where(  # a held-back reply was never sent: not history
         Message.dialog_id == dialog_id, Message.id <= before_id, Message.held_back.is_(False))
         .order_by(Message.id.desc()).limit(window)).scalars().all()
-    return [HistoryMessage(m.direction, m.text, m.created_at) for m in reversed(rows)]
+    return [as_history(m) for m in reversed(rows)]
+
+
+def as_history(m: Message) -> HistoryMessage:
+    """A stored message as the model reads it: text plus bracketed notes of its attachments."""
+    items = from_stored(m.attachments) if m.direction == "in" else []
+    return HistoryMessage(m.direction, with_notes(m.text or "", items, m.transcribed),
+                          m.created_at)
 
 
 def _new_messages(s: Session, dialog: Dialog, upto: int) -> list[Message]:
@@ -81,15 +96,44 @@ def load_turn_context(s: Session, turn: Turn, now: datetime, kb: Optional[Knowle
     first_new = new[0].id if new else turn.upto_message_id + 1
     ctx = TurnContext(
         turn_id=turn.id, now=now, card=card_from_client(s, client, now, kb),
-        new_messages=[HistoryMessage("in", m.text, m.created_at) for m in new],
+        new_messages=[as_history(m) for m in new],
         history=_history(s, dialog.id, first_new - 1, window), summary=dialog.summary or "",
         kb=kb, kb_index=kb_index, kind=turn.kind,  # type: ignore[arg-type]
         reminder_context=_reminder_context(s, turn),
+        plain_text="\n".join(m.text for m in new if m.text and not m.transcribed),
+        missed_agreements=missed_agreements(s, client, dialog) if new else [],
     )
     reason = silent_reason(client, dialog, now, bot_paused)
     state = DialogState(dialog.id, client.id, dialog.peer_id, reason is None, reason,
-                        client.names_fetched_at is None)
+                        client.names_fetched_at is None,
+                        capabilities=dict(client.vk_capabilities or {}), kind=turn.kind,
+                        last_inbound_at=dialog.last_inbound_at,
+                        last_had_keyboard=_last_had_keyboard(s, dialog.id))
+    for m in new:
+        for item in from_stored(m.attachments):
+            ctx.inbound_kinds.append(item.kind)
+            if isinstance(item, Voice) and (m.transcribed or item.transcript):
+                continue  # VK's transcript is the text, or is in the note already
+            state.media_refs.append((m.id, not (m.text or "").strip(), item))
     return ctx, state
+
+
+def _last_had_keyboard(s: Session, dialog_id: int) -> bool:
+    row = s.execute(select(Message.keyboard).where(
+        Message.dialog_id == dialog_id, Message.direction == "out", Message.source == "bot")
+        .order_by(Message.id.desc()).limit(1)).first()
+    return bool(row and row[0])
+
+
+def missed_agreements(s: Session, client: Client, dialog: Dialog) -> list[str]:
+    """Reminders VK refused since the school last wrote: the reply should own up to them."""
+    q = select(Reminder).where(Reminder.client_id == client.id,
+                               Reminder.status == ReminderStatus.REFUSED)
+    if dialog.last_outbound_at is not None:
+        q = q.where(Reminder.refused_at > dialog.last_outbound_at)
+    rows = s.execute(q.order_by(Reminder.due_at).limit(3)).scalars().all()
+    return [f"{ru_moment(r.due_at, client.timezone)}: "
+            f"{(r.context or r.source_text or 'связаться')[:300]}" for r in rows]
 
 
 def _reminder_context(s: Session, turn: Turn) -> Optional[str]:

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Callable, Optional
 from sqlalchemy.orm import Session
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import update
+
 from app.turns.context import DialogState
 from app.brain.analysis import Analysis
-from app.brain.types import Decisions, TurnContext
+from app.brain.types import Decisions, HistoryMessage, TurnContext
 from app.crm import alerts, cards, sales
-from app.models import Client, Dialog
+from app.models import Client, Dialog, Message
 from app.reminders import service as reminders
 
 if TYPE_CHECKING:
@@ -33,6 +35,11 @@ def apply_effects(svc: Services, ctx: TurnContext, state: DialogState,
     decisions = Decisions()
     source = f"turn:{ctx.turn_id}"
     now = svc.clock.now()
+    try:
+        store_transcript(svc, ctx, getattr(analysis, "transcript", None))
+    except Exception:  # noqa: BLE001 - a transcript that cannot be stored never fails the turn
+        log.exception("turn %s: the voice transcript was not stored", ctx.turn_id)
+        decisions.effect_errors.append("transcript")
     with svc.db.session() as s:
         client = s.get(Client, state.client_id)
 
@@ -52,6 +59,23 @@ def apply_effects(svc: Services, ctx: TurnContext, state: DialogState,
     return decisions
 
 
+def store_transcript(svc: Services, ctx: TurnContext, transcript: object) -> None:
+    """The model heard the voice note: its transcript becomes the message's text (marked
+    transcribed) and the reply stage reads it as the client's words."""
+    voices = [m for m in ctx.media if m.kind == "voice"]
+    if not voices or not isinstance(transcript, str) or not transcript.strip():
+        return
+    text = transcript.strip()[:4000]
+    if len(voices) == 1 and voices[0].message_id:
+        with svc.db.session() as s:
+            s.execute(update(Message).where(Message.id == voices[0].message_id,
+                                            Message.transcribed.is_(False))
+                      .values(text=text, transcribed=True))
+    ctx.new_messages = ctx.new_messages + [
+        HistoryMessage("in", f"[расшифровка голосового сообщения]: {text}", ctx.now)]
+    ctx.plain_text = "\n".join(p for p in (ctx.plain_text, text) if p)
+
+
 def _guarded(s: Session, name: str, effect: Callable[[], None], errors: list[str],
              turn_id: int) -> None:
     try:
@@ -63,14 +87,14 @@ def _guarded(s: Session, name: str, effect: Callable[[], None], errors: list[str
         errors.append(name)
 
 
-def _card(s: Session, client: Client, ctx: TurnContext, analysis: Session, source: str) -> None:
+def _card(s: Session, client: Client, ctx: TurnContext, analysis: Analysis, source: str) -> None:
     cards.apply_facts(s, client, analysis.facts, source)
     _apply_timezone(s, client, getattr(analysis.facts, "timezone", None), source)
     cards.set_stage(s, client, analysis.funnel_stage, source, owns_products=bool(ctx.card.purchases))
     s.flush()
 
 
-def _follow_up(svc: Services, s: Session, client: Client, ctx: TurnContext, analysis: Session,
+def _follow_up(svc: Services, s: Session, client: Client, ctx: TurnContext, analysis: Analysis,
                now: datetime, decisions: Decisions) -> None:
     outcome = reminders.apply_follow_up(s, client, ctx, analysis.follow_up, now,
                                         svc.settings, _discussed_product(ctx, analysis))
@@ -80,7 +104,7 @@ def _follow_up(svc: Services, s: Session, client: Client, ctx: TurnContext, anal
     decisions.reminders_cancelled = outcome.cancelled
 
 
-def _offer(s: Session, client: Client, ctx: TurnContext, analysis: Session, now: datetime,
+def _offer(s: Session, client: Client, ctx: TurnContext, analysis: Analysis, now: datetime,
            decisions: Decisions) -> None:
     if not getattr(analysis.offer, "product_id", None):
         analysis.offer.product_id = _discussed_product(ctx, analysis)

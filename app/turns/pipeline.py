@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, TYPE_CHECKING
+from typing import Any, Optional, TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -26,7 +26,12 @@ from app.models import Client, Dialog, Message, Turn, TurnKind, TurnStatus
 from app.textsafe import clean_json, clean_text
 from app.vk.client import derive_part_random_id, derive_random_id, split_text
 from app.vk.channel import OutboundMessage
-from app.vk.errors import VkCannotSend, VkError
+from app.vk.errors import VkCannotSend, VkError, VkRefused
+from app.turns import refusals
+from app.turns.buttons import keyboard_for
+from app.turns.media import load_media
+from app.turns.sending import send_part, send_paths
+from app.brain.offline_media import voice_unheard
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -72,6 +77,8 @@ def process_claim(svc: Services, claim: claims.Claim) -> str:
         return RELEASED
     except VkCannotSend as exc:
         status = _undeliverable(svc, claim, exc)
+    except VkRefused as exc:
+        status = refusals.refused_turn(svc, claim, exc)
     except VkError as exc:
         _postpone(svc, claim, f"VK: {exc}")
         return POSTPONED
@@ -96,6 +103,7 @@ def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float
         stored = _stored_parts(s, claim.turn_id)
     if stored:  # a retaken turn already decided what to say: deliver exactly that, once
         return _deliver_if_allowed(svc, claim.turn_id, state, stored)
+    media_flags = load_media(svc, ctx, state) if state.media_refs else []
     marks = {"start": t0, "loaded": time.perf_counter()}
     if state.may_send:
         if state.needs_names:
@@ -106,7 +114,10 @@ def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float
                        lambda analysis: apply_effects(svc, ctx, state, analysis))
     marks["brain"] = time.perf_counter()
     _check_released(svc, claim.turn_id)
-    parts = _store_result(svc, claim, result, state)  # and the outbound rows, one transaction
+    result.flags += media_flags + (["voice_unheard"] if voice_unheard(ctx) else [])
+    keyboard = None if result.fallback else keyboard_for(ctx, result.analysis, result.decisions,
+                                                         state, svc.settings)
+    parts = _store_result(svc, claim, result, state, keyboard)  # and the outbound rows
     if result.fallback:
         _call_a_human(svc, state, claim.turn_id, result.flags)
     marks["stored"] = time.perf_counter()
@@ -192,7 +203,7 @@ def _fetch_names(svc: Services, state: DialogState, ctx: TurnContext) -> None:
 
 
 def _store_result(svc: Services, claim: claims.Claim, result: BrainResult,
-                  state: DialogState) -> list[str]:
+                  state: DialogState, keyboard: str | None = None) -> list[str]:
     """The turn's analysis and reply, and (when it may be sent) the outbound rows."""
     result.reply_text = clean_text(result.reply_text or "")
     parts = split_text(result.reply_text) if state.may_send else []
@@ -208,19 +219,20 @@ def _store_result(svc: Services, claim: claims.Claim, result: BrainResult,
         turn.brain = "+".join(sorted({u.get("model", "?") for u in result.usage.values()
                                       if isinstance(u, dict)})) or None
         roll_summary(s, s.get(Dialog, claim.dialog_id), svc.settings.history_window)
-        store_outbound(s, claim.turn_id, state, parts, svc.clock.now(), "bot")
+        store_outbound(s, claim.turn_id, state, parts, svc.clock.now(), "bot", keyboard)
     return parts
 
 
 def store_outbound(s: Session, turn_id: int, state: DialogState, parts: list[str], now: datetime,
-                   source: str) -> None:
-    """Outbound rows go in before the send, so VK's `message_reply` echoes are recognised."""
+                   source: str, keyboard: Optional[str] = None) -> None:
+    """Outbound rows go in before the send, so VK's `message_reply` echoes are recognised.
+    The keyboard rides on the last part."""
     base = turn_random_id(turn_id)
     for i, part in enumerate(parts):
         s.execute(insert(Message).values(
             dialog_id=state.dialog_id, direction="out", source=source, text=part,
             random_id=derive_part_random_id(base, i), turn_id=turn_id, part=i,
-            attachments=[], created_at=now,
+            attachments=[], created_at=now, keyboard=keyboard if i == len(parts) - 1 else None,
         ).on_conflict_do_nothing(constraint="uq_messages_turn_part"))
 
 
@@ -229,6 +241,7 @@ def deliver(svc: Services, turn_id: int, state: DialogState, parts: list[str]) -
     record each part's VK id as soon as it is sent."""
     base = turn_random_id(turn_id)
     ids: list[int] = []
+    paths = send_paths(svc.settings, state.kind, state.last_inbound_at, svc.clock.now())
     for i, part in enumerate(parts):
         with svc.db.session() as s:
             row = s.execute(select(Message).where(Message.turn_id == turn_id,
@@ -236,9 +249,11 @@ def deliver(svc: Services, turn_id: int, state: DialogState, parts: list[str]) -
             if row is not None and row.vk_message_id is not None:
                 ids.append(row.vk_message_id)
                 continue
+            keyboard = row.keyboard if row is not None else None
         _check_released(svc, turn_id)
-        sent = svc.channel.send(OutboundMessage(state.peer_id, part,
-                                                derive_part_random_id(base, i)))
+        sent = send_part(svc.channel, OutboundMessage(state.peer_id, part,
+                                                      derive_part_random_id(base, i), keyboard),
+                         paths)
         ids += sent
         with svc.db.session() as s:
             s.execute(update(Message).where(Message.turn_id == turn_id, Message.part == i)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Optional
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from app.turns import claims
+from app.turns import claims, refusals
 from app.turns.pipeline import RELEASED, process_claim
 from app.crm.cards import paid_items
 from app.crm.purchases_math import compute_access
@@ -132,7 +132,12 @@ def fire_one(svc: Services) -> bool:
     if status == RELEASED:
         return True  # the next process takes the reminder's turn again
     with svc.db.session() as s:
-        _record_outcome(s, s.get(Reminder, r.id), status, svc.clock.now())
+        reminder = s.get(Reminder, r.id)
+        refused = refusals.settle(s, reminder, svc.clock.now())
+        if refused is None:
+            _record_outcome(s, reminder, status, svc.clock.now())
+    if refused is not None:
+        refusals.alert(svc, r.id)
     return True
 
 
@@ -187,6 +192,8 @@ def _already_finished(s: Session, r: Reminder, now: datetime, max_attempts: int)
     if turn.status == TurnStatus.DONE:
         _record_outcome(s, r, TurnStatus.DONE, now)
         return True
+    if refusals.settle(s, r, now) is not None:
+        return True  # refused before the process died (staff alerts are idempotent per send)
     why = f"its turn ended as {turn.status} after {turn.attempts} attempt(s)"
     r.fail(why) if turn.status == TurnStatus.FAILED else r.skip(why)
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
 from datetime import datetime
 from typing import Optional
 
@@ -12,14 +13,18 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.services import Services, services
-from app.vk import inbox
+from app.vk import inbox, inbox_events
+from app.vk.errors import VkError
 from app.vk.group_commit import GroupCommitTimeout
-from app.vk.events import (Confirmation, Envelope, MessageNew, MessagePermission,
-                           MessageReply, OtherEvent, parse_event)
+from app.vk.events import (ButtonPress, Confirmation, Envelope, MessageEdit, MessageNew,
+                           MessagePermission, MessageReply, OtherEvent, TypingState, parse_event)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("vk", __name__)
 MAX_BODY = 256 * 1024
+PRESS_DUE_S = 1.0
+ANSWER_WAIT_S = 2.0  # a button press is a complete message: answer it almost at once
+_typing = inbox_events.TypingThrottle()
 
 
 def _text(body: str, status: int = 200) -> Response:
@@ -89,6 +94,9 @@ def accept_event(event: object, retry: str | None = None) -> None:
         elif svc.settings.debounce_seconds <= 0:
             svc.wake_workers()  # with a debounce, the workers' poll finds it when it is due
         return
+    if isinstance(event, (TypingState, MessageEdit, ButtonPress)):
+        _client_event(event, now)
+        return
     with svc.db.session() as s:
         if not inbox.claim_event(s, env.event_id, env.type):
             log.info("vk.callback duplicate event %s (retry %s) dropped", env.event_id, retry)
@@ -100,3 +108,46 @@ def accept_event(event: object, retry: str | None = None) -> None:
         elif isinstance(event, OtherEvent):
             log.info("vk.callback event type %s acknowledged, not handled", env.type)
 
+
+def _client_event(event: TypingState | MessageEdit | ButtonPress, now: object) -> None:
+    svc = services()
+    if isinstance(event, TypingState):
+        if not _typing.allow(event.from_id):
+            return  # a flood: the due time was moved a moment ago
+        with svc.db.engine.begin() as conn:
+            due = inbox_events.push_due(conn, event, now, svc.settings.typing_grace_s,
+                                        svc.settings.typing_max_wait_s)  # type: ignore[arg-type]
+        if due is not None:
+            log.debug("vk.callback typing from %s: reply due %s", event.from_id, due)
+        return
+    if isinstance(event, MessageEdit):
+        with svc.db.engine.begin() as conn:
+            edited = inbox_events.store_edit(conn, event, now)  # type: ignore[arg-type]
+        log.info("vk.callback message_edit of %s: %s", event.message.id,
+                 "text updated before the reply" if edited else "already answered or unknown")
+        return
+    with svc.db.session() as s:
+        stored = inbox_events.store_press(s, event, now, min(PRESS_DUE_S,  # type: ignore[arg-type]
+                                                              svc.settings.debounce_seconds))
+    _answer_press(svc.channel, event)
+    if stored is not None and svc.settings.debounce_seconds <= 0:
+        svc.wake_workers()
+
+
+def _answer_press(channel: object, event: ButtonPress) -> None:
+    """Stop the button's spinner (the answer itself comes as a message). In a thread joined for
+    at most ANSWER_WAIT_S: a slow VK never holds the callback's "ok" for long."""
+    def answer() -> None:
+        try:
+            channel.answer_event(event.event_id, event.user_id,  # type: ignore[attr-defined]
+                                 event.peer_id, None)
+        except VkError as exc:
+            log.warning("vk.callback sendMessageEventAnswer for %s failed: %s",
+                        event.event_id, exc)
+
+    worker = threading.Thread(target=answer, name="vk-event-answer", daemon=True)
+    worker.start()
+    worker.join(ANSWER_WAIT_S)
+    if worker.is_alive():
+        log.warning("vk.callback sendMessageEventAnswer for %s still running after %.1f s",
+                    event.event_id, ANSWER_WAIT_S)

@@ -37,6 +37,11 @@ class OutboundChannel(Protocol):
         """Show "typing…"; cosmetic, never raises."""
         ...
 
+    def answer_event(self, event_id: str, user_id: int, peer_id: int,
+                     event_data: Optional[dict[str, Any]] = None) -> None:
+        """Answer a callback button press (`messages.sendMessageEventAnswer`); raises VkError."""
+        ...
+
     def get_user_name(self, user_id: int) -> Optional[tuple[str, str]]:
         """(first, last) of a VK user; raises VkError."""
         ...
@@ -51,6 +56,7 @@ class CollectingChannel:
     names: dict[int, tuple[str, str]] = field(default_factory=dict)
     sent: list[OutboundMessage] = field(default_factory=list)
     typing: list[int] = field(default_factory=list)
+    answered: list[tuple[str, int, int, Optional[dict[str, Any]]]] = field(default_factory=list)
     fail_with: list[VkError] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _by_random_id: dict[tuple[int, int], int] = field(default_factory=dict)
@@ -69,6 +75,11 @@ class CollectingChannel:
     def set_typing(self, peer_id: int) -> None:
         with self._lock:
             self.typing.append(peer_id)
+
+    def answer_event(self, event_id: str, user_id: int, peer_id: int,
+                     event_data: Optional[dict[str, Any]] = None) -> None:
+        with self._lock:
+            self.answered.append((event_id, user_id, peer_id, event_data))
 
     def get_user_name(self, user_id: int) -> Optional[tuple[str, str]]:
         return self.names.get(user_id)
@@ -91,6 +102,10 @@ class UnconfiguredChannel:
 
     def set_typing(self, peer_id: int) -> None:
         return None
+
+    def answer_event(self, event_id: str, user_id: int, peer_id: int,
+                     event_data: Optional[dict[str, Any]] = None) -> None:
+        raise VkError(self.REASON, method="messages.sendMessageEventAnswer")
 
     def get_user_name(self, user_id: int) -> Optional[tuple[str, str]]:
         raise VkError(self.REASON, method="users.get")

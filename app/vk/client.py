@@ -6,6 +6,7 @@ threads (the lock is held during the HTTP request too, so calls are fully serial
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import re
@@ -174,6 +175,15 @@ class VkClient:
         except VkError as exc:
             logger.info("vk typing failed", extra={"peer_id": peer_id, "code": exc.code,
                                                    "error": str(exc)})
+
+    def answer_event(self, event_id: str, user_id: int, peer_id: int,
+                     event_data: dict[str, Any] | None = None) -> None:
+        """Answer a callback button press (one attempt: the event expires in about a minute)."""
+        params: dict[str, Any] = {"event_id": event_id, "user_id": int(user_id),
+                                  "peer_id": int(peer_id)}
+        if event_data:
+            params["event_data"] = json.dumps(event_data, ensure_ascii=False)
+        self._call("messages.sendMessageEventAnswer", params, retry=False)
 
     def get_user_names(self, user_ids: list[int]) -> dict[int, tuple[str, str]]:
         """Map user id -> (first_name, last_name) via users.get. Raises VkError."""

@@ -6,8 +6,14 @@ with a reason that is safe to log and to return as a 400.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import json
+import logging
 from typing import Any, Optional, Union
 
+from app.vk.attachments import Media, parse_attachments, quoted
+
+log = logging.getLogger(__name__)
+MAX_PAYLOAD = 255  # VK's limit for a button payload; anything longer is not from our buttons
 MAX_TEXT = 9_000  # VK sends at most 4 096 characters (its schema allows 9 000): more is not VK
 
 
@@ -34,6 +40,8 @@ class VkMessage:
     random_id: Optional[int] = None
     attachments: list[dict[str, Any]] = field(default_factory=list)
     admin_author_id: Optional[int] = None
+    media: list[Media] = field(default_factory=list)  # typed attachments, forwards, the quote
+    payload: Optional[dict[str, Any]] = None  # a text button's payload (validated JSON object)
 
 
 @dataclass(frozen=True)
@@ -62,11 +70,37 @@ class MessagePermission:
 
 
 @dataclass(frozen=True)
+class MessageEdit:
+    envelope: Envelope
+    message: VkMessage
+
+
+@dataclass(frozen=True)
+class TypingState:
+    envelope: Envelope
+    from_id: int
+    typing: bool
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    """`message_event`: a callback button was pressed (answer within a minute)."""
+
+    envelope: Envelope
+    user_id: int
+    peer_id: int
+    event_id: str
+    payload: Optional[dict[str, Any]]
+    conversation_message_id: Optional[int] = None
+
+
+@dataclass(frozen=True)
 class OtherEvent:
     envelope: Envelope
 
 
-Event = Union[Confirmation, MessageNew, MessageReply, MessagePermission, OtherEvent]
+Event = Union[Confirmation, MessageNew, MessageReply, MessagePermission, MessageEdit,
+              TypingState, ButtonPress, OtherEvent]
 
 
 def _int(value: Any, name: str, required: bool = True) -> Optional[int]:
@@ -126,6 +160,40 @@ def _attachments(value: Any) -> list[dict[str, Any]]:
     return [a for a in value[:20] if isinstance(a, dict)]
 
 
+def parse_payload(value: Any, where: str) -> Optional[dict[str, Any]]:
+    """A button payload: a JSON object (VK sends a string for text buttons, an object for
+    callback ones) of at most MAX_PAYLOAD characters. Anything else is logged and dropped: the
+    message itself is still handled."""
+    if value is None or value == "":
+        return None
+    raw = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) \
+        if isinstance(value, dict) else None
+    if raw is None or len(raw) > MAX_PAYLOAD:
+        log.warning("vk.events %s.payload dropped: %s", where,
+                    "too long (%d chars)" % len(raw) if raw else "not a JSON object")
+        return None
+    try:
+        data = json.loads(raw) if isinstance(value, str) else value
+    except (ValueError, RecursionError):
+        log.warning("vk.events %s.payload dropped: not JSON", where)
+        return None
+    if not isinstance(data, dict):
+        log.warning("vk.events %s.payload dropped: not a JSON object", where)
+        return None
+    return data
+
+
+def _media(obj: dict[str, Any]) -> list[Media]:
+    items = parse_attachments(obj.get("attachments"))
+    fwd = obj.get("fwd_messages")
+    for inner in (fwd[:5] if isinstance(fwd, list) else []):
+        q = quoted(inner, reply=False)
+        if q is not None:
+            items.append(q)
+    reply = quoted(obj.get("reply_message"), reply=True)
+    return items + ([reply] if reply is not None else [])
+
+
 def parse_message(obj: Any, where: str) -> VkMessage:
     if not isinstance(obj, dict):
         raise EventError(f"{where}: must be an object")
@@ -147,6 +215,7 @@ def parse_message(obj: Any, where: str) -> VkMessage:
         attachments=_attachments(obj.get("attachments")),
         admin_author_id=_int(obj.get("admin_author_id"), f"{where}.admin_author_id",
                              required=False),
+        media=_media(obj), payload=parse_payload(obj.get("payload"), where),
     )
 
 
@@ -168,4 +237,33 @@ def parse_event(body: Any) -> Event:
             raise EventError("object: must be an object")
         user_id = _int(obj.get("user_id"), "object.user_id")
         return MessagePermission(env, user_id, env.type == "message_allow")  # type: ignore[arg-type]
+    if env.type == "message_edit":
+        return MessageEdit(env, parse_message(obj, "object"))
+    if env.type == "message_typing_state":
+        return _typing(env, obj)
+    if env.type == "message_event":
+        return _button_press(env, obj)
     return OtherEvent(env)
+
+
+def _typing(env: Envelope, obj: Any) -> TypingState:
+    if not isinstance(obj, dict):
+        raise EventError("object: must be an object")
+    from_id = _int(obj.get("from_id"), "object.from_id")
+    # "typing" or "audiomessage" (recording a voice note): either way, more is coming
+    return TypingState(env, from_id,  # type: ignore[arg-type]
+                       obj.get("state") in ("typing", "audiomessage"))
+
+
+def _button_press(env: Envelope, obj: Any) -> ButtonPress:
+    if not isinstance(obj, dict):
+        raise EventError("object: must be an object")
+    event_id = _str(obj.get("event_id"), "object.event_id", 200)
+    if not event_id:
+        raise EventError("object.event_id: missing")
+    return ButtonPress(
+        env, user_id=_int(obj.get("user_id"), "object.user_id"),  # type: ignore[arg-type]
+        peer_id=_int(obj.get("peer_id"), "object.peer_id"),  # type: ignore[arg-type]
+        event_id=event_id, payload=parse_payload(obj.get("payload"), "object"),
+        conversation_message_id=_int(obj.get("conversation_message_id"),
+                                     "object.conversation_message_id", required=False))

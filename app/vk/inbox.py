@@ -9,7 +9,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Any, Optional
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Connection
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.models import Client, Dialog, Message, ProcessedEvent
+from app.vk.attachments import Voice, to_stored
 from app.vk.events import MessageNew, MessagePermission, MessageReply, VkMessage
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,10 @@ WITH ev AS (
 ), go AS (
   SELECT 1 AS ok WHERE %(eid)s IS NULL OR EXISTS (SELECT 1 FROM ev)
 ), c AS (
-  INSERT INTO clients (vk_id, timezone, tags) SELECT %(vk)s, %(tz)s, '[]'::json FROM go
-  ON CONFLICT (vk_id) DO UPDATE SET can_write = true RETURNING id  -- who writes may be answered
+  INSERT INTO clients (vk_id, timezone, tags, vk_capabilities)
+  SELECT %(vk)s, %(tz)s, '[]'::json, COALESCE(%(caps)s::json, '{}'::json) FROM go
+  ON CONFLICT (vk_id) DO UPDATE SET can_write = true,  -- who writes may be answered
+    vk_capabilities = COALESCE(%(caps)s::json, clients.vk_capabilities) RETURNING id
 ), d AS (
   INSERT INTO dialogs (client_id, peer_id, reply_due_at, last_inbound_at)
   SELECT id, %(peer)s, %(due)s, %(now)s FROM c
@@ -94,8 +97,8 @@ WITH ev AS (
   RETURNING id
 )
 INSERT INTO messages (dialog_id, direction, source, text, vk_message_id, conversation_message_id,
-                      attachments, created_at)
-SELECT id, 'in', 'client', %(text)s, %(mid)s, %(cmid)s, %(att)s::json, %(now)s FROM d
+                      attachments, transcribed, created_at)
+SELECT id, 'in', 'client', %(text)s, %(mid)s, %(cmid)s, %(att)s::json, %(tr)s, %(now)s FROM d
 ON CONFLICT (vk_message_id) WHERE direction = 'in' AND vk_message_id IS NOT NULL DO NOTHING
 RETURNING id
 """
@@ -110,12 +113,34 @@ def store_message_new(conn: Connection, ev: MessageNew, now: datetime,
     if msg.peer_id <= 0 or msg.peer_id >= 2_000_000_000 or msg.from_id <= 0:
         log.info("vk.inbox ignored message from peer %s (not a private dialog)", msg.peer_id)
         return None
+    text, transcribed = inbound_text(msg)
+    caps = capabilities(ev.client_info)
     params = {"eid": ev.envelope.event_id, "now": now, "vk": msg.from_id,
               "tz": cfg.default_timezone, "peer": msg.peer_id,
-              "due": now + timedelta(seconds=cfg.debounce_seconds), "text": msg.text,
+              "due": now + timedelta(seconds=cfg.debounce_seconds), "text": text,
               "mid": msg.id or None, "cmid": msg.conversation_message_id,
-              "att": json.dumps(msg.attachments, ensure_ascii=False)}
+              "att": json.dumps(to_stored(msg.media), ensure_ascii=False), "tr": transcribed,
+              "caps": json.dumps(caps) if caps else None}
     return conn.exec_driver_sql(STORE_MESSAGE_NEW, params).scalar_one_or_none()
+
+
+def inbound_text(msg: VkMessage) -> tuple[str, bool]:
+    """The text to store: the client's words, or VK's transcript of a voice note sent alone."""
+    voice = next((m for m in msg.media if isinstance(m, Voice)), None)
+    if not msg.text.strip() and voice is not None and voice.transcript:
+        return voice.transcript, True
+    return msg.text, False
+
+
+def capabilities(client_info: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """What the client's app can show, from `client_info` (None when VK sent none)."""
+    if not client_info:
+        return None
+    actions = client_info.get("button_actions")
+    return {"keyboard": client_info.get("keyboard") is True,
+            "inline_keyboard": client_info.get("inline_keyboard") is True,
+            "button_actions": [a for a in actions if isinstance(a, str)][:20]
+            if isinstance(actions, list) else []}
 
 
 def is_our_message(s: Session, msg: VkMessage) -> bool:
@@ -144,7 +169,7 @@ def store_reply(s: Session, ev: MessageReply, now: datetime, cfg: InboxSettings)
         return False
     s.add(Message(dialog_id=dialog.id, direction="out", source="staff", text=msg.text,
                   vk_message_id=msg.id or None, random_id=msg.random_id or None,
-                  admin_author_id=msg.admin_author_id, attachments=msg.attachments,
+                  admin_author_id=msg.admin_author_id, attachments=to_stored(msg.media),
                   created_at=now))
     dialog.human_until = now + timedelta(hours=cfg.handoff_pause_hours)
     dialog.last_outbound_at = now

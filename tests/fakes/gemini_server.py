@@ -10,6 +10,7 @@ body)`. A `Hang(seconds)` item keeps the connection silent longer than the clien
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -49,6 +50,19 @@ class RecordedRequest:
         return "\n".join(
             p.get("text", "") for c in self.body.get("contents", []) for p in c.get("parts", [])
         )
+
+    @property
+    def inline_parts(self) -> list[tuple[str, bytes]]:
+        """(mime type, bytes) of every inline file part, in order (audio, images)."""
+        out = []
+        for content in self.body.get("contents", []):
+            for part in content.get("parts", []):
+                blob = part.get("inlineData") or part.get("inline_data")
+                if blob:
+                    mime = blob.get("mimeType") or blob.get("mime_type") or ""
+                    data = (blob.get("data") or "").replace("-", "+").replace("_", "/")
+                    out.append((mime, base64.b64decode(data, validate=True)))  # SDK: url-safe
+        return out
 
     @property
     def generation_config(self) -> dict[str, Any]:
@@ -155,6 +169,11 @@ class FakeGeminiServer:
     def requests(self) -> list[RecordedRequest]:
         with self._state.lock:
             return list(self._state.requests)
+
+    def clear(self) -> None:
+        """Forget the recorded requests (`requests` is a copy: clearing it changes nothing)."""
+        with self._state.lock:
+            self._state.requests.clear()
 
     def push(self, *items: Reply | Hang) -> None:
         with self._state.lock:

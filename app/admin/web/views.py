@@ -82,6 +82,15 @@ def _format_dt(value: Any, tz: Optional[str] = None) -> str:
     return value.astimezone(zone).strftime("%d.%m.%Y %H:%M")
 
 
+@bp.app_template_filter("media_view")
+def _media_view(attachments: Any) -> list[dict[str, Any]]:
+    """What a client sent besides text, for the timeline: a note and a thumbnail URL."""
+    from app.vk.attachments import Photo, from_stored, note
+
+    return [{"note": note(m), "thumb": m.thumb_url if isinstance(m, Photo) else None}
+            for m in from_stored(attachments)]
+
+
 def _safe_next(target: Optional[str]) -> str:
     if target and target.startswith("/admin") and not target.startswith("//"):
         return target

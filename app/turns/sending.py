@@ -1,0 +1,54 @@
+"""Sending one part through the channel under VK's rules for communities.
+
+A reply to the client's message uses the default intent. A proactive send (reminder, access
+extension) uses the default intent inside VK's reply window and the intent configured for its
+kind outside it (or when VK says the window has closed). 950/943/944 are not retried blindly:
+at most these two paths, then `VkRefused` goes up to the caller.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Optional
+
+from app.config import Settings
+from app.models import TurnKind
+from app.vk.channel import OutboundChannel, OutboundMessage
+from app.vk.errors import VkRefused
+
+log = logging.getLogger(__name__)
+Path = tuple[Optional[str], Optional[int]]  # (intent, subscribe_id); None = VK's default
+
+
+def configured_intent(settings: Settings, kind: str) -> Path:
+    intent = settings.vk_intent_access_extension if kind == TurnKind.ACCESS_EXTENSION \
+        else settings.vk_intent_reminder
+    if intent == "default":
+        return None, None
+    return intent, settings.vk_subscribe_id if intent == "confirmed_notification" else None
+
+
+def send_paths(settings: Settings, kind: str, last_inbound_at: Optional[datetime],
+               now: datetime) -> list[Path]:
+    if kind == TurnKind.REPLY:
+        return [(None, None)]
+    own = configured_intent(settings, kind)
+    window = timedelta(hours=settings.vk_reply_window_hours)
+    inside = last_inbound_at is not None and now - last_inbound_at < window
+    paths = [(None, None), own] if inside else [own]
+    return list(dict.fromkeys(paths))
+
+
+def send_part(channel: OutboundChannel, message: OutboundMessage, paths: list[Path]) -> list[int]:
+    """Send along the first path VK accepts; raise the last `VkRefused` if none does."""
+    refused: Optional[VkRefused] = None
+    for intent, subscribe_id in paths:
+        try:
+            return channel.send(OutboundMessage(message.peer_id, message.text, message.random_id,
+                                                message.keyboard, intent, subscribe_id))
+        except VkRefused as exc:
+            log.warning("vk refused a send to %s with intent %s: %s (code %s)", message.peer_id,
+                        intent or "default", exc, exc.code)
+            refused = exc
+    assert refused is not None
+    raise refused
