@@ -75,7 +75,10 @@ class Settings(BaseSettings):
     gemini_price_input_per_m: float = Field(0.50, ge=0)
     gemini_price_output_per_m: float = Field(3.00, ge=0)  # output incl. thinking tokens
     gemini_price_cached_per_m: float = Field(0.05, ge=0)  # cached part of the prompt
-    report_attribution_days: int = Field(30, ge=1)  # a purchase counts "after a dialog" within
+    # a purchase counts "after a dialog" when the buyer wrote within this many days before paying
+    report_attribution_days: int = Field(30, ge=1)
+    # the whole KB goes into both prompts while it fits this many tokens; past it, retrieval
+    kb_context_token_budget: int = Field(200_000, ge=0)
 
     knowledge_base_path: str = "knowledge_base.json"
     debounce_seconds: float = Field(8.0, ge=0)

@@ -58,7 +58,8 @@ def _primary_brain(settings: Settings) -> Optional[Brain]:
     return GeminiBrain(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
                        analysis_model=settings.gemini_analysis_model,
                        reply_model=settings.gemini_reply_model,
-                       timeout_s=settings.gemini_timeout_s)
+                       timeout_s=settings.gemini_timeout_s,
+                       kb_token_budget=settings.kb_context_token_budget)
 
 
 def _vk_channel(settings: Settings, svc: Services, local: bool) -> OutboundChannel:

@@ -240,6 +240,21 @@ def test_kb_page_validates_the_file_and_reloads(make_app, tmp_path) -> None:  # 
     assert services(app).kb_store.current.version == version
 
 
+def test_turn_view_shows_guardrail_reasons_fragments_and_cached_tokens(app, clock) -> None:  # noqa: ANN001
+    dialog_id = say(app, clock, "Сколько стоит курс?")
+    with db(app) as s:
+        turn = s.execute(select(Turn).where(Turn.dialog_id == dialog_id)).scalar_one()
+        turn.flags = ["guardrail:price", "reply_fallback"]
+        turn.usage = {"reply": {"model": "m", "prompt_tokens": 9000, "cached_tokens": 8000,
+                                "output_tokens": 40, "latency_ms": 5},
+                      "flag_details": [{"flag": "guardrail:price", "stage": "reply",
+                                        "reason": "сумма не совпадает с ценой продукта x",
+                                        "fragment": "17 900 ₽"}]}
+    page = html(logged_in(app).get(f"/admin/dialogs/{dialog_id}"))
+    assert "сумма не совпадает с ценой продукта x" in page and "«17 900 ₽»" in page
+    assert "9000 (из кэша 8000)" in page
+
+
 def test_dashboard_counts(app, clock) -> None:  # noqa: ANN001
     say(app, clock, "Здравствуйте!")
     say(app, clock, "Привет", peer=PEER + 1)

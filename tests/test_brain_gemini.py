@@ -14,7 +14,9 @@ from app.brain.gemini import GeminiBrain
 from app.brain.guardrails import FALLBACK_REPLY
 from app.reminders.resolver import resolve
 from app.brain.offline import OfflineBrain
-from app.brain.prompting import MAX_CONTENT_CHARS, build_analysis_content, build_reply_content
+from app.brain.prompting import (
+    DEFAULT_KB_TOKEN_BUDGET, MAX_CONTENT_CHARS, build_analysis_content, build_reply_content, kb_head,
+)
 from app.brain.prompts import PROMPT_VERSION, load_prompt
 from app.brain.types import Decisions
 from tests.fakes.gemini_server import (FakeGeminiServer, Hang, error_response, json_response,
@@ -152,6 +154,19 @@ def test_leaking_reply_is_regenerated(fake, gemini):
     assert "отклонён проверкой (leak" in fake.requests[2].contents_text
 
 
+def test_regeneration_is_told_the_reason_and_the_fragment(fake, gemini):
+    fake.push(json_response(ANALYSIS),
+              text_response("Курс «Фортепиано с нуля» стоит 17 900 ₽."), text_response(GOOD_REPLY))
+    result = run_brain(make_ctx("Сколько стоит курс?"), gemini,
+                       OfflineBrain(resolve_time=resolve), Effects())
+    assert result.reply_text == GOOD_REPLY and "guardrail:price" in result.flags
+    retry_prompt = fake.requests[2].contents_text
+    assert "piano-from-zero" in retry_prompt and "«17 900 ₽»" in retry_prompt
+    assert result.usage["flag_details"] == [{
+        "flag": "guardrail:price", "stage": "reply", "fragment": "17 900 ₽",
+        "reason": "сумма не совпадает с ценой продукта piano-from-zero из базы знаний"}]
+
+
 @pytest.mark.parametrize("bad", [
     '{"funnel_stage": "hot", "reply": "Купите курс"}',
     "Только сегодня скидка 50% на любой курс!",
@@ -185,11 +200,15 @@ def test_prompt_size_is_bounded_by_dialog_length(n):
         ctx = ctx_with_history(count)
         ctx.new_messages = [msg("очень длинное сообщение " * 2000)] * 30
         ctx.summary = "сводка " * 5000
+        analysis = parse_analysis(json.dumps(ANALYSIS))
         sizes[count] = (len(build_analysis_content(ctx)),
-                        len(build_reply_content(ctx, parse_analysis(json.dumps(ANALYSIS)),
-                                                Decisions())))
+                        len(build_reply_content(ctx, analysis, Decisions())),
+                        len(build_analysis_content(ctx, kb_budget=0)),
+                        len(build_reply_content(ctx, analysis, Decisions(), kb_budget=0)))
     assert sizes[n] == sizes[20]
-    assert max(sizes[n]) <= MAX_CONTENT_CHARS
+    whole_kb_block = len(kb_head(ctx.kb, DEFAULT_KB_TOKEN_BUDGET)[0]) + 2
+    assert max(sizes[n][:2]) <= MAX_CONTENT_CHARS + whole_kb_block  # whole KB + bounded turn
+    assert max(sizes[n][2:]) <= MAX_CONTENT_CHARS  # retrieval mode
 
 
 def test_client_text_is_fenced_as_data():

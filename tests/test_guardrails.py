@@ -66,7 +66,10 @@ def test_granted_offer_and_its_discounted_price_pass():
 
 def test_percents_outside_discounts():
     assert flags("Я на 100% уверена, что у вас получится! Главное — заниматься регулярно.") == []
-    assert flags("Около 80 процентов учеников играют первую пьесу через месяц.") != []  # > cap
+    # a percent that is no discount (a share of students, a full refund) is not a promise
+    assert flags("Около 80 процентов учеников играют первую пьесу через месяц.") == []
+    assert flags("Если курс не подойдёт, в течение 14 дней вернём 100% оплаты.") == []
+    assert "discount" in flags("Для вас скидка 80 процентов на курс!")
     assert "discount" in flags("Скидка 100% на консультацию для вас!")
 
 
@@ -74,7 +77,9 @@ def test_numbers_stated_in_grounding_passages_pass():
     question = "Какое цифровое пианино купить?"
     text = "Хорошие модели стоят примерно 40–70 тысяч рублей — например, Yamaha серии P или Casio."
     assert flags(text, question=question) == []
-    assert "price" in flags(text, question="Расскажите о курсах")
+    # the whole KB is the fact base, whatever the prompt showed; invented amounts still fail
+    assert flags(text, question="Расскажите о курсах") == []
+    assert "price" in flags(text.replace("40–70", "90–120"), question="Расскажите о курсах")
     discounts = "Да, на первую покупку действует скидка 10% в течение 3 дней."
     assert flags(discounts, question="Есть ли у вас скидки?") == []
 
@@ -84,3 +89,72 @@ def test_empty_long_and_not_russian():
     assert "too_long" in flags("Очень подробный ответ. " * 200)
     assert "not_russian" in flags("Hello! Our piano courses are great, would you like to buy one?")
     assert flags("Ссылка на курс: https://filimonov-piano.ru/s-nulya — там вся программа.") == []
+
+
+@pytest.mark.parametrize("text, flag", [
+    # issue 16, point 8: the blind spots
+    ("Курс «Фортепиано с нуля» сейчас всего в 4990, успейте!", "price"),      # no currency sign
+    ("Могу отдать курс за 4990 — только сегодня.", "price"),
+    ("Для вас курс обойдётся в половину стоимости.", "discount"),             # discounts in words
+    ("Курс «Мастерство исполнения» для вас бесплатно.", "discount"),
+    ("Сделаю цену ниже на 15 процентов, если оплатите сегодня.", "discount"),
+    ("Мы сейчас прогреваем вас перед покупкой, поэтому расскажу подробнее.", "leak"),  # strategy
+    ("Моя задача — довести вас до покупки, так что давайте оформим.", "leak"),
+])
+def test_blind_spots_are_caught(text, flag):
+    assert flag in flags(text)
+
+
+def test_staff_notes_and_tags_echoed_are_caught():
+    ctx = make_ctx("Расскажите о курсах", tags=["сложный клиент"],
+                   notes="просил не звонить, торгуется за каждый рубль")
+    assert "leak" in check_reply("Знаю, что вы торгуетесь за каждый рубль, поэтому без скидок.",
+                                 ctx, Decisions())
+    assert "leak" in check_reply("Как сложному клиенту, отвечу подробно.", ctx, Decisions())
+    assert check_reply("Расскажу о курсах подробно: с чего начать?", ctx, Decisions()) == []
+
+
+def test_a_standing_discount_named_with_a_hedge_is_no_promise():
+    assert flags("У нас есть скидка 10% на первую покупку — уточню у менеджера, действует ли "
+                 "она для вас.") == []
+    assert "discount" in flags("Для вас скидка 10% на первую покупку!")
+
+
+def test_a_saving_percent_computed_from_stated_amounts_passes():
+    text = ("Комплект «От нуля до уверенной игры» стоит 32 900 ₽ вместо 39 800 ₽ по отдельности "
+            "— экономия около 17%.")
+    assert flags(text) == []
+    assert "discount" in flags(text.replace("17%", "30%"))
+
+
+@pytest.mark.parametrize("text", [
+    "Продлить доступ можно по инструкции в личном кабинете, раздел «Мои курсы».",
+    "Перед распевкой сделайте прогрев голоса: пять минут мычания с закрытым ртом.",
+    "На этапе «Постановка рук» вы научитесь сидеть за инструментом без напряжения.",
+    "Можно делать пометки в нотах карандашом — так легче запомнить аппликатуру.",
+])
+def test_school_words_are_not_leaks(text):
+    assert flags(text) == []
+
+
+def test_multiples_and_differences_in_a_comparison_pass():
+    text = ("Пакет из 4 личных консультаций стоит 8 900 ₽ вместо 10 000 ₽ за четыре разовые — "
+            "экономия 1 100 ₽.")
+    assert flags(text) == []
+    assert "price" in flags(text.replace("1 100", "1 700"))
+
+
+def test_per_day_costs_and_the_clients_own_sums_pass():
+    assert flags("«Фортепиано с нуля» стоит 14 900 ₽ — это около 41 ₽ в день.") == []
+    ctx = make_ctx("А за 10 000 рублей отдадите? У меня бюджет 10 тысяч")
+    ok = ("За 10 000 ₽ курс, к сожалению, не отдам: «Фортепиано с нуля» стоит 14 900 ₽, "
+          "но его можно оплатить частями.")
+    assert check_reply(ok, ctx, Decisions()) == []
+    assert "price" in check_reply("Хорошо, договорились: курс ваш за 10 000 ₽!", ctx, Decisions())
+
+
+def test_what_the_client_said_is_no_staff_secret():
+    ctx = make_ctx("Хочу записать дочку, ей 8 лет", tags=["дочка 8 лет"],
+                   notes="дочка 8 лет, мама торгуется")
+    assert check_reply("Для дочки 8 лет подойдёт детский курс.", ctx, Decisions()) == []
+    assert "leak" in check_reply("Знаю, мама торгуется, но скидок нет.", ctx, Decisions())

@@ -16,7 +16,9 @@ from app.knowledge.search import Hit, KnowledgeIndex
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 MAIN_KB, OTHER_KB = ROOT / "knowledge_base.json", DATA / "kb_other.json"
-CASES = [(MAIN_KB, DATA / "kb_queries.jsonl", 150), (OTHER_KB, DATA / "kb_other_queries.jsonl", 40)]
+CASES = [(MAIN_KB, DATA / "kb_queries.jsonl", 150), (OTHER_KB, DATA / "kb_other_queries.jsonl", 40),
+         (DATA / "kb_vocal.json", DATA / "kb_vocal_queries.jsonl", 45),
+         (DATA / "kb_drawing.json", DATA / "kb_drawing_queries.jsonl", 45)]
 
 
 def read_cases(path: Path) -> list[tuple[str, str]]:
@@ -29,7 +31,8 @@ def main_index() -> KnowledgeIndex:
     return KnowledgeIndex.build(load_kb(MAIN_KB))
 
 
-@pytest.mark.parametrize("kb_path, queries_path, min_cases", CASES, ids=["main", "other"])
+@pytest.mark.parametrize("kb_path, queries_path, min_cases", CASES,
+                         ids=["main", "guitar", "vocal", "drawing"])
 def test_recall(kb_path, queries_path, min_cases):
     kb = load_kb(kb_path)
     index = KnowledgeIndex.build(kb)
@@ -132,3 +135,51 @@ def test_cli_search_default_k_and_other_kb():
     assert result.exit_code == 0
     ids = json.loads(result.output)
     assert ids[0] == "fingers-hurt" and len(ids) == 3
+
+
+@pytest.fixture(scope="module")
+def drawing_index() -> KnowledgeIndex:
+    return KnowledgeIndex.build(load_kb(DATA / "kb_drawing.json"))
+
+
+@pytest.fixture(scope="module")
+def vocal_index() -> KnowledgeIndex:
+    return KnowledgeIndex.build(load_kb(DATA / "kb_vocal.json"))
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("курс по прокриейт есть?", "digital-art"),                 # a Latin name typed in Cyrillic
+    ("как отправить рисунок на проверку", "feedback"),            # «проверка» ↔ «проверять»
+    ("со скольки лет берёте", "age-limits"),                      # a set phrase of clients
+    ("как заплатить из-за границы", "pay-options"),
+])
+def test_generalisation_drawing(drawing_index, query, expected):
+    assert expected in drawing_index.search_ids(query, 3)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("задыхаюсь когда пою длинные фразы", "breath-mini"),       # prefixed verb ↔ noun stem
+    ("хочу петь рок, это к вам?", "styles"),                      # part of «рок-баллады»
+    ("уже пою в караоке, хочу выше брать ноты", "voice-pop"),     # «пою»: петь, not поить
+    ("я мужик, курсы же больше для женщин?", "male-voice"),       # everyday slang
+    ("а пожилым людям дешевле?", "senior-discount"),
+])
+def test_generalisation_vocal(vocal_index, query, expected):
+    assert expected in vocal_index.search_ids(query, 3)
+
+
+def test_speed_under_5_ms_per_query():
+    import time
+
+    total, n = 0.0, 0
+    for kb_path, queries_path, _ in CASES:
+        index = KnowledgeIndex.build(load_kb(kb_path))
+        cases = read_cases(queries_path)
+        for query, _ in cases:  # warm the lemma caches
+            index._search(query, 3)
+        t0 = time.perf_counter()
+        for query, _ in cases:
+            index._search(query, 3)  # not the per-index memo: the real work
+        total += time.perf_counter() - t0
+        n += len(cases)
+    assert total / n * 1000 < 5.0

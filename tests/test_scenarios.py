@@ -117,6 +117,9 @@ def test_price_objection_offer_within_cap_and_never_above(gapp, model, vk, clock
     assert "50%" not in sent
     turn = last_turn(gapp)
     assert turn.decisions["offer"]["granted"] is False and "guardrail:discount" in turn.flags
+    details = turn.usage["flag_details"]
+    assert {"flag": "guardrail:discount", "stage": "reply", "fragment": "50%",
+            "reason": "скидка 50% больше предела 20%"} in details
 
 
 def test_existing_student_asks_to_extend_access(gapp, model, gemini, vk, clock) -> None:  # noqa: ANN001

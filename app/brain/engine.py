@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from app.brain.analysis import Analysis
 
 from app.brain.errors import LlmError
-from app.brain.guardrails import FALLBACK_REPLY, check_reply
+from app.brain.guardrails import FALLBACK_REPLY, check_reply_details
 from app.brain.prompts import PROMPT_VERSION
 from app.brain.types import Brain, BrainResult, Decisions, StageResult, TurnContext
 
@@ -28,6 +28,7 @@ class _Run:
         self.ctx, self.primary, self.offline = ctx, primary, offline
         self.on_event = on_event
         self.flags: list[str] = []
+        self.reasons: list[str] = []
         self.usage: dict[str, Any] = {}
 
     def event(self, name: str, **data: Any) -> None:
@@ -69,11 +70,21 @@ class _Run:
     def offline_reply(self, analysis: Analysis, decisions: Decisions, stage: str) -> str:
         return self.reply(self.offline, analysis, decisions, stage) or ""
 
-    def guarded(self, text: str, analysis: Analysis, decisions: Decisions) -> list[str]:
-        flags = check_reply(text, self.ctx, decisions, getattr(analysis, "kb_ids", ()) or ())
+    def guarded(self, text: str, analysis: Analysis, decisions: Decisions,
+                stage: str = "reply") -> list[str]:
+        """Flag names of `text`; each flag's reason and fragment go to usage["flag_details"]
+        (a list beside the per-stage usage mappings), which the panel shows on the turn."""
+        details = check_reply_details(text, self.ctx, decisions, analysis)
+        flags = list(dict.fromkeys(f.name for f in details))
+        # what the regeneration is told: each problem with its reason and fragment
+        self.reasons = [f"{d.name}: {d.reason}" + (f" («{d.fragment[:60]}»)" if d.fragment else "")
+                        for d in details[:4]]
         for f in flags:
             self.flag(f"guardrail:{f}")
-        if flags:
+        if details:
+            stored = self.usage.setdefault("flag_details", [])
+            stored += [{"flag": f"guardrail:{d.name}", "stage": stage, "reason": d.reason,
+                        "fragment": d.fragment[:200]} for d in details][:20 - len(stored)]
             self.event("guardrail", flags=flags, text=text[:300])
         return flags
 
@@ -85,13 +96,14 @@ class _Run:
             text = self.offline_reply(analysis, decisions, "reply")
         flags = self.guarded(text, analysis, decisions)
         if flags and not from_offline:
-            retry = dataclasses.replace(decisions, guardrail_flags=flags)
+            retry = dataclasses.replace(decisions, guardrail_flags=self.reasons or flags)
             text = self.reply(self.primary, analysis, retry, "reply_regenerated") or ""
-            flags = self.guarded(text, analysis, decisions) if text else ["empty"]
+            flags = (self.guarded(text, analysis, decisions, "reply_regenerated") if text
+                     else ["empty"])
             if flags:
                 self.flag("reply_fallback")
                 text = self.offline_reply(analysis, decisions, "reply_offline")
-                flags = self.guarded(text, analysis, decisions)
+                flags = self.guarded(text, analysis, decisions, "reply_offline")
         if flags:
             self.event("fallback_reply", flags=flags)
             return FALLBACK_REPLY, True

@@ -22,7 +22,9 @@ from google.genai import types as gtypes
 from app.brain.errors import (LlmBlocked, LlmError, LlmInvalidOutput, LlmRateLimited,
                               LlmServerError, LlmTimeout)
 from app.brain.analysis import ANALYSIS_SCHEMA, AnalysisInvalid, parse_analysis
-from app.brain.prompting import build_analysis_content, build_reply_content, clip
+from app.brain.prompting import (
+    DEFAULT_KB_TOKEN_BUDGET, build_analysis_content, build_reply_content, clip,
+)
 from app.brain.prompts import DEFAULT_PROMPTS, PromptSet
 from app.brain.media_prompt import media_note
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
@@ -87,6 +89,7 @@ def _usage(model: str, response: Any, attempts: int, started: float) -> Usage:
     return Usage(model=model, attempts=max(1, attempts),
                  prompt_tokens=(meta.prompt_token_count or 0) if meta else 0,
                  output_tokens=(meta.candidates_token_count or 0) if meta else 0,
+                 cached_tokens=(meta.cached_content_token_count or 0) if meta else 0,
                  latency_ms=int((time.monotonic() - started) * 1000))
 
 
@@ -112,10 +115,12 @@ class GeminiBrain:
                  timeout_s: float = 30.0, max_attempts: int = 3, backoff_base_s: float = 0.5,
                  *, api_version: Optional[str] = "v1beta", max_connections: int = 64,
                  sleep: Callable[[float], None] = time.sleep, name: str = "gemini",
-                 prompts: Optional[PromptSet] = None):
+                 prompts: Optional[PromptSet] = None,
+                 kb_token_budget: int = DEFAULT_KB_TOKEN_BUDGET):
         self.name = name
         self.prompts = prompts or DEFAULT_PROMPTS  # another directory: the eval lab's --prompts
         self.prompt_version = self.prompts.version
+        self.kb_token_budget = kb_token_budget
         self.analysis_model = analysis_model
         self.reply_model = reply_model
         self.max_attempts = max(1, max_attempts)
@@ -168,7 +173,7 @@ class GeminiBrain:
 
     def analyze(self, ctx: TurnContext) -> StageResult:
         system = self.prompts.load("analysis")
-        content = build_analysis_content(ctx)
+        content = build_analysis_content(ctx, self.kb_token_budget)
         user = self._user(content, ctx, "analysis")
         config = gtypes.GenerateContentConfig(
             system_instruction=system, temperature=0.2,
@@ -197,7 +202,7 @@ class GeminiBrain:
 
     def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult:
         system = self.prompts.load("reply" if ctx.kind == "reply" else "reminder")
-        content = build_reply_content(ctx, analysis, decisions)
+        content = build_reply_content(ctx, analysis, decisions, self.kb_token_budget)
         config = gtypes.GenerateContentConfig(system_instruction=system, temperature=0.7)
         answer = self._generate(self.reply_model, self._user(content, ctx, "reply"), config)
         return StageResult(value=answer.text.strip(), usage=answer.usage,
@@ -210,4 +215,5 @@ class GeminiBrain:
 def _merge(a: Usage, b: Usage) -> Usage:
     return Usage(model=a.model, prompt_tokens=a.prompt_tokens + b.prompt_tokens,
                  output_tokens=a.output_tokens + b.output_tokens,
+                 cached_tokens=a.cached_tokens + b.cached_tokens,
                  latency_ms=a.latency_ms + b.latency_ms, attempts=a.attempts + b.attempts)

@@ -9,11 +9,15 @@ from datetime import datetime
 from typing import Any, Callable, Optional, Sequence
 
 from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, OfferRequest
-from app.brain.prompting import clip, format_rub, kb_entry, local, ru_date, ru_moment
+from app.brain.prompting import clip, kb_entry, local, ru_date, ru_moment
 from app.brain.offline_rules import (
     EMAIL_RE, PHONE_RE, NAME_RE, AGE_RE, LEVELS, GOALS, INSTRUMENT_RE, OBJECTIONS, ANGER_RE,
     HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, DISCOUNT_RE, ACCESS_RE,
     EXTEND_RE, THANKS_RE, GREETING_RE,
+)
+from app.brain.offline_answers import (
+    already_sent, answered_ids, not_repeated, clarifying_question, confident, entry_answer, hits as _hits,
+    is_browsing, product_line,
 )
 from app.brain import offline_media
 from app.brain.offline_students import extension_lines, extension_text, purchases_text
@@ -81,20 +85,7 @@ def _offer(ctx: TurnContext, stage: str, text: str) -> Optional[OfferRequest]:
     return OfferRequest(offer_id=wanted, reason="клиент спросил о скидке") if wanted in ids else None
 
 
-def _hits(ctx: TurnContext, text: str) -> list[Any]:
-    return ctx.kb_index.search(text, k=3) if ctx.kb_index is not None and text.strip() else []
-
-
-FAQ_MIN_SCORE = 3.0
-FAQ_MIN_MARGIN = 1.3
-PRODUCT_MIN_SCORE = 4.0
-
-
-def confident_faq(hits: list[Any]) -> Optional[str]:
-    """The top FAQ entry when it clearly wins: high enough and ahead of the runner-up."""
-    if not hits or hits[0].kind != "faq" or hits[0].score < FAQ_MIN_SCORE:
-        return None
-    return hits[0].id if len(hits) == 1 or hits[0].score >= FAQ_MIN_MARGIN * hits[1].score else None
+PRODUCT_SHARE = 0.85  # a product hit counts when it scores this share of the top hit
 
 
 def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> Analysis:
@@ -102,8 +93,9 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
     stage = funnel_stage(ctx, text)
     hits = _hits(ctx, text)
     angry, human = ANGER_RE.search(text), HUMAN_RE.search(text)
-    unanswered = ("?" in text and not confident_faq(hits) and not angry and not human
-                  and not any(h.kind == "product" for h in hits) and stage not in ("warm", "hot"))
+    unanswered = ("?" in text and confident(hits) is None and not angry and not human
+                  and not answered_ids(ctx, text) and clarifying_question(ctx, text) is None
+                  and stage not in ("warm", "hot"))
     escalate = Escalation(needed=bool(angry or human or unanswered),
                           reason="раздражение клиента" if angry else "просит человека или возврат"
                           if human else "вопрос без ответа в базе знаний" if unanswered else "")
@@ -142,53 +134,63 @@ def offer_text(decisions: Decisions, tz: str) -> Optional[str]:
     return f"Для вас есть скидка {o.percent}% по промокоду {o.code}{until}."
 
 
-def product_line(p: Any) -> str:
-    access = f"доступ на {p.access_days} дней" if p.access_days else "бессрочный доступ"
-    return f"«{p.title}» — {format_rub(p.price_rub)}, {access}. {p.summary}"
+def _for_kids(p: Any) -> bool:
+    text = " ".join([p.id, p.title, *p.suits]).lower()
+    return bool(re.search(r"kid|child|дет|ребён|ребен|школьник", text))
 
 
 def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[Any]:
     owned = {p.product_id for p in ctx.card.purchases}
     level = analysis.facts.level or ctx.card.level
     found = [kb_entry(ctx.kb, h.id) for h in hits if h.kind == "product"
-             and (h.score >= PRODUCT_MIN_SCORE or level)]
+             and (h.score >= PRODUCT_SHARE * hits[0].score or level)]
     if level:  # never suggest a course of another level than the client's
         found = [p for p in found if p is not None and p.level in (level, "any")]
     if not found:
         level = level or "beginner"
         kids = (analysis.facts.goal or ctx.card.goal or "") == "обучение ребёнка"
-        found = [p for p in ctx.kb.products if (p.id.startswith("kids") == kids)
+        found = [p for p in ctx.kb.products if _for_kids(p) == kids
                  and p.kind == "course" and p.level == level]
     return [p for p in found if p is not None and p.id not in owned][:2]
 
 
 def _question(ctx: TurnContext, analysis: Any) -> str:
     if (analysis.facts.goal or ctx.card.goal) == "обучение ребёнка":
-        return pick(("Расскажите, сколько лет ребёнку и занимался ли он музыкой раньше?",
-                     "Ребёнок уже пробовал играть или начинает с нуля?"), ctx.turn_id)
+        return pick(("Расскажите, сколько лет ребёнку и занимался ли он этим раньше?",
+                     "Ребёнок уже пробовал заниматься или начинает с нуля?"), ctx.turn_id)
     if not (analysis.facts.level or ctx.card.level):
-        return pick(("Скажите, вы уже пробовали играть или начинаете с нуля?",
-                     "Расскажите, играли ли вы раньше — хотя бы немного?"), ctx.turn_id)
+        return pick(("Скажите, вы уже пробовали заниматься или начинаете с нуля?",
+                     "Расскажите, был ли у вас опыт раньше — хотя бы немного?"), ctx.turn_id)
     if not (analysis.facts.goal or ctx.card.goal):
-        return pick(("О чём вы мечтаете в музыке — что хотелось бы сыграть?",
-                     "А что хочется играть: любимые песни, классику, аккомпанемент?"), ctx.turn_id)
+        return pick(("О чём вы мечтаете — чему хотелось бы научиться в первую очередь?",
+                     "Расскажите, к какому результату хочется прийти?"), ctx.turn_id)
     return pick(("Если появятся вопросы — пишите, я на связи.", "Что ещё подсказать?"), ctx.turn_id)
 
 
-QUESTION_SPLIT_RE = re.compile(r"(?<=[?!.])\s+|\n+")
-MAX_FAQ_ANSWERS = 2
+def _answer(ctx: TurnContext, analysis: Any, ids: list[str]) -> list[str]:
+    lead = pick(("Хороший вопрос!", "Спасибо, что спросили!", "Понимаю, это важно."), ctx.turn_id)
+    return [lead, *[entry_answer(kb_entry(ctx.kb, i)) for i in ids], _question(ctx, analysis)]
 
 
-def answered_faqs(ctx: TurnContext, text: str) -> list[str]:
-    """Confident FAQ answers for the whole message, then for each of its questions (a client
-    often asks two things at once), without repeats; at most MAX_FAQ_ANSWERS."""
-    ids: list[str] = []
-    parts = [text] + [p for p in QUESTION_SPLIT_RE.split(text) if "?" in p and p != text]
-    for part in parts:
-        faq_id = confident_faq(_hits(ctx, part))
-        if faq_id and faq_id not in ids:
-            ids.append(faq_id)
-    return ids[:MAX_FAQ_ANSWERS]
+def _products(ctx: TurnContext, analysis: Any, found: list[Any]) -> list[str]:
+    """A short list of fitting products, never one this dialog has already been sent."""
+    lines = [product_line(p) for p in suggest_products(ctx, analysis, found)]
+    fresh = [line for line in lines if not already_sent(ctx, line)]
+    if not fresh:
+        return []
+    return ([pick(("Вот что могу предложить.", "Подберу вам подходящий вариант."), ctx.turn_id)]
+            + fresh + [_question(ctx, analysis)])
+
+
+def _not_sure(ctx: TurnContext, analysis: Any, text: str) -> list[str]:
+    clarify = clarifying_question(ctx, text) if "?" in text or len(text) > 25 else None
+    if clarify and not analysis.escalate.needed:
+        return [pick(("Хочу ответить точно.", "Хочу понять вас правильно."), ctx.turn_id), clarify]
+    if analysis.escalate.needed or "?" in text:
+        return ["Честно скажу: точного ответа у меня под рукой нет, а гадать не хочу. "
+                "Передам вопрос коллегам из школы — вам ответят здесь же."]
+    return [pick(("Хочу разобраться как следует.", "Постараюсь помочь."), ctx.turn_id),
+            "Расскажите, пожалуйста, чуть подробнее, что вас интересует?"]
 
 
 ORDER_CHECK_TEXT = ("Вижу, что по вашему контакту есть оплата, но подтвердить её я пока не могу: "
@@ -196,37 +198,41 @@ ORDER_CHECK_TEXT = ("Вижу, что по вашему контакту ест�
 
 
 def _body(ctx: TurnContext, analysis: Any) -> list[str]:
-    text, hits, turn = ctx.new_text, _hits(ctx, ctx.new_text), ctx.turn_id
-    faq_ids = answered_faqs(ctx, text)
+    text, turn = ctx.new_text, ctx.turn_id
+    found = _hits(ctx, text)
     mine = ctx.card.purchases and ACCESS_RE.search(text)
     if ctx.card.order_check_pending and not ctx.card.purchases and ACCESS_RE.search(text):
         return [ORDER_CHECK_TEXT]
-    if faq_ids and not mine:
-        lead = pick(("Хороший вопрос!", "Спасибо, что спросили!", "Понимаю, это важно."), turn)
-        answers = [kb_entry(ctx.kb, f).answer for f in faq_ids]
-        return [lead, *answers, _question(ctx, analysis)]
-    if mine or (ctx.card.purchases and analysis.funnel_stage in ("client", "returning")):
+    if mine or (ctx.card.purchases and analysis.funnel_stage in ("client", "returning")
+                and not answered_ids(ctx, text)):
         extension = extension_lines(ctx) if EXTEND_RE.search(text) else []
         return [purchases_text(ctx), *extension,
                 pick(("Чем могу помочь с занятиями?", "Подсказать что-нибудь по курсам?"), turn)]
+    if is_browsing(text):
+        return ["Конечно, смотрите спокойно — здесь нет никакой спешки. Если появится вопрос "
+                "о занятиях или захочется понять, с чего начать, просто напишите."]
+    ids = answered_ids(ctx, text, buying=bool(HOT_RE.search(text)))
+    if ids:
+        return _answer(ctx, analysis, ids)
     wants = HOT_RE.search(text) or WARM_RE.search(text)
-    products = suggest_products(ctx, analysis, hits) if wants else []
+    # a question (not about price or buying) whose closest entry is an FAQ is clarified, not
+    # answered with a product list
+    asks_faq = ("?" in text and not HOT_RE.search(text) and bool(found) and found[0].kind == "faq"
+                and not any(h.kind == "product" and h.score >= PRODUCT_SHARE * found[0].score
+                            for h in found))
+    products = _products(ctx, analysis, found) if wants and not asks_faq else []
     if products:
-        return ([pick(("Вот что могу предложить.", "Подберу вам подходящий вариант."), turn)]
-                + [product_line(p) for p in products] + [_question(ctx, analysis)])
+        return products
     if ctx.card.is_new:
-        return ["Я помогаю ученикам школы Сергея Филимонова: подсказываю, с чего начать, "
-                "помогаю выбрать курс и отвечаю на вопросы о занятиях.", _question(ctx, analysis)]
+        school = getattr(getattr(ctx.kb, "school", None), "name", "") or "школы"
+        return [f"Это {school}. Я помогаю ученикам: подсказываю, с чего начать, помогаю "
+                "выбрать курс и отвечаю на вопросы о занятиях.", _question(ctx, analysis)]
     if THANKS_RE.search(text) and "?" not in text:
         return [pick(("Всегда пожалуйста!", "Пожалуйста, обращайтесь!"), turn)]
     if GREETING_RE.match(text.strip()) and len(text) < 40:
         return [f"Здравствуйте{', ' + ctx.card.first_name if ctx.card.first_name else ''}! "
                 "Чем могу помочь?"]
-    if analysis.escalate.needed:
-        return ["Хочу ответить вам точно, поэтому передам вопрос коллегам из школы — "
-                "вам ответят здесь же.", _question(ctx, analysis)]
-    return [pick(("Хочу разобраться как следует.", "Постараюсь помочь."), turn),
-            "Расскажите, пожалуйста, чуть подробнее, что вас интересует?"]
+    return _not_sure(ctx, analysis, text)
 
 
 def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
@@ -254,7 +260,7 @@ def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
     parts.insert(len(parts) - 1 if len(parts) > 1 else len(parts), offer_text(decisions, tz) or "")
     if offline_media.voice_unheard(ctx) and ctx.plain_text.strip():
         parts.append(offline_media.VOICE_WITH_TEXT)
-    return " ".join(p.strip() for p in parts if p and p.strip())
+    return not_repeated(ctx, " ".join(p.strip() for p in parts if p and p.strip()))
 
 
 def compose_proactive(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
@@ -275,11 +281,11 @@ KB_NO_MATCH = "kb_no_match"  # a question the rules found no confident KB entry 
 
 
 def kb_no_match(ctx: TurnContext) -> bool:
-    """A client's question with neither a confident FAQ answer nor a product that fits."""
+    """A client's question for which the rules found no confident KB entry."""
     text = ctx.new_text if ctx.kind == "reply" else ""
     if "?" not in text or ctx.kb_index is None:
         return False
-    return not answered_faqs(ctx, text) and not any(h.kind == "product" for h in _hits(ctx, text))
+    return not answered_ids(ctx, text)
 
 
 class OfflineBrain:

@@ -2,15 +2,35 @@
 
 Every section has its own character budget, so the prompt does not grow with the length of
 the dialog. Client text is fenced as data (and cannot close the fence itself).
+
+Knowledge: when the rendered KB fits `kb_budget` tokens (KB_CONTEXT_TOKEN_BUDGET), both stages
+get the whole KB as one block placed first, before anything that changes per turn, so that the
+request prefix (system instruction + KB) is identical across turns and Gemini's implicit
+context caching applies. Over the budget, retrieval picks the passages (see `kb_ids_for`).
 """
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Iterable, Optional
-from zoneinfo import ZoneInfo
+from typing import Any, Optional
 
+from app.brain.prompt_kb import (  # noqa: F401  (re-exported: guardrails, offline, tests)
+    DEFAULT_KB_TOKEN_BUDGET, entry_text, estimate_tokens, is_product, kb_entry, kb_head,
+    kb_ids_for, render_catalogue, render_faq, render_kb, render_offers, render_product,
+    render_whole_kb, search_ids, whole_kb_fits,
+)
+from app.brain.text_format import (  # noqa: F401
+    _WEEKDAYS, clip, fence, format_rub, local, ru_date, ru_moment,
+)
 from app.brain.types import ClientCard, Decisions, HistoryMessage, TurnContext
+
+__all__ = [  # the KB renderers and formatters are re-exported for guardrails, offline and tests
+    "DEFAULT_KB_TOKEN_BUDGET", "build_analysis_content", "build_reply_content", "clip",
+    "entry_text", "estimate_tokens", "fence", "format_rub", "is_product", "kb_entry", "kb_head",
+    "kb_ids_for", "local", "render_catalogue", "render_faq", "render_kb", "render_offers",
+    "render_product",
+    "render_whole_kb", "ru_date", "ru_moment", "search_ids", "whole_kb_fits",
+]
 
 HISTORY_MAX_MESSAGES = 20
 HISTORY_MSG_CHARS = 500
@@ -20,130 +40,11 @@ NEW_MSG_CHARS = 1500
 NEW_CHARS = 3000
 SUMMARY_CHARS = 1500
 CARD_CHARS = 2000
-KB_MAX_PASSAGES = 5
-KB_PASSAGE_CHARS = 1500
-KB_CHARS = 6000
-CATALOGUE_CHARS = 1500
 ANALYSIS_CHARS = 2000
 DECISIONS_CHARS = 1200
 # the sum of the section budgets plus headers; the final content is clipped to it anyway
-MAX_CONTENT_CHARS = 26000
+MAX_CONTENT_CHARS = 29000
 
-_MONTHS = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
-           "сентября", "октября", "ноября", "декабря")
-_WEEKDAYS_ACC = ("понедельник", "вторник", "среду", "четверг", "пятницу", "субботу",
-                 "воскресенье")
-_WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота",
-             "воскресенье")
-_LEVELS = {"beginner": "с нуля / начинающий", "intermediate": "средний",
-           "advanced": "продвинутый", "any": "любой"}
-
-
-def clip(text: str, limit: int) -> str:
-    text = (text or "").strip()
-    return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
-
-
-def fence(text: str) -> str:
-    """Client text can't open or close our tags."""
-    return (text or "").replace("<", "‹").replace(">", "›")
-
-
-def local(dt: datetime, tz: str) -> datetime:
-    try:
-        return dt.astimezone(ZoneInfo(tz))
-    except (KeyError, ValueError):
-        return dt.astimezone(ZoneInfo("Europe/Moscow"))
-
-
-def ru_date(dt: datetime, tz: str = "Europe/Moscow", year: bool = False) -> str:
-    d = local(dt, tz)
-    return f"{d.day} {_MONTHS[d.month - 1]}" + (f" {d.year}" if year else "")
-
-
-def ru_moment(dt: datetime, tz: str = "Europe/Moscow") -> str:
-    """'в пятницу, 4 декабря, в 19:00' in the client's zone."""
-    d = local(dt, tz)
-    return f"в {_WEEKDAYS_ACC[d.weekday()]}, {ru_date(d, tz)}, в {d:%H:%M}"
-
-
-def format_rub(amount: int) -> str:
-    return f"{amount:,}".replace(",", " ") + " ₽"
-
-
-def kb_entry(kb: Any, entry_id: str) -> Any:
-    """A product or FAQ entry of the knowledge base, or None."""
-    return kb.entry(entry_id) if kb is not None else None
-
-
-def is_product(entry: Any) -> bool:
-    return getattr(entry, "price_rub", None) is not None
-
-
-def entry_text(entry: Any) -> str:
-    """The client-facing text of an entry, as a passage gives it (for guardrails too)."""
-    return render_product(entry) if is_product(entry) else render_faq(entry)
-
-
-def render_product(p: Any) -> str:
-    days = p.access_days
-    access = f"доступ {days} дней" if days else "бессрочный доступ"
-    lines = [f"[{p.id}] Продукт «{p.title}» — {format_rub(p.price_rub)}, "
-             f"{access}, уровень: {_LEVELS.get(p.level, p.level)}."]
-    ext = p.extension
-    if ext:
-        lines.append(f"Продление доступа: {format_rub(ext.price_rub)} "
-                     f"за {ext.days} дней.")
-    lines.append(p.summary or "")
-    if p.includes:
-        lines.append("Входит: " + "; ".join(p.includes))
-    if p.suits:
-        lines.append("Подходит: " + "; ".join(p.suits))
-    if p.url:
-        lines.append(f"Ссылка: {p.url}")
-    return "\n".join(x for x in lines if x)
-
-
-def render_faq(f: Any) -> str:
-    return f"[{f.id}] Вопрос: {f.question}\nОтвет: {f.answer}"
-
-
-def search_ids(ctx: TurnContext, query: str, k: int = 3) -> list[str]:
-    if ctx.kb_index is None or not query.strip():
-        return []
-    return [h.id for h in ctx.kb_index.search(query, k=k)]
-
-
-def kb_ids_for(ctx: TurnContext, extra: Iterable[str] = ()) -> list[str]:
-    query = ctx.new_text or ctx.reminder_context or ""
-    ids = list(extra) + search_ids(ctx, clip(query, 1000))
-    if ctx.kind == "access_extension":
-        ids = [p.product_id for p in ctx.card.purchases] + ids
-    out: list[str] = []
-    for i in ids:
-        if i not in out and kb_entry(ctx.kb, i) is not None:
-            out.append(i)
-    return out[:KB_MAX_PASSAGES]
-
-
-def render_kb(ctx: TurnContext, ids: list[str]) -> str:
-    parts: list[str] = []
-    used = 0
-    for i in ids:
-        entry = kb_entry(ctx.kb, i)
-        text = clip(entry_text(entry), KB_PASSAGE_CHARS)
-        if used + len(text) > KB_CHARS:
-            break
-        parts.append(text)
-        used += len(text)
-    return "\n\n".join(parts) or "(подходящих записей не найдено)"
-
-
-def render_catalogue(kb: Any) -> str:
-    lines = [f"[{p.id}] «{p.title}» — {format_rub(p.price_rub)}, "
-             f"уровень: {_LEVELS.get(p.level, p.level)}"
-             for p in (kb.products if kb is not None else [])]
-    return clip("\n".join(lines), CATALOGUE_CHARS)
 
 
 def _access(until: Optional[datetime], now: datetime, tz: str) -> str:
@@ -170,9 +71,10 @@ def render_card(card: ClientCard, now: datetime) -> str:
                     "написал в чате (не подтверждён). Не подтверждай покупку и сроки доступа — "
                     "скажи, что менеджер проверит заказ и напишет.")
     if card.tags:
-        rows.append("Метки: " + ", ".join(card.tags[:10]))
+        rows.append("Метки сотрудников (не называй клиенту): " + ", ".join(card.tags[:10]))
     if card.notes:
-        rows.append("Заметки: " + clip(fence(card.notes), 500))
+        rows.append("Заметки сотрудников (не пересказывай клиенту): "
+                    + clip(fence(card.notes), 500))
     for p in card.purchases[:10]:
         rows.append(f"Покупка: «{p.title}» ({p.product_id}), оплачено {ru_date(p.paid_at, tz, True)}, "
                     f"{_access(p.access_until, now, tz)}")
@@ -234,11 +136,19 @@ def _finish(parts: list[str]) -> str:
     return clip("\n\n".join(parts), MAX_CONTENT_CHARS)
 
 
-def build_analysis_content(ctx: TurnContext) -> str:
+def _assemble(head: list[str], parts: list[str]) -> str:
+    """The stable KB block first (not clipped: bounded by the budget), then the turn."""
+    return "\n\n".join(head + [_finish(parts)])
+
+
+def build_analysis_content(ctx: TurnContext, kb_budget: int = DEFAULT_KB_TOKEN_BUDGET) -> str:
+    head = kb_head(ctx.kb, kb_budget) + ([render_offers(ctx.kb)] if ctx.kb is not None else [])
     parts = [_task(ctx)] + _common(ctx)
-    parts.append("<база_знаний>\n" + render_kb(ctx, kb_ids_for(ctx)) + "\n</база_знаний>")
-    parts.append("Верни анализ одним JSON-объектом по схеме.")
-    return _finish(parts)
+    if not whole_kb_fits(ctx.kb, kb_budget):
+        parts.append("<база_знаний>\n" + render_kb(ctx, kb_ids_for(ctx)) + "\n</база_знаний>")
+    parts.append("Верни анализ одним JSON-объектом по схеме (kb_ids — id записей базы знаний, "
+                 "которые отвечают клиенту).")
+    return _assemble(head, parts)
 
 
 def render_analysis(analysis: Any) -> str:
@@ -269,19 +179,23 @@ def render_decisions(d: Decisions, tz: str) -> str:
     if d.escalated:
         rows.append("Вопрос передан менеджеру школы: скажи, что менеджер ответит здесь же.")
     if d.guardrail_flags:
-        rows.append("Прошлый вариант ответа отклонён проверкой (" + ", ".join(d.guardrail_flags)
-                    + "): без внутренних пометок и JSON, только цены и скидки из данных выше.")
+        rows.append("Прошлый вариант ответа отклонён проверкой (" + "; ".join(d.guardrail_flags)
+                    + "): без внутренних пометок, заметок и JSON, только цены и скидки из данных "
+                    "выше, каждая цена — у своего продукта.")
     return clip("\n".join(rows), DECISIONS_CHARS)
 
 
-def build_reply_content(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
-    ids = kb_ids_for(ctx, extra=list(getattr(analysis, "kb_ids", []) or []))
+def build_reply_content(ctx: TurnContext, analysis: Any, decisions: Decisions,
+                        kb_budget: int = DEFAULT_KB_TOKEN_BUDGET) -> str:
+    head = kb_head(ctx.kb, kb_budget)
     parts = [_task(ctx)] + _common(ctx)
-    parts.append("<база_знаний>\n" + render_kb(ctx, ids) + "\n</база_знаний>")
-    parts.append("<каталог>\n" + render_catalogue(ctx.kb) + "\n</каталог>")
+    if not head:
+        ids = kb_ids_for(ctx, extra=list(getattr(analysis, "kb_ids", []) or []))
+        parts.append("<база_знаний>\n" + render_kb(ctx, ids) + "\n</база_знаний>")
+        parts.append("<каталог>\n" + render_catalogue(ctx.kb) + "\n</каталог>")
     parts.append("<внутренний_анализ> (не показывать клиенту)\n" + render_analysis(analysis)
                  + "\n</внутренний_анализ>")
     parts.append("<решения_программы> (не показывать клиенту)\n"
                  + render_decisions(decisions, ctx.card.timezone) + "\n</решения_программы>")
     parts.append("Напиши только текст сообщения клиенту.")
-    return _finish(parts)
+    return _assemble(head, parts)

@@ -109,6 +109,7 @@ class Usage:
     model: str
     prompt_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, served from Gemini's implicit context cache
     latency_ms: int = 0
     attempts: int = 1
 

@@ -33,8 +33,12 @@ STOP_WORDS = frozenset("""
 тоже также только даже ещё ага угу ок окей хорошо ладно спасибо пожалуйста
 быть есть был была было были будет будут являться мочь
 здравствуйте привет добрый подскажите скажите хотеть хотел хотела
-вопрос интересовать интересует подсказать сказать узнать
+вопрос интересовать интересует подсказать сказать узнать делать сделать
 """.split())
+
+# Words of a learning request that say little about which entry answers it («как научиться …»):
+# they count at half weight in queries.
+LIGHT_WORDS = frozenset("научиться учиться научить обучиться обучаться брать взять".split())
 
 _morph = None
 _morph_lock = threading.Lock()
@@ -81,6 +85,15 @@ def lemma(word: str) -> str:
 
 
 @lru_cache(maxsize=50_000)
+def alt_lemmas(word: str) -> tuple[str, ...]:
+    """Normal forms of the word's other readings («пою» → петь as well as поить)."""
+    if not re.search("[а-я]", word) or word in SLANG:
+        return ()
+    forms = dict.fromkeys(fold(p.normal_form) for p in morph().parse(word))
+    return tuple(f for f in forms if f != lemma(word))
+
+
+@lru_cache(maxsize=50_000)
 def is_known(word: str) -> bool:
     """True when the word is in the pymorphy dictionary (not a guess)."""
     if not re.search("[а-я]", word):
@@ -88,11 +101,41 @@ def is_known(word: str) -> bool:
     return morph().word_is_known(word)
 
 
+def split_words(text: str) -> list[str]:
+    """Words, and also the parts of hyphenated ones («рок-баллады» → рок-баллады, рок, баллады)."""
+    out = []
+    for w in words(text):
+        out.append(w)
+        if "-" in w and w not in SLANG:
+            out += [part for part in w.split("-") if len(part) >= 2]
+    return out
+
+
+STEM_LEN = 5
+_PREFIXES = ("пере", "разо", "рас", "раз", "при", "про", "под", "пред", "об", "от", "за", "вы",
+             "на", "по", "до", "из", "ис")
+
+
+def stems(lemma_: str) -> list[str]:
+    """Crude derivational stems of a lemma: its first STEM_LEN letters and, for a prefixed word,
+    the first STEM_LEN-1 letters after the prefix («проверка»/«проверять» → «прове»;
+    «задыхаться» → «дыха» like «дыхание»)."""
+    if len(lemma_) < STEM_LEN + 1 or not re.search("[а-я]", lemma_):
+        return []
+    out = [lemma_[:STEM_LEN]]
+    for prefix in _PREFIXES:
+        rest = lemma_[len(prefix):]
+        if lemma_.startswith(prefix) and len(rest) >= STEM_LEN:
+            out.append("~" + rest[:STEM_LEN - 1])
+            break
+    return out
+
+
 def lemmas(text: str, drop_stop: bool = True, noise: bool = False) -> list[str]:
-    """Lemmas of the text's words, stop words removed."""
+    """Lemmas of the text's words (and of hyphenated words' parts), stop words removed."""
     source = strip_noise(text) if noise else text
     out = []
-    for w in words(source):
+    for w in split_words(source):
         if drop_stop and w in STOP_WORDS:
             continue
         for lm in lemma(w).split():
@@ -101,6 +144,7 @@ def lemmas(text: str, drop_stop: bool = True, noise: bool = False) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=50_000)
 def trigrams(word: str) -> frozenset[str]:
     padded = f" {word} "
     return frozenset(padded[i:i + 3] for i in range(len(padded) - 2))

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from . import ru_text
+from . import client_words, ru_text
 from .synonyms import GROUPS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,6 +28,7 @@ FIELDS = {
 }
 PHRASE_BONUS = 1.5       # weight of the best close match with one of the entry's questions
 SYNONYM_WEIGHT = 0.4
+STEM_WEIGHT = 0.45       # a word of the same stem («проверка» → «проверять»)
 FUZZY_WEIGHT = 0.8
 PREFIX_WEIGHT = 0.4
 COVERAGE = 0.7           # share of the score that depends on how much of the query is matched
@@ -51,6 +52,8 @@ class Hit:
     id: str
     kind: Literal["product", "faq"]
     score: float
+    coverage: float = 0.0  # share of the query's (idf-weighted) words that the entry matches
+    exact: float = 0.0  # the same, counting only the query's own words (no synonyms, stems)
 
 
 @dataclass
@@ -126,6 +129,20 @@ class KnowledgeIndex:
             if len(form) >= 3:
                 for g in ru_text.trigrams(form):
                     self.trigram_index[g].add(form)
+        # Latin words of the entries by consonant skeleton («procreate» ← «прокриейт»)
+        self.latin: dict[str, set[str]] = defaultdict(set)
+        for term in self.vocab:
+            if ru_text.re.fullmatch("[a-z]{3,}", term) and client_words.skeleton(term):
+                self.latin[client_words.skeleton(term)].add(term)
+        self.latin.pop("", None)
+        # derivational stems of the entries' words (see ru_text.stems)
+        self.stem_index: dict[str, set[str]] = defaultdict(set)
+        for term in self.vocab:
+            if len(term) >= ru_text.STEM_LEN and ru_text.re.search("[а-я]", term):
+                self.stem_index[term[:ru_text.STEM_LEN]].add(term)
+                self.stem_index["^" + term[:ru_text.STEM_LEN - 1]].add(term)
+            for s in ru_text.stems(term)[1:]:
+                self.stem_index[s].add(term)
         self.synonyms: dict[str, set[str]] = defaultdict(set)
         for group in GROUPS:
             members = {lm for w in group.split() for lm in ru_text.lemma(w).split()}
@@ -164,16 +181,23 @@ class KnowledgeIndex:
             if weight > terms.get(term, 0.0):
                 terms[term] = weight
 
-        for word in ru_text.words(ru_text.strip_noise(query)):
+        clean = client_words.normalise_phrases(ru_text.strip_noise(query))
+        for word in ru_text.split_words(clean):
             if word in ru_text.STOP_WORDS:
                 continue
             for lm in ru_text.lemma(word).split():
                 if lm in ru_text.STOP_WORDS:
                     continue
+                weight = 0.5 if lm in ru_text.LIGHT_WORDS else 1.0
+                alts = [a for a in ru_text.alt_lemmas(word) if a in self.vocab
+                        and a not in ru_text.STOP_WORDS] if lm not in self.vocab else []
                 if lm in self.vocab:
-                    add(lm, 1.0)
+                    add(lm, weight)
                 elif word in self.vocab:
-                    add(word, 1.0)
+                    add(word, weight)
+                elif alts:  # another reading of the word is what the entries say
+                    for alt in alts:
+                        add(alt, 0.9 * weight)
                 else:
                     known = ru_text.is_known(word)
                     for form in dict.fromkeys((lm, word)):
@@ -184,11 +208,29 @@ class KnowledgeIndex:
                     for syn in self.synonyms.get(lm, ()):
                         if syn in self.vocab:
                             add(syn, 1.5 * SYNONYM_WEIGHT)
+                    for sibling in self._stem_siblings(lm):
+                        add(sibling, 1.5 * STEM_WEIGHT)
+                    for latin in self.latin.get(client_words.skeleton(word), ()):
+                        add(latin, FUZZY_WEIGHT)
         for term, weight in list(terms.items()):
             for syn in self.synonyms.get(term, ()):
                 if syn in self.vocab:
                     add(syn, weight * SYNONYM_WEIGHT)
+            for sibling in self._stem_siblings(term):
+                add(sibling, weight * STEM_WEIGHT)
         return terms
+
+    def _stem_siblings(self, term: str) -> set[str]:
+        """Entry words of the same stem as `term`, with or without a verbal prefix."""
+        keys = ru_text.stems(term)
+        if not keys:
+            return set()
+        found = set(self.stem_index.get(keys[0], ()))
+        for key in keys[1:]:  # prefixed query word: the bare root or another prefix
+            found |= self.stem_index.get(key, set()) | self.stem_index.get("^" + key[1:], set())
+        found |= self.stem_index.get("~" + term[:ru_text.STEM_LEN - 1], set())
+        found.discard(term)
+        return found
 
     def _phrase_bonus(self, doc: _Doc, terms: dict[str, float]) -> float:
         q = {t for t, w in terms.items() if w >= FUZZY_WEIGHT * 0.6}
@@ -221,17 +263,21 @@ class KnowledgeIndex:
         terms = self.query_terms(query)
         scores: dict[int, float] = defaultdict(float)
         covered: dict[int, float] = defaultdict(float)
+        exact: dict[int, float] = defaultdict(float)
         total = sum(self.idf.get(t, 0.0) * w for t, w in terms.items()) or 1.0
+        total_exact = sum(self.idf.get(t, 0.0) for t, w in terms.items() if w >= 1.0) or 1.0
         for term, weight in terms.items():
             for i, contrib in self.postings.get(term, {}).items():
                 scores[i] += weight * contrib
                 covered[i] += weight * self.idf[term]
+                exact[i] += self.idf[term] if weight >= 1.0 else 0.0
         for i in list(scores):
             coverage = covered[i] / total
             scores[i] = scores[i] * (1 - COVERAGE + COVERAGE * coverage)
             scores[i] += self._phrase_bonus(self.docs[i], terms)
         ranked = sorted(scores.items(), key=lambda item: (-round(item[1], 9), item[0]))
-        return [Hit(self.docs[i].id, self.docs[i].kind, round(s, 4)) for i, s in ranked[:k] if s > 0]
+        return [Hit(self.docs[i].id, self.docs[i].kind, round(s, 4), round(covered[i] / total, 3),
+                    round(exact[i] / total_exact, 3)) for i, s in ranked[:k] if s > 0]
 
     def search_ids(self, query: str, k: int = 3) -> list[str]:
         return [h.id for h in self.search(query, k)]

@@ -70,12 +70,14 @@ class RecordedRequest:
 
 
 def text_response(text: Optional[str], prompt_tokens: int = 120, output_tokens: int = 30,
-                  finish_reason: str = "STOP") -> Reply:
+                  finish_reason: str = "STOP", cached_tokens: int = 0) -> Reply:
     parts = [] if text is None else [{"text": text}]
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts},
                                  "finishReason": finish_reason, "index": 0}
     usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": output_tokens,
              "totalTokenCount": prompt_tokens + output_tokens}
+    if cached_tokens:
+        usage["cachedContentTokenCount"] = cached_tokens
     return 200, {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "fake"}
 
 

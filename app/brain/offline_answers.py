@@ -1,0 +1,113 @@
+"""How the offline brain answers a question from the KB, honestly.
+
+An entry answers only when the search is confident: it covers enough of the question and clearly
+beats the runner-up. Otherwise the brain asks one clarifying question (naming the two closest
+entries) or says warmly that it will ask a colleague. It never repeats a product list already
+sent in the dialog and never lists products to someone who is "just looking".
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from app.brain.text_format import format_rub
+from app.brain.types import TurnContext
+
+MIN_COVERAGE = 0.35  # share of the question the top entry matches
+MIN_MARGIN = 1.35  # top score against the runner-up's
+SURE_COVERAGE = 0.6  # ...or a clearly complete match with a smaller lead
+SURE_MARGIN = 1.15
+CLEAR_MARGIN = 2.0  # ...or far ahead of the runner-up
+MAX_ANSWERS = 2
+QUESTION_SPLIT_RE = re.compile(r"(?<=[?!.])\s+|\n+")
+BROWSING_RE = re.compile(
+    r"просто (?:смотр|гляж|интерес|изуча|чита|присматр)|пока (?:просто )?(?:смотр|присматр|"
+    r"ничего|думаю)|присматрива|ничего не (?:нужно|надо|ищу)|я просто так|без цели", re.I)
+
+
+def hits(ctx: TurnContext, text: str, k: int = 3) -> list[Any]:
+    if ctx.kb_index is None or not text.strip():
+        return []
+    return ctx.kb_index.search(text, k=k)
+
+
+def confident(found: list[Any]) -> Optional[Any]:
+    """The top hit when the search is sure of it, else None."""
+    if not found:
+        return None
+    top = found[0]
+    cover = getattr(top, "coverage", 1.0)
+    margin = top.score / found[1].score if len(found) > 1 and found[1].score > 0 else 99.0
+    if (cover >= MIN_COVERAGE and margin >= MIN_MARGIN) or margin >= CLEAR_MARGIN or \
+            (cover >= SURE_COVERAGE and margin >= SURE_MARGIN):
+        return top
+    return None
+
+
+def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]:
+    """Confident entries for the whole message, then for each of its questions (a client often
+    asks two things at once), without repeats; at most MAX_ANSWERS. When the client wants to
+    buy, an FAQ found only through look-alike words («записаться» → «запись») does not count."""
+    ids: list[str] = []
+    parts = [text] + [p for p in QUESTION_SPLIT_RE.split(text) if "?" in p and p != text]
+    for part in parts:
+        top = confident(hits(ctx, part))
+        if top is not None and buying and top.kind == "faq" and getattr(top, "exact", 1) == 0:
+            continue
+        if top is not None and top.id not in ids:
+            ids.append(top.id)
+    return ids[:MAX_ANSWERS]
+
+
+def product_line(p: Any) -> str:
+    access = f"доступ на {p.access_days} дней" if p.access_days else "бессрочный доступ"
+    return f"«{p.title}» — {format_rub(p.price_rub)}, {access}. {p.summary}"
+
+
+def entry_answer(entry: Any) -> str:
+    return entry.answer if hasattr(entry, "answer") else product_line(entry)
+
+
+def already_sent(ctx: TurnContext, text: str) -> bool:
+    """True when a bot message of this dialog already said `text` (a product line)."""
+    head = text[:80]
+    return any(m.direction == "out" and head in (m.text or "") for m in ctx.history)
+
+
+def clarifying_question(ctx: TurnContext, text: str) -> Optional[str]:
+    """One question naming the two closest entries, when the search hesitates between them."""
+    found = hits(ctx, text)
+    if len(found) < 2 or getattr(found[0], "coverage", 1.0) < 0.25:
+        return None
+    own_words = [t for t, w in ctx.kb_index.query_terms(text).items() if w >= 1.0]
+    if len(own_words) < 2:  # «где же человек?»: too little to choose between entries
+        return None
+    if len(found) > 2 and found[1].score < 1.15 * found[2].score:
+        return None  # not two candidates but many: a general question
+    names = []
+    for h in found[:2]:
+        entry = ctx.kb.entry(h.id)
+        name = entry.title if hasattr(entry, "title") else entry.question.rstrip("?")
+        names.append("«" + re.sub(r"[«»]", "", name) + "»")
+    return f"Уточните, пожалуйста, что вам ближе: {names[0]} или {names[1]}?"
+
+
+def is_browsing(text: str) -> bool:
+    return bool(BROWSING_RE.search(text))
+
+
+REPEAT_ALTERNATIVES = (
+    "Ваш вопрос уже у коллег из школы — они ответят здесь же. А пока могу рассказать, как "
+    "проходят занятия или с чего лучше начать. Что вам интереснее?",
+    "Коллеги уже в курсе и ответят в этом диалоге. Если хотите, напишите, что для вас сейчас "
+    "важнее всего, — подскажу, что смогу.",
+    "Спасибо за терпение! Я на связи, а коллеги из школы ответят здесь же.",
+)
+
+
+def not_repeated(ctx: TurnContext, reply: str) -> str:
+    """The reply, or another wording when this dialog has already been sent exactly it."""
+    sent = {(m.text or "").strip() for m in ctx.history if m.direction == "out"}
+    if reply not in sent:
+        return reply
+    return next((alt for alt in REPEAT_ALTERNATIVES if alt not in sent), reply)
