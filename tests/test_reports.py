@@ -126,6 +126,9 @@ def test_empty_period_gives_zeros(app) -> None:  # noqa: ANN001
     assert r["reminders"]["planned"] == 0 and r["escalations"]["count"] == 0
     assert r["escalations"]["minutes_to_person"]["median"] is None
     assert r["model"]["turns"] == 0 and r["model"]["cost_usd"] == 0
+    # the key is documented as a float: an empty period still says 0.0, not the integer 0
+    assert isinstance(r["model"]["cost_usd"], float)
+    assert all(isinstance(d["cost_usd"], float) for d in r["model"]["per_day"])
     assert r["kb_gaps"] == []
     text = app.test_cli_runner().invoke(args=["report", "summary"]).output
     assert "Funnel" in text and "KB gaps: none" in text

@@ -71,7 +71,7 @@ def model_usage(s: Session, period: Period, prices: Prices) -> dict[str, Any]:
     fallback, offline = s.execute(FALLBACKS, period.params).one()
     total = [sum(r[i] for r in rows.values()) for i in range(5)]
     return {"turns": total[0], "prompt_tokens": total[1], "cached_tokens": total[2],
-            "output_tokens": total[3], "cost_usd": round(total[4], 6),
+            "output_tokens": total[3], "cost_usd": round(float(total[4]), 6),
             "fallback_turns": int(fallback or 0), "offline_turns": int(offline or 0),
             "prices_usd_per_m": {"input": prices.input_per_m, "output": prices.output_per_m,
                                  "cached": prices.cached_per_m},
@@ -89,6 +89,6 @@ def _days(rows: dict[date, tuple], period: Period) -> list[dict[str, Any]]:
     day = first
     while day <= last:
         n, _, _, _, cost = rows.get(day, (0, 0, 0, 0, 0.0))
-        out.append({"day": day.isoformat(), "turns": n, "cost_usd": round(cost, 6)})
+        out.append({"day": day.isoformat(), "turns": n, "cost_usd": round(float(cost), 6)})
         day += timedelta(days=1)
     return out
