@@ -9,28 +9,25 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
-from datetime import datetime
-from typing import Any, Optional, TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.brain.engine import run_brain
 from app.turns import claims
 from app.turns.effects import apply_effects
-from app.turns.context import DialogState, load_turn_context, roll_summary, silent_reason
+from app.turns.context import DialogState, load_turn_context, silent_reason
 from app.brain.types import BrainResult, TurnContext
 from app.models import Client, Dialog, Message, Turn, TurnKind, TurnStatus
-from app.textsafe import clean_json, clean_text
-from app.vk.client import derive_part_random_id, derive_random_id, split_text
+from app.vk.client import derive_part_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
 from app.turns import refusals
 from app.turns.buttons import keyboard_for
 from app.turns.media import load_media
 from app.turns.sending import send_part, send_paths
+from app.turns.storing import store_result, turn_random_id
 from app.brain.offline_media import voice_unheard
 
 if TYPE_CHECKING:
@@ -44,10 +41,6 @@ RETRY_MAX_S = 600.0
 def retry_delay(attempt: int) -> float:
     """30 s, 1 min, 2 min, … 10 min: a VK or model outage of half an hour loses no turn."""
     return min(RETRY_MAX_S, RETRY_AFTER_S * 2 ** max(0, attempt - 1))
-
-
-def turn_random_id(turn_id: int) -> int:
-    return derive_random_id(f"turn:{turn_id}")
 
 
 class TurnReleased(Exception):
@@ -117,7 +110,7 @@ def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float
     result.flags += media_flags + (["voice_unheard"] if voice_unheard(ctx) else [])
     keyboard = None if result.fallback else keyboard_for(ctx, result.analysis, result.decisions,
                                                          state, svc.settings)
-    parts = _store_result(svc, claim, result, state, keyboard)  # and the outbound rows
+    parts = store_result(svc, claim, result, state, keyboard)  # and the outbound rows
     if result.fallback:
         _call_a_human(svc, state, claim.turn_id, result.flags)
     marks["stored"] = time.perf_counter()
@@ -202,40 +195,6 @@ def _fetch_names(svc: Services, state: DialogState, ctx: TurnContext) -> None:
     ctx.card.last_name = last or ctx.card.last_name
 
 
-def _store_result(svc: Services, claim: claims.Claim, result: BrainResult,
-                  state: DialogState, keyboard: str | None = None) -> list[str]:
-    """The turn's analysis and reply, and (when it may be sent) the outbound rows."""
-    result.reply_text = clean_text(result.reply_text or "")
-    parts = split_text(result.reply_text) if state.may_send else []
-    with svc.db.session() as s:
-        turn = s.get(Turn, claim.turn_id)
-        turn.analysis = clean_json(_jsonable(result.analysis))
-        turn.decisions = clean_json(_jsonable(result.decisions))
-        turn.reply_text = result.reply_text
-        turn.flags = list(result.flags) + ([f"silent:{state.silent_reason}"]
-                                           if state.silent_reason else [])
-        turn.usage = result.usage
-        turn.prompt_version = result.prompt_version
-        turn.brain = "+".join(sorted({u.get("model", "?") for u in result.usage.values()
-                                      if isinstance(u, dict)})) or None
-        roll_summary(s, s.get(Dialog, claim.dialog_id), svc.settings.history_window)
-        store_outbound(s, claim.turn_id, state, parts, svc.clock.now(), "bot", keyboard)
-    return parts
-
-
-def store_outbound(s: Session, turn_id: int, state: DialogState, parts: list[str], now: datetime,
-                   source: str, keyboard: Optional[str] = None) -> None:
-    """Outbound rows go in before the send, so VK's `message_reply` echoes are recognised.
-    The keyboard rides on the last part."""
-    base = turn_random_id(turn_id)
-    for i, part in enumerate(parts):
-        s.execute(insert(Message).values(
-            dialog_id=state.dialog_id, direction="out", source=source, text=part,
-            random_id=derive_part_random_id(base, i), turn_id=turn_id, part=i,
-            attachments=[], created_at=now, keyboard=keyboard if i == len(parts) - 1 else None,
-        ).on_conflict_do_nothing(constraint="uq_messages_turn_part"))
-
-
 def deliver(svc: Services, turn_id: int, state: DialogState, parts: list[str]) -> list[int]:
     """Send the stored parts not yet delivered (random_id per part: VK drops a repeat), and
     record each part's VK id as soon as it is sent."""
@@ -282,20 +241,3 @@ def _postpone(svc: Services, claim: claims.Claim, error: str) -> None:
             claims.postpone(s, claim, svc.clock.now(), retry_delay(claim.attempts), error)
     except Exception:  # noqa: BLE001 - the claim simply expires if even this fails
         log.exception("could not postpone turn %s", claim.turn_id)
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None:
-        return None
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if hasattr(value, "__dataclass_fields__"):
-        return _jsonable_plain(asdict(value))
-    return _jsonable_plain(value)
-
-
-def _jsonable_plain(value: Any) -> Any:
-    import json
-
-    return json.loads(json.dumps(value, default=str))
-
