@@ -49,23 +49,24 @@ def notify_managers(svc: Services, state: Any, reason: str, turn_id: Optional[in
             return False
         alert_id, text = alert.id, alert_text(s.get(Client, state.client_id), alert.reason,
                                               dialog_link(svc.settings.vk_group_id, state.peer_id))
-    sent = _send(svc, alert_id, text)
+    sent = _tell_managers(svc, text, f"alert:{alert_id}", f"escalation {alert_id}")
     with svc.db.session() as s:
         s.get(ManagerAlert, alert_id).sent = sent
     return sent
 
 
-def _send(svc: Services, alert_id: int, text: str) -> bool:
+def _tell_managers(svc: Services, text: str, key: str, what: str) -> bool:
+    """Message every manager once per `key` (the random_id is derived from it, so VK drops a
+    repeat); False when any send failed or MANAGER_PEER_IDS is empty."""
     ok = bool(svc.settings.manager_ids)
     for manager in svc.settings.manager_ids:
         try:
-            svc.channel.send(OutboundMessage(
-                manager, text, derive_random_id(f"alert:{alert_id}:{manager}")))
+            svc.channel.send(OutboundMessage(manager, text, derive_random_id(f"{key}:{manager}")))
         except VkError as exc:
             ok = False
-            log.warning("manager %s not notified: %s", manager, exc)
+            log.warning("manager %s not told about %s: %s", manager, what, exc)
     if not svc.settings.manager_ids:
-        log.warning("escalation %s: MANAGER_PEER_IDS is empty, nobody notified", alert_id)
+        log.warning("%s: MANAGER_PEER_IDS is empty, nobody told", what)
     return ok
 
 
@@ -90,15 +91,4 @@ def notify_refused_reminder(svc: Services, reminder_id: int) -> bool:
         dialog = s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one()
         text = refused_text(client, reminder, dialog_link(svc.settings.vk_group_id,
                                                           dialog.peer_id), client.timezone)
-    ok = bool(svc.settings.manager_ids)
-    for manager in svc.settings.manager_ids:
-        try:
-            svc.channel.send(OutboundMessage(
-                manager, text, derive_random_id(f"refused:{reminder_id}:{manager}")))
-        except VkError as exc:
-            ok = False
-            log.warning("manager %s not told about refused reminder %s: %s", manager,
-                        reminder_id, exc)
-    if not svc.settings.manager_ids:
-        log.warning("refused reminder %s: MANAGER_PEER_IDS is empty, nobody told", reminder_id)
-    return ok
+    return _tell_managers(svc, text, f"refused:{reminder_id}", f"refused reminder {reminder_id}")

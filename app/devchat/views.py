@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy import select
 
 from app.models import Client, Dialog, Message
-from app.services import services
+from app.services import Services, services
 from app.vk.callback import accept_event
 from app.vk.events import EventError, parse_event
 from app.vk.keyboards import buttons_of
@@ -31,9 +32,8 @@ def page():  # noqa: ANN201 - Flask view
 def send():  # noqa: ANN201
     data = request.get_json(silent=True) or {}
     text = str(data.get("text") or "").strip()[:MAX_TEXT]
-    try:
-        vk_id = int(data.get("vk_id"))
-    except (TypeError, ValueError):
+    vk_id = _vk_id(data)
+    if vk_id is None:
         return jsonify(error="vk_id должен быть числом"), 400
     if not text or not 0 < vk_id < 2_000_000_000:
         return jsonify(error="пустое сообщение или неверный vk_id"), 400
@@ -41,38 +41,42 @@ def send():  # noqa: ANN201
     first, last = str(data.get("first_name") or "").strip(), str(data.get("last_name") or "").strip()
     if first and svc.local_vk is not None:
         svc.local_vk.emulator.set_user(vk_id, first[:50], last[:50])
-    if svc.local_vk is not None:
-        svc.local_vk.emulator.rules.note_inbound(vk_id)  # VK's reply window opens
     message = {"id": 0, "peer_id": vk_id, "from_id": vk_id, "text": text,
                "date": int(svc.clock.now().timestamp())}
     if isinstance(data.get("payload"), str):  # a text button pressed on the page
         message["payload"] = data["payload"][:1000]
-    body = {"type": "message_new", "group_id": svc.settings.vk_group_id,
-            "event_id": uuid.uuid4().hex, "secret": svc.settings.vk_secret, "v": "5.199",
-            "object": {"message": message, "client_info": LOCAL_CLIENT_INFO}}
-    try:
-        accept_event(parse_event(body))
-    except EventError as exc:
-        return jsonify(error=str(exc)), 400
-    return jsonify(ok=True)
+    return _as_vk_event(svc, vk_id, "message_new",
+                        {"message": message, "client_info": LOCAL_CLIENT_INFO})
 
 
 @bp.post("/dev/chat/press")
 def press():  # noqa: ANN201
     """A callback button pressed on the page: VK's `message_event`, through the same handling."""
     data = request.get_json(silent=True) or {}
-    try:
-        vk_id = int(data.get("vk_id"))
-    except (TypeError, ValueError):
+    vk_id = _vk_id(data)
+    if vk_id is None:
         return jsonify(error="vk_id должен быть числом"), 400
-    svc = services()
+    return _as_vk_event(services(), vk_id, "message_event",
+                        {"user_id": vk_id, "peer_id": vk_id, "event_id": uuid.uuid4().hex[:20],
+                         "payload": str(data.get("payload") or "")[:1000],
+                         "conversation_message_id": 0})
+
+
+def _vk_id(data: dict[str, Any]) -> int | None:
+    try:
+        return int(data.get("vk_id"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_vk_event(svc: Services, vk_id: int, kind: str,
+                 obj: dict[str, Any]) -> tuple[Response, int] | Response:
+    """Hand the page's action to the callback's own handling as the VK event `kind` would
+    arrive; the client's action opens VK's reply window."""
     if svc.local_vk is not None:
         svc.local_vk.emulator.rules.note_inbound(vk_id)
-    body = {"type": "message_event", "group_id": svc.settings.vk_group_id,
-            "event_id": uuid.uuid4().hex, "secret": svc.settings.vk_secret, "v": "5.199",
-            "object": {"user_id": vk_id, "peer_id": vk_id, "event_id": uuid.uuid4().hex[:20],
-                       "payload": str(data.get("payload") or "")[:1000],
-                       "conversation_message_id": 0}}
+    body = {"type": kind, "group_id": svc.settings.vk_group_id, "event_id": uuid.uuid4().hex,
+            "secret": svc.settings.vk_secret, "v": "5.199", "object": obj}
     try:
         accept_event(parse_event(body))
     except EventError as exc:
