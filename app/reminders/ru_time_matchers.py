@@ -151,8 +151,9 @@ def _m_date(c: Ctx, i: int) -> Part | None:
     month = W.MONTHS.get(c.t(j)) or W.MONTH_ABBREVIATIONS.get(c.t(j))
     if month:
         year, k = W.year_after(c.toks, j + 1)
-        d = W.dated(c.today, day, month, year)
-        return Part("day", d, i, k) if d else None
+        # a day the month does not have («31 февраля») names no moment: the part is kept
+        # (day None) so the month is not read alone as its 1st
+        return Part("day", W.dated(c.today, day, month, year), i, k)
     if c.t(j) in ("числа", "число"):
         j += 1
     elif not ordinal or (c.t(i) in W.ORDINALS and not c.t(i).endswith("го")):
