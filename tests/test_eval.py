@@ -121,3 +121,14 @@ def test_compare_lists_point_flag_and_cost_changes() -> None:
     assert "[must] назвал цену: fail → pass — r-pass" in text
     assert "flag guardrail:price: 1 → 0 (-1)" in text
     assert "100 tokens" in text and "90 tokens" in text
+
+
+def test_a_scenario_file_saved_with_a_bom_and_windows_line_ends_loads(tmp_path) -> None:  # noqa: ANN001
+    from app.eval.scenarios import load_scenarios
+
+    path = tmp_path / "notepad.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + (json.dumps(LINE, ensure_ascii=False) + "\r\n\r\n"
+                                        + json.dumps({**LINE, "id": "two"}) + "\r\n").encode())
+    loaded = load_scenarios(path)
+    assert [s.id for s in loaded] == ["parent-child-7", "two"]
+    assert loaded[0].bursts()[1] == ["сколько стоит", "детский курс"]

@@ -63,3 +63,11 @@ def test_output_keeps_non_ascii():
     line = json.dumps({"text": "в 2026 году", "now": "bad ё"}, ensure_ascii=False)
     result, out = _run([line])
     assert "ё" in result.stdout and out[0]["due_at"] is None
+
+
+def test_a_file_saved_with_a_bom_and_windows_line_ends():
+    """`flask followup resolve < cases.jsonl` where an editor put a BOM before the first line."""
+    _, out = _run(["\ufeff" + json.dumps(GOOD, ensure_ascii=False) + "\r",
+                   json.dumps({**GOOD, "text": "через час"}, ensure_ascii=False) + "\r"])
+    assert out == [{"due_at": "2026-12-02T12:00:00+03:00"},
+                   {"due_at": "2026-11-25T15:30:00+03:00"}]

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
         raise ValueError(f"{path}: not an eval results.json (no 'scenarios')")
     return data

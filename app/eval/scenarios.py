@@ -116,7 +116,7 @@ def parse_lines(text: str, source: str = "scenarios") -> list[Scenario]:
 def load_scenarios(path: str | Path) -> list[Scenario]:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a BOM (Windows Notepad) is not content
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{p}: cannot read ({exc})") from exc
     return parse_lines(text, source=p.name)

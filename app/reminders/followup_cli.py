@@ -38,6 +38,7 @@ def _resolve_line(line: str) -> dict:
 def resolve_command() -> None:
     """Read JSON lines {text, now, tz} from stdin, write {"due_at": ...} lines to stdout."""
     for number, line in enumerate(sys.stdin, start=1):
+        line = line.lstrip("\ufeff") if number == 1 else line  # a BOM is not content
         if not line.strip():
             continue
         try:
