@@ -132,3 +132,22 @@ def test_a_scenario_file_saved_with_a_bom_and_windows_line_ends_loads(tmp_path) 
     loaded = load_scenarios(path)
     assert [s.id for s in loaded] == ["parent-child-7", "two"]
     assert loaded[0].bursts()[1] == ["сколько стоит", "детский курс"]
+
+
+@pytest.mark.parametrize("broken, message", [
+    ({"id": "a"}, "scenarios[0].checks"),
+    ({"id": "a", "checks": {"passed": 1}}, "scenarios[0].checks"),
+    ({"checks": {"passed": 0, "total": 0, "failed": []}}, "scenarios[0].id"),
+    ({"id": "a", "checks": {"passed": 0, "total": 0}, "points": [{"kind": "must"}]},
+     "scenarios[0].points[0]"),
+    ("a", "scenarios[0]"),
+])
+def test_compare_refuses_a_results_file_of_another_shape_clearly(tmp_path, broken,  # noqa: ANN001
+                                                                 message) -> None:
+    """A hand-edited or foreign results.json is a clear error, not a traceback."""
+    from app.eval.compare import load_results
+
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"prompt_version": "p", "scenarios": [broken]}))
+    with pytest.raises(ValueError, match=message.replace("[", r"\[")):
+        load_results(path)

@@ -13,7 +13,28 @@ def load_results(path: str | Path) -> dict[str, Any]:
     data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
         raise ValueError(f"{path}: not an eval results.json (no 'scenarios')")
+    for n, sc in enumerate(data["scenarios"]):
+        problem = _shape_problem(sc)
+        if problem:
+            raise ValueError(f"{path}: not an eval results.json: scenarios[{n}]{problem}")
     return data
+
+
+def _shape_problem(sc: Any) -> str:
+    """What keeps a scenario of results.json from being compared ("" when nothing)."""
+    if not isinstance(sc, dict):
+        return " is not an object"
+    if not isinstance(sc.get("id"), str):
+        return ".id is missing"
+    checks = sc.get("checks")
+    if not (isinstance(checks, dict) and all(isinstance(checks.get(k), int)
+                                             for k in ("passed", "total"))):
+        return ".checks needs integer 'passed' and 'total'"
+    for i, p in enumerate(sc.get("points") or []):
+        if not (isinstance(p, dict) and all(isinstance(p.get(k), str)
+                                            for k in ("kind", "text", "verdict"))):
+            return f".points[{i}] needs 'kind', 'text' and 'verdict'"
+    return ""
 
 
 def _tokens(r: dict[str, Any]) -> str:
