@@ -32,6 +32,8 @@ STEM_WEIGHT = 0.45       # a word of the same stem («проверка» → «�
 FUZZY_WEIGHT = 0.8
 PREFIX_WEIGHT = 0.4
 COVERAGE = 0.7           # share of the score that depends on how much of the query is matched
+WELL_MATCHED = 0.8       # a query word matched at least this well is one the KB knows
+UNKNOWN_WEIGHT = 1.5     # a content word the KB never uses weighs this many of its rarest words
 
 KIND_WORDS = {
     "course": "курс обучение",
@@ -54,6 +56,7 @@ class Hit:
     score: float
     coverage: float = 0.0  # share of the query's (idf-weighted) words that the entry matches
     exact: float = 0.0  # the same, counting only the query's own words (no synonyms, stems)
+    support: float = 0.0  # coverage, with the query's words unknown to the KB counted as unmatched
 
 
 @dataclass
@@ -113,6 +116,7 @@ class KnowledgeIndex:
                 for t in tokens:
                     tf[t][i] += weight / norm
         self.idf = {t: math.log(1 + (self.n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in tf.items()}
+        self.max_idf = math.log(1 + (self.n - 0.5) / 1.5) if self.n else 1.0  # a one-entry word
         self.postings = {t: {i: self.idf[t] * v / (K1 + v) for i, v in p.items()} for t, p in tf.items()}
 
     def _build_vocab(self) -> None:
@@ -175,50 +179,68 @@ class KnowledgeIndex:
 
     def query_terms(self, query: str) -> dict[str, float]:
         """Weighted index terms for a query (exposed for debugging)."""
-        terms: dict[str, float] = {}
+        return self._analyse(query)[0]
 
+    def _analyse(self, query: str) -> tuple[dict[str, float], float]:
+        """The query's weighted index terms, and the mass of its content words that the KB
+        does not know: each such word counts as a rare word (the largest idf) times its
+        `ru_text.content_weight`, a weakly matched one (a far typo guess, a synonym) in part."""
+        terms: dict[str, float] = {}
+        clean = client_words.normalise_phrases(ru_text.strip_noise(query))
+        unknown = 0.0
+        for word in ru_text.split_words(clean):
+            if word in ru_text.STOP_WORDS:
+                continue
+            own: dict[str, float] = {}
+            self._word_terms(word, own)
+            for term, weight in own.items():
+                if weight > terms.get(term, 0.0):
+                    terms[term] = weight
+            best = max(own.values(), default=0.0)
+            if best < WELL_MATCHED:
+                unknown += ru_text.content_weight(word) * (1 - best / WELL_MATCHED)
+        for term, weight in list(terms.items()):
+            related = [(s, weight * SYNONYM_WEIGHT) for s in self.synonyms.get(term, ())
+                       if s in self.vocab]
+            related += [(s, weight * STEM_WEIGHT) for s in self._stem_siblings(term)]
+            for other, w in related:
+                if w > terms.get(other, 0.0):
+                    terms[other] = w
+        return terms, unknown * UNKNOWN_WEIGHT * self.max_idf
+
+    def _word_terms(self, word: str, terms: dict[str, float]) -> None:
+        """Index terms for one query word: its lemma, another reading, a typo guess, synonyms."""
         def add(term: str, weight: float) -> None:
             if weight > terms.get(term, 0.0):
                 terms[term] = weight
 
-        clean = client_words.normalise_phrases(ru_text.strip_noise(query))
-        for word in ru_text.split_words(clean):
-            if word in ru_text.STOP_WORDS:
+        for lm in ru_text.lemma(word).split():
+            if lm in ru_text.STOP_WORDS:
                 continue
-            for lm in ru_text.lemma(word).split():
-                if lm in ru_text.STOP_WORDS:
-                    continue
-                weight = 0.5 if lm in ru_text.LIGHT_WORDS else 1.0
-                alts = [a for a in ru_text.alt_lemmas(word) if a in self.vocab
-                        and a not in ru_text.STOP_WORDS] if lm not in self.vocab else []
-                if lm in self.vocab:
-                    add(lm, weight)
-                elif word in self.vocab:
-                    add(word, weight)
-                elif alts:  # another reading of the word is what the entries say
-                    for alt in alts:
-                        add(alt, 0.9 * weight)
-                else:
-                    known = ru_text.is_known(word)
-                    for form in dict.fromkeys((lm, word)):
-                        match = self._fuzzy(form, known)
-                        if match:
-                            add(*match)
-                            break
-                    for syn in self.synonyms.get(lm, ()):
-                        if syn in self.vocab:
-                            add(syn, 1.5 * SYNONYM_WEIGHT)
-                    for sibling in self._stem_siblings(lm):
-                        add(sibling, 1.5 * STEM_WEIGHT)
-                    for latin in self.latin.get(client_words.skeleton(word), ()):
-                        add(latin, FUZZY_WEIGHT)
-        for term, weight in list(terms.items()):
-            for syn in self.synonyms.get(term, ()):
-                if syn in self.vocab:
-                    add(syn, weight * SYNONYM_WEIGHT)
-            for sibling in self._stem_siblings(term):
-                add(sibling, weight * STEM_WEIGHT)
-        return terms
+            weight = 0.5 if lm in ru_text.LIGHT_WORDS else 1.0
+            alts = [a for a in ru_text.alt_lemmas(word) if a in self.vocab
+                    and a not in ru_text.STOP_WORDS] if lm not in self.vocab else []
+            if lm in self.vocab:
+                add(lm, weight)
+            elif word in self.vocab:
+                add(word, weight)
+            elif alts:  # another reading of the word is what the entries say
+                for alt in alts:
+                    add(alt, 0.9 * weight)
+            else:
+                known = ru_text.is_known(word)
+                for form in dict.fromkeys((lm, word)):
+                    match = self._fuzzy(form, known)
+                    if match:
+                        add(*match)
+                        break
+                for syn in self.synonyms.get(lm, ()):
+                    if syn in self.vocab:
+                        add(syn, 1.5 * SYNONYM_WEIGHT)
+                for sibling in self._stem_siblings(lm):
+                    add(sibling, 1.5 * STEM_WEIGHT)
+                for latin in self.latin.get(client_words.skeleton(word), ()):
+                    add(latin, FUZZY_WEIGHT)
 
     def _stem_siblings(self, term: str) -> set[str]:
         """Entry words of the same stem as `term`, with or without a verbal prefix."""
@@ -260,7 +282,7 @@ class KnowledgeIndex:
         return list(hit)
 
     def _search(self, query: str, k: int) -> list[Hit]:
-        terms = self.query_terms(query)
+        terms, unknown = self._analyse(query)
         scores: dict[int, float] = defaultdict(float)
         covered: dict[int, float] = defaultdict(float)
         exact: dict[int, float] = defaultdict(float)
@@ -277,7 +299,8 @@ class KnowledgeIndex:
             scores[i] += self._phrase_bonus(self.docs[i], terms)
         ranked = sorted(scores.items(), key=lambda item: (-round(item[1], 9), item[0]))
         return [Hit(self.docs[i].id, self.docs[i].kind, round(s, 4), round(covered[i] / total, 3),
-                    round(exact[i] / total_exact, 3)) for i, s in ranked[:k] if s > 0]
+                    round(exact[i] / total_exact, 3), round(covered[i] / (total + unknown), 3))
+                for i, s in ranked[:k] if s > 0]
 
     def search_ids(self, query: str, k: int = 3) -> list[str]:
         return [h.id for h in self.search(query, k)]
