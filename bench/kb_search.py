@@ -34,6 +34,8 @@ SETS = [
     ("tests/data/kb_vocal.json (vocal studio)", DATA / "kb_vocal.json", DATA / "kb_vocal_queries.jsonl"),
     ("tests/data/kb_drawing.json (drawing school)", DATA / "kb_drawing.json",
      DATA / "kb_drawing_queries.jsonl"),
+    ("tests/data/kb_english.json (English school)", DATA / "kb_english.json",
+     DATA / "kb_english_queries.jsonl"),
     ("kb_vocal.json, held-out queries", DATA / "kb_vocal.json", DATA / "kb_vocal_holdout.jsonl"),
     ("kb_drawing.json, held-out queries", DATA / "kb_drawing.json", DATA / "kb_drawing_holdout.jsonl"),
 ]
