@@ -17,11 +17,12 @@ from app.brain.types import TurnContext
 # question's words that the KB never uses count as unmatched («билеты в филармонию» is not a
 # question about paying just because «купить» matches).
 MIN_SUPPORT = 0.3  # share of the question the top entry matches...
-MIN_MARGIN = 1.35  # ...with this lead over the runner-up
+MIN_MARGIN = 1.2  # ...with this lead over the runner-up
 SURE_SUPPORT = 0.5  # ...or a clearly fuller match with a smaller lead
 SURE_MARGIN = 1.1
 CLEAR_SUPPORT = 0.2  # ...or far ahead of the runner-up with a thinner match
 CLEAR_MARGIN = 2.0
+LONE_SUPPORT = 0.4  # a lone hit (no other entry shares a word with the question): no lead to judge
 MAX_ANSWERS = 2
 QUESTION_SPLIT_RE = re.compile(r"(?<=[?!.])\s+|\n+")
 BROWSING_RE = re.compile(
@@ -41,7 +42,9 @@ def confident(found: list[Any]) -> Optional[Any]:
         return None
     top = found[0]
     support = getattr(top, "support", 1.0)
-    margin = top.score / found[1].score if len(found) > 1 and found[1].score > 0 else 99.0
+    if len(found) == 1 or found[1].score <= 0:
+        return top if support >= LONE_SUPPORT else None
+    margin = top.score / found[1].score
     if (support >= MIN_SUPPORT and margin >= MIN_MARGIN) or \
             (support >= SURE_SUPPORT and margin >= SURE_MARGIN) or \
             (support >= CLEAR_SUPPORT and margin >= CLEAR_MARGIN):

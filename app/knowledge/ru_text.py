@@ -179,6 +179,8 @@ def content_weight(word: str) -> float:
     """How much a query word carries the question's subject: 1 for a noun or a Latin name,
     0.6 for a verb or an adjective, 0 for function words, pronouns, adverbs, numbers and
     fillers. An ambiguous form takes its lightest likely reading («берёте»: not a beret)."""
+    if word in SLANG:  # «норм» is «нормально», not «норма»
+        return max((content_weight(w) for w in SLANG[word].split() if w != word), default=0.0)
     if len(word) < 3 or word in STOP_WORDS or word in LIGHT_WORDS or "-" in word:
         return 0.0
     if re.fullmatch("[a-z]+", word):
@@ -186,6 +188,7 @@ def content_weight(word: str) -> float:
     if not re.search("[а-я]", word):
         return 0.0
     parses = [p for p in morph().parse(word) if p.score >= 0.1] or morph().parse(word)[:1]
-    weights = [0.0 if fold(p.normal_form) in STOP_WORDS | LIGHT_WORDS or {"Apro", "Anum"} & p.tag.grammemes
-               else _CONTENT_POS.get(str(p.tag.POS), 0.0) for p in parses]
+    weights = [0.0 if fold(p.normal_form) in STOP_WORDS | LIGHT_WORDS
+               or {"Apro", "Anum"} & p.tag.grammemes else _CONTENT_POS.get(str(p.tag.POS), 0.0)
+               for p in parses]
     return min(weights, default=0.0)

@@ -33,7 +33,7 @@ FUZZY_WEIGHT = 0.8
 PREFIX_WEIGHT = 0.4
 COVERAGE = 0.7           # share of the score that depends on how much of the query is matched
 WELL_MATCHED = 0.8       # a query word matched at least this well is one the KB knows
-UNKNOWN_WEIGHT = 1.5     # a content word the KB never uses weighs this many of its rarest words
+UNKNOWN_WEIGHT = 2.0     # a content word the KB never uses weighs this many of its rarest words
 
 KIND_WORDS = {
     "course": "курс обучение",
@@ -57,6 +57,18 @@ class Hit:
     coverage: float = 0.0  # share of the query's (idf-weighted) words that the entry matches
     exact: float = 0.0  # the same, counting only the query's own words (no synonyms, stems)
     support: float = 0.0  # coverage, with the query's words unknown to the KB counted as unmatched
+
+
+@dataclass(frozen=True)
+class _QueryWord:
+    """One word of a query: its index terms (with synonyms and same-stem words), the weight
+    the KB gives it (its best term's idf), and the weight of what the KB lacks of it: a content
+    word the entries never use counts as `UNKNOWN_WEIGHT` of their rarest words, a weakly
+    matched one (a far typo guess, a synonym only) in part."""
+    terms: dict[str, float]
+    mass: float
+    unknown: float
+    content: float = 0.0  # ru_text.content_weight: 1 for a noun
 
 
 @dataclass
@@ -181,14 +193,12 @@ class KnowledgeIndex:
         """Weighted index terms for a query (exposed for debugging)."""
         return self._analyse(query)[0]
 
-    def _analyse(self, query: str) -> tuple[dict[str, float], float]:
-        """The query's weighted index terms, and the mass of its content words that the KB
-        does not know: each such word counts as a rare word (the largest idf) times its
-        `ru_text.content_weight`, a weakly matched one (a far typo guess, a synonym) in part."""
+    def _analyse(self, query: str) -> tuple[dict[str, float], list[_QueryWord]]:
+        """The query's weighted index terms, and its words (see `_QueryWord`)."""
         terms: dict[str, float] = {}
         clean = client_words.normalise_phrases(ru_text.strip_noise(query))
-        unknown = 0.0
-        for word in ru_text.split_words(clean):
+        qwords: list[_QueryWord] = []
+        for word in dict.fromkeys(ru_text.split_words(clean)):
             if word in ru_text.STOP_WORDS:
                 continue
             own: dict[str, float] = {}
@@ -197,16 +207,33 @@ class KnowledgeIndex:
                 if weight > terms.get(term, 0.0):
                     terms[term] = weight
             best = max(own.values(), default=0.0)
-            if best < WELL_MATCHED:
-                unknown += ru_text.content_weight(word) * (1 - best / WELL_MATCHED)
-        for term, weight in list(terms.items()):
+            content = ru_text.content_weight(word)
+            missing = content * max(0.0, 1 - best / WELL_MATCHED)
+            mass = max((w * self.idf.get(t, 0.0) for t, w in own.items()), default=0.0)
+            if mass or missing:
+                qwords.append(_QueryWord(self._expand(own), mass,
+                                         missing * UNKNOWN_WEIGHT * self.max_idf, content))
+        return self._expand(terms), qwords
+
+    def _expand(self, terms: dict[str, float]) -> dict[str, float]:
+        """The terms with their synonyms and same-stem words of the entries, at lower weights."""
+        out = dict(terms)
+        for term, weight in terms.items():
             related = [(s, weight * SYNONYM_WEIGHT) for s in self.synonyms.get(term, ())
                        if s in self.vocab]
             related += [(s, weight * STEM_WEIGHT) for s in self._stem_siblings(term)]
             for other, w in related:
-                if w > terms.get(other, 0.0):
-                    terms[other] = w
-        return terms, unknown * UNKNOWN_WEIGHT * self.max_idf
+                if w > out.get(other, 0.0):
+                    out[other] = w
+        return out
+
+    def _support(self, i: int, qwords: list[_QueryWord]) -> float:
+        """Share of the query's words (idf-weighted, unknown ones included) that entry i has."""
+        total = sum(w.mass + w.unknown for w in qwords)
+        got = sum(min(w.mass, max((wt * self.idf[t] for t, wt in w.terms.items()
+                                   if i in self.postings.get(t, ())), default=0.0))
+                  for w in qwords)
+        return got / total if total else 0.0
 
     def _word_terms(self, word: str, terms: dict[str, float]) -> None:
         """Index terms for one query word: its lemma, another reading, a typo guess, synonyms."""
@@ -282,7 +309,7 @@ class KnowledgeIndex:
         return list(hit)
 
     def _search(self, query: str, k: int) -> list[Hit]:
-        terms, unknown = self._analyse(query)
+        terms, qwords = self._analyse(query)
         scores: dict[int, float] = defaultdict(float)
         covered: dict[int, float] = defaultdict(float)
         exact: dict[int, float] = defaultdict(float)
@@ -299,7 +326,7 @@ class KnowledgeIndex:
             scores[i] += self._phrase_bonus(self.docs[i], terms)
         ranked = sorted(scores.items(), key=lambda item: (-round(item[1], 9), item[0]))
         return [Hit(self.docs[i].id, self.docs[i].kind, round(s, 4), round(covered[i] / total, 3),
-                    round(exact[i] / total_exact, 3), round(covered[i] / (total + unknown), 3))
+                    round(exact[i] / total_exact, 3), round(self._support(i, qwords), 3))
                 for i, s in ranked[:k] if s > 0]
 
     def search_ids(self, query: str, k: int = 3) -> list[str]:
