@@ -67,6 +67,17 @@ def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]
     return ids[:MAX_ANSWERS]
 
 
+KB_NO_MATCH = "kb_no_match"  # a question the rules found no confident KB entry for (reports)
+
+
+def kb_no_match(ctx: TurnContext) -> bool:
+    """A client's question for which the rules found no confident KB entry."""
+    text = ctx.new_text if ctx.kind == "reply" else ""
+    if "?" not in text or ctx.kb_index is None:
+        return False
+    return not answered_ids(ctx, text)
+
+
 def product_line(p: Any) -> str:
     access = f"доступ на {p.access_days} дней" if p.access_days else "бессрочный доступ"
     return f"«{p.title}» — {format_rub(p.price_rub)}, {access}. {p.summary}"
