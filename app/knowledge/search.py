@@ -5,6 +5,10 @@ summary > body), query words expanded with domain synonyms, typo-tolerant matchi
 missing from the vocabulary (edit distance 1 / character trigrams / long common prefix), plus a
 bonus for queries that closely match one of an entry's questions. Deterministic and fast:
 per-term contributions are precomputed at build time.
+
+Each hit also carries `support`: the idf-weighted share of the query's words the entry has,
+where content words the KB never uses count as missing (see query_words) — what the offline
+brain's confidence rests on, since ranking alone cannot tell that no entry answers.
 """
 
 from __future__ import annotations
