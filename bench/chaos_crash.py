@@ -3,9 +3,9 @@ bursts of messages, restarting on the same database → every turn answered exac
 reminder (inserted due during the run) sent exactly once.
 
 VK's retry is emulated: a delivery that got no "ok" (server dead) is delivered again later with
-X-Retry-Counter. CLAIM_TIMEOUT_S is 5 s so that turns of killed processes are taken again fast.
-Reminder claims are fixed at 120 s in app/turns/proactive.py: the full run waits them out,
-`--quick` fast-forwards them (moves `claimed_until` of reminders stuck in "sending" to now).
+X-Retry-Counter. CLAIM_TIMEOUT_S is 5 s so that turns (and the reminder claims, which follow
+the same lease) of killed processes are taken again fast. `--quick` also fast-forwards reminders
+stuck in "sending" for 15 s (moves their `claimed_until` to now).
 
     .venv/bin/python bench/chaos_crash.py [--quick] [--write] [--seed N]
 """

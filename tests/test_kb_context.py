@@ -29,7 +29,8 @@ DATA = ROOT / "tests" / "data"
 SETS = {"main": (ROOT / "knowledge_base.json", DATA / "kb_queries.jsonl"),
         "guitar": (DATA / "kb_other.json", DATA / "kb_other_queries.jsonl"),
         "vocal": (DATA / "kb_vocal.json", DATA / "kb_vocal_queries.jsonl"),
-        "drawing": (DATA / "kb_drawing.json", DATA / "kb_drawing_queries.jsonl")}
+        "drawing": (DATA / "kb_drawing.json", DATA / "kb_drawing_queries.jsonl"),
+        "english": (DATA / "kb_english.json", DATA / "kb_english_queries.jsonl")}
 
 
 @lru_cache(maxsize=8)

@@ -18,7 +18,8 @@ DATA = ROOT / "tests" / "data"
 MAIN_KB, OTHER_KB = ROOT / "knowledge_base.json", DATA / "kb_other.json"
 CASES = [(MAIN_KB, DATA / "kb_queries.jsonl", 150), (OTHER_KB, DATA / "kb_other_queries.jsonl", 40),
          (DATA / "kb_vocal.json", DATA / "kb_vocal_queries.jsonl", 45),
-         (DATA / "kb_drawing.json", DATA / "kb_drawing_queries.jsonl", 45)]
+         (DATA / "kb_drawing.json", DATA / "kb_drawing_queries.jsonl", 45),
+         (DATA / "kb_english.json", DATA / "kb_english_queries.jsonl", 40)]
 
 
 def read_cases(path: Path) -> list[tuple[str, str]]:
@@ -32,7 +33,7 @@ def main_index() -> KnowledgeIndex:
 
 
 @pytest.mark.parametrize("kb_path, queries_path, min_cases", CASES,
-                         ids=["main", "guitar", "vocal", "drawing"])
+                         ids=["main", "guitar", "vocal", "drawing", "english"])
 def test_recall(kb_path, queries_path, min_cases):
     kb = load_kb(kb_path)
     index = KnowledgeIndex.build(kb)

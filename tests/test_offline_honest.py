@@ -25,7 +25,7 @@ def has_facts(kb, entry_id: str, reply: str) -> bool:
     return entry.title in reply and format_rub(entry.price_rub) in reply
 
 
-@pytest.mark.parametrize("name", ["guitar", "vocal", "drawing"])
+@pytest.mark.parametrize("name", ["guitar", "vocal", "drawing", "english"])
 def test_plain_questions_answered_with_the_right_entry(name):
     kb, _ = kb_of(SETS[name][0])
     cases = queries(name)

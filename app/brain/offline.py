@@ -15,9 +15,9 @@ from app.brain.offline_rules import (
     HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, DISCOUNT_RE, ACCESS_RE,
     EXTEND_RE, THANKS_RE, GREETING_RE,
 )
-from app.brain.offline_answers import (
-    already_sent, answered_ids, not_repeated, clarifying_question, confident, entry_answer, hits as _hits,
-    is_browsing, product_line,
+from app.brain.offline_answers import (  # noqa: F401 (KB_NO_MATCH is imported from here)
+    KB_NO_MATCH, already_sent, answered_ids, not_repeated, clarifying_question, confident,
+    entry_answer, hits as _hits, is_browsing, kb_no_match, product_line,
 )
 from app.brain import offline_media
 from app.brain.offline_students import extension_lines, extension_text, purchases_text
@@ -275,17 +275,6 @@ def compose_proactive(ctx: TurnContext, analysis: Any, decisions: Decisions) -> 
         parts.append(pick(("Удобно сейчас продолжить?", "Как у вас дела с этим?"), ctx.turn_id))
     parts.insert(len(parts) - 1, offer_text(decisions, ctx.card.timezone) or "")
     return " ".join(p for p in parts if p)
-
-
-KB_NO_MATCH = "kb_no_match"  # a question the rules found no confident KB entry for (reports)
-
-
-def kb_no_match(ctx: TurnContext) -> bool:
-    """A client's question for which the rules found no confident KB entry."""
-    text = ctx.new_text if ctx.kind == "reply" else ""
-    if "?" not in text or ctx.kb_index is None:
-        return False
-    return not answered_ids(ctx, text)
 
 
 class OfflineBrain:

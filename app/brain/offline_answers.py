@@ -13,11 +13,16 @@ from typing import Any, Optional
 from app.brain.text_format import format_rub
 from app.brain.types import TurnContext
 
-MIN_COVERAGE = 0.35  # share of the question the top entry matches
-MIN_MARGIN = 1.35  # top score against the runner-up's
-SURE_COVERAGE = 0.6  # ...or a clearly complete match with a smaller lead
-SURE_MARGIN = 1.15
-CLEAR_MARGIN = 2.0  # ...or far ahead of the runner-up
+# Confidence is judged on `Hit.support`: the share of the question the entry matches, where the
+# question's words that the KB never uses count as unmatched («билеты в филармонию» is not a
+# question about paying just because «купить» matches).
+MIN_SUPPORT = 0.3  # share of the question the top entry matches...
+MIN_MARGIN = 1.2  # ...with this lead over the runner-up
+SURE_SUPPORT = 0.5  # ...or a clearly fuller match with a smaller lead
+SURE_MARGIN = 1.1
+CLEAR_SUPPORT = 0.2  # ...or far ahead of the runner-up with a thinner match
+CLEAR_MARGIN = 2.0
+LONE_SUPPORT = 0.4  # a lone hit (no other entry shares a word with the question): no lead to judge
 MAX_ANSWERS = 2
 QUESTION_SPLIT_RE = re.compile(r"(?<=[?!.])\s+|\n+")
 BROWSING_RE = re.compile(
@@ -36,10 +41,13 @@ def confident(found: list[Any]) -> Optional[Any]:
     if not found:
         return None
     top = found[0]
-    cover = getattr(top, "coverage", 1.0)
-    margin = top.score / found[1].score if len(found) > 1 and found[1].score > 0 else 99.0
-    if (cover >= MIN_COVERAGE and margin >= MIN_MARGIN) or margin >= CLEAR_MARGIN or \
-            (cover >= SURE_COVERAGE and margin >= SURE_MARGIN):
+    support = getattr(top, "support", 1.0)
+    if len(found) == 1 or found[1].score <= 0:
+        return top if support >= LONE_SUPPORT else None
+    margin = top.score / found[1].score
+    if (support >= MIN_SUPPORT and margin >= MIN_MARGIN) or \
+            (support >= SURE_SUPPORT and margin >= SURE_MARGIN) or \
+            (support >= CLEAR_SUPPORT and margin >= CLEAR_MARGIN):
         return top
     return None
 
@@ -57,6 +65,17 @@ def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]
         if top is not None and top.id not in ids:
             ids.append(top.id)
     return ids[:MAX_ANSWERS]
+
+
+KB_NO_MATCH = "kb_no_match"  # a question the rules found no confident KB entry for (reports)
+
+
+def kb_no_match(ctx: TurnContext) -> bool:
+    """A client's question for which the rules found no confident KB entry."""
+    text = ctx.new_text if ctx.kind == "reply" else ""
+    if "?" not in text or ctx.kb_index is None:
+        return False
+    return not answered_ids(ctx, text)
 
 
 def product_line(p: Any) -> str:

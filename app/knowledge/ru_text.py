@@ -168,3 +168,27 @@ def edit_distance_le1(a: str, b: str) -> bool:
     while i < len(a) and a[i] == b[i]:
         i += 1
     return a[i:] == b[i + 1:]
+
+
+_CONTENT_POS = {"NOUN": 1.0, "ADJF": 0.6, "ADJS": 0.6, "VERB": 0.6, "INFN": 0.6, "PRTF": 0.6,
+                "PRTS": 0.6, "GRND": 0.6}
+
+
+@lru_cache(maxsize=50_000)
+def content_weight(word: str) -> float:
+    """How much a query word carries the question's subject: 1 for a noun or a Latin name,
+    0.6 for a verb or an adjective, 0 for function words, pronouns, adverbs, numbers and
+    fillers. An ambiguous form takes its lightest likely reading («берёте»: not a beret)."""
+    if word in SLANG:  # «норм» is «нормально», not «норма»
+        return max((content_weight(w) for w in SLANG[word].split() if w != word), default=0.0)
+    if len(word) < 3 or word in STOP_WORDS or word in LIGHT_WORDS or "-" in word:
+        return 0.0
+    if re.fullmatch("[a-z]+", word):
+        return 1.0
+    if not re.search("[а-я]", word):
+        return 0.0
+    parses = [p for p in morph().parse(word) if p.score >= 0.1] or morph().parse(word)[:1]
+    weights = [0.0 if fold(p.normal_form) in STOP_WORDS | LIGHT_WORDS
+               or {"Apro", "Anum"} & p.tag.grammemes else _CONTENT_POS.get(str(p.tag.POS), 0.0)
+               for p in parses]
+    return min(weights, default=0.0)

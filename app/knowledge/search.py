@@ -5,6 +5,10 @@ summary > body), query words expanded with domain synonyms, typo-tolerant matchi
 missing from the vocabulary (edit distance 1 / character trigrams / long common prefix), plus a
 bonus for queries that closely match one of an entry's questions. Deterministic and fast:
 per-term contributions are precomputed at build time.
+
+Each hit also carries `support`: the idf-weighted share of the query's words the entry has,
+where content words the KB never uses count as missing (see query_words) — what the offline
+brain's confidence rests on, since ranking alone cannot tell that no entry answers.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from . import client_words, ru_text
+from .query_words import FUZZY_WEIGHT, QueryWords
 from .synonyms import GROUPS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,10 +32,6 @@ FIELDS = {
     "meta": (1.0, 0.2), "suits": (1.0, 0.5), "includes": (0.7, 0.5), "body": (0.5, 0.75),
 }
 PHRASE_BONUS = 1.5       # weight of the best close match with one of the entry's questions
-SYNONYM_WEIGHT = 0.4
-STEM_WEIGHT = 0.45       # a word of the same stem («проверка» → «проверять»)
-FUZZY_WEIGHT = 0.8
-PREFIX_WEIGHT = 0.4
 COVERAGE = 0.7           # share of the score that depends on how much of the query is matched
 
 KIND_WORDS = {
@@ -54,6 +55,7 @@ class Hit:
     score: float
     coverage: float = 0.0  # share of the query's (idf-weighted) words that the entry matches
     exact: float = 0.0  # the same, counting only the query's own words (no synonyms, stems)
+    support: float = 0.0  # coverage, with the query's words unknown to the KB counted as unmatched
 
 
 @dataclass
@@ -86,7 +88,7 @@ def _faq_doc(f) -> _Doc:
     return _Doc(f.id, "faq", fields, [p for p in phrases if p], text)
 
 
-class KnowledgeIndex:
+class KnowledgeIndex(QueryWords):
     """Search index over one knowledge base. Build with :meth:`build`; immutable afterwards."""
 
     def __init__(self, docs: list[_Doc]):
@@ -113,6 +115,7 @@ class KnowledgeIndex:
                 for t in tokens:
                     tf[t][i] += weight / norm
         self.idf = {t: math.log(1 + (self.n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in tf.items()}
+        self.max_idf = math.log(1 + (self.n - 0.5) / 1.5) if self.n else 1.0  # a one-entry word
         self.postings = {t: {i: self.idf[t] * v / (K1 + v) for i, v in p.items()} for t, p in tf.items()}
 
     def _build_vocab(self) -> None:
@@ -150,88 +153,6 @@ class KnowledgeIndex:
                 self.synonyms[m] |= members - {m}
 
     # ------------------------------------------------------------------ query
-    def _fuzzy(self, word: str, known: bool) -> tuple[str, float] | None:
-        """Closest vocabulary term for a word the index does not contain."""
-        if len(word) < 4 or not ru_text.re.search("[а-я]", word):
-            return None
-        grams = ru_text.trigrams(word)
-        cands = set().union(*(self.trigram_index.get(g, ()) for g in grams))
-        best: tuple[float, str] | None = None
-        for term in sorted(cands):
-            close = ru_text.edit_distance_le1(word, term)
-            sim = len(grams & ru_text.trigrams(term)) / len(grams | ru_text.trigrams(term))
-            if close or (not known and sim >= 0.45 and abs(len(term) - len(word)) <= 2):
-                score = sim + (1.0 if close else 0.0)
-                if best is None or score > best[0]:
-                    best = (score, term)
-        if best:
-            return self.forms[best[1]], FUZZY_WEIGHT if not known else FUZZY_WEIGHT * 0.6
-        if len(word) >= 6:
-            stem = word[:5]
-            prefixed = sorted(t for t in self.vocab if t.startswith(stem))
-            if prefixed:
-                return prefixed[0], PREFIX_WEIGHT
-        return None
-
-    def query_terms(self, query: str) -> dict[str, float]:
-        """Weighted index terms for a query (exposed for debugging)."""
-        terms: dict[str, float] = {}
-
-        def add(term: str, weight: float) -> None:
-            if weight > terms.get(term, 0.0):
-                terms[term] = weight
-
-        clean = client_words.normalise_phrases(ru_text.strip_noise(query))
-        for word in ru_text.split_words(clean):
-            if word in ru_text.STOP_WORDS:
-                continue
-            for lm in ru_text.lemma(word).split():
-                if lm in ru_text.STOP_WORDS:
-                    continue
-                weight = 0.5 if lm in ru_text.LIGHT_WORDS else 1.0
-                alts = [a for a in ru_text.alt_lemmas(word) if a in self.vocab
-                        and a not in ru_text.STOP_WORDS] if lm not in self.vocab else []
-                if lm in self.vocab:
-                    add(lm, weight)
-                elif word in self.vocab:
-                    add(word, weight)
-                elif alts:  # another reading of the word is what the entries say
-                    for alt in alts:
-                        add(alt, 0.9 * weight)
-                else:
-                    known = ru_text.is_known(word)
-                    for form in dict.fromkeys((lm, word)):
-                        match = self._fuzzy(form, known)
-                        if match:
-                            add(*match)
-                            break
-                    for syn in self.synonyms.get(lm, ()):
-                        if syn in self.vocab:
-                            add(syn, 1.5 * SYNONYM_WEIGHT)
-                    for sibling in self._stem_siblings(lm):
-                        add(sibling, 1.5 * STEM_WEIGHT)
-                    for latin in self.latin.get(client_words.skeleton(word), ()):
-                        add(latin, FUZZY_WEIGHT)
-        for term, weight in list(terms.items()):
-            for syn in self.synonyms.get(term, ()):
-                if syn in self.vocab:
-                    add(syn, weight * SYNONYM_WEIGHT)
-            for sibling in self._stem_siblings(term):
-                add(sibling, weight * STEM_WEIGHT)
-        return terms
-
-    def _stem_siblings(self, term: str) -> set[str]:
-        """Entry words of the same stem as `term`, with or without a verbal prefix."""
-        keys = ru_text.stems(term)
-        if not keys:
-            return set()
-        found = set(self.stem_index.get(keys[0], ()))
-        for key in keys[1:]:  # prefixed query word: the bare root or another prefix
-            found |= self.stem_index.get(key, set()) | self.stem_index.get("^" + key[1:], set())
-        found |= self.stem_index.get("~" + term[:ru_text.STEM_LEN - 1], set())
-        found.discard(term)
-        return found
-
     def _phrase_bonus(self, doc: _Doc, terms: dict[str, float]) -> float:
         q = {t for t, w in terms.items() if w >= FUZZY_WEIGHT * 0.6}
         if not q:
@@ -260,7 +181,7 @@ class KnowledgeIndex:
         return list(hit)
 
     def _search(self, query: str, k: int) -> list[Hit]:
-        terms = self.query_terms(query)
+        terms, qwords = self._analyse(query)
         scores: dict[int, float] = defaultdict(float)
         covered: dict[int, float] = defaultdict(float)
         exact: dict[int, float] = defaultdict(float)
@@ -277,7 +198,8 @@ class KnowledgeIndex:
             scores[i] += self._phrase_bonus(self.docs[i], terms)
         ranked = sorted(scores.items(), key=lambda item: (-round(item[1], 9), item[0]))
         return [Hit(self.docs[i].id, self.docs[i].kind, round(s, 4), round(covered[i] / total, 3),
-                    round(exact[i] / total_exact, 3)) for i, s in ranked[:k] if s > 0]
+                    round(exact[i] / total_exact, 3), round(self._support(i, qwords), 3))
+                for i, s in ranked[:k] if s > 0]
 
     def search_ids(self, query: str, k: int = 3) -> list[str]:
         return [h.id for h in self.search(query, k)]
