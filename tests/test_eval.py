@@ -80,12 +80,16 @@ def test_scenario_lines_are_validated_with_their_line_number() -> None:
     bad = [("{not json", "s:1: not valid JSON"),
            (json.dumps({"turns": ["a"]}), "'id'"),
            (json.dumps({"id": "a", "turns": []}), "turns"),
-           (json.dumps({"id": "a", "turns": ["x"], "mustnot": []}), "unknown keys"),
+           (json.dumps({"id": "a", "turns": ["x"], "mustnot": []}), "did you mean 'must_not'"),
+           (json.dumps({"id": "a", "turns": ["x"], "checks": {"contain_any": [["1"]]}}),
+            "did you mean 'contains_any'"),
            (json.dumps({"id": "a", "turns": ["x"], "checks": {"contains_any": [[]]}}),
             "contains_any[0]")]
     for text, message in bad:
         with pytest.raises(ScenarioError, match=message.replace("[", r"\[")):
             parse_lines(text, source="s")
+    extra = parse_lines(json.dumps({**LINE, "author_note": "из жалобы клиента"}))
+    assert extra[0].id == LINE["id"]  # an extra key that is no misspelling is ignored
     with pytest.raises(ScenarioError, match="s:2: duplicate id"):
         parse_lines(json.dumps(LINE) + "\n" + json.dumps(LINE), source="s")
 

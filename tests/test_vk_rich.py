@@ -268,3 +268,15 @@ def test_offline_acknowledges_photos_and_asks_what_a_lone_photo_is_about(oapp, v
     with_text, alone = vk.emulator.sent(580)[-1].text, vk.emulator.sent(581)[-1].text
     assert "фото" in with_text.lower() and "₽" in with_text  # acknowledged, and the text answered
     assert "фото" in alone.lower() and "что бы вы хотели узнать" in alone
+
+
+def test_offline_brain_answers_a_vk_transcript_like_the_same_words_typed(oapp, vk, clock) -> None:  # noqa: ANN001
+    import re
+
+    words = "сколько стоит детский курс"
+    post(oapp.test_client(), new(505, text=words))
+    post(oapp.test_client(), new(506, attachments=[voice(None, transcript=words,
+                                                         transcript_state="done")]))
+    run(oapp, clock)
+    prices = [set(re.findall(r"\d[\d  ]*₽", vk.emulator.sent(p)[-1].text)) for p in (505, 506)]
+    assert prices[0] and prices[0] == prices[1]

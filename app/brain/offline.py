@@ -89,7 +89,7 @@ PRODUCT_SHARE = 0.85  # a product hit counts when it scores this share of the to
 
 
 def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> Analysis:
-    text = ctx.new_text if ctx.kind == "reply" else (ctx.reminder_context or "")
+    text = ctx.words if ctx.kind == "reply" else (ctx.reminder_context or "")
     stage = funnel_stage(ctx, text)
     hits = _hits(ctx, text)
     angry, human = ANGER_RE.search(text), HUMAN_RE.search(text)
@@ -198,7 +198,7 @@ ORDER_CHECK_TEXT = ("Вижу, что по вашему контакту ест�
 
 
 def _body(ctx: TurnContext, analysis: Any) -> list[str]:
-    text, turn = ctx.new_text, ctx.turn_id
+    text, turn = ctx.words, ctx.turn_id
     found = _hits(ctx, text)
     mine = ctx.card.purchases and ACCESS_RE.search(text)
     if ctx.card.order_check_pending and not ctx.card.purchases and ACCESS_RE.search(text):
@@ -251,7 +251,7 @@ def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
         parts.append("Хорошо, больше не буду беспокоить. Если захотите вернуться к разговору "
                      "о занятиях — просто напишите.")
     elif decisions.reminder_due_at:
-        answer = _body(ctx, analysis)[:-1] if "?" in ctx.new_text else []
+        answer = _body(ctx, analysis)[:-1] if "?" in ctx.words else []
         moment = ru_moment(decisions.reminder_due_at, tz)
         parts += answer + [f"Давайте я напишу вам {moment} — вам удобно?"
                            if decisions.reminder_is_default else f"Хорошо, напишу вам {moment}."]

@@ -72,7 +72,7 @@ KB_NO_MATCH = "kb_no_match"  # a question the rules found no confident KB entry 
 
 def kb_no_match(ctx: TurnContext) -> bool:
     """A client's question for which the rules found no confident KB entry."""
-    text = ctx.new_text if ctx.kind == "reply" else ""
+    text = ctx.words if ctx.kind == "reply" else ""
     if "?" not in text or ctx.kb_index is None:
         return False
     return not answered_ids(ctx, text)

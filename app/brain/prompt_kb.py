@@ -66,7 +66,7 @@ def search_ids(ctx: TurnContext, query: str, k: int = 3) -> list[str]:
 
 
 def kb_ids_for(ctx: TurnContext, extra: Iterable[str] = ()) -> list[str]:
-    query = ctx.new_text or ctx.reminder_context or ""
+    query = ctx.words or ctx.reminder_context or ""
     ids = list(extra) + search_ids(ctx, clip(query, 1000), KB_SEARCH_K)
     if ctx.kind == "access_extension":
         ids = [p.product_id for p in ctx.card.purchases] + ids

@@ -78,12 +78,20 @@ class TurnContext:
     unheard_voice: list[str] = field(default_factory=list)
     inbound_kinds: list[str] = field(default_factory=list)  # voice, photo, sticker, … of the burst
     plain_text: str = ""  # the client's own words in the burst, without bracketed notes
+    # what the client said: typed text and voice transcripts (VK's or the model's), no notes
+    heard_text: str = ""
     # agreements VK did not let us keep (a refused reminder), for this reply to own up to
     missed_agreements: list[str] = field(default_factory=list)
 
     @property
     def new_text(self) -> str:
         return "\n".join(m.text for m in self.new_messages if m.text)
+
+    @property
+    def words(self) -> str:
+        """The client's words to match against the KB: what was typed or said, without the
+        bracketed notes of attachments; the notes themselves when there are no words."""
+        return self.heard_text if self.heard_text.strip() else self.new_text
 
 
 @dataclass

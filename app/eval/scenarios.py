@@ -8,11 +8,14 @@ A turn's lines are separate VK messages sent a moment apart (one burst).
 """
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+log = logging.getLogger(__name__)
 KNOWN_KEYS = frozenset({"id", "persona", "turns", "must", "must_not", "checks"})
 CHECK_KEYS = frozenset({"contains_any", "not_contains"})
 
@@ -41,6 +44,17 @@ class Scenario:
         return [[line for line in turn.split("\n") if line.strip()] for turn in self.turns]
 
 
+def _unknown_keys(obj: dict, known: frozenset[str], where: str) -> None:
+    """A misspelt key (it would silently drop points or checks) is an error; any other extra
+    key (a note of the scenario's author, say) is ignored with a warning."""
+    for key in sorted(set(obj) - known):
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+        if close:
+            raise ScenarioError(f"{where}: unknown key {key!r} — did you mean {close[0]!r}? "
+                                f"(allowed: {', '.join(sorted(known))})")
+        log.warning("%s: key %r is not part of the scenario format; ignored", where, key)
+
+
 def _strings(value: Any, where: str, allow_empty_list: bool = True) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ScenarioError(f"{where}: expected a list of non-empty strings")
@@ -54,10 +68,7 @@ def _checks(value: Any, where: str) -> Checks:
         return Checks()
     if not isinstance(value, dict):
         raise ScenarioError(f"{where}: expected an object")
-    unknown = set(value) - CHECK_KEYS
-    if unknown:
-        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)} "
-                            f"(allowed: contains_any, not_contains)")
+    _unknown_keys(value, CHECK_KEYS, where)
     groups_raw = value.get("contains_any") or []
     if not isinstance(groups_raw, list):
         raise ScenarioError(f"{where}.contains_any: expected a list of lists of strings")
@@ -73,10 +84,7 @@ def _checks(value: Any, where: str) -> Checks:
 def parse_scenario(obj: Any, where: str = "scenario") -> Scenario:
     if not isinstance(obj, dict):
         raise ScenarioError(f"{where}: expected a JSON object")
-    unknown = set(obj) - KNOWN_KEYS
-    if unknown:
-        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)} "
-                            f"(allowed: {', '.join(sorted(KNOWN_KEYS))})")
+    _unknown_keys(obj, KNOWN_KEYS, where)
     sid = obj.get("id")
     if not isinstance(sid, str) or not sid.strip():
         raise ScenarioError(f"{where}: 'id' must be a non-empty string")

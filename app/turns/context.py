@@ -69,6 +69,14 @@ def as_history(m: Message) -> HistoryMessage:
                           m.created_at)
 
 
+def _heard(m: Message) -> str:
+    """Typed text, or a voice note's transcript (stored as the text, or VK's own)."""
+    if m.text:
+        return m.text
+    voice = next((i for i in from_stored(m.attachments) if isinstance(i, Voice)), None)
+    return (voice.transcript or "") if voice is not None else ""
+
+
 def _new_messages(s: Session, dialog: Dialog, upto: int) -> list[Message]:
     return list(s.execute(select(Message).where(
         Message.dialog_id == dialog.id, Message.direction == "in",
@@ -101,6 +109,7 @@ def load_turn_context(s: Session, turn: Turn, now: datetime, kb: Optional[Knowle
         kb=kb, kb_index=kb_index, kind=turn.kind,  # type: ignore[arg-type]
         reminder_context=_reminder_context(s, turn),
         plain_text="\n".join(m.text for m in new if m.text and not m.transcribed),
+        heard_text="\n".join(_heard(m) for m in new if _heard(m)),
         missed_agreements=missed_agreements(s, client, dialog) if new else [],
     )
     reason = silent_reason(client, dialog, now, bot_paused)

@@ -74,6 +74,7 @@ def store_transcript(svc: Services, ctx: TurnContext, transcript: object) -> Non
     ctx.new_messages = ctx.new_messages + [
         HistoryMessage("in", f"[расшифровка голосового сообщения]: {text}", ctx.now)]
     ctx.plain_text = "\n".join(p for p in (ctx.plain_text, text) if p)
+    ctx.heard_text = "\n".join(p for p in (ctx.heard_text, text) if p)
 
 
 def _guarded(s: Session, name: str, effect: Callable[[], None], errors: list[str],
