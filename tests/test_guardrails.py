@@ -31,6 +31,15 @@ def test_clean_reply_with_kb_prices_passes():
     assert check_reply(FALLBACK_REPLY, make_ctx("?"), Decisions()) == []
 
 
+def test_the_kbs_own_sentence_quoted_passes_but_its_prices_stay_tied_to_their_products():
+    quoted = ("Стоимость продления: «Фортепиано с нуля» и «Фортепиано: следующий шаг» — 2 900 ₽, "
+              "«Мастерство исполнения» — 3900 ₽, детский курс — 2500 ₽, семейный комплект — "
+              "4900 ₽.")
+    assert flags(quoted, question="Как продлить доступ?") == []
+    assert flags("Продление курса «Мастерство исполнения» стоит 2500 ₽.",
+                 question="Как продлить доступ?") == ["price"]
+
+
 @pytest.mark.parametrize("text", [
     "<internal_analysis>клиент тёплый</internal_analysis> Здравствуйте, Анна!",
     'Здравствуйте! {"funnel_stage": "hot", "psych_state": "сомневается"}',

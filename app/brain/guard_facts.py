@@ -93,6 +93,12 @@ class KbMoney:
     free_lemmas: list[frozenset[str]]  # KB sentences that say "бесплатно", as lemma sets
     tokens: frozenset[str]  # upper-case latin/cyrillic tokens of the KB (models, formats)
     cap: int = 20
+    quoted: str = ""  # the KB's texts, normalised (`quote_form`): a sentence found here is the KB's
+
+    def states(self, sentence: str) -> bool:
+        """The sentence is the KB's own words (quoted, up to spacing and case)."""
+        form = quote_form(sentence)
+        return len(form) >= 20 and form in self.quoted
 
     def derive(self, base: Iterable[float], percents: Iterable[float],
                multiples: bool = True) -> set[float]:
@@ -120,6 +126,12 @@ def _texts(kb: Any) -> list[str]:
 _CACHE: dict[int, tuple[Any, KbMoney]] = {}
 
 
+def quote_form(text: str) -> str:
+    """Case, «ё», spacing (also inside numbers: «2 900» = «2900») and end punctuation ignored."""
+    text = re.sub(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)", "", text.lower().replace("ё", "е"))
+    return " ".join(text.split()).strip(" .,;:!?…")
+
+
 def kb_money(kb: Any) -> KbMoney:
     """The money facts of one KB version (memoised: a reload builds a new KB object)."""
     hit = _CACHE.get(id(kb))
@@ -143,7 +155,8 @@ def kb_money(kb: Any) -> KbMoney:
               for value in stated_amounts(s)]
     money = KbMoney(products=[], percents=percents, text_amounts=stated, combos=combos,
                     free_lemmas=free, tokens=tokens,
-        cap=int(getattr(offers, "max_discount_percent", 20) or 20))
+                    cap=int(getattr(offers, "max_discount_percent", 20) or 20),
+                    quoted="\n".join(quote_form(t) for t in texts))
     for p in kb.products:
         own = {float(p.price_rub)}
         if p.extension:

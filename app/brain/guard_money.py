@@ -146,6 +146,8 @@ def price_flags(text: str, money: KbMoney, granted: set[float],
     flags: list[Flag] = []
     client_amounts = {v for s in sentences(client_text) for _, v in _amounts(s, any_number=True)}
     for sentence in sentences(text):
+        if money.states(sentence):
+            continue  # the KB's own sentence, quoted: its prices are where the KB put them
         mentions = _mentions(sentence, money)
         amounts = list(_amounts(sentence))
         # a sum or a difference compares two things: two amounts or two products named
