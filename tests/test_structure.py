@@ -25,6 +25,9 @@ FORBIDDEN = {
     "reminders": {"turns", "admin", "devchat", "wiring"},
     "crm": {"turns", "brain", "admin", "devchat", "wiring", "reminders"},
     "vk": {"turns", "brain", "crm", "reminders", "admin", "devchat", "wiring"},
+    "turns": {"admin", "devchat", "wiring", "eval", "reports"},
+    "reports": {"turns", "vk", "brain", "admin", "devchat", "wiring", "eval"},
+    "eval": {"admin", "devchat", "wiring", "reports"},
 }
 ALLOWED_IN_BRAIN = {"brain", "knowledge"}
 
