@@ -17,7 +17,8 @@ from app.brain.offline_rules import (
 )
 from app.brain.offline_answers import (  # noqa: F401 (KB_NO_MATCH is imported from here)
     KB_NO_MATCH, already_sent, answered_ids, not_repeated, clarifying_question, confident,
-    entry_answer, hits as _hits, is_browsing, kb_no_match, product_line,
+    entry_answer, hits as _hits, is_browsing, kb_no_match, product_line, unknown_subject,
+    policy_sentence,
 )
 from app.brain import offline_media
 from app.brain.offline_students import extension_lines, extension_text, purchases_text
@@ -93,9 +94,10 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
     stage = funnel_stage(ctx, text)
     hits = _hits(ctx, text)
     angry, human = ANGER_RE.search(text), HUMAN_RE.search(text)
-    unanswered = ("?" in text and confident(hits) is None and not angry and not human
-                  and not answered_ids(ctx, text) and clarifying_question(ctx, text) is None
-                  and stage not in ("warm", "hot"))
+    unanswered = ("?" in text and not angry and not human and not answered_ids(ctx, text)
+                  and (unknown_subject(ctx, text) or (
+                      confident(hits) is None and clarifying_question(ctx, text) is None
+                      and stage not in ("warm", "hot"))))
     escalate = Escalation(needed=bool(angry or human or unanswered),
                           reason="раздражение клиента" if angry else "просит человека или возврат"
                           if human else "вопрос без ответа в базе знаний" if unanswered else "")
@@ -187,12 +189,13 @@ def _not_sure(ctx: TurnContext, analysis: Any, text: str) -> list[str]:
     if clarify and not analysis.escalate.needed:
         return [pick(("Хочу ответить точно.", "Хочу понять вас правильно."), ctx.turn_id), clarify]
     if analysis.escalate.needed or "?" in text:
-        return ["Честно скажу: точного ответа у меня под рукой нет, а гадать не хочу. "
-                "Передам вопрос коллегам из школы — вам ответят здесь же."]
+        return [UNKNOWN_TEXT]
     return [pick(("Хочу разобраться как следует.", "Постараюсь помочь."), ctx.turn_id),
             "Расскажите, пожалуйста, чуть подробнее, что вас интересует?"]
 
 
+UNKNOWN_TEXT = ("Честно скажу: точного ответа у меня под рукой нет, а гадать не хочу. "
+                "Передам вопрос коллегам из школы — вам ответят здесь же.")
 ORDER_CHECK_TEXT = ("Вижу, что по вашему контакту есть оплата, но подтвердить её я пока не могу: "
                     "менеджер проверит заказ и напишет вам, как только всё сверит.")
 
@@ -214,6 +217,8 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
     ids = answered_ids(ctx, text, buying=bool(HOT_RE.search(text)))
     if ids:
         return _answer(ctx, analysis, ids)
+    if unknown_subject(ctx, text):
+        return [UNKNOWN_TEXT]
     wants = HOT_RE.search(text) or WARM_RE.search(text)
     # a question (not about price or buying) whose closest entry is an FAQ is clarified, not
     # answered with a product list
@@ -246,7 +251,7 @@ def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
         parts.append(alone)
     elif decisions.escalated:
         parts += [pick(("Понимаю вас.", "Спасибо, что написали прямо."), ctx.turn_id),
-                  "Передаю ваш вопрос менеджеру школы, он ответит здесь же."]
+                  policy_sentence(ctx, ctx.words), "Передаю ваш вопрос менеджеру школы, он ответит здесь же."]
     elif decisions.reminders_cancelled or analysis.follow_up.cancel_all:
         parts.append("Хорошо, больше не буду беспокоить. Если захотите вернуться к разговору "
                      "о занятиях — просто напишите.")

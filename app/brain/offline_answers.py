@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
+from app.brain.offline_asks import generic_only, joined_asks, sentences
 from app.brain.text_format import format_rub
 from app.brain.types import TurnContext
 
@@ -24,7 +25,6 @@ CLEAR_SUPPORT = 0.2  # ...or far ahead of the runner-up with a thinner match
 CLEAR_MARGIN = 2.0
 LONE_SUPPORT = 0.4  # a lone hit (no other entry shares a word with the question): no lead to judge
 MAX_ANSWERS = 2
-QUESTION_SPLIT_RE = re.compile(r"(?<=[?!.])\s+|\n+")
 BROWSING_RE = re.compile(
     r"просто (?:смотр|гляж|интерес|изуча|чита|присматр)|пока (?:просто )?(?:смотр|присматр|"
     r"ничего|думаю)|присматрива|ничего не (?:нужно|надо|ищу)|я просто так|без цели", re.I)
@@ -53,18 +53,48 @@ def confident(found: list[Any]) -> Optional[Any]:
 
 
 def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]:
-    """Confident entries for the whole message, then for each of its questions (a client often
+    """Confident entries for the whole message, then for each of its asks (a client often
     asks two things at once), without repeats; at most MAX_ANSWERS. When the client wants to
-    buy, an FAQ found only through look-alike words («записаться» → «запись») does not count."""
+    buy, an FAQ found only through look-alike words («записаться» → «запись») does not count.
+    Generic asks about a topic the KB does not have are not answered (see offline_asks)."""
     ids: list[str] = []
-    parts = [text] + [p for p in QUESTION_SPLIT_RE.split(text) if "?" in p and p != text]
+    unknown = unknown_subject(ctx, text)
+    parts = [] if unknown else [text]
+    for question in sentences(text):
+        parts += [question] if question != text.strip() else []
     for part in parts:
+        if unknown and generic_only(part):
+            continue
         top = confident(hits(ctx, part))
         if top is not None and buying and top.kind == "faq" and getattr(top, "exact", 1) == 0:
             continue
         if top is not None and top.id not in ids:
             ids.append(top.id)
+    if not unknown:
+        ids += [i for i in covering_pair(ctx, text) if i not in ids]
     return ids[:MAX_ANSWERS]
+
+
+def covering_pair(ctx: TurnContext, text: str) -> list[str]:
+    """The two closest entries of a one-question message asking two things joined by «и»,
+    when each ask finds one of them: together they answer it, no need to ask which."""
+    questions = sentences(text)
+    asks = joined_asks(questions[0]) if len(questions) == 1 else []
+    if len(asks) != 2:
+        return []
+    pair = [h.id for h in hits(ctx, questions[0])[:2]]
+    tops = [confident(hits(ctx, a)) for a in asks]
+    found = [t.id for t in tops if t is not None]
+    return found if len(pair) == 2 and sorted(found) == sorted(pair) else []
+
+
+def unknown_subject(ctx: TurnContext, text: str) -> bool:
+    """A message whose generic ask («сколько стоит?») is about a question the KB cannot
+    answer («у вас есть летний лагерь?»)."""
+    asks = [a for q in sentences(text) for a in (joined_asks(q) or [q])]
+    if not any(generic_only(a) for a in asks):
+        return False
+    return any(confident(hits(ctx, a)) is None for a in asks if not generic_only(a))
 
 
 KB_NO_MATCH = "kb_no_match"  # a question the rules found no confident KB entry for (reports)
@@ -76,6 +106,19 @@ def kb_no_match(ctx: TurnContext) -> bool:
     if "?" not in text or ctx.kb_index is None:
         return False
     return not answered_ids(ctx, text)
+
+
+def policy_sentence(ctx: TurnContext, text: str) -> str:
+    """The opening of the FAQ answer that confidently matches (a refund's terms) for a reply
+    that hands the client over to a person; "" when none does."""
+    faq = [ctx.kb.entry(i) for i in answered_ids(ctx, text)]
+    answer = next((getattr(e, "answer", "") for e in faq if hasattr(e, "answer")), "")
+    said = ""
+    for sentence in re.split(r"(?<=[.!?])\s+", answer):
+        said = f"{said} {sentence}".strip()
+        if len(said) > 20:
+            break
+    return said
 
 
 def product_line(p: Any) -> str:

@@ -1,0 +1,75 @@
+"""The offline brain on messages with several asks, on every school's KB: two asks joined by «и»
+are both answered; a generic ask («сколько стоит?») about a topic the KB lacks is handed over,
+not answered from an unrelated entry; a hand-over still states the matching KB policy."""
+from __future__ import annotations
+
+import pytest
+
+from app.brain.offline import OfflineBrain
+from app.brain.offline_answers import KB_NO_MATCH
+from app.brain.types import Decisions
+from tests.test_kb_context import SETS, ctx_for, kb_of
+
+
+def answer(name: str, text: str, escalated: bool = False) -> tuple:
+    ctx = ctx_for(SETS[name][0], text)
+    brain = OfflineBrain()
+    result = brain.analyze(ctx)
+    reply = brain.write_reply(ctx, result.value, Decisions(escalated=escalated)).value
+    return result, reply
+
+
+def said(name: str, entry_id: str, reply: str) -> bool:
+    return kb_of(SETS[name][0])[0].entry(entry_id).answer[:50] in reply
+
+
+@pytest.mark.parametrize("name,text,first,second", [
+    ("guitar", "Какую гитару купить новичку и сколько заниматься в день?", "which-guitar",
+     "practice-time"),
+    ("vocal", "Нужен ли микрофон и можно ли заниматься с телефона?", "microphone", "phone-lessons"),
+    ("vocal", "Сколько длится доступ и можно ли оплатить в рассрочку?", "access-term",
+     "installments"),
+    ("main", "А с какого курса начать и сколько он стоит?", "which-course-to-choose",
+     "course-prices"),
+])
+def test_two_asks_joined_by_and_are_both_answered(name, text, first, second):
+    result, reply = answer(name, text)
+    assert said(name, first, reply) and said(name, second, reply), reply
+    assert "что вам ближе" not in reply and KB_NO_MATCH not in result.flags
+
+
+@pytest.mark.parametrize("name,text", [
+    ("vocal", "У вас есть летний вокальный лагерь для подростков? Какие даты и сколько стоит?"),
+    ("english", "Вы организуете языковые поездки в Лондон? Какие даты и сколько стоит?"),
+    ("guitar", "У вас есть гитарный фестиваль в Сочи? Когда он и сколько стоит?"),
+    ("drawing", "Проводите ли вы пленэр в Крыму летом? Какие даты и какая цена?"),
+    ("main", "У вас есть летний музыкальный лагерь для детей? Какие даты и сколько стоит?"),
+])
+def test_generic_ask_about_an_unknown_topic_is_handed_over(name, text):
+    result, reply = answer(name, text)
+    kb = kb_of(SETS[name][0])[0]
+    assert "₽" not in reply and not any(p.title in reply for p in kb.products), reply
+    assert not any(f.answer[:50] in reply for f in kb.faq_entries), reply
+    assert "коллег" in reply and KB_NO_MATCH in result.flags
+    assert result.value.escalate.needed
+
+
+@pytest.mark.parametrize("name,text,entry_id", [
+    ("vocal", "Купила курс неделю назад, поняла что не моё. Хочу вернуть деньги", "refund"),
+    ("english", "Оплатил курс вчера, передумал. Хочу возврат денег", "refund"),
+    ("drawing", "Купила курс, не понравилось. Хочу вернуть деньги", "money-back"),
+    ("guitar", "Купил курс три дня назад, передумал, верните деньги", "money-back"),
+    ("main", "Добрый вечер. Купила курс неделю назад, поняла что не моё. Хочу вернуть деньги",
+     "refund"),
+])
+def test_a_hand_over_still_states_the_kb_policy(name, text, entry_id):
+    _, reply = answer(name, text, escalated=True)
+    answer_text = kb_of(SETS[name][0])[0].entry(entry_id).answer
+    assert answer_text.split(".")[0] in reply or answer_text[:40] in reply, reply
+    assert "менеджер" in reply
+
+
+def test_a_hand_over_without_a_matching_entry_adds_no_facts():
+    _, reply = answer("vocal", "Позовите, пожалуйста, живого человека", escalated=True)
+    kb = kb_of(SETS["vocal"][0])[0]
+    assert not any(f.answer[:40] in reply for f in kb.faq_entries), reply
