@@ -21,6 +21,7 @@ from app.brain.offline_answers import (  # noqa: F401 (KB_NO_MATCH is imported f
     policy_sentence,
 )
 from app.brain import offline_media
+from app.brain.offline_returning import for_kids, returning_lines
 from app.brain.offline_students import extension_lines, extension_text, purchases_text
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
 
@@ -136,11 +137,6 @@ def offer_text(decisions: Decisions, tz: str) -> Optional[str]:
     return f"Для вас есть скидка {o.percent}% по промокоду {o.code}{until}."
 
 
-def _for_kids(p: Any) -> bool:
-    text = " ".join([p.id, p.title, *p.suits]).lower()
-    return bool(re.search(r"kid|child|дет|ребён|ребен|школьник", text))
-
-
 def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[Any]:
     owned = {p.product_id for p in ctx.card.purchases}
     level = analysis.facts.level or ctx.card.level
@@ -151,7 +147,7 @@ def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[A
     if not found:
         level = level or "beginner"
         kids = (analysis.facts.goal or ctx.card.goal or "") == "обучение ребёнка"
-        found = [p for p in ctx.kb.products if _for_kids(p) == kids
+        found = [p for p in ctx.kb.products if for_kids(p) == kids
                  and p.kind == "course" and p.level == level]
     return [p for p in found if p is not None and p.id not in owned][:2]
 
@@ -204,13 +200,16 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
     text, turn = ctx.words, ctx.turn_id
     found = _hits(ctx, text)
     mine = ctx.card.purchases and ACCESS_RE.search(text)
+    back = returning_lines(ctx, text, analysis.funnel_stage)
     if ctx.card.order_check_pending and not ctx.card.purchases and ACCESS_RE.search(text):
         return [ORDER_CHECK_TEXT]
     if mine or (ctx.card.purchases and analysis.funnel_stage in ("client", "returning")
                 and not answered_ids(ctx, text)):
-        extension = extension_lines(ctx) if EXTEND_RE.search(text) else []
+        extension = back or (extension_lines(ctx) if EXTEND_RE.search(text) else [])
         return [purchases_text(ctx), *extension,
                 pick(("Чем могу помочь с занятиями?", "Подсказать что-нибудь по курсам?"), turn)]
+    if back:
+        return [*back, pick(("Что вам ближе?", "Подсказать, как оформить?"), turn)]
     if is_browsing(text):
         return ["Конечно, смотрите спокойно — здесь нет никакой спешки. Если появится вопрос "
                 "о занятиях или захочется понять, с чего начать, просто напишите."]
