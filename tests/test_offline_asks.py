@@ -73,3 +73,21 @@ def test_a_hand_over_without_a_matching_entry_adds_no_facts():
     _, reply = answer("vocal", "Позовите, пожалуйста, живого человека", escalated=True)
     kb = kb_of(SETS["vocal"][0])[0]
     assert not any(f.answer[:40] in reply for f in kb.faq_entries), reply
+
+
+@pytest.mark.parametrize("name,text,entry_id", [
+    ("vocal", "Мне 16 лет, у меня нет слуха — получится петь?", "age"),
+    ("guitar", "Мне за 50 лет, у меня нет слуха, получится научиться?", "too-old"),
+    ("english", "Сыну 12 лет, ему подойдёт детский курс?", "kids-age"),
+    ("main", "У меня синтезатор на 61 клавишу. На нём можно заниматься или сразу покупать "
+             "пианино?", "synth-61-keys"),
+])
+def test_the_entry_about_the_clients_number_is_answered(name, text, entry_id):
+    _, reply = answer(name, text)
+    assert said(name, entry_id, reply), reply
+
+
+def test_a_number_in_another_sense_does_not_pull_an_entry():
+    """«4 года» is not the «3–4 недели» of an entry about results."""
+    _, reply = answer("drawing", "Мне 4 года рисую с сыном, какие материалы нужны?")
+    assert not said("drawing", "no-talent", reply), reply

@@ -72,7 +72,37 @@ def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]
             ids.append(top.id)
     if not unknown:
         ids += [i for i in covering_pair(ctx, text) if i not in ids]
+    said = number_entry(ctx, text) if ids else None
+    if said is not None:  # the entry about the client's own number answers first
+        ids = [said] + [i for i in ids if i != said]
     return ids[:MAX_ANSWERS]
+
+
+NUMBER_RE = re.compile(r"(?<![\w.,])(\d{1,3})\s+([а-яё]{3,})", re.I)  # «61 клавишу», «16 лет»
+NUMBER_SHARE = 0.35  # the entry naming the client's number scores at least this share of the top
+
+
+def names_number(entry: Any, number: str, unit: str) -> bool:
+    """True when a sentence of the entry has the number and a word of the same stem as the
+    client's unit («61 клавиши» for «61 клавишу»), not just the digits («3–4 недели»)."""
+    words = " ".join([getattr(entry, "question", ""), getattr(entry, "answer", "")])
+    for sentence in re.split(r"(?<=[.!?])\s+", words):
+        if number in re.findall(r"(?<![\w.,])\d+(?!\d)", sentence) and \
+                re.search(r"\b" + re.escape(unit[:4].lower()), sentence.lower()):
+            return True
+    return False
+
+
+def number_entry(ctx: TurnContext, text: str) -> Optional[str]:
+    """A close entry that speaks about the number the client said («синтезатор на 61
+    клавишу» → the entry about 61 keys), or None."""
+    said = NUMBER_RE.findall(text)
+    found = hits(ctx, text) if said else []
+    for h in found:
+        if h.score >= NUMBER_SHARE * found[0].score and h.support >= CLEAR_SUPPORT and \
+                any(names_number(ctx.kb.entry(h.id), n, u) for n, u in said):
+            return h.id
+    return None
 
 
 def covering_pair(ctx: TurnContext, text: str) -> list[str]:
