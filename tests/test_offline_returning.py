@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.brain.offline import OfflineBrain
+from app.brain.offline import KB_NO_MATCH, OfflineBrain
 from app.brain.prompting import format_rub
 from app.brain.types import Decisions
 from app.crm.types import PurchaseView
@@ -15,14 +15,19 @@ from tests.test_brain_offline import NOW
 from tests.test_kb_context import SETS, ctx_for, kb_of
 
 
-def reply(name: str, text: str, owned: str = "") -> str:
+def turn(name: str, text: str, owned: str = "") -> tuple:
     ctx = ctx_for(SETS[name][0], text)
     if owned:
         kb = kb_of(SETS[name][0])[0]
         ctx.card.purchases = [PurchaseView(owned, kb.product(owned).title,
                                            NOW - timedelta(days=400), NOW - timedelta(days=30))]
     brain = OfflineBrain()
-    return brain.write_reply(ctx, brain.analyze(ctx).value, Decisions()).value
+    result = brain.analyze(ctx)
+    return result.flags, brain.write_reply(ctx, result.value, Decisions()).value
+
+
+def reply(name: str, text: str, owned: str = "") -> str:
+    return turn(name, text, owned)[1]
 
 
 def product(name: str, product_id: str):
@@ -40,8 +45,9 @@ def product(name: str, product_id: str):
              "Хочу продолжить, что посоветуете?", "piano-from-zero", "piano-next-step"),
 ])
 def test_former_student_in_own_words_gets_next_course_and_extension(name, text, taken, after):
-    answer = reply(name, text)
+    flags, answer = turn(name, text)
     old, new = product(name, taken), product(name, after)
+    assert KB_NO_MATCH not in flags  # answered from the KB's courses
     assert new.title in answer and format_rub(new.price_rub) in answer, answer
     assert format_rub(old.extension.price_rub) in answer and "продлить" in answer, answer
     assert format_rub(old.price_rub) not in answer, answer

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Callable, Optional, Sequence
 
 from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, OfferRequest
-from app.brain.prompting import clip, kb_entry, local, ru_date, ru_moment
+from app.brain.prompting import clip, kb_entry, local, ru_moment
 from app.brain.offline_rules import (
     EMAIL_RE, PHONE_RE, NAME_RE, AGE_RE, LEVELS, GOALS, INSTRUMENT_RE, OBJECTIONS, ANGER_RE,
     HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, DISCOUNT_RE, ACCESS_RE,
@@ -22,7 +22,9 @@ from app.brain.offline_answers import (  # noqa: F401 (KB_NO_MATCH is imported f
 )
 from app.brain import offline_media
 from app.brain.offline_returning import for_kids, returning_lines
-from app.brain.offline_students import extension_lines, extension_text, purchases_text
+from app.brain.offline_students import (
+    extension_lines, extension_text, offer_text, purchases_text,
+)
 from app.brain.types import Decisions, StageResult, TurnContext, Usage
 
 # The reminders' time resolver, handed in by the wiring (the brain imports no other package).
@@ -125,16 +127,6 @@ def day_greeting(ctx: TurnContext) -> str:
 
 def _name(ctx: TurnContext, analysis: Any) -> str:
     return ctx.card.first_name or (analysis.facts.name if analysis is not None else None) or ""
-
-
-def offer_text(decisions: Decisions, tz: str) -> Optional[str]:
-    o = decisions.offer
-    if not o or not o.granted:
-        return None
-    if o.kind == "bonus":
-        return f"И для вас есть подарок от школы: {o.title or 'бонус к покупке'}."
-    until = f", она действует до {ru_date(o.expires_at, tz)}" if o.expires_at else ""
-    return f"Для вас есть скидка {o.percent}% по промокоду {o.code}{until}."
 
 
 def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[Any]:
@@ -287,9 +279,11 @@ class OfflineBrain:
         self.resolve_time = resolve_time
 
     def analyze(self, ctx: TurnContext) -> StageResult:
-        return StageResult(value=analyze_rules(ctx, self.resolve_time),
-                           usage=Usage(model=self.name),
-                           flags=[KB_NO_MATCH] if kb_no_match(ctx) else [])
+        value = analyze_rules(ctx, self.resolve_time)
+        # a former student's question is answered from the card and the KB's courses
+        back = ctx.kind == "reply" and returning_lines(ctx, ctx.words, value.funnel_stage)
+        return StageResult(value=value, usage=Usage(model=self.name),
+                           flags=[KB_NO_MATCH] if kb_no_match(ctx) and not back else [])
 
     def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult:
         if analysis is None:

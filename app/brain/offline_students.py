@@ -1,10 +1,11 @@
-"""What the offline brain tells existing students: what they own, until when, extensions."""
+"""What the offline brain tells existing students (what they own, until when, extensions)
+and the offer granted to a client."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from app.brain.prompting import format_rub, kb_entry, ru_date
-from app.brain.types import TurnContext
+from app.brain.types import Decisions, TurnContext
 
 
 def access_phrase(p: Any, ctx: TurnContext) -> str:
@@ -43,3 +44,13 @@ def extension_text(ctx: TurnContext) -> list[str]:
         out.append(f"Его можно продлить на {ext.days} дней за {format_rub(ext.price_rub)}.")
     out.append("Подсказать, как это сделать?" if ext else "Подсказать, как продолжить занятия?")
     return out
+
+
+def offer_text(decisions: Decisions, tz: str) -> Optional[str]:
+    o = decisions.offer
+    if not o or not o.granted:
+        return None
+    if o.kind == "bonus":
+        return f"И для вас есть подарок от школы: {o.title or 'бонус к покупке'}."
+    until = f", она действует до {ru_date(o.expires_at, tz)}" if o.expires_at else ""
+    return f"Для вас есть скидка {o.percent}% по промокоду {o.code}{until}."
