@@ -143,12 +143,10 @@ def policy_sentence(ctx: TurnContext, text: str) -> str:
     that hands the client over to a person; "" when none does."""
     faq = [ctx.kb.entry(i) for i in answered_ids(ctx, text)]
     answer = next((getattr(e, "answer", "") for e in faq if hasattr(e, "answer")), "")
-    said = ""
-    for sentence in re.split(r"(?<=[.!?])\s+", answer):
-        said = f"{said} {sentence}".strip()
-        if len(said) > 20:
-            break
-    return said
+    sentences = [x for x in re.split(r"(?<=[.!?])\s+", answer) if x.strip()]
+    if len(sentences) > 1 and sentences[0].strip().lower() == "да.":
+        sentences = sentences[1:]  # a bare «Да.» answers a question the client did not ask
+    return sentences[0] if sentences else ""
 
 
 def product_line(p: Any) -> str:
