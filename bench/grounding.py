@@ -13,7 +13,6 @@ Prints markdown; with --write stores it in docs/benchmarks.md under "## Groundin
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from app.brain.engine import run_brain  # noqa: E402
 from app.brain.gemini import GeminiBrain  # noqa: E402
 from app.brain.offline import OfflineBrain  # noqa: E402
-from bench.load import write_doc_section  # noqa: E402
+from bench.load import table_main, write_doc_section  # noqa: E402
 from tests.fakes.gemini_server import FakeGeminiServer, json_response, text_response  # noqa: E402
 from tests.test_brain_gemini import ANALYSIS, GOOD_REPLY, Effects  # noqa: E402
 from tests.test_guardrail_corpus import CORPORA, run_corpus  # noqa: E402
@@ -98,13 +97,7 @@ def write_section(table: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    table = run()
-    print(table)
-    if args.write:
-        write_section(table)
+    table_main(__doc__, run, write_section)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ prints a markdown table. With --write, also stores the table in docs/benchmarks.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import statistics
@@ -25,7 +24,7 @@ from rank_bm25 import BM25Okapi  # noqa: E402
 
 from app.knowledge.base import KnowledgeBase, load_kb  # noqa: E402
 from app.knowledge.search import KnowledgeIndex  # noqa: E402
-from bench.load import write_doc_section  # noqa: E402
+from bench.load import table_main, write_doc_section  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 SETS = [
@@ -117,13 +116,7 @@ def write_section(table: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    table = run()
-    print(table)
-    if args.write:
-        write_section(table)
+    table_main(__doc__, run, write_section)
 
 
 if __name__ == "__main__":

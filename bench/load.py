@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 
 @dataclass
@@ -138,3 +138,17 @@ def write_doc_section(heading: str, body: str, path: Optional[str] = None) -> No
     else:
         text = text.rstrip("\n") + "\n\n" + section
     doc.write_text(text, encoding="utf-8")
+
+
+def table_main(doc: Optional[str], run: Callable[[], str],
+               write_section: Callable[[str], None]) -> None:
+    """The command line of a bench that prints one table: `--write` puts it in the docs."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    table = run()
+    print(table)
+    if args.write:
+        write_section(table)

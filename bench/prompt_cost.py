@@ -12,7 +12,6 @@ is at least 1024 tokens — how Gemini's implicit caching behaves. Prints a mark
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -30,7 +29,7 @@ from app.brain.prompting import DEFAULT_KB_TOKEN_BUDGET  # noqa: E402
 from app.brain.types import ClientCard, Decisions, HistoryMessage, TurnContext  # noqa: E402
 from app.knowledge.base import load_kb  # noqa: E402
 from app.knowledge.search import KnowledgeIndex  # noqa: E402
-from bench.load import write_doc_section  # noqa: E402
+from bench.load import table_main, write_doc_section  # noqa: E402
 from tests.fakes.gemini_server import (FakeGeminiServer, RecordedRequest,  # noqa: E402
                                        text_response)
 from tests.test_brain_offline import NOW  # noqa: E402
@@ -129,13 +128,7 @@ def write_section(table: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    table = run()
-    print(table)
-    if args.write:
-        write_section(table)
+    table_main(__doc__, run, write_section)
 
 
 if __name__ == "__main__":
