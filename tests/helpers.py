@@ -60,3 +60,20 @@ class HookedBrain:
         if self.after_reply is not None:
             self.after_reply(ctx)
         return result
+
+
+def csrf_token(c: Any) -> str:
+    with c.session_transaction() as sess:
+        return sess.get("csrf_token", "")
+
+
+def panel_login(c: Any, password: str = "admin-pass") -> Any:
+    c.get("/admin/login")
+    return c.post("/admin/login", data={"password": password, "csrf_token": csrf_token(c)})
+
+
+def logged_in(app: Any) -> Any:
+    """A test client of the staff panel, logged in with the tests' password."""
+    c = app.test_client()
+    assert panel_login(c).status_code == 302
+    return c

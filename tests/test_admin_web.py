@@ -11,7 +11,7 @@ from app.admin.web.actions import staff_random_id
 from app.services import services
 from tests import browser
 from tests.browser import driver  # noqa: F401 - the module-scoped browser fixture
-from tests.helpers import drain, message_new, post
+from tests.helpers import csrf_token, drain, logged_in, message_new, panel_login, post
 
 PEER = 5001
 PAGES = ("/admin/", "/admin/dialogs/1", "/admin/clients/5001", "/admin/kb", "/admin/dashboard")
@@ -21,20 +21,8 @@ CARD = {"first_name": "Анна", "last_name": "Петрова", "email": "Anna@
         "tags": "vip, взрослый, vip", "notes": "звонить после 18", "bot_paused": "1"}
 
 
-def token(c: Any) -> str:
-    with c.session_transaction() as sess:
-        return sess.get("csrf_token", "")
-
-
-def login(c: Any, password: str = "admin-pass") -> Any:
-    c.get("/admin/login")
-    return c.post("/admin/login", data={"password": password, "csrf_token": token(c)})
-
-
-def logged_in(app: Any) -> Any:
-    c = app.test_client()
-    assert login(c).status_code == 302
-    return c
+token = csrf_token
+login = panel_login
 
 
 def act(c: Any, url: str, **data: str) -> Any:

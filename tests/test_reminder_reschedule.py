@@ -11,18 +11,10 @@ from sqlalchemy import select
 from app.models import Client, Reminder, Turn
 from app.turns.proactive import fire_due
 from app.services import services
-from tests.helpers import drain, message_new, post
+from tests.helpers import drain, logged_in, message_new, post
 
 PEER = 6401
 
-
-def _panel(app: Any) -> Any:
-    c = app.test_client()
-    c.get("/admin/login")
-    with c.session_transaction() as sess:
-        tok = sess["csrf_token"]
-    c.post("/admin/login", data={"password": "admin-pass", "csrf_token": tok})
-    return c
 
 
 def test_rescheduled_undelivered_reminder_is_sent_with_a_new_turn(app: Any, clock: Any,
@@ -41,7 +33,7 @@ def test_rescheduled_undelivered_reminder_is_sent_with_a_new_turn(app: Any, cloc
         assert r.status == "skipped" and old_turn is not None
     post(app.test_client(), {"type": "message_allow", "group_id": 1, "secret": "s3cret",
                              "event_id": "allow-6401", "object": {"user_id": PEER, "key": ""}})
-    c = _panel(app)
+    c = logged_in(app)
     with c.session_transaction() as sess:
         tok = sess["csrf_token"]
     when = clock.now().astimezone(ZoneInfo("Europe/Moscow")) + timedelta(hours=2)

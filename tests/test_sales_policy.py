@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.crm import sales
 from app.knowledge.base import KnowledgeBase, parse_kb
-from app.models import Client, Dialog, IssuedOffer, OfferDecisionLog, Purchase
+from app.models import Client, Dialog, IssuedOffer, OfferDecisionLog
 from app.services import services
 from tests import factories
 from tests.pg import ROOT

@@ -8,18 +8,10 @@ from sqlalchemy import select
 
 from app.models import Dialog, Message
 from app.services import services
-from tests.helpers import drain, message_new, post
+from tests.helpers import drain, logged_in, message_new, post
 
 PEER = 6301
 
-
-def _panel(app: Any) -> Any:
-    c = app.test_client()
-    c.get("/admin/login")
-    with c.session_transaction() as sess:
-        tok = sess["csrf_token"]
-    c.post("/admin/login", data={"password": "admin-pass", "csrf_token": tok})
-    return c
 
 
 def _send(c: Any, dialog_id: int, text: str, key: str) -> str:
@@ -37,7 +29,7 @@ def test_edited_resend_with_the_same_key_reaches_the_client(app: Any, clock: Any
     drain(app)
     with services(app).db.session() as s:
         dialog_id = s.execute(select(Dialog.id).where(Dialog.peer_id == PEER)).scalar_one()
-    c = _panel(app)
+    c = logged_in(app)
     before = len(vk.emulator.sent(PEER))
     assert "Отправлено" in _send(c, dialog_id, "Курс стоит 14900 ₽", "form-1")
     page = _send(c, dialog_id, "Поправка: курс стоит 12900 ₽", "form-1")  # Back, edit, Send

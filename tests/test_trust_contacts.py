@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.models import Client, Message, Purchase, UnmatchedOrder
 from app.services import services
-from tests.helpers import drain, message_new, post
+from tests.helpers import drain, logged_in, message_new, post
 
 SECRET = "pay-secret-1"
 STRANGER, OLGA = 6101, 6102
@@ -122,15 +122,6 @@ def test_csv_import_reports_unmatched_and_cli_lists_and_confirms(shop: Any, cloc
     assert "no unmatched orders" in runner.invoke(args=["purchases", "unmatched"]).output
 
 
-def _panel(app: Any) -> Any:
-    c = app.test_client()
-    c.get("/admin/login")
-    with c.session_transaction() as sess:
-        tok = sess["csrf_token"]
-    assert c.post("/admin/login", data={"password": "admin-pass",
-                                        "csrf_token": tok}).status_code == 302
-    return c
-
 
 def _csrf(c: Any) -> str:
     with c.session_transaction() as sess:
@@ -140,7 +131,7 @@ def _csrf(c: Any) -> str:
 def test_panel_lists_and_confirms_with_one_click(shop: Any, clock: Any) -> None:
     say(shop, clock, STRANGER, "мой email olga.k@example.com")
     assert pay(shop, OLGA_ORDER).status_code == 202
-    c = _panel(shop)
+    c = logged_in(shop)
     page = c.get("/admin/purchases/unmatched").get_data(as_text=True)
     assert "SHOP-77" in page and "Привязать" in page
     with services(shop).db.session() as s:
@@ -157,7 +148,7 @@ def test_panel_lists_and_confirms_with_one_click(shop: Any, clock: Any) -> None:
 def test_panel_dismiss_and_staff_tick_proves_a_claim(shop: Any, clock: Any) -> None:
     say(shop, clock, STRANGER, "мой email olga.k@example.com")
     pay(shop, OLGA_ORDER)
-    c = _panel(shop)
+    c = logged_in(shop)
     with services(shop).db.session() as s:
         u = s.execute(select(UnmatchedOrder)).scalar_one()
     c.post(f"/admin/purchases/unmatched/{u.id}/dismiss", data={"csrf_token": _csrf(c)})

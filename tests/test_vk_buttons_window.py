@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.models import Client, Message, Reminder, ReminderStatus, Turn
+from app.models import Client, Reminder, ReminderStatus, Turn
 from app.turns.proactive import fire_due
 from app.services import services
-from tests.helpers import drain, post
-from tests.test_vk_rich import INLINE, event, new, rows, run
+from tests.helpers import post
+from tests.test_vk_rich import event, new, rows, run
 
 MSK = timezone(timedelta(hours=3))
 
@@ -118,7 +118,7 @@ def test_refused_reminder_is_marked_staff_told_and_next_turn_owns_up(app, vk, cl
     out = app.test_cli_runner().invoke(args=["reminders", "list"])
     assert f"#{r.id}" in out.output and "VK отказал" in out.output
     assert fire_due(services(app)) == 0  # not retried blindly
-    from tests.test_admin_web import logged_in
+    from tests.helpers import logged_in
 
     page = logged_in(app).get("/admin/clients/630").get_data(as_text=True)
     assert "VK отказал" in page and "VK refused" in page

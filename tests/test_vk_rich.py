@@ -3,7 +3,6 @@ webhook → PostgreSQL → worker → brain (fake Gemini over HTTP, or the offli
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import time
 from datetime import timedelta
@@ -231,7 +230,7 @@ def test_typing_moves_the_reply_later_capped_and_a_flood_is_cheap(oapp, vk, cloc
 
 
 def test_panel_shows_thumbnails_notes_and_transcripts(oapp, vk, clock) -> None:  # noqa: ANN001
-    from tests.test_admin_web import login
+    from tests.helpers import panel_login as login
 
     small = vk.add_file("panel-s.jpg", b"\xff\xd8s", "image/jpeg")
     big = vk.add_file("panel-b.jpg", JPEG, "image/jpeg")
