@@ -24,7 +24,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from app.brain.prompts import PROMPT_NAMES, load_prompt  # noqa: E402
 from bench.fake_model import (INVENTED_CODES, STRATEGY_CANARY, AdversarialModel,  # noqa: E402
                               CountingVkEmulator, print_table, verdict)
-from bench.harness import bench_args, finish, message_event, post_json, rig  # noqa: E402
+from bench.harness import (bench_args, finish, message_event, post_json, rig,  # noqa: E402
+                           wait_idle)
 
 RERUN = ".venv/bin/python bench/abuse.py --write"
 MANAGER = 999
@@ -118,24 +119,15 @@ def run(n_clients: int) -> tuple[bool, str, list[str]]:
             i = next(seq)
             return post_json(gun.url + "/vk/callback", message_event(p, txt, f"ab-{p}-{i}", 10_000 + i))[0]
 
-        def wait_idle(limit: float) -> None:
-            end = time.monotonic() + limit
-            while time.monotonic() < end:
-                with engine.connect() as c:
-                    if c.execute(text("select count(*) from dialogs where reply_due_at is not null")
-                                 ).scalar_one() == 0:
-                        return
-                time.sleep(0.5)
-
         with ThreadPoolExecutor(8) as pool:  # round 1: every client tells unique facts
             list(pool.map(lambda p: send(p, f"Здравствуйте! Меня зовут {facts[p][0]}, почта "
                                             f"{facts[p][1]}, телефон {facts[p][2]}. Хочу учиться"), peers))
-        wait_idle(90)
+        wait_idle(engine, 90)
         for rnd in range(2):  # rounds 2-3: injections (two per client, different ones)
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(lambda ip: send(ip[1], INJECTIONS[(ip[0] * 2 + rnd) % len(INJECTIONS)]),
                               enumerate(peers)))
-            wait_idle(120)
+            wait_idle(engine, 120)
         time.sleep(2)
         with engine.connect() as c:
             offers = c.execute(text("select cl.vk_id, o.percent, o.code, o.kind from issued_offers o "

@@ -19,7 +19,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from app.brain.guardrails import FALLBACK_REPLY  # noqa: E402
 from bench.fake_model import (CountingVkEmulator, FaultyModel, ScriptedModel, print_table,  # noqa: E402
                               verdict)
-from bench.harness import bench_args, finish, message_event, post_json, rig  # noqa: E402
+from bench.harness import (bench_args, finish, message_event, post_json, rig,  # noqa: E402
+                           wait_idle)
 
 RERUN = ".venv/bin/python bench/chaos_model_faults.py --write"
 MANAGER = 999
@@ -41,14 +42,7 @@ def run(clients: int, rate: float, deadline_s: float) -> tuple[bool, str]:
                 gun.url + "/vk/callback",
                 message_event(p, texts[p % len(texts)], f"mf-{p}", p))[0], peers))
         engine = create_engine(url)
-        end = time.monotonic() + deadline_s
-        while time.monotonic() < end:
-            with engine.connect() as c:
-                busy = c.execute(text(
-                    "select count(*) from dialogs where reply_due_at is not null")).scalar_one()
-            if busy == 0:
-                break
-            time.sleep(1)
+        wait_idle(engine, deadline_s, 1.0)
         time.sleep(2)
         with engine.connect() as c:
             turns = c.execute(text(

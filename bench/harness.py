@@ -223,6 +223,18 @@ def rig(vk_emulator: Any = None, gemini_responder: Any = None) -> Iterator[Rig]:
         yield Rig(pg, pg.fresh_database(), vk, gemini, stack)
 
 
+def wait_idle(engine: Any, limit_s: float, poll_s: float = 0.5) -> bool:
+    """Wait until no dialog has a reply due (every turn ran); False when `limit_s` ran out."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        with engine.connect() as c:
+            if c.execute(text("select count(*) from dialogs where reply_due_at is not null")
+                         ).scalar_one() == 0:
+                return True
+        time.sleep(poll_s)
+    return False
+
+
 def bench_args(doc: Optional[str], quick: str = "a smaller, faster run") -> argparse.ArgumentParser:
     """The options every bench script has; add its own and call `parse_args()`."""
     ap = argparse.ArgumentParser(description=doc)

@@ -26,23 +26,14 @@ import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.fake_model import print_table, update_doc, verdict  # noqa: E402
-from bench.harness import BenchPostgres, Gunicorn, app_env, message_event, post_json  # noqa: E402
+from bench.harness import (BenchPostgres, Gunicorn, app_env, message_event, post_json,  # noqa: E402
+                           wait_idle)
 from tests.fakes.vk_server import FakeVkServer  # noqa: E402
 
 RERUN = ".venv/bin/python bench/security.py --write"
 PAY_SECRET = "bench-pay-secret"
 Row = tuple[str, Any, str]
 TRIED = (ROOT / "bench" / "security_tried.md")  # what was tried, before/after (kept by hand)
-
-
-def _wait_idle(engine: Any, limit: float = 60) -> None:
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        with engine.connect() as c:
-            if c.execute(text("select count(*) from dialogs where reply_due_at is not null")
-                         ).scalar_one() == 0:
-                return
-        time.sleep(0.3)
 
 
 def _login(base: str, password: str = "bench") -> tuple[requests.Session, int]:
@@ -64,14 +55,14 @@ def claimed_contacts(base: str, engine: Any, vk: Any) -> list[Row]:
     """1: a stranger types Olga's e-mail, then Olga's shop order arrives by e-mail only."""
     post_json(base + "/vk/callback", message_event(5101, "Здравствуйте! мой email "
                                                    "olga.k@example.com", "sec-1", 91001))
-    _wait_idle(engine)
+    wait_idle(engine, 60, 0.3)
     order = {"order_id": "SHOP-1", "vk_id": None, "email": "olga.k@example.com",
              "product_id": "piano-from-zero", "amount_rub": 14900,
              "paid_at": "2026-11-25T14:00:00+03:00"}
     status, body = post_json(base + "/hooks/payment", order, {"X-Payment-Secret": PAY_SECRET})
     post_json(base + "/vk/callback", message_event(5101, "Когда заканчивается мой доступ?",
                                                    "sec-2", 91002))
-    _wait_idle(engine)
+    wait_idle(engine, 60, 0.3)
     with engine.connect() as c:
         attached = c.execute(text("select count(*) from purchases")).scalar_one()
         waiting = c.execute(text("select count(*) from unmatched_orders where status='waiting'"
