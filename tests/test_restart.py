@@ -34,13 +34,14 @@ class SlowModel:
     """Valid answers for both stages, each after MODEL_DELAY_S (a slow but healthy Gemini)."""
 
     def __init__(self) -> None:
-        self.analysis_calls = 0
+        self.analyses_started = 0  # counted on arrival, before the delay
 
     def __call__(self, req: RecordedRequest) -> Any:
         cfg = req.generation_config
+        is_analysis = bool(cfg.get("responseJsonSchema") or cfg.get("responseSchema"))
+        self.analyses_started += is_analysis
         time.sleep(MODEL_DELAY_S)
-        if cfg.get("responseJsonSchema") or cfg.get("responseSchema"):
-            self.analysis_calls += 1
+        if is_analysis:
             return text_response(json.dumps({
                 "psych_state": "спокоен", "mood": "нейтральное", "funnel_stage": "warm",
                 "intent": "узнать о курсах", "short_term_strategy": "ответить",
@@ -112,10 +113,11 @@ def stack(pg: Any) -> Iterator[tuple[dict[str, str], FakeVkServer, SlowModel, st
 
 
 def _in_flight(model: SlowModel, n: int) -> None:
+    """Wait until all `n` turns are inside their analysis call."""
     deadline = time.monotonic() + 30
-    while model.analysis_calls == 0 and time.monotonic() < deadline:
+    while model.analyses_started < n and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.3)  # every turn is now inside a model call
+    assert model.analyses_started >= n, "the turns never reached the model"
 
 
 def _answered_within(vk: FakeVkServer, peers: list[int], since: float, limit_s: float) -> float:
