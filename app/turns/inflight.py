@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 
 class Lease(Protocol):
     turn_id: int
-    dialog_id: int
 
     def stop(self) -> None: ...
 
