@@ -15,7 +15,7 @@ $(STAMP): requirements.txt
 venv: $(STAMP)
 
 run: venv
-	$(BIN)/python -m app.run_local
+	$(BIN)/python -m app.composition.run_local
 
 # Page tests drive Debian's chromium + chromedriver (Playwright cannot download its browsers here).
 browsers:

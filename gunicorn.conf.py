@@ -7,7 +7,7 @@ from __future__ import annotations
 
 def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook
     from app import start_background
-    from app.services import services
+    from app.composition.services import services
 
     if "neuro" not in getattr(worker.wsgi, "extensions", {}):
         return  # not our app (bench/bare_app.py runs under the same config)
@@ -16,8 +16,8 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook
 
 
 def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook
-    from app.services import services
-    from app.wiring import stop_background
+    from app.composition.services import services
+    from app.composition.build import stop_background
 
     app = getattr(worker, "wsgi", None)
     if app is None or "neuro" not in getattr(app, "extensions", {}):

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Optional
 if TYPE_CHECKING:  # importing `app` (e.g. for app.brain) must not pull in Flask or the DB
     from flask import Flask
 
-    from app.brain.types import Brain
-    from app.clock import Clock
-    from app.config import Settings
+    from app.brain.contract import Brain
+    from app.platform.clock import Clock
+    from app.platform.config import Settings
     from app.vk.channel import OutboundChannel
 
 log = logging.getLogger(__name__)
@@ -28,11 +28,11 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
 
     from flask import Flask
 
-    from app.clock import Clock
-    from app.config import Settings
-    from app.logging_setup import configure_logging
-    from app.runmode import is_local, secret_key
-    from app.wiring import build_services, register_blueprints
+    from app.platform.clock import Clock
+    from app.platform.config import Settings
+    from app.platform.logging import configure_logging
+    from app.platform.runmode import is_local, secret_key
+    from app.composition.build import build_services, register_blueprints
 
     settings = settings or Settings()
     configure_logging(settings.log_json)
@@ -58,8 +58,8 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
 
 def start_background(app: Flask) -> None:
     """Start this process' worker pool, reminder scheduler and KB watcher (once)."""
-    from app.services import services
-    from app.wiring import start_background as start
+    from app.composition.services import services
+    from app.composition.build import start_background as start
 
     svc = services(app)
     if svc.workers is None and svc.kb_watcher is None:

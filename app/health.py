@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from app.services import services
+from app.composition.services import services
 
 bp = Blueprint("health", __name__)
 DETAIL_KEYS = ("last_error", "errors_on_disk", "warnings")

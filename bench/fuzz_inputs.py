@@ -1,5 +1,5 @@
 """Bad input: fuzzed VK callback bodies against gunicorn, a fuzzed knowledge_base.json against
-`load_kb`, and (when `app.crm.purchases.import_csv` exists) fuzzed purchase CSVs.
+`load_kb`, and (when `app.crm.purchases.store.import_csv` exists) fuzzed purchase CSVs.
 
 Callback: 0 answers ≥ 500, the app alive (healthz 200) afterwards, nothing stored for bodies
 refused for a wrong secret or group_id. KB: only `KnowledgeBaseError` (lines `path: reason`)
@@ -391,9 +391,9 @@ def fuzz_kb(n: int, seed: int) -> tuple[list[tuple[str, Any, str]], list[str]]:
 
 def fuzz_csv(n: int, seed: int) -> tuple[list[tuple[str, Any, str]], list[str]]:
     try:
-        from app.crm.purchases import import_csv
+        from app.crm.purchases.store import import_csv
     except ImportError:
-        return [("purchases CSV", "skipped: app.crm.purchases.import_csv not found", "")], []
+        return [("purchases CSV", "skipped: app.crm.purchases.store.import_csv not found", "")], []
     from app.knowledge.base import load_kb
 
     kb = load_kb(ROOT / "knowledge_base.json")

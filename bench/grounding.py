@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.brain.engine import run_brain  # noqa: E402
-from app.brain.gemini import GeminiBrain  # noqa: E402
-from app.brain.offline import OfflineBrain  # noqa: E402
+from app.brain.gemini.brain import GeminiBrain  # noqa: E402
+from app.brain.offline.brain import OfflineBrain  # noqa: E402
 from bench.load import table_main, write_doc_section  # noqa: E402
 from tests.fakes.gemini_server import FakeGeminiServer, json_response, text_response  # noqa: E402
 from tests.test_brain_gemini import ANALYSIS, GOOD_REPLY, Effects  # noqa: E402

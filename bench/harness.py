@@ -2,7 +2,7 @@
 Gemini stand-ins (real HTTP servers on loopback, in this process) and the app under gunicorn
 (a separate process group). Everything is loopback-only and torn down on exit: `rig()` owns
 the teardown, `bench_args()` / `finish()` the command line and the verdict every script shares.
-Independent of the tests' helpers (no `tests.pg`): the database is migrated by `app.migrate`."""
+Independent of the tests' helpers (no `tests.pg`): the database is migrated by `app.platform.migrate`."""
 from __future__ import annotations
 
 import argparse
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from alembic import command  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from app.migrate import alembic_config  # noqa: E402
+from app.platform.migrate import alembic_config  # noqa: E402
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 

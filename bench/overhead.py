@@ -105,7 +105,7 @@ class Bench:
     def __init__(self, env: dict[str, str]) -> None:
         os.environ.update(env)
         from app import create_app
-        from app.turns.workers import WorkerPool
+        from app.runtime.workers import WorkerPool
 
         self.app = create_app()
         self.svc = self.app.extensions["neuro"]

@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.brain.engine import run_brain  # noqa: E402
-from app.brain.gemini import GeminiBrain  # noqa: E402
-from app.brain.offline import OfflineBrain  # noqa: E402
-from app.brain.prompting import DEFAULT_KB_TOKEN_BUDGET  # noqa: E402
-from app.brain.types import ClientCard, Decisions, HistoryMessage, TurnContext  # noqa: E402
+from app.brain.gemini.brain import GeminiBrain  # noqa: E402
+from app.brain.offline.brain import OfflineBrain  # noqa: E402
+from app.brain.prompts.render import DEFAULT_KB_TOKEN_BUDGET  # noqa: E402
+from app.brain.contract import ClientCard, Decisions, HistoryMessage, TurnContext  # noqa: E402
 from app.knowledge.base import load_kb  # noqa: E402
 from app.knowledge.search import KnowledgeIndex  # noqa: E402
 from bench.load import table_main, write_doc_section  # noqa: E402

@@ -58,7 +58,7 @@ def cli(url: str, *args: str) -> Callable[[], None]:
 def in_process(url: str) -> tuple[Any, Any]:
     os.environ.update(env_for(url))
     from app import create_app
-    from app.services import services
+    from app.composition.services import services
 
     app = create_app()  # starts no threads (workers are a gunicorn hook)
     return app, services(app)

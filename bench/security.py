@@ -142,7 +142,7 @@ def deployments(pg: BenchPostgres, vk: Any) -> list[Row]:
 
 def in_process(n_phrases: int) -> list[Row]:
     """6: the resolver never raises; 10: the e-mail pattern is linear."""
-    from app.brain.offline_rules import EMAIL_RE
+    from app.brain.offline.rules import EMAIL_RE
     from app.reminders import ru_time_words as W
     from app.reminders.resolver import resolve
 

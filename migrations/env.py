@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from app import models  # noqa: F401 - registers every table on Base.metadata
-from app.config import Settings
-from app.db import Base, embedded_database_url
+from app.platform.config import Settings
+from app.platform.db import Base, embedded_database_url
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

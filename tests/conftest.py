@@ -7,8 +7,8 @@ from typing import Any, Callable, Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.clock import FakeClock
-from app.config import Settings
+from app.platform.clock import FakeClock
+from app.platform.config import Settings
 from tests.fakes.vk_server import FakeVkServer
 from tests.pg import ROOT, TestPostgres
 
@@ -17,7 +17,7 @@ from tests.pg import ROOT, TestPostgres
 def all_tables() -> tuple[str, ...]:
     """Every table of the models (so a new model is truncated between tests too)."""
     import app.models  # noqa: F401 - registers every model on the metadata
-    from app.db import Base
+    from app.platform.db import Base
 
     return tuple(Base.metadata.tables)
 

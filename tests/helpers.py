@@ -5,8 +5,8 @@ import itertools
 import json
 from typing import Any
 
-from app.turns.workers import WorkerPool
-from app.services import services
+from app.runtime.workers import WorkerPool
+from app.composition.services import services
 
 _ids = itertools.count(1)
 
@@ -43,7 +43,7 @@ class HookedBrain:
 
     def __init__(self, inner: Any = None, before_analyze: Any = None,
                  after_reply: Any = None) -> None:
-        from app.brain.offline import OfflineBrain
+        from app.brain.offline.brain import OfflineBrain
         from app.reminders.resolver import resolve
 
         self.inner = inner or OfflineBrain(resolve_time=resolve)

@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from app.migrate import alembic_config
+from app.platform.migrate import alembic_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.crm.purchases_math import PaidItem, compute_access, split_extension
+from app.crm.purchases.access_math import PaidItem, compute_access, split_extension
 from app.knowledge.base import load_kb
 from tests.pg import ROOT
 
@@ -106,7 +106,7 @@ def test_unknown_kb_is_tolerated() -> None:
 def test_clients_show_json_has_purchases_access_and_offers(app: Any, tmp_path: Any) -> None:
     from app.crm import sales
     from app.models import Client
-    from app.services import services
+    from app.composition.services import services
 
     svc = services(app)
     csv_path = tmp_path / "p.csv"
@@ -148,7 +148,7 @@ def test_clients_show_unknown_client(app: Any) -> None:
 def test_offers_list_cli(app: Any, clock: Any) -> None:
     from app.crm import sales
     from app.models import Client
-    from app.services import services
+    from app.composition.services import services
 
     svc = services(app)
     with svc.db.session() as s:

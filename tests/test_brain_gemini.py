@@ -10,15 +10,15 @@ import pytest
 from app.brain.analysis import Analysis, parse_analysis, AnalysisInvalid
 from app.brain.engine import run_brain
 from app.brain.errors import LlmBlocked, LlmError, LlmRateLimited, LlmTimeout
-from app.brain.gemini import GeminiBrain
-from app.brain.guardrails import FALLBACK_REPLY
+from app.brain.gemini.brain import GeminiBrain
+from app.brain.guardrails.check import FALLBACK_REPLY
 from app.reminders.resolver import resolve
-from app.brain.offline import OfflineBrain
-from app.brain.prompting import (
+from app.brain.offline.brain import OfflineBrain
+from app.brain.prompts.render import (
     DEFAULT_KB_TOKEN_BUDGET, MAX_CONTENT_CHARS, build_analysis_content, build_reply_content, kb_head,
 )
 from app.brain.prompts import PROMPT_VERSION, load_prompt
-from app.brain.types import Decisions
+from app.brain.contract import Decisions
 from tests.fakes.gemini_server import (FakeGeminiServer, Hang, error_response, json_response,
                                        safety_response, text_response)
 from tests.test_brain_offline import make_ctx, msg

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from app.brain.guardrails import check_reply
-from app.brain.types import ClientCard, Decisions, HistoryMessage, TurnContext
-from app.crm.types import OfferDecision, PurchaseView
+from app.brain.guardrails.check import check_reply
+from app.brain.contract import ClientCard, Decisions, HistoryMessage, TurnContext
+from app.brain.contract import OfferDecision, PurchaseView
 from app.reminders.resolver import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def purchase(product_id: str = "piano-from-zero", until: datetime | None = None)
 
 @pytest.fixture()
 def brain() -> Any:
-    from app.brain.offline import OfflineBrain
+    from app.brain.offline.brain import OfflineBrain
 
     return OfflineBrain(resolve_time=resolve)
 
@@ -124,7 +124,7 @@ def test_escalation(brain, text):
 
 
 def test_facts_extracted():
-    from app.brain.offline import extract_facts
+    from app.brain.offline.brain import extract_facts
 
     facts = extract_facts("Меня зовут ольга, мне 45 лет. Почта olga@example.com, телефон "
                           "+7 (912) 345-67-89. Играла в детстве, хочу играть любимые песни, "

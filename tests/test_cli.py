@@ -5,7 +5,7 @@ import json
 import shutil
 from datetime import timedelta
 
-from app.services import services
+from app.composition.services import services
 from tests.conftest import ROOT
 from tests.helpers import drain, message_new, post
 
@@ -81,7 +81,7 @@ def test_running_process_picks_up_a_changed_file_and_keeps_the_old_on_error(make
     import os
     import time
 
-    from app.kb_sync import KbWatcher, request_reload
+    from app.runtime.kb_watcher import KbWatcher, request_reload
 
     kb_path = tmp_path / "kb.json"
     shutil.copy(ROOT / "knowledge_base.json", kb_path)

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from app.brain.errors import LlmInvalidOutput
-from app.brain.judge import parse_verdicts
+from app.brain.gemini.judge import parse_verdicts
 from app.eval.checks import contains, run_checks
 from app.eval.compare import compare
-from app.eval.judge import not_judged
+from app.eval.judging import not_judged
 from app.eval.results import build_results
 from app.eval.runner import DialogRun
 from app.eval.scenarios import Checks, ScenarioError, parse_lines, parse_scenario

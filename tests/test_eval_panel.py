@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.eval.judge import Judged
+from app.eval.judging import Judged
 from app.eval.results import build_results
 from app.eval.runner import DialogRun
 from app.eval.scenarios import parse_scenario

@@ -10,8 +10,8 @@ import pytest
 
 from app.brain.analysis import parse_analysis
 from app.brain.errors import LlmError, LlmRateLimited, LlmServerError
-from app.brain.gemini import GeminiBrain
-from app.brain.types import Decisions
+from app.brain.gemini.brain import GeminiBrain
+from app.brain.contract import Decisions
 from tests.fakes.gemini_server import FakeGeminiServer, error_response, text_response
 from tests.test_brain_gemini import ANALYSIS, GOOD_REPLY
 from tests.test_brain_offline import make_ctx

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from app.brain.analysis import Analysis
-from app.brain.guardrails import check_reply, check_reply_details
-from app.brain.types import ClientCard, Decisions, TurnContext
-from app.crm.types import OfferDecision
+from app.brain.guardrails.check import check_reply, check_reply_details
+from app.brain.contract import ClientCard, Decisions, TurnContext
+from app.brain.contract import OfferDecision
 from app.knowledge.base import load_kb
 from app.knowledge.search import KnowledgeIndex
 from tests.test_brain_offline import NOW, msg

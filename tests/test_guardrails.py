@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from app.brain.guardrails import FALLBACK_REPLY, check_reply
+from app.brain.guardrails.check import FALLBACK_REPLY, check_reply
 from app.brain.prompts import load_prompt
-from app.brain.types import Decisions
-from app.crm.types import OfferDecision
+from app.brain.contract import Decisions
+from app.brain.contract import OfferDecision
 from tests.test_brain_offline import NOW, make_ctx
 
 

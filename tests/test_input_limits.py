@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.brain.offline_rules import EMAIL_RE
+from app.brain.offline.rules import EMAIL_RE
 from app.models import ProcessedEvent
-from app.services import services
-from app.vk.events import EventError, parse_message
-from app.vk.inbox import EVENT_MEMORY, prune_events
+from app.composition.services import services
+from app.vk.inbound.events import EventError, parse_message
+from app.vk.inbound.inbox import EVENT_MEMORY, prune_events
 from tests.helpers import message_new, post
 
 HOSTILE = ["a" * 20_000, "a." * 10_000, "x@" + "a" * 20_000, "-@" * 10_000,

@@ -12,11 +12,11 @@ from typing import Any, Iterator
 import pytest
 
 from app.brain.engine import run_brain
-from app.brain.gemini import GeminiBrain
-from app.brain.offline import OfflineBrain
-from app.brain.prompting import build_analysis_content, build_reply_content, render_whole_kb
-from app.brain.types import ClientCard, Decisions, TurnContext
-from app.config import Settings
+from app.brain.gemini.brain import GeminiBrain
+from app.brain.offline.brain import OfflineBrain
+from app.brain.prompts.render import build_analysis_content, build_reply_content, render_whole_kb
+from app.brain.contract import ClientCard, Decisions, TurnContext
+from app.platform.config import Settings
 from app.knowledge.base import load_kb
 from app.knowledge.search import KnowledgeIndex
 from tests.fakes.gemini_server import FakeGeminiServer, json_response, text_response

@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from app import models  # noqa: F401
-from app.db import Base
+from app.platform.db import Base
 from tests.pg import alembic_config
 
 

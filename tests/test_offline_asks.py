@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from app.brain.offline import OfflineBrain
-from app.brain.offline_answers import KB_NO_MATCH
-from app.brain.types import Decisions
+from app.brain.offline.brain import OfflineBrain
+from app.brain.offline.answers import KB_NO_MATCH
+from app.brain.contract import Decisions
 from tests.test_kb_context import SETS, ctx_for, kb_of
 
 

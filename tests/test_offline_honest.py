@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.brain.offline import OfflineBrain
-from app.brain.prompting import format_rub
-from app.brain.types import Decisions, HistoryMessage
+from app.brain.offline.brain import OfflineBrain
+from app.brain.prompts.render import format_rub
+from app.brain.contract import Decisions, HistoryMessage
 from tests.test_brain_offline import NOW
 from tests.test_kb_context import SETS, ctx_for, kb_of, queries
 

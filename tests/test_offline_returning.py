@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from app.brain.offline import KB_NO_MATCH, OfflineBrain
-from app.brain.prompting import format_rub
-from app.brain.types import Decisions
-from app.crm.types import PurchaseView
+from app.brain.offline.brain import KB_NO_MATCH, OfflineBrain
+from app.brain.prompts.render import format_rub
+from app.brain.contract import Decisions
+from app.brain.contract import PurchaseView
 from tests.test_brain_offline import NOW
 from tests.test_kb_context import SETS, ctx_for, kb_of
 

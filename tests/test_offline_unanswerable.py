@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.brain.offline import KB_NO_MATCH, OfflineBrain
-from app.brain.offline_answers import answered_ids
+from app.brain.offline.brain import KB_NO_MATCH, OfflineBrain
+from app.brain.offline.answers import answered_ids
 from tests.test_kb_context import DATA, ROOT, ctx_for
 
 SETS = {"main": (ROOT / "knowledge_base.json", DATA / "kb_unanswerable.jsonl"),

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.models import Client, Dialog, Reminder, Turn
-from app.services import services
+from app.composition.services import services
 from app.turns import proactive
 from app.turns.proactive import fire_due
 from tests.helpers import drain, message_new, post

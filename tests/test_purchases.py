@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.crm.purchases import import_csv, import_rows
+from app.crm.purchases.store import import_csv, import_rows
 from app.models import Client, ClientChange, Purchase
-from app.services import services
+from app.composition.services import services
 
 HEADER = "order_id,vk_id,email,phone,product_id,amount_rub,paid_at\n"
 

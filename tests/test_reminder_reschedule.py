@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.models import Client, Reminder, Turn
 from app.turns.proactive import fire_due
-from app.services import services
+from app.composition.services import services
 from tests.helpers import drain, logged_in, message_new, post
 
 PEER = 6401

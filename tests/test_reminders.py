@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from app.models import Client, Dialog, Purchase, Reminder, Turn
 from app.turns.proactive import fire_due
-from app.reminders.scheduler import ReminderScheduler
-from app.services import services
+from app.runtime.leader import ReminderScheduler
+from app.composition.services import services
 from tests.helpers import drain, message_new, post
 
 MSK = timezone(timedelta(hours=3))

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Message
-from app.runmode import ConfigError, server_database
-from app.services import services
+from app.platform.runmode import ConfigError, server_database
+from app.composition.services import services
 from tests.helpers import message_new, post
 
 SERVER_URL = "postgresql+psycopg2://app:pw@db.internal.example:5432/app"

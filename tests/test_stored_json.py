@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from app.brain.types import Decisions
+from app.brain.contract import Decisions
 from app.turns.storing import jsonable
 
 

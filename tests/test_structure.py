@@ -23,13 +23,13 @@ FORBIDDEN = {
     "models": {"turns", "crm", "reminders", "vk", "brain", "admin", "devchat", "services",
                "wiring", "knowledge"},
     "reminders": {"turns", "admin", "devchat", "wiring"},
-    "crm": {"turns", "brain", "admin", "devchat", "wiring", "reminders"},
+    "crm": {"turns", "admin", "devchat", "wiring", "reminders"},
     "vk": {"turns", "brain", "crm", "reminders", "admin", "devchat", "wiring"},
     "turns": {"admin", "devchat", "wiring", "eval", "reports"},
     "reports": {"turns", "vk", "brain", "admin", "devchat", "wiring", "eval"},
     "eval": {"admin", "devchat", "wiring", "reports"},
 }
-ALLOWED_IN_BRAIN = {"brain", "knowledge"}
+ALLOWED_IN_BRAIN = {"brain", "knowledge", "platform"}
 
 
 def _runtime_imports(path: Path) -> set[str]:
@@ -69,12 +69,15 @@ def test_packages_import_only_downwards() -> None:
     deps = _graph()
     broken = {pkg: sorted(deps.get(pkg, set()) & bad) for pkg, bad in FORBIDDEN.items()}
     assert {k: v for k, v in broken.items() if v} == {}
-    assert deps["brain"] <= ALLOWED_IN_BRAIN, "the brain imports only knowledge and itself"
+    assert deps["brain"] <= ALLOWED_IN_BRAIN, "the brain imports only knowledge, platform and itself"
 
 
 def test_no_import_cycles_between_packages() -> None:
     deps = _graph()
+    # composition knows every part; until the service locator is dissolved (issue 19) it is
+    # left out of the cycle check
     packages = {p.name for p in APP.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    packages.discard("composition")
 
     def reaches(start: str, goal: str) -> bool:
         seen, todo = set(), [start]
@@ -97,7 +100,7 @@ def test_the_brain_and_search_load_without_a_database_or_flask() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; import app.brain.engine, app.brain.offline, app.brain.gemini, "
+    code = ("import sys; import app.brain.engine, app.brain.offline.brain, app.brain.gemini.brain, "
             "app.knowledge.search; bad = [m for m in ('flask', 'sqlalchemy', 'vk_api', "
             "'app.models', 'app.turns') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Client, Message, Purchase, UnmatchedOrder
-from app.services import services
+from app.composition.services import services
 from tests.helpers import drain, logged_in, message_new, post
 
 SECRET = "pay-secret-1"
@@ -168,8 +168,8 @@ def test_panel_dismiss_and_staff_tick_proves_a_claim(shop: Any, clock: Any) -> N
 def test_the_model_prompt_says_a_manager_will_check() -> None:
     from datetime import datetime, timezone
 
-    from app.brain.prompting import render_card
-    from app.brain.types import ClientCard
+    from app.brain.prompts.render import render_card
+    from app.brain.contract import ClientCard
 
     now = datetime(2026, 11, 25, 11, 30, tzinfo=timezone.utc)
     assert "менеджер проверит" not in render_card(ClientCard(vk_id=1), now)

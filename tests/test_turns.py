@@ -6,9 +6,9 @@ import threading
 from sqlalchemy import select
 
 from app.turns import claims
-from app.turns.workers import WorkerPool
+from app.runtime.workers import WorkerPool
 from app.models import Client, Message, Turn
-from app.services import services
+from app.composition.services import services
 from tests.helpers import drain, message_new, post
 
 

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from app.vk import keyboards
-from app.vk.attachments import (Doc, Link, Photo, Quoted, Sticker, Unknown, Voice, WallPost,
+from app.vk.inbound.attachments import (Doc, Link, Photo, Quoted, Sticker, Unknown, Voice, WallPost,
                                 from_stored, to_stored, with_notes)
-from app.vk.events import ButtonPress, MessageEdit, MessageNew, TypingState, parse_event
+from app.vk.inbound.events import ButtonPress, MessageEdit, MessageNew, TypingState, parse_event
 from app.vk.media import MediaError, MediaLimits, fetch, host_allowed
 
 SIZES = [{"type": "s", "url": "https://sun9-1.userapi.com/s.jpg", "width": 75, "height": 56},
@@ -160,8 +160,8 @@ def test_a_voice_note_beside_text_keeps_vks_transcript_in_its_note() -> None:
 def test_media_note_names_files_unheard_voice_and_missed_agreements() -> None:
     from datetime import datetime, timezone
 
-    from app.brain.media_prompt import media_note
-    from app.brain.types import ClientCard, MediaPart, TurnContext
+    from app.brain.prompts.media import media_note
+    from app.brain.contract import ClientCard, MediaPart, TurnContext
 
     ctx = TurnContext(turn_id=1, now=datetime.now(timezone.utc), card=ClientCard(vk_id=1),
                       new_messages=[], history=[], summary="", kb=None, kb_index=None,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.models import Client, Reminder, ReminderStatus, Turn
 from app.turns.proactive import fire_due
-from app.services import services
+from app.composition.services import services
 from tests.helpers import post
 from tests.test_vk_rich import event, new, rows, run
 

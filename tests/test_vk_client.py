@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from app.devchat.vk_emulator import VkEmulator
-from app.vk.client import (
+from app.vk.api import (
     MAX_MESSAGE_LEN, VkClient, derive_part_random_id, derive_random_id, split_text,
 )
 from app.vk.errors import (

@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from app.services import services
+from app.composition.services import services
 
 clients = AppGroup("clients", help="Client cards.")
 bot = AppGroup("bot", help="Global switch of automatic replies.")
@@ -38,7 +38,7 @@ def _add_kb_reload(kb: click.Group) -> None:
     @kb.command("reload", help="Validate knowledge_base.json and tell every process to use it.")
     @with_appcontext
     def reload_cmd() -> None:
-        from app.kb_sync import request_reload
+        from app.runtime.kb_watcher import request_reload
 
         result = request_reload(services())
         if not result.ok:
@@ -55,7 +55,7 @@ def _add_kb_reload(kb: click.Group) -> None:
 @click.option("--turns", default=5, show_default=True, help="How many last turns.")
 def clients_show(vk_id: int, as_json: bool, turns: int) -> None:
     """The client card, purchases, offers, reminders and the last turns with their analysis."""
-    from app.crm.report import client_report
+    from app.crm.card_view import client_report
 
     svc = services()
     with svc.db.session() as s:

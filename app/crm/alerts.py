@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.models import Client, ManagerAlert
-from app.vk.client import derive_random_id
+from app.vk.api import derive_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkError
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.composition.services import Services
 
 log = logging.getLogger(__name__)
 

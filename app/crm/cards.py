@@ -8,8 +8,8 @@ from typing import Any, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.crm.types import OfferView, PurchaseView
-from app.crm.purchases_math import PaidItem, compute_access
+from app.brain.contract import OfferView, PurchaseView
+from app.crm.purchases.access_math import PaidItem, compute_access
 from app.models import FUNNEL_STAGES, Client, ClientChange, IssuedOffer, Purchase
 
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,24}$")

@@ -13,7 +13,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import or_, select
 
-from app.services import services
+from app.composition.services import services
 
 purchases = AppGroup("purchases", help="Purchases from the shop.")
 offers = AppGroup("offers", help="Discounts and bonuses granted by the sales policy.")
@@ -28,7 +28,7 @@ def purchases_import(path: str) -> None:
     Idempotent by order_id; bad rows are listed and skipped, good rows are kept.
     Exit code 1 when any row was refused.
     """
-    from app.crm.purchases import import_csv
+    from app.crm.purchases.store import import_csv
 
     svc = services()
     with svc.db.session() as s:
@@ -55,8 +55,8 @@ def purchases_unmatched(confirm_order: Optional[str], vk_id: Optional[int],
 
     Without options: list them with their candidates. Exit code 1 when an action failed.
     """
-    from app.crm import unmatched
-    from app.crm.unmatched_cli import act, print_waiting
+    from app.crm.purchases import unmatched
+    from app.crm.purchases.unmatched_cli import act, print_waiting
 
     svc = services()
     with svc.db.session() as s:

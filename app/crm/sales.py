@@ -21,9 +21,9 @@ from typing import Any, Optional
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.crm.types import OfferDecision
+from app.brain.contract import OfferDecision
 from app.crm.cards import paid_items
-from app.crm.purchases_math import split_extension
+from app.crm.purchases.access_math import split_extension
 from app.models import Client, IssuedOffer, OfferDecisionLog
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.models import Client, Purchase
-from app.services import services
-from app.vk.callback import accept_event
-from app.vk.events import parse_event
+from app.composition.services import services
+from app.vk.inbound.callback import accept_event
+from app.vk.inbound.events import parse_event
 
 dev = AppGroup("dev", help="Local development helpers.")
 GROUPS = [dev]

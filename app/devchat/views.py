@@ -11,9 +11,9 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy import select
 
 from app.models import Client, Dialog, Message
-from app.services import Services, services
-from app.vk.callback import accept_event
-from app.vk.events import EventError, parse_event
+from app.composition.services import Services, services
+from app.vk.inbound.callback import accept_event
+from app.vk.inbound.events import EventError, parse_event
 from app.vk.keyboards import buttons_of
 
 bp = Blueprint("devchat", __name__, template_folder="templates")

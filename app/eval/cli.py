@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional
 import click
 from flask.cli import AppGroup
 
-from app.services import services
+from app.composition.services import services
 
 eval_group = AppGroup("eval", help="The conversation lab: play scenario dialogs, judge, compare.")
 

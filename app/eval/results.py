@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from app.eval.checks import run_checks
-from app.eval.judge import Judged
+from app.eval.judging import Judged
 from app.eval.runner import DialogRun
 
 VERDICT_KINDS = ("pass", "fail", "not_judged")

@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.brain.prompts import PromptSet
-from app.clock import Clock
-from app.config import Settings
+from app.platform.clock import Clock
+from app.platform.config import Settings
 from app.vk.channel import CollectingChannel
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def pick_server(settings: Settings) -> tuple[str, str]:
 @contextmanager
 def throwaway_database(settings: Settings) -> Iterator[str]:
     """A new database, migrated to head; dropped on exit (also after an error or Ctrl-C)."""
-    from app.migrate import upgrade_head
+    from app.platform.migrate import upgrade_head
 
     server_url, name = pick_server(settings)
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
@@ -107,7 +107,7 @@ def throwaway_database(settings: Settings) -> Iterator[str]:
 
 def embedded_server_url(settings: Settings) -> str:
     """The embedded PostgreSQL under DATA_DIR (started if needed): never the school's data."""
-    from app.db import embedded_database_url
+    from app.platform.db import embedded_database_url
 
     return embedded_database_url(settings.data_dir)
 
@@ -129,7 +129,7 @@ def primary_brain(settings: Settings, prompts: PromptSet) -> Optional[Any]:
     """Gemini reading `prompts` when a key is set; None → the app's offline brain."""
     if not settings.gemini_configured:
         return None
-    from app.brain.gemini import GeminiBrain
+    from app.brain.gemini.brain import GeminiBrain
 
     return GeminiBrain(prompts=prompts, **gemini_kwargs(settings))
 

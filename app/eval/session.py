@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from app.brain.prompts import PromptSet
-from app.config import Settings
-from app.eval.judge import Judge, judge_all
+from app.platform.config import Settings
+from app.eval.judging import Judge, judge_all
 from app.eval.report import render_report
 from app.eval.results import build_results
 from app.eval.runner import DialogRun, play_all
@@ -33,7 +33,7 @@ class EvalOptions:
 
 
 def make_judge(settings: Settings, prompts: PromptSet) -> Judge:
-    from app.brain.judge import GeminiJudge
+    from app.brain.gemini.judge import GeminiJudge
 
     return GeminiJudge(prompts=prompts, judge_model=settings.eval_judge_model,
                        **gemini_kwargs(settings))

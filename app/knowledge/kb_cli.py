@@ -18,7 +18,7 @@ DEFAULT_PATH = "knowledge_base.json"
 
 def default_kb_path() -> str:
     """KNOWLEDGE_BASE_PATH through the validated settings (the one place env vars are read)."""
-    from app.config import Settings
+    from app.platform.config import Settings
 
     return Settings().knowledge_base_path or DEFAULT_PATH
 

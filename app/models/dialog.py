@@ -8,7 +8,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, 
                         UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base
+from app.platform.db import Base
 from app.models.base import Timestamps, utcnow
 from app.models.states import TurnKind, TurnStatus
 

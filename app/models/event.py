@@ -7,7 +7,7 @@ from typing import Optional
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.db import Base
+from app.platform.db import Base
 from app.models.base import utcnow
 
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.platform.db import Base
 from app.models.base import utcnow
 from app.models.states import OrderCheck
 

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.crm.cards import paid_items
-from app.crm.purchases_math import compute_access
+from app.crm.purchases.access_math import compute_access
 from app.models import Client, Purchase, Reminder, ReminderStatus
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.composition.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.crm.report import reminder_row
+from app.crm.card_view import reminder_row
 from app.models import Client, Reminder, ReminderStatus
-from app.services import services
+from app.composition.services import services
 
 reminders = AppGroup("reminders", help="Agreed follow-ups and proactive messages.")
 GROUPS = [reminders]

@@ -7,7 +7,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from app.services import services
+from app.composition.services import services
 
 report = AppGroup("report", help="The owner's numbers: funnel, revenue, offers, costs, KB gaps.")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from app.brain.types import Decisions, TurnContext
-from app.config import SUBSCRIPTION_INTENTS, Settings
+from app.brain.contract import Decisions, TurnContext
+from app.platform.config import SUBSCRIPTION_INTENTS, Settings
 from app.turns.context import DialogState
 from app.vk import keyboards
 from app.vk.keyboards import ButtonSpec

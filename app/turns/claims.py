@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.models import Dialog, Message, Reminder, ReminderStatus, Turn, TurnKind, TurnStatus
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.composition.services import Services
 
 log = logging.getLogger(__name__)
 

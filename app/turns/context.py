@@ -8,12 +8,12 @@ from typing import Any, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.brain.prompting import ru_moment
-from app.brain.types import ClientCard, HistoryMessage, TurnContext
+from app.brain.prompts.render import ru_moment
+from app.brain.contract import ClientCard, HistoryMessage, TurnContext
 from app.knowledge.base import KnowledgeBase
 from app.knowledge.search import KnowledgeIndex
 from app.models import Client, Dialog, Message, Reminder, ReminderStatus, Turn
-from app.vk.attachments import Media, Voice, from_stored, with_notes
+from app.vk.inbound.attachments import Media, Voice, from_stored, with_notes
 
 SUMMARY_MAX_CHARS = 1500
 SUMMARY_LINE_CHARS = 160
@@ -39,7 +39,7 @@ class DialogState:
 
 def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[KnowledgeBase]) -> ClientCard:
     from app.crm.cards import purchases_view, offers_view  # card extras live in crm
-    from app.crm.unmatched import pending_for
+    from app.crm.purchases.unmatched import pending_for
 
     answered = s.execute(select(Message.id).join(Dialog, Dialog.id == Message.dialog_id).where(
         Dialog.client_id == client.id, Message.direction == "out",

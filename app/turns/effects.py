@@ -16,13 +16,13 @@ from sqlalchemy import update
 
 from app.turns.context import DialogState
 from app.brain.analysis import Analysis
-from app.brain.types import Decisions, HistoryMessage, TurnContext
+from app.brain.contract import Decisions, HistoryMessage, TurnContext
 from app.crm import alerts, cards, sales
 from app.models import Client, Dialog, Message
 from app.reminders import service as reminders
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.composition.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from app.brain.types import MediaPart, TurnContext
+from app.brain.contract import MediaPart, TurnContext
 from app.turns.context import DialogState
-from app.vk.attachments import Doc, Photo, Voice
+from app.vk.inbound.attachments import Doc, Photo, Voice
 from app.vk.media import MediaError, MediaLimits, fetch
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.composition.services import Services
 
 log = logging.getLogger(__name__)
 MAX_PARTS = 6

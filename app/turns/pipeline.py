@@ -18,9 +18,9 @@ from app.brain.engine import run_brain
 from app.turns import claims
 from app.turns.effects import apply_effects
 from app.turns.context import DialogState, load_turn_context, silent_reason
-from app.brain.types import BrainResult, TurnContext
+from app.brain.contract import BrainResult, TurnContext
 from app.models import Client, Dialog, Message, Turn, TurnKind, TurnStatus
-from app.vk.client import derive_part_random_id
+from app.vk.api import derive_part_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
 from app.turns import refusals
@@ -28,10 +28,10 @@ from app.turns.buttons import keyboard_for
 from app.turns.media import load_media
 from app.turns.sending import send_part, send_paths
 from app.turns.storing import store_result, turn_random_id
-from app.brain.offline_media import voice_unheard
+from app.brain.offline.media import voice_unheard
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.composition.services import Services
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 30.0  # first retry of a turn that hit a transient error; doubles each time

@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 from app.turns import claims, refusals
 from app.turns.pipeline import RELEASED, process_claim
 from app.crm.cards import paid_items
-from app.crm.purchases_math import compute_access
+from app.crm.purchases.access_math import compute_access
 from app.knowledge.base import KnowledgeBase
 from app.models import (Client, Dialog, Message, Purchase, Reminder, ReminderStatus, Turn,
                         TurnKind, TurnStatus)
 from app.reminders.policy import QuietHours, weekly_cap_free_at
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.composition.services import Services
 
 log = logging.getLogger(__name__)
 RETRY_S = 60

@@ -16,7 +16,7 @@ from app.turns.context import DialogState
 from app.vk.errors import VkRefused
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.composition.services import Services
 
 log = logging.getLogger(__name__)
 _FLAG = re.compile(r"^vk_refused:(\d+)$")

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Optional
 
-from app.config import Settings
+from app.platform.config import Settings
 from app.models import TurnKind
 from app.vk.channel import OutboundChannel, OutboundMessage
 from app.vk.errors import VkRefused

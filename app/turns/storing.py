@@ -11,15 +11,15 @@ from typing import Any, Optional, TYPE_CHECKING
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.brain.types import BrainResult
+from app.brain.contract import BrainResult
 from app.models import Dialog, Message, Turn
-from app.textsafe import clean_json, clean_text
+from app.platform.textsafe import clean_json, clean_text
 from app.turns import claims
 from app.turns.context import DialogState, roll_summary
-from app.vk.client import derive_part_random_id, derive_random_id, split_text
+from app.vk.api import derive_part_random_id, derive_random_id, split_text
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.composition.services import Services
 
 
 def turn_random_id(turn_id: int) -> int:

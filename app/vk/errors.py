@@ -1,6 +1,6 @@
 """Typed VK errors that callers act on.
 
-Every failure of a VK call made through `app.vk.client.VkClient` surfaces as a `VkError`
+Every failure of a VK call made through `app.vk.api.VkClient` surfaces as a `VkError`
 subclass; vk_api and requests exceptions never leak out of the client.
 """
 from __future__ import annotations

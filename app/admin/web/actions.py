@@ -15,12 +15,12 @@ from app.crm.cards import (CONTACTS, FIELD_LIMITS, normalize_email, normalize_ph
                             record_change, set_contact)
 from app.models import (FUNNEL_STAGES, Client, Dialog, Message, Reminder, ReminderStatus,
                         Turn, TurnStatus)
-from app.vk.client import derive_random_id
+from app.vk.api import derive_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkError
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.composition.services import Services
 
 log = logging.getLogger(__name__)
 STAFF = "staff"

@@ -13,7 +13,7 @@ from sqlalchemy import case, delete
 from sqlalchemy.dialects.postgresql import insert
 
 from app.models import AdminSession, LoginFailure
-from app.services import services
+from app.composition.services import services
 
 SESSION_KEY = "admin_auth"
 CSRF_KEY = "csrf_token"

@@ -10,7 +10,7 @@ from flask import Response, abort, render_template
 from app.admin.web.views import bp
 from app.eval.report import verdict_counts
 from app.eval.runs import find_run, list_runs
-from app.services import services
+from app.composition.services import services
 
 
 def _root() -> Path:

@@ -7,8 +7,8 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 
 from app.admin.web.views import bp
-from app.crm import unmatched
-from app.services import services
+from app.crm.purchases import unmatched
+from app.composition.services import services
 
 
 @bp.get("/purchases/unmatched")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
-from app.crm.report import client_report
+from app.crm.card_view import client_report
 from app.knowledge.base import KnowledgeBaseError, load_kb
 from app.models import (Client, ClientChange, Dialog, Message, OfferDecisionLog, Reminder,
                         ReminderStatus, Turn)

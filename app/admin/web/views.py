@@ -10,7 +10,7 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 
 from app.admin.web import actions, auth, queries
 from app.models import FUNNEL_STAGES, FunnelStage, ReminderStatus, TurnKind, TurnStatus
-from app.services import services
+from app.composition.services import services
 
 bp = Blueprint("admin_web", __name__, url_prefix="/admin")
 STAGE_LABELS = FunnelStage.labels()
@@ -85,7 +85,7 @@ def _format_dt(value: Any, tz: Optional[str] = None) -> str:
 @bp.app_template_filter("media_view")
 def _media_view(attachments: Any) -> list[dict[str, Any]]:
     """What a client sent besides text, for the timeline: a note and a thumbnail URL."""
-    from app.vk.attachments import Photo, from_stored, note
+    from app.vk.inbound.attachments import Photo, from_stored, note
 
     return [{"note": note(m), "thumb": m.thumb_url if isinstance(m, Photo) else None}
             for m in from_stored(attachments)]
@@ -221,7 +221,7 @@ def kb() -> Any:
 
 @bp.post("/kb/reload")
 def kb_reload() -> Any:
-    from app.kb_sync import request_reload
+    from app.runtime.kb_watcher import request_reload
 
     result = request_reload(services())
     if result.ok:

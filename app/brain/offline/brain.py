@@ -1,0 +1,292 @@
+"""Rule-based provider of both stages: used without GEMINI_API_KEY and when Gemini is down.
+
+Deterministic: the same turn gives the same answer; phrasing varies by turn_id.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Callable, Optional, Sequence
+
+from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, OfferRequest
+from app.brain.prompts.render import clip, kb_entry, local, ru_moment
+from app.brain.offline.rules import (
+    EMAIL_RE, PHONE_RE, NAME_RE, AGE_RE, LEVELS, GOALS, INSTRUMENT_RE, OBJECTIONS, ANGER_RE,
+    HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, DISCOUNT_RE, ACCESS_RE,
+    EXTEND_RE, THANKS_RE, GREETING_RE,
+)
+from app.brain.offline.answers import (  # noqa: F401 (KB_NO_MATCH is imported from here)
+    KB_NO_MATCH, already_sent, answered_ids, not_repeated, clarifying_question, confident,
+    entry_answer, hits as _hits, is_browsing, kb_no_match, product_line, unknown_subject,
+    policy_sentence,
+)
+from app.brain.offline import media as offline_media
+from app.brain.offline.returning import for_kids, returning_lines
+from app.brain.offline.students import (
+    extension_lines, extension_text, offer_text, purchases_text,
+)
+from app.brain.contract import Decisions, StageResult, TurnContext, Usage
+
+# The reminders' time resolver, handed in by the wiring (the brain imports no other package).
+TimeResolver = Callable[[str, datetime, str], Optional[datetime]]
+
+
+def pick(options: Sequence[str], turn_id: int, salt: int = 0) -> str:
+    return options[(turn_id + salt) % len(options)]
+
+
+def _first(rules: Sequence[tuple[str, str]], text: str) -> Optional[str]:
+    return next((value for value, pattern in rules if re.search(pattern, text, re.I)), None)
+
+
+def extract_facts(text: str) -> Facts:
+    age = AGE_RE.search(text)
+    years = int(age.group(1)) if age else None
+    goal = _first(GOALS, text)
+    age_group = ("ребёнок" if goal == "обучение ребёнка" else None) if years is None else (
+        "до 18" if years < 18 else "18–44" if years < 45 else "45–59" if years < 60 else "60+")
+    name, email = NAME_RE.search(text), EMAIL_RE.search(text)
+    phone, instrument = PHONE_RE.search(text), INSTRUMENT_RE.search(text)
+    return Facts(name=name.group(1).capitalize() if name else None,
+                 email=email.group(0) if email else None,
+                 phone=re.sub(r"[^\d+]", "", phone.group(0)) if phone else None,
+                 level=_first(LEVELS, text), goal=goal, age_group=age_group,
+                 instrument=instrument.group(1).lower() if instrument else None,
+                 objections=[v for v, p in OBJECTIONS if re.search(p, text, re.I)])
+
+
+def funnel_stage(ctx: TurnContext, text: str) -> str:
+    if ctx.card.purchases:
+        active = any(p.access_until is None or p.access_until > ctx.now for p in ctx.card.purchases)
+        return "client" if active else "returning"
+    if HOT_RE.search(text):
+        return "hot"
+    if WARM_RE.search(text):
+        return "warm"
+    return ctx.card.funnel_stage if ctx.card.funnel_stage in ("warm", "hot") else "cold"
+
+
+def detect_follow_up(text: str, now: datetime, tz: str,
+                     resolve: Optional[TimeResolver] = None) -> FollowUp:
+    if STOP_RE.search(text):
+        return FollowUp(cancel_all=True, note="клиент попросил больше не писать")
+    if not (CONTACT_RE.search(text) or VAGUE_RE.search(text)):
+        return FollowUp()
+    for sentence in re.split(r"(?<=[.!?\n])\s*", text):
+        if sentence.strip() and resolve is not None and resolve(sentence, now, tz) is not None:
+            return FollowUp(agreed=True, text=clip(sentence, 300), note="клиент попросил написать позже")
+    if VAGUE_RE.search(text):
+        return FollowUp(agreed=True, is_vague=True, text=clip(text, 300),
+                        note="клиент согласился продолжить позже, время не назвал")
+    return FollowUp()
+
+
+def _offer(ctx: TurnContext, stage: str, text: str) -> Optional[OfferRequest]:
+    if not DISCOUNT_RE.search(text) or ctx.kb is None:
+        return None
+    wanted = {"client": "next-level", "returning": "comeback"}.get(stage, "first-purchase")
+    ids = {d.id for d in ctx.kb.offers.discounts}
+    return OfferRequest(offer_id=wanted, reason="клиент спросил о скидке") if wanted in ids else None
+
+
+PRODUCT_SHARE = 0.85  # a product hit counts when it scores this share of the top hit
+
+
+def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> Analysis:
+    text = ctx.words if ctx.kind == "reply" else (ctx.reminder_context or "")
+    stage = funnel_stage(ctx, text)
+    hits = _hits(ctx, text)
+    angry, human = ANGER_RE.search(text), HUMAN_RE.search(text)
+    unanswered = ("?" in text and not angry and not human and not answered_ids(ctx, text)
+                  and (unknown_subject(ctx, text) or (
+                      confident(hits) is None and clarifying_question(ctx, text) is None
+                      and stage not in ("warm", "hot"))))
+    escalate = Escalation(needed=bool(angry or human or unanswered),
+                          reason="раздражение клиента" if angry else "просит человека или возврат"
+                          if human else "вопрос без ответа в базе знаний" if unanswered else "")
+    follow_up = detect_follow_up(text, ctx.now, ctx.card.timezone, resolve)
+    intent = ("просит не писать" if follow_up.cancel_all else "договаривается о связи позже"
+              if follow_up.agreed else "просит живого человека" if human else
+              "спрашивает о цене или покупке" if stage == "hot" else "задаёт вопрос" if "?" in text
+              else "общается")
+    return Analysis(
+        psych_state="раздражён" if angry else "заинтересован" if stage in ("warm", "hot")
+        else "спокоен, присматривается", mood="негативное" if angry else "нейтральное",
+        funnel_stage=stage, intent=intent, facts=extract_facts(text), follow_up=follow_up,
+        short_term_strategy="ответить по делу и задать один вопрос о цели или уровне",
+        long_term_strategy="выстроить доверие и помочь выбрать подходящий курс",
+        kb_ids=[h.id for h in hits], offer=_offer(ctx, stage, text), escalate=escalate,
+        reply_plan="ответ из базы знаний или подбор курса по уровню; один вопрос")
+
+
+def day_greeting(ctx: TurnContext) -> str:
+    hour = local(ctx.now, ctx.card.timezone).hour
+    return ("Доброе утро" if 5 <= hour < 12 else "Добрый день" if hour < 18
+            else "Добрый вечер" if hour < 23 else "Здравствуйте")
+
+
+def _name(ctx: TurnContext, analysis: Any) -> str:
+    return ctx.card.first_name or (analysis.facts.name if analysis is not None else None) or ""
+
+
+def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[Any]:
+    owned = {p.product_id for p in ctx.card.purchases}
+    level = analysis.facts.level or ctx.card.level
+    found = [kb_entry(ctx.kb, h.id) for h in hits if h.kind == "product"
+             and (h.score >= PRODUCT_SHARE * hits[0].score or level)]
+    if level:  # never suggest a course of another level than the client's
+        found = [p for p in found if p is not None and p.level in (level, "any")]
+    if not found:
+        level = level or "beginner"
+        kids = (analysis.facts.goal or ctx.card.goal or "") == "обучение ребёнка"
+        found = [p for p in ctx.kb.products if for_kids(p) == kids
+                 and p.kind == "course" and p.level == level]
+    return [p for p in found if p is not None and p.id not in owned][:2]
+
+
+def _question(ctx: TurnContext, analysis: Any) -> str:
+    if (analysis.facts.goal or ctx.card.goal) == "обучение ребёнка":
+        return pick(("Расскажите, сколько лет ребёнку и занимался ли он этим раньше?",
+                     "Ребёнок уже пробовал заниматься или начинает с нуля?"), ctx.turn_id)
+    if not (analysis.facts.level or ctx.card.level):
+        return pick(("Скажите, вы уже пробовали заниматься или начинаете с нуля?",
+                     "Расскажите, был ли у вас опыт раньше — хотя бы немного?"), ctx.turn_id)
+    if not (analysis.facts.goal or ctx.card.goal):
+        return pick(("О чём вы мечтаете — чему хотелось бы научиться в первую очередь?",
+                     "Расскажите, к какому результату хочется прийти?"), ctx.turn_id)
+    return pick(("Если появятся вопросы — пишите, я на связи.", "Что ещё подсказать?"), ctx.turn_id)
+
+
+def _answer(ctx: TurnContext, analysis: Any, ids: list[str]) -> list[str]:
+    lead = pick(("Хороший вопрос!", "Спасибо, что спросили!", "Понимаю, это важно."), ctx.turn_id)
+    return [lead, *[entry_answer(kb_entry(ctx.kb, i)) for i in ids], _question(ctx, analysis)]
+
+
+def _products(ctx: TurnContext, analysis: Any, found: list[Any]) -> list[str]:
+    """A short list of fitting products, never one this dialog has already been sent."""
+    lines = [product_line(p) for p in suggest_products(ctx, analysis, found)]
+    fresh = [line for line in lines if not already_sent(ctx, line)]
+    if not fresh:
+        return []
+    return ([pick(("Вот что могу предложить.", "Подберу вам подходящий вариант."), ctx.turn_id)]
+            + fresh + [_question(ctx, analysis)])
+
+
+def _not_sure(ctx: TurnContext, analysis: Any, text: str) -> list[str]:
+    clarify = clarifying_question(ctx, text) if "?" in text or len(text) > 25 else None
+    if clarify and not analysis.escalate.needed:
+        return [pick(("Хочу ответить точно.", "Хочу понять вас правильно."), ctx.turn_id), clarify]
+    if analysis.escalate.needed or "?" in text:
+        return [UNKNOWN_TEXT]
+    return [pick(("Хочу разобраться как следует.", "Постараюсь помочь."), ctx.turn_id),
+            "Расскажите, пожалуйста, чуть подробнее, что вас интересует?"]
+
+
+UNKNOWN_TEXT = ("Честно скажу: точного ответа у меня под рукой нет, а гадать не хочу. "
+                "Передам вопрос коллегам из школы — вам ответят здесь же.")
+ORDER_CHECK_TEXT = ("Вижу, что по вашему контакту есть оплата, но подтвердить её я пока не могу: "
+                    "менеджер проверит заказ и напишет вам, как только всё сверит.")
+
+
+def _body(ctx: TurnContext, analysis: Any) -> list[str]:
+    text, turn = ctx.words, ctx.turn_id
+    found = _hits(ctx, text)
+    mine = ctx.card.purchases and ACCESS_RE.search(text)
+    back = returning_lines(ctx, text, analysis.funnel_stage)
+    if ctx.card.order_check_pending and not ctx.card.purchases and ACCESS_RE.search(text):
+        return [ORDER_CHECK_TEXT]
+    if mine or (ctx.card.purchases and analysis.funnel_stage in ("client", "returning")
+                and not answered_ids(ctx, text)):
+        extension = back or (extension_lines(ctx) if EXTEND_RE.search(text) else [])
+        return [purchases_text(ctx), *extension,
+                pick(("Чем могу помочь с занятиями?", "Подсказать что-нибудь по курсам?"), turn)]
+    if back:
+        return [*back, pick(("Что вам ближе?", "Подсказать, как оформить?"), turn)]
+    if is_browsing(text):
+        return ["Конечно, смотрите спокойно — здесь нет никакой спешки. Если появится вопрос "
+                "о занятиях или захочется понять, с чего начать, просто напишите."]
+    ids = answered_ids(ctx, text, buying=bool(HOT_RE.search(text)))
+    if ids:
+        return _answer(ctx, analysis, ids)
+    if unknown_subject(ctx, text):
+        return [UNKNOWN_TEXT]
+    wants = HOT_RE.search(text) or WARM_RE.search(text)
+    # a question (not about price or buying) whose closest entry is an FAQ is clarified, not
+    # answered with a product list
+    asks_faq = ("?" in text and not HOT_RE.search(text) and bool(found) and found[0].kind == "faq"
+                and not any(h.kind == "product" and h.score >= PRODUCT_SHARE * found[0].score
+                            for h in found))
+    products = _products(ctx, analysis, found) if wants and not asks_faq else []
+    if products:
+        return products
+    if ctx.card.is_new:
+        school = getattr(getattr(ctx.kb, "school", None), "name", "") or "школы"
+        return [f"Это {school}. Я помогаю ученикам: подсказываю, с чего начать, помогаю "
+                "выбрать курс и отвечаю на вопросы о занятиях.", _question(ctx, analysis)]
+    if THANKS_RE.search(text) and "?" not in text:
+        return [pick(("Всегда пожалуйста!", "Пожалуйста, обращайтесь!"), turn)]
+    if GREETING_RE.match(text.strip()) and len(text) < 40:
+        return [f"Здравствуйте{', ' + ctx.card.first_name if ctx.card.first_name else ''}! "
+                "Чем могу помочь?"]
+    return _not_sure(ctx, analysis, text)
+
+
+def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
+    tz, name = ctx.card.timezone, _name(ctx, analysis)
+    parts = [f"Здравствуйте, {name}!" if name else "Здравствуйте!"] if ctx.card.is_new else []
+    parts.append(offline_media.lead(ctx) or "")
+    alone = offline_media.only_media(ctx)
+    if offline_media.voice_unheard(ctx) and not ctx.plain_text.strip():
+        parts.append(offline_media.voice_text(ctx))
+    elif alone is not None and not decisions.escalated:
+        parts.append(alone)
+    elif decisions.escalated:
+        parts += [pick(("Понимаю вас.", "Спасибо, что написали прямо."), ctx.turn_id),
+                  policy_sentence(ctx, ctx.words), "Передаю ваш вопрос менеджеру школы, он ответит здесь же."]
+    elif decisions.reminders_cancelled or analysis.follow_up.cancel_all:
+        parts.append("Хорошо, больше не буду беспокоить. Если захотите вернуться к разговору "
+                     "о занятиях — просто напишите.")
+    elif decisions.reminder_due_at:
+        answer = _body(ctx, analysis)[:-1] if "?" in ctx.words else []
+        moment = ru_moment(decisions.reminder_due_at, tz)
+        parts += answer + [f"Давайте я напишу вам {moment} — вам удобно?"
+                           if decisions.reminder_is_default else f"Хорошо, напишу вам {moment}."]
+    else:
+        parts += _body(ctx, analysis)
+    parts.insert(len(parts) - 1 if len(parts) > 1 else len(parts), offer_text(decisions, tz) or "")
+    if offline_media.voice_unheard(ctx) and ctx.plain_text.strip():
+        parts.append(offline_media.VOICE_WITH_TEXT)
+    return not_repeated(ctx, " ".join(p.strip() for p in parts if p and p.strip()))
+
+
+def compose_proactive(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
+    name = _name(ctx, analysis)
+    parts = [f"{day_greeting(ctx)}, {name}!" if name else f"{day_greeting(ctx)}!"]
+    if ctx.kind == "access_extension":
+        parts += extension_text(ctx)
+    else:
+        about = clip((ctx.reminder_context or "").rstrip(". "), 200)
+        parts.append("Как и договаривались, возвращаюсь к нашему разговору"
+                     + (f": {about}." if about else "."))
+        parts.append(pick(("Удобно сейчас продолжить?", "Как у вас дела с этим?"), ctx.turn_id))
+    parts.insert(len(parts) - 1, offer_text(decisions, ctx.card.timezone) or "")
+    return " ".join(p for p in parts if p)
+
+
+class OfflineBrain:
+    def __init__(self, name: str = "offline", resolve_time: Optional[TimeResolver] = None):
+        self.name = name
+        self.resolve_time = resolve_time
+
+    def analyze(self, ctx: TurnContext) -> StageResult:
+        value = analyze_rules(ctx, self.resolve_time)
+        # a former student's question is answered from the card and the KB's courses
+        back = ctx.kind == "reply" and returning_lines(ctx, ctx.words, value.funnel_stage)
+        return StageResult(value=value, usage=Usage(model=self.name),
+                           flags=[KB_NO_MATCH] if kb_no_match(ctx) and not back else [])
+
+    def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult:
+        if analysis is None:
+            analysis = analyze_rules(ctx, self.resolve_time)
+        compose = compose_reply if ctx.kind == "reply" else compose_proactive
+        return StageResult(value=compose(ctx, analysis, decisions), usage=Usage(model=self.name))
