@@ -49,26 +49,35 @@ def _primary_brain(settings: Settings) -> Optional[Brain]:
     if not settings.gemini_configured:
         log.info("GEMINI_API_KEY is not set: the offline rule-based brain answers")
         return None
+    from app.brain.bounded import BoundedBrain
     from app.brain.gemini.brain import GeminiBrain
 
-    return GeminiBrain(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
-                       analysis_model=settings.gemini_analysis_model,
-                       reply_model=settings.gemini_reply_model,
-                       timeout_s=settings.gemini_timeout_s,
-                       kb_token_budget=settings.kb_context_token_budget)
+    gemini = GeminiBrain(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
+                         analysis_model=settings.gemini_analysis_model,
+                         reply_model=settings.gemini_reply_model,
+                         timeout_s=settings.gemini_timeout_s,
+                         kb_token_budget=settings.kb_context_token_budget)
+    return BoundedBrain(gemini, settings.model_max_concurrency)
 
 
 def _vk_channel(settings: Settings, svc: Services, local: bool) -> OutboundChannel:
     from app.vk.api import VkClient
+    from app.vk.batching import BatchingChannel
+    from app.vk.budget import PgBudget
+
+    def budget(group_id: int) -> PgBudget:  # one budget for the community, in PostgreSQL
+        return PgBudget(lambda: svc.db.engine, group_id, settings.vk_max_rps,
+                        settings.web_concurrency)
 
     if settings.vk_configured:
         if not settings.vk_secret:
             log.warning("VK_SECRET is not set: anyone can post events to /vk/callback; set the "
                         "secret key of the Callback API server in VK and here")
-        return VkClient(settings.vk_group_token or "", settings.vk_group_id or 0,
-                        api_base_url=settings.vk_api_base_url,
-                        api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s,
-                        max_rps=settings.vk_max_rps / settings.web_concurrency)
+        group_id = settings.vk_group_id or 0
+        return BatchingChannel(VkClient(
+            settings.vk_group_token or "", group_id, api_base_url=settings.vk_api_base_url,
+            api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s,
+            budget=budget(group_id)))
     if not local:  # a deployed app without a token: starts, stores, sends nothing
         log.warning("VK_GROUP_TOKEN is not set: replies cannot be sent until it is (the local "
                     "chat is only for LOCAL_MODE / make run)")
@@ -77,9 +86,11 @@ def _vk_channel(settings: Settings, svc: Services, local: bool) -> OutboundChann
 
     svc.local_vk = start_local_vk()
     log.info("VK_GROUP_TOKEN is not set: local VK stand-in at %s", svc.local_vk.base_url)
-    return VkClient(LOCAL_VK_TOKEN, settings.vk_group_id or 1,
-                    api_base_url=svc.local_vk.base_url,
-                    api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s)
+    group_id = settings.vk_group_id or 1
+    return BatchingChannel(VkClient(
+        LOCAL_VK_TOKEN, group_id, api_base_url=svc.local_vk.base_url,
+        api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s,
+        budget=budget(group_id)))
 
 
 def register_blueprints(app: Flask, svc: Services) -> None:
