@@ -264,10 +264,10 @@ class VkClient:
         except (Captcha, ApiError, ApiHttpError, requests.RequestException,
                 ValueError, KeyError, TypeError) as exc:
             err = _map_exception(exc, method)
-            self._record_error(err)
+            self.record_error(err)
             raise err from exc
 
-    def _record_error(self, err: VkError) -> None:
+    def record_error(self, err: VkError) -> None:
         key = str(err.code) if err.code is not None else "network"
         with self._stats_lock:
             self._errors[key] = self._errors.get(key, 0) + 1

@@ -197,6 +197,8 @@ class BatchingChannel:
                                     raw=True)
                 results = split_execute(raw, calls)
                 self.stats["executes"] += 1
+                for failed in (r for r in results if isinstance(r, VkError)):
+                    self.api.record_error(failed)  # one call failed: /healthz names it
         except VkError as exc:
             results = [exc] * len(calls)
         except Exception as exc:  # noqa: BLE001 - a waiting turn must get an answer, not hang
