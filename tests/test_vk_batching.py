@@ -181,3 +181,23 @@ def test_model_calls_never_exceed_the_ceiling_and_none_is_dropped() -> None:
     assert len(done) == 24
     assert inner.peak == 3
     assert brain.waited_s > 0
+
+
+def test_railway_drains_longer_than_the_app_and_gunicorn() -> None:
+    """Railway sends SIGKILL 3 s after SIGTERM unless drainingSeconds is set: it must outlast
+    SHUTDOWN_DRAIN_S and gunicorn's graceful timeout, or a deploy costs every lease."""
+    import json
+    import re
+    from pathlib import Path
+
+    from app.platform.config import Settings
+
+    root = Path(__file__).resolve().parents[1]
+    deploy = json.loads((root / "railway.json").read_text())["deploy"]
+    graceful = {int(m) for text in (deploy["startCommand"], (root / "Procfile").read_text())
+                for m in re.findall(r"--graceful-timeout (\d+)", text)}
+    assert graceful == {20}
+    assert isinstance(deploy["drainingSeconds"], int)  # Railway refuses a string
+    assert deploy["drainingSeconds"] == 30
+    assert deploy["drainingSeconds"] > max(graceful) > Settings.model_fields[
+        "shutdown_drain_s"].default == 12.0

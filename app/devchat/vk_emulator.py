@@ -161,6 +161,7 @@ class VkEmulator:
             self._rate_limit = 0.0  # requests a second before error 6 (0: no limit)
             self._arrivals: collections.deque[float] = collections.deque()
             self.rate_limited = 0  # requests refused with error 6
+            self._requests = 0  # HTTP requests (an execute is one, whatever it carries)
             self._next_id = 1
             self._answers: list[EventAnswer] = []
             self.rules = SendRules()  # VK's reply window and intents
@@ -207,6 +208,17 @@ class VkEmulator:
         with self._cond:
             return list(self._answers)
 
+    def requests(self) -> int:
+        with self._cond:
+            return self._requests
+
+    def reset_counters(self) -> None:
+        """Zero the call, request and error-6 counters (messages stay)."""
+        with self._cond:
+            self._calls.clear()
+            self._requests = 0
+            self.rate_limited = 0
+
     def calls(self, method: str | None = None) -> int:
         with self._cond:
             if method is None:
@@ -232,6 +244,7 @@ class VkEmulator:
         params = dict(params or {})
         with self._cond:
             self._calls[method] = self._calls.get(method, 0) + 1
+            self._requests += 1
             latency = self._latency
             over = self._over_rate_locked()
         if latency > 0:
