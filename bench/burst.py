@@ -44,6 +44,15 @@ VK_LATENCY_S = 0.1
 VK_RATE = 20
 MODEL_S = 3.0
 DEBOUNCE_S = 1.0
+QUEUE_DECISION = """**The queue stays a table (decision, issue 22).** Turns are claimed from `dialogs` with
+`FOR UPDATE SKIP LOCKED`, short leases renewed by a heartbeat, release on SIGTERM, one turn per
+dialog at a time, the debounce as `reply_due_at`, and a `random_id` derived from the turn; the
+storm, kill -9 and two-replica runs prove it. procrastinate (PostgreSQL jobs with per-key locks
+and periodic tasks deduplicated across workers) was weighed: it would bring psycopg 3 beside
+psycopg2 (two drivers, two pools per process), its own schema and migrations, and still need our
+debounce (a job whose start moves while the client types) and our lease-and-release on SIGTERM
+written around it. The burst was slow for other reasons (threads per turn, VK calls behind a
+lock), so the table stays; reminders stay on APScheduler with one leader."""
 METHODS = ("execute", "users.get", "messages.setActivity", "messages.send")
 
 
@@ -174,7 +183,7 @@ def main() -> int:
             f"everything else at the Procfile's and the settings' defaults (2 gunicorn "
             f"processes a replica, `WORKER_THREADS` 64, `MODEL_MAX_CONCURRENCY` 48).\n\n" + out)
     if args.write:
-        write_doc_section(HEADING, body + f"\n\nRerun: `{RERUN}`")
+        write_doc_section(HEADING, body + "\n\n" + QUEUE_DECISION + f"\n\nRerun: `{RERUN}`")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
