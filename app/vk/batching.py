@@ -72,9 +72,11 @@ def split_execute(raw: dict[str, Any], calls: list[tuple[str, dict[str, Any]]]) 
 class BatchingChannel:
     """`OutboundChannel` over a `VkClient`: queued calls, one `execute` per budget slot."""
 
-    def __init__(self, api: VkClient, *, in_flight: int = 8, typing_stale_s: float = 2.0,
-                 typing_max_backlog_s: float = 1.0, result_timeout_s: float = 60.0) -> None:
+    def __init__(self, api: VkClient, *, in_flight: int = 8, linger_s: float = 0.1,
+                 typing_stale_s: float = 2.0, typing_max_backlog_s: float = 1.0,
+                 result_timeout_s: float = 60.0) -> None:
         self.api = api
+        self.linger_s = linger_s
         self.typing_stale_s = typing_stale_s
         self.typing_max_backlog_s = typing_max_backlog_s
         self.result_timeout_s = result_timeout_s
@@ -153,10 +155,21 @@ class BatchingChannel:
                     self._cond.wait()
                 if self._stopped:
                     return
+                self._linger()
             self.api.budget.take()  # while we wait for the slot, more calls join the queue
             batch = self._take_batch()
             if batch:
                 self._pool.submit(self._run, batch)
+
+    def _linger(self) -> None:
+        """Give calls arriving together a moment to share a request (a reply waits at most
+        `linger_s` more; a full request goes at once). Called with the lock held."""
+        until = min(u.at for u in self._queue) + self.linger_s
+        while not self._stopped and sum(len(u.calls) for u in self._queue) < MAX_CALLS:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
 
     def _take_batch(self) -> list[_Unit]:
         now = time.monotonic()

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 log = logging.getLogger(__name__)
 # VK counts calls per second as they arrive; network jitter can bunch two calls that left
 # 1/20 s apart, so the pacing keeps a small margin below the limit.
-SAFETY = 0.95
+SAFETY = 0.9
 
 _TAKE = text("""
     INSERT INTO vk_rate_budget (group_id, next_at)
