@@ -7,13 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 
-def clean_text(value: str) -> str:
-    value = value.replace("\x00", "")
+def storable(value: str) -> bool:
+    """PostgreSQL can store it as it is: no NUL character, no lone surrogate."""
+    if "\x00" in value:
+        return False
     try:
         value.encode("utf-8")
-        return value
     except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return False
+    return True
+
+
+def clean_text(value: str) -> str:
+    value = value.replace("\x00", "")
+    return value if storable(value) else value.encode("utf-8", "replace").decode("utf-8")
 
 
 def clean_json(value: Any) -> Any:

@@ -52,9 +52,9 @@ WHERE t.started_at >= :since GROUP BY day
 """)
 
 FALLBACKS = text("""
-SELECT count(*) FILTER (WHERE t.flags::jsonb ?| array['analysis_fallback', 'reply_fallback']),
+SELECT count(*) FILTER (WHERE t.flags ?| array['analysis_fallback', 'reply_fallback']),
        count(*) FILTER (WHERE t.brain LIKE 'offline%')
-FROM turns t WHERE t.started_at >= :since AND json_typeof(t.flags) = 'array'
+FROM turns t WHERE t.started_at >= :since AND jsonb_typeof(t.flags) = 'array'
 """)
 
 

@@ -103,10 +103,7 @@ def _give_up(s: Session, dialog: Dialog, turn: Turn, now: datetime) -> None:
 def _release(s: Session, dialog: Dialog, now: datetime) -> None:
     dialog.claimed_until = None
     dialog.claimed_turn_id = None
-    newer = s.execute(select(Message.id).where(
-        Message.dialog_id == dialog.id, Message.direction == "in",
-        Message.id > dialog.answered_upto_id).limit(1)).first()
-    if newer is None:
+    if not Message.client_wrote_since(s, dialog.id, dialog.answered_upto_id):
         dialog.reply_due_at = None
 
 

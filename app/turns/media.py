@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from app.brain.contract import MediaPart, TurnContext
+from app.models import TurnFlag
 from app.turns.context import DialogState
 from app.vk.inbound.attachments import Doc, Photo, Voice
 from app.vk.media import MediaError, MediaLimits, fetch
@@ -41,7 +42,7 @@ def load_media(svc: Services, ctx: TurnContext, state: DialogState) -> list[str]
             label = f"голосовое сообщение {_minutes(item.duration)}"
             if item.duration > svc.settings.voice_max_seconds:
                 ctx.unheard_voice.append(f"{label}: слишком длинное")
-                flags.append("voice_too_long")
+                flags.append(TurnFlag.VOICE_TOO_LONG)
                 continue
             url, mime, kind = item.url_ogg or item.url_mp3, \
                 "audio/ogg" if item.url_ogg else "audio/mpeg", "voice"
@@ -52,7 +53,7 @@ def load_media(svc: Services, ctx: TurnContext, state: DialogState) -> list[str]
         else:
             continue  # stickers, reposts, other documents: the bracketed note is enough
         if len(ctx.media) >= MAX_PARTS:
-            flags.append("media_skipped")
+            flags.append(TurnFlag.MEDIA_SKIPPED)
             continue
         try:
             data = fetch(url, limits)

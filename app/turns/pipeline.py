@@ -19,7 +19,7 @@ from app.turns import claims
 from app.turns.effects import apply_effects
 from app.turns.context import DialogState, load_turn_context, silent_reason
 from app.brain.contract import BrainResult, TurnContext
-from app.models import Client, Dialog, Message, Turn, TurnKind, TurnStatus
+from app.models import Client, Dialog, Message, Turn, TurnFlag, TurnKind, TurnStatus
 from app.vk.api import derive_part_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
@@ -107,7 +107,7 @@ def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float
                        lambda analysis: apply_effects(svc, ctx, state, analysis))
     marks["brain"] = time.perf_counter()
     _check_released(svc, claim.turn_id)
-    result.flags += media_flags + (["voice_unheard"] if voice_unheard(ctx) else [])
+    result.flags += media_flags + ([TurnFlag.VOICE_UNHEARD] if voice_unheard(ctx) else [])
     keyboard = None if result.fallback else keyboard_for(ctx, result.analysis, result.decisions,
                                                          state, svc.settings)
     parts = store_result(svc, claim, result, state, keyboard)  # and the outbound rows
@@ -134,13 +134,14 @@ def _deliver_if_allowed(svc: Services, turn_id: int, state: DialogState, parts: 
         reason = silent_reason(s.get(Client, state.client_id), s.get(Dialog, state.dialog_id),
                                svc.clock.now(), svc.bot_paused(s))
         turn = s.get(Turn, turn_id)
-        if reason is None and turn.kind != TurnKind.REPLY and _client_wrote(s, turn):
+        if reason is None and turn.kind != TurnKind.REPLY and Message.client_wrote_since(
+                s, turn.dialog_id, turn.upto_message_id):
             reason = "client_wrote"  # a proactive text must not cross the client's new message
         if reason is not None:  # the stored reply stays for staff, marked as never sent
             s.execute(update(Message).where(Message.turn_id == turn_id,
                                             Message.vk_message_id.is_(None))
                       .values(held_back=True))
-            flag = f"silent:{reason}"
+            flag = TurnFlag.SILENT.detail(reason)
             if flag not in (turn.flags or []):
                 turn.flags = list(turn.flags or []) + [flag]
     if reason is not None:
@@ -148,12 +149,6 @@ def _deliver_if_allowed(svc: Services, turn_id: int, state: DialogState, parts: 
         return TurnStatus.SILENT
     deliver(svc, turn_id, state, parts)
     return TurnStatus.DONE
-
-
-def _client_wrote(s: Any, turn: Turn) -> bool:
-    return s.execute(select(Message.id).where(
-        Message.dialog_id == turn.dialog_id, Message.direction == "in",
-        Message.id > turn.upto_message_id).limit(1)).first() is not None
 
 
 def _timings(m: dict[str, float], result: BrainResult) -> dict[str, float]:

@@ -46,10 +46,12 @@ def claim_due(s: Session, now: datetime, claim_s: float) -> Optional[Reminder]:
 
 
 def _wrote_since(s: Session, r: Reminder, dialog: Dialog) -> bool:
-    q = select(Message.id).where(Message.dialog_id == dialog.id, Message.direction == "in")
     upto = s.get(Turn, r.source_turn_id).upto_message_id if r.source_turn_id else None
-    q = q.where(Message.id > upto) if upto else q.where(Message.created_at > r.agreed_at)
-    return s.execute(q.limit(1)).first() is not None
+    if upto:
+        return Message.client_wrote_since(s, dialog.id, upto)
+    return s.execute(select(Message.id).where(
+        Message.dialog_id == dialog.id, Message.direction == "in",
+        Message.created_at > r.agreed_at).limit(1)).first() is not None
 
 
 def _bought_since(s: Session, r: Reminder, client: Client) -> bool:

@@ -156,7 +156,7 @@ def dashboard(s: Session, now: datetime, tz: str) -> dict[str, Any]:
 def _flag_counts(s: Session, since: datetime) -> list[tuple[str, int]]:
     """Turns per flag (fallbacks, guardrails, silent reasons) over the period."""
     flags = (select(Turn.id.label("turn_id"),
-                    func.json_array_elements_text(Turn.flags).label("flag"))
+                    func.jsonb_array_elements_text(Turn.flags).label("flag"))
              .where(Turn.started_at >= since).subquery())
     rows = s.execute(select(flags.c.flag, func.count(distinct(flags.c.turn_id)))
                      .group_by(flags.c.flag).order_by(flags.c.flag)).all()

@@ -9,6 +9,7 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
                    url_for)
 
 from app.admin.web import actions, auth, queries
+from app.platform.textsafe import storable
 from app.models import FUNNEL_STAGES, FunnelStage, ReminderStatus, TurnKind, TurnStatus
 from app.composition.services import services
 
@@ -53,14 +54,7 @@ def guard() -> Any:
 
 def _storable(values: Any) -> bool:
     """PostgreSQL stores neither NUL characters nor lone surrogates."""
-    for value in values:
-        if "\x00" in value:
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-    return True
+    return all(storable(value) for value in values)
 
 
 @bp.context_processor

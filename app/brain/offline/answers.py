@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from app.brain.offline.asks import generic_only, joined_asks, sentences
 from app.platform.ru_format import format_rub
+from app.platform.vocabulary import TurnFlag
 from app.brain.contract import TurnContext
 
 # Confidence is judged on `Hit.support`: the share of the question the entry matches, where the
@@ -127,7 +128,7 @@ def unknown_subject(ctx: TurnContext, text: str) -> bool:
     return any(confident(hits(ctx, a)) is None for a in asks if not generic_only(a))
 
 
-KB_NO_MATCH = "kb_no_match"  # a question the rules found no confident KB entry for (reports)
+KB_NO_MATCH = TurnFlag.KB_NO_MATCH  # a question the rules found no confident KB entry for (reports)
 
 
 def kb_no_match(ctx: TurnContext) -> bool:

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 from app.crm import cards
+from app.platform.textsafe import storable
 from app.crm.purchases.access_math import split_extension
 
 MAX_VK_ID, MAX_AMOUNT = 2**62, 100_000_000
@@ -39,12 +40,9 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         value = int(value) if value.is_integer() else value
     text = str(value)
-    if "\x00" in text:
-        raise ValueError("contains a NUL character")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("is not valid Unicode text") from None
+    if not storable(text):
+        raise ValueError("contains a NUL character" if "\x00" in text
+                         else "is not valid Unicode text")
     return text.replace("\u00a0", " ").strip()
 
 

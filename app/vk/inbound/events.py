@@ -10,6 +10,7 @@ import json
 import logging
 from typing import Any, Optional, Union
 
+from app.platform.textsafe import storable
 from app.vk.inbound.attachments import Media, parse_attachments, quoted
 
 log = logging.getLogger(__name__)
@@ -119,12 +120,9 @@ def _int(value: Any, name: str, required: bool = True) -> Optional[int]:
 
 def _clean_text(value: str, name: str) -> str:
     """PostgreSQL stores neither NUL nor lone surrogates: refuse them (VK never sends them)."""
-    if "\x00" in value:
-        raise EventError(f"{name}: contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise EventError(f"{name}: not valid Unicode") from exc
+    if not storable(value):
+        raise EventError(f"{name}: contains a NUL character" if "\x00" in value
+                         else f"{name}: not valid Unicode")
     return value
 
 
