@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from app.brain.analysis import Analysis
 
 from app.brain.errors import LlmError
-from app.brain.guardrails.check import FALLBACK_REPLY, check_reply_details
+from app.brain.guardrails import FALLBACK_REPLY, check_reply_details
 from app.brain.prompts import PROMPT_VERSION
 from app.brain.contract import Brain, BrainResult, Decisions, StageResult, TurnContext
 from app.platform.vocabulary import TurnFlag

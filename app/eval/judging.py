@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional, Protocol
 
 from app.brain.errors import LlmError
-from app.brain.gemini.judge import JudgeRequest, Point, Verdict
+from app.brain.gemini import JudgeRequest, Point, Verdict
 from app.brain.prompts.render import entry_text, kb_entry
 from app.eval.runner import DialogRun
 

@@ -3,8 +3,8 @@ kind `access_extension`, fired through the same machinery: quiet hours, weekly c
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any, TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -12,20 +12,17 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.crm.cards import paid_items
 from app.crm.purchases.access_math import compute_access
+from app.knowledge.base import KnowledgeBase
 from app.models import Client, Purchase, Reminder, ReminderStatus
-
-if TYPE_CHECKING:
-    from app.composition.services import Services
+from app.platform.db import Database
 
 log = logging.getLogger(__name__)
 
 
-def plan_access_reminders(svc: Services) -> int:
-    now = svc.clock.now()
-    kb = svc.kb_store.current
-    days = svc.settings.access_reminder_days
+def plan_access_reminders(db: Database, now: datetime, kb: KnowledgeBase, days: int) -> int:
+    """Plan the access-extension offers due within `days` (ACCESS_REMINDER_DAYS)."""
     created = 0
-    with svc.db.session() as s:
+    with db.session() as s:
         client_ids = s.execute(select(Purchase.client_id).distinct()).scalars().all()
         for client_id in client_ids:
             for product_id, access in compute_access(paid_items(s, client_id), kb).items():

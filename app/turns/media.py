@@ -17,7 +17,7 @@ from app.vk.inbound.attachments import Doc, Photo, Voice
 from app.vk.media import MediaError, MediaLimits, fetch
 
 if TYPE_CHECKING:
-    from app.composition.services import Services
+    from app.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
 MAX_PARTS = 6
@@ -28,19 +28,19 @@ def _minutes(seconds: int) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def load_media(svc: Services, ctx: TurnContext, state: DialogState) -> list[str]:
+def load_media(tr: TurnRunner, ctx: TurnContext, state: DialogState) -> list[str]:
     """Fill `ctx.media` / `ctx.unheard_voice`; returns flags for the turn."""
-    limits = MediaLimits.of(svc.settings)
+    limits = MediaLimits.of(tr.cfg)
     flags: list[str] = []
     total = 0
-    if not svc.settings.gemini_configured:  # the offline rules can neither hear nor see
+    if not tr.cfg.gemini_configured:  # the offline rules can neither hear nor see
         ctx.unheard_voice += [f"голосовое сообщение {_minutes(i.duration)}: нет модели"
                               for _, _, i in state.media_refs if isinstance(i, Voice)]
         return flags
     for message_id, alone, item in state.media_refs:
         if isinstance(item, Voice):
             label = f"голосовое сообщение {_minutes(item.duration)}"
-            if item.duration > svc.settings.voice_max_seconds:
+            if item.duration > tr.cfg.voice_max_seconds:
                 ctx.unheard_voice.append(f"{label}: слишком длинное")
                 flags.append(TurnFlag.VOICE_TOO_LONG)
                 continue

@@ -19,19 +19,19 @@ from app.turns.context import DialogState, roll_summary
 from app.vk.api import derive_part_random_id, derive_random_id, split_text
 
 if TYPE_CHECKING:
-    from app.composition.services import Services
+    from app.turns.runner import TurnRunner
 
 
 def turn_random_id(turn_id: int) -> int:
     return derive_random_id(f"turn:{turn_id}")
 
 
-def store_result(svc: Services, claim: claims.Claim, result: BrainResult,
+def store_result(tr: TurnRunner, claim: claims.Claim, result: BrainResult,
                  state: DialogState, keyboard: str | None = None) -> list[str]:
     """The turn's analysis and reply, and (when it may be sent) the outbound rows."""
     result.reply_text = clean_text(result.reply_text or "")
     parts = split_text(result.reply_text) if state.may_send else []
-    with svc.db.session() as s:
+    with tr.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
         turn.analysis = clean_json(jsonable(result.analysis))
         turn.decisions = clean_json(jsonable(result.decisions))
@@ -42,8 +42,8 @@ def store_result(svc: Services, claim: claims.Claim, result: BrainResult,
         turn.prompt_version = result.prompt_version
         turn.brain = "+".join(sorted({u.get("model", "?") for u in result.usage.values()
                                       if isinstance(u, dict)})) or None
-        roll_summary(s, s.get(Dialog, claim.dialog_id), svc.settings.history_window)
-        store_outbound(s, claim.turn_id, state, parts, svc.clock.now(), "bot", keyboard)
+        roll_summary(s, s.get(Dialog, claim.dialog_id), tr.cfg.history_window)
+        store_outbound(s, claim.turn_id, state, parts, tr.clock.now(), "bot", keyboard)
     return parts
 
 

@@ -10,11 +10,11 @@ from flask import Response, abort, render_template
 from app.admin.web.views import bp
 from app.eval.report import verdict_counts
 from app.eval.runs import find_run, list_runs
-from app.composition.services import services
+from app.admin.web.deps import panel
 
 
 def _root() -> Path:
-    return Path(services().settings.eval_runs_dir)
+    return Path(panel().settings.eval_runs_dir)
 
 
 @bp.get("/eval")

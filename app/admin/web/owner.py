@@ -7,7 +7,6 @@ from typing import Any
 from markupsafe import Markup
 
 from app.reports.svg import columns, hbars
-from app.reports.summary import summary_for
 
 PERIODS = (7, 30, 90, 365)
 STAGE_ORDER = ("cold", "warm", "hot", "client", "returning")
@@ -29,8 +28,8 @@ def parse_days(raw: Any) -> int:
     return days
 
 
-def owner_view(svc: Any, days: int, stage_labels: dict[str, str]) -> dict[str, Any]:
-    r = summary_for(svc, days)
+def owner_view(r: dict[str, Any], days: int, stage_labels: dict[str, str]) -> dict[str, Any]:
+    """The dashboard's owner section from `summary_for`'s result."""
     return {"r": r, "days": days, "periods": PERIODS, "charts": _charts(r, stage_labels)}
 
 
