@@ -66,7 +66,7 @@ def _full(deps: HealthDeps, db_ok: bool) -> dict[str, Any]:
     }
 
 
-def _public(value: Any) -> Any:
+def _public(value: object) -> object:
     """States only: every error text or warning becomes a flag or a count."""
     if not isinstance(value, dict):
         return value

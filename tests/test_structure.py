@@ -181,9 +181,12 @@ def test_few_whole_any_annotations() -> None:
     assert sum(found.values()) <= ANY_LIMIT, sorted(found.items(), key=lambda kv: -kv[1])
 
 
-# getattr with a literal name is allowed only on objects that are not typed models: a thread's
-# locals, a logger's marker, the google-genai response (its fields vary by SDK version)
-GETATTR_ALLOWED = {"platform/logging.py", "eval/sandbox.py", "brain/gemini/brain.py"}
+# getattr with a literal name, allowed only where the object is no typed model: a brain
+# provider that may have a prompts version (a Protocol's optional extra), a thread's locals, a
+# logger's marker, google-genai's response fields (they vary by SDK version)
+GETATTR_ALLOWED = {("brain/engine.py", "prompt_version"), ("eval/sandbox.py", "now"),
+                   ("platform/logging.py", "_neuro_configured"),
+                   ("brain/gemini/brain.py", "block_reason"), ("brain/gemini/brain.py", "value")}
 
 
 def test_no_getattr_on_typed_objects() -> None:
@@ -192,12 +195,11 @@ def test_no_getattr_on_typed_objects() -> None:
     offenders = []
     for path in APP.rglob("*.py"):
         rel = str(path.relative_to(APP))
-        if rel in GETATTR_ALLOWED:
-            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
                     node.func.id == "getattr" and len(node.args) >= 2 and \
-                    isinstance(node.args[1], ast.Constant):
+                    isinstance(node.args[1], ast.Constant) and \
+                    (rel, node.args[1].value) not in GETATTR_ALLOWED:
                 offenders.append(f"{rel}:{node.lineno}")
     assert offenders == []
 

@@ -32,7 +32,7 @@ class _Run:
         self.reasons: list[str] = []
         self.usage: dict[str, Any] = {}
 
-    def event(self, name: str, **data: Any) -> None:
+    def event(self, name: str, **data: object) -> None:
         data.setdefault("turn_id", self.ctx.turn_id)
         log.info("brain %s %s", name, data)
         if self.on_event is not None:

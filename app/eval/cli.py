@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import click
 from flask import Flask
@@ -18,6 +18,9 @@ from flask.cli import AppGroup
 from app.eval.sandbox import MakeApp
 from app.platform.config import Settings
 from app.platform.deps import deps_of, install
+
+if TYPE_CHECKING:
+    from app.eval.runner import DialogRun
 
 eval_group = AppGroup("eval", help="The conversation lab: play scenario dialogs, judge, compare.")
 
@@ -58,7 +61,7 @@ class _Bars:
         self._lock = threading.Lock()
         self._bars: dict[str, Any] = {}
 
-    def __call__(self, phase: str, total: int, run: Any) -> None:
+    def __call__(self, phase: str, total: int, run: DialogRun) -> None:
         with self._lock:
             if phase not in self._bars:
                 for bar in self._bars.values():

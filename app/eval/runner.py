@@ -12,13 +12,16 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from sqlalchemy import select
 
 from app.eval.sandbox import EVAL_GROUP_ID, EVAL_SECRET, Lab
 from app.eval.scenarios import Scenario
 from app.models import Dialog, Turn
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
 
 log = logging.getLogger(__name__)
 PEER_BASE = 880_000_000  # VK user ids of the simulated clients: PEER_BASE + dialog number
@@ -58,7 +61,7 @@ def callback_body(peer_id: int, text: str, date: int) -> dict[str, Any]:
                                        "button_actions": ["text"]}}}
 
 
-def _post(lab: Lab, client: Any, peer_id: int, text: str) -> None:
+def _post(lab: Lab, client: FlaskClient, peer_id: int, text: str) -> None:
     body = callback_body(peer_id, text, int(lab.clock.now().timestamp()))
     resp = client.post("/vk/callback", data=json.dumps(body, ensure_ascii=False),
                        content_type="application/json")

@@ -11,7 +11,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, jsonify, request
 
@@ -19,6 +19,9 @@ from app.crm.purchases.store import import_one
 from app.knowledge.base import KnowledgeStore
 from app.platform.db import Database
 from app.platform.deps import deps_of, install
+
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
 
 log = logging.getLogger(__name__)
 bp = Blueprint("payments", __name__)
@@ -37,7 +40,7 @@ def init_app(app: Flask, deps: PaymentHookDeps) -> None:
     app.register_blueprint(bp)
 
 
-def _error(status: int, message: str, **extra: Any) -> Any:
+def _error(status: int, message: str, **extra: object) -> ResponseReturnValue:
     return jsonify({"status": "error", "error": message, **extra}), status
 
 
@@ -66,7 +69,7 @@ def _parse_body() -> tuple[Any, str | None]:
 
 
 @bp.post("/hooks/payment")
-def payment_hook() -> Any:
+def payment_hook() -> ResponseReturnValue:
     deps = deps_of(PaymentHookDeps)
     expected = deps.secret
     if not expected:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -15,6 +15,9 @@ from app.crm.purchases.access_math import compute_access
 from app.knowledge.base import KnowledgeBase
 from app.models import Client, Purchase, Reminder, ReminderStatus
 from app.platform.db import Database
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def plan_access_reminders(db: Database, now: datetime, kb: KnowledgeBase, days: 
     return created
 
 
-def _insert(s: Any, client_id: int, product_id: str, until: Any, now: Any, title: str) -> int:
+def _insert(s: Session, client_id: int, product_id: str, until: datetime, now: datetime, title: str) -> int:
     client = s.get(Client, client_id)
     if client is None or not client.can_write:
         return 0

@@ -36,7 +36,7 @@ def apply_effects(tr: TurnRunner, ctx: TurnContext, state: DialogState,
     source = f"turn:{ctx.turn_id}"
     now = tr.clock.now()
     try:
-        store_transcript(tr, ctx, getattr(analysis, "transcript", None))
+        store_transcript(tr, ctx, analysis.transcript)
     except Exception:  # noqa: BLE001 - a transcript that cannot be stored never fails the turn
         log.exception("turn %s: the voice transcript was not stored", ctx.turn_id)
         decisions.effect_errors.append("transcript")
@@ -90,7 +90,7 @@ def _guarded(s: Session, name: str, effect: Callable[[], None], errors: list[str
 
 def _card(s: Session, client: Client, ctx: TurnContext, analysis: Analysis, source: str) -> None:
     cards.apply_facts(s, client, analysis.facts, source)
-    _apply_timezone(s, client, getattr(analysis.facts, "timezone", None), source)
+    _apply_timezone(s, client, analysis.facts.timezone, source)
     cards.set_stage(s, client, analysis.funnel_stage, source, owns_products=bool(ctx.card.purchases))
     s.flush()
 
@@ -107,7 +107,7 @@ def _follow_up(tr: TurnRunner, s: Session, client: Client, ctx: TurnContext, ana
 
 def _offer(s: Session, client: Client, ctx: TurnContext, analysis: Analysis, now: datetime,
            decisions: Decisions) -> None:
-    if not getattr(analysis.offer, "product_id", None):
+    if not analysis.offer.product_id:
         analysis.offer.product_id = _discussed_product(ctx, analysis)
     decision = sales.decide(s, client, analysis.offer, ctx.kb, now, ctx.turn_id)
     s.flush()
@@ -136,7 +136,7 @@ def _apply_timezone(s: Session, client: Client, tz: object, source: str) -> None
 
 
 def _discussed_product(ctx: TurnContext, analysis: Analysis) -> Optional[str]:
-    for entry_id in getattr(analysis, "kb_ids", None) or []:
+    for entry_id in analysis.kb_ids or []:
         if ctx.kb is not None and ctx.kb.product(entry_id) is not None:
             return entry_id
     return None

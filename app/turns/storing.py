@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Optional, TYPE_CHECKING
+from typing import Optional, TYPE_CHECKING
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -60,7 +60,7 @@ def store_outbound(s: Session, turn_id: int, state: DialogState, parts: list[str
         ).on_conflict_do_nothing(constraint="uq_messages_turn_part"))
 
 
-def jsonable(value: Any) -> Any:
+def jsonable(value: object) -> object:
     """A pydantic model, a dataclass or plain data as JSON data; sets become sorted lists,
     anything else unknown (datetimes) its str()."""
     if value is None:
@@ -72,7 +72,7 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_fallback))
 
 
-def _fallback(value: Any) -> Any:
+def _fallback(value: object) -> object:
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=lambda v: (str(type(v)), v))
     return str(value)

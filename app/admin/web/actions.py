@@ -21,6 +21,7 @@ from app.vk.errors import VkError
 
 if TYPE_CHECKING:
     from app.admin.web.deps import AdminDeps
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 STAFF = "staff"
@@ -183,7 +184,7 @@ def update_card(deps: AdminDeps, vk_id: int, form: Mapping[str, str]) -> Outcome
     return Outcome(True, "Сохранено: " + ", ".join(FIELD_NAMES.get(f, f) for f in changed))
 
 
-def _staff_contact(s: Any, client: Client, name: str, value: Optional[str],
+def _staff_contact(s: Session, client: Client, name: str, value: Optional[str],
                    form: Mapping[str, str]) -> bool:
     """Staff typing a contact proves it; an unchanged claim is proven only by the tick box."""
     if value == getattr(client, name):
@@ -193,7 +194,7 @@ def _staff_contact(s: Any, client: Client, name: str, value: Optional[str],
     return set_contact(s, client, name, value, STAFF, verified=value is not None)
 
 
-def _own_reminder(s: Any, vk_id: int,
+def _own_reminder(s: Session, vk_id: int,
                   reminder_id: int) -> tuple[Optional[Client], Optional[Reminder]]:
     client = s.execute(select(Client).where(Client.vk_id == vk_id)).scalar_one_or_none()
     reminder = s.get(Reminder, reminder_id)
@@ -213,7 +214,7 @@ def cancel_reminder(deps: AdminDeps, vk_id: int, reminder_id: int) -> Outcome:
     return Outcome(True, "Напоминание отменено")
 
 
-def _restart(s: Any, reminder: Reminder, now: datetime) -> None:
+def _restart(s: Session, reminder: Reminder, now: datetime) -> None:
     """A rescheduled reminder gets a new turn (and so a new VK random_id) when it fires: the old
     one is finished, or closed here if a re-plan left it open."""
     old = s.get(Turn, reminder.fired_turn_id) if reminder.fired_turn_id else None

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from flask import current_app, request, session
 from sqlalchemy import case, delete
@@ -14,6 +14,10 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.models import AdminSession, LoginFailure
 from app.admin.web.deps import panel
+
+if TYPE_CHECKING:
+    from app.platform.clock import Clock
+    from app.platform.db import Database
 
 SESSION_KEY = "admin_auth"
 CSRF_KEY = "csrf_token"
@@ -100,7 +104,7 @@ class LoginLimiter:
     failures within a window of `window_s` → blocked until the window ends. Rows of ended
     windows are deleted on each failure, so the table stays bounded."""
 
-    def __init__(self, db: Any, clock: Any, limit: int = MAX_FAILURES,
+    def __init__(self, db: Database, clock: Clock, limit: int = MAX_FAILURES,
                  window_s: float = WINDOW_S) -> None:
         self.db, self.clock = db, clock
         self.limit, self.window = limit, timedelta(seconds=window_s)

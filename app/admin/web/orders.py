@@ -2,7 +2,7 @@
 One click attaches an order to a candidate (`crm.unmatched.confirm`) or drops it (`dismiss`)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import flash, redirect, render_template, request, url_for
 
@@ -10,16 +10,19 @@ from app.admin.web.views import bp
 from app.crm.purchases import unmatched
 from app.admin.web.deps import panel
 
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
+
 
 @bp.get("/purchases/unmatched")
-def unmatched_orders() -> Any:
+def unmatched_orders() -> ResponseReturnValue:
     with panel().db.session() as s:
         rows = unmatched.waiting(s)
     return render_template("admin/unmatched.html", rows=rows)
 
 
 @bp.post("/purchases/unmatched/<int:unmatched_id>/<any(confirm, dismiss):action>")
-def unmatched_action(unmatched_id: int, action: str) -> Any:
+def unmatched_action(unmatched_id: int, action: str) -> ResponseReturnValue:
     deps = panel()
     with deps.db.session() as s:
         if action == "confirm":

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Optional
 
 from markupsafe import Markup
 
@@ -15,7 +15,7 @@ REMINDER_ROWS = (("planned", "запланировано"), ("sent", "отпра
                  ("cancelled", "отменено"), ("pending", "ждут"))
 
 
-def parse_days(raw: Any) -> int:
+def parse_days(raw: Optional[str]) -> int:
     """The `days` query argument (default 30); ValueError with a Russian message if bad."""
     if raw in (None, ""):
         return 30

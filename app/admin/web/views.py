@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
@@ -14,6 +14,9 @@ from app.models import (FUNNEL_STAGES, AppState, FunnelStage, ReminderStatus, Tu
                         TurnStatus)
 from app.admin.web.deps import panel
 
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
+
 bp = Blueprint("admin_web", __name__, url_prefix="/admin")
 STAGE_LABELS = FunnelStage.labels()
 TURN_STATUS = TurnStatus.labels()
@@ -22,17 +25,17 @@ REMINDER_STATUS = ReminderStatus.labels()
 OPEN_ENDPOINTS = ("admin_web.login",)
 
 
-def _error(title: str, message: str, status: int) -> Any:
+def _error(title: str, message: str, status: int) -> ResponseReturnValue:
     return render_template("admin/error.html", title=title, message=message), status
 
 
 @bp.errorhandler(404)
-def _not_found(_exc: Exception) -> Any:
+def _not_found(_exc: Exception) -> ResponseReturnValue:
     return _error("Не найдено", "Такой страницы или записи нет.", 404)
 
 
 @bp.before_request
-def guard() -> Any:
+def guard() -> ResponseReturnValue:
     deps = panel()
     g.admin = False
     password = deps.settings.admin_password
@@ -53,7 +56,7 @@ def guard() -> Any:
     return None
 
 
-def _storable(values: Any) -> bool:
+def _storable(values: Iterable[str]) -> bool:
     """PostgreSQL stores neither NUL characters nor lone surrogates."""
     return all(storable(value) for value in values)
 
@@ -67,7 +70,7 @@ def _template_globals() -> dict[str, Any]:
 
 
 @bp.app_template_filter("admin_dt")
-def _format_dt(value: Any, tz: Optional[str] = None) -> str:
+def _format_dt(value: Optional[datetime], tz: Optional[str] = None) -> str:
     """Aware datetime or ISO string → '25.11.2026 14:30' in `tz` (default: the school's)."""
     if value is None or value == "":
         return "—"
@@ -78,7 +81,7 @@ def _format_dt(value: Any, tz: Optional[str] = None) -> str:
 
 
 @bp.app_template_filter("media_view")
-def _media_view(attachments: Any) -> list[dict[str, Any]]:
+def _media_view(attachments: object) -> list[dict[str, Any]]:
     """What a client sent besides text, for the timeline: a note and a thumbnail URL."""
     from app.vk.inbound.attachments import Photo, from_stored, note
 
@@ -93,7 +96,7 @@ def _safe_next(target: Optional[str]) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Any:
+def login() -> ResponseReturnValue:
     deps, ip = panel(), auth.client_ip()
     limiter = auth.limiter()
     if limiter.blocked(ip):
@@ -112,13 +115,13 @@ def login() -> Any:
 
 
 @bp.post("/logout")
-def logout() -> Any:
+def logout() -> ResponseReturnValue:
     auth.log_out()
     return redirect(url_for("admin_web.login"))
 
 
 @bp.get("/")
-def index() -> Any:
+def index() -> ResponseReturnValue:
     deps = panel()
     stage = request.args.get("stage") if request.args.get("stage") in FUNNEL_STAGES else None
     needs_human = request.args.get("needs_human") == "1"
@@ -132,7 +135,7 @@ def index() -> Any:
                            stage=stage, needs_human=needs_human)
 
 
-def _render_dialog(dialog_id: int, draft: str = "", send_key: str = "", status: int = 200) -> Any:
+def _render_dialog(dialog_id: int, draft: str = "", send_key: str = "", status: int = 200) -> ResponseReturnValue:
     deps = panel()
     with deps.db.session() as s:
         view = queries.dialog_timeline(s, dialog_id)
@@ -147,12 +150,12 @@ def _render_dialog(dialog_id: int, draft: str = "", send_key: str = "", status: 
 
 
 @bp.get("/dialogs/<int:dialog_id>")
-def dialog(dialog_id: int) -> Any:
+def dialog(dialog_id: int) -> ResponseReturnValue:
     return _render_dialog(dialog_id)
 
 
 @bp.post("/dialogs/<int:dialog_id>/<any(pause, resume, resolve):action>")
-def dialog_action(dialog_id: int, action: str) -> Any:
+def dialog_action(dialog_id: int, action: str) -> ResponseReturnValue:
     run = {"pause": actions.pause_dialog, "resume": actions.resume_dialog,
            "resolve": actions.resolve_needs_human}[action]
     outcome = run(panel(), dialog_id)
@@ -161,7 +164,7 @@ def dialog_action(dialog_id: int, action: str) -> Any:
 
 
 @bp.post("/dialogs/<int:dialog_id>/send")
-def dialog_send(dialog_id: int) -> Any:
+def dialog_send(dialog_id: int) -> ResponseReturnValue:
     text, key = request.form.get("text", ""), request.form.get("send_key", "")
     outcome = actions.send_staff_message(panel(), dialog_id, text, key)
     if outcome.ok:
@@ -172,7 +175,7 @@ def dialog_send(dialog_id: int) -> Any:
 
 
 def _render_client(vk_id: int, form: Optional[dict] = None, errors: Optional[dict] = None,
-                   status: int = 200) -> Any:
+                   status: int = 200) -> ResponseReturnValue:
     deps = panel()
     with deps.db.session() as s:
         card = queries.client_card(s, vk_id, deps.kb_store.current, deps.clock.now())
@@ -183,7 +186,7 @@ def _render_client(vk_id: int, form: Optional[dict] = None, errors: Optional[dic
 
 
 @bp.route("/clients/<int:vk_id>", methods=["GET", "POST"])
-def client(vk_id: int) -> Any:
+def client(vk_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         return _render_client(vk_id)
     outcome = actions.update_card(panel(), vk_id, request.form)
@@ -196,7 +199,7 @@ def client(vk_id: int) -> Any:
 
 
 @bp.post("/clients/<int:vk_id>/reminders/<int:reminder_id>/<any(cancel, reschedule):action>")
-def reminder_action(vk_id: int, reminder_id: int, action: str) -> Any:
+def reminder_action(vk_id: int, reminder_id: int, action: str) -> ResponseReturnValue:
     deps = panel()
     if action == "cancel":
         outcome = actions.cancel_reminder(deps, vk_id, reminder_id)
@@ -208,14 +211,14 @@ def reminder_action(vk_id: int, reminder_id: int, action: str) -> Any:
 
 
 @bp.get("/kb")
-def kb() -> Any:
+def kb() -> ResponseReturnValue:
     deps = panel()
     status = queries.kb_status(deps.kb_store, deps.settings.knowledge_base_path)
     return render_template("admin/kb.html", kb=status)
 
 
 @bp.post("/kb/reload")
-def kb_reload() -> Any:
+def kb_reload() -> ResponseReturnValue:
     from app.runtime import request_reload
 
     result = request_reload(panel().kb_store, panel().db)
@@ -229,7 +232,7 @@ def kb_reload() -> Any:
 
 
 @bp.get("/dashboard")
-def dashboard() -> Any:
+def dashboard() -> ResponseReturnValue:
     from app.admin.web.owner import owner_view, parse_days
     from app.reports.summary import ReportSettings, summary_for
 
