@@ -1,7 +1,8 @@
 """Proactive turns: firing due reminders. Claim in a transaction, re-check the situation,
 write through the same pipeline (brain + guardrails + channel), or skip / re-plan with a reason.
 
-The reminders package never imports this: the scheduler is handed `fire_due` by the wiring."""
+The reminders package never imports this: the leader is handed `TurnRunner.fire_due` by the
+composition."""
 from __future__ import annotations
 
 import logging

@@ -27,7 +27,7 @@ from app.brain.offline.students import (
 )
 from app.brain.contract import Decisions, StageResult, TurnContext, Usage
 
-# The reminders' time resolver, handed in by the wiring (the brain imports no other package).
+# The reminders' time resolver, handed in by the composition (the brain imports no other package).
 TimeResolver = Callable[[str, datetime, str], Optional[datetime]]
 
 
