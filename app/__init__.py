@@ -1,5 +1,6 @@
 """«Нейросотрудник»: the app factory. Importing this package has no side effects, and neither
-does `create_app`: it wires settings, services, blueprints and CLI, and starts no threads.
+does `create_app` (app/composition builds the parts and hands each adapter its own deps): it
+starts no threads.
 The worker pool, scheduler and KB watcher are started by `start_background(app)` — called by
 the gunicorn hook (gunicorn.conf.py) and `make run` — so `flask …` commands and tests never
 start them by accident."""

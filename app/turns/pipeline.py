@@ -81,8 +81,7 @@ def process_claim(tr: TurnRunner, claim: claims.Claim) -> str:
         log.exception("turn %s failed: %s", claim.turn_id, exc)
         _postpone(tr, claim, f"{type(exc).__name__}: {exc}")
         return POSTPONED
-    with tr.db.session() as s:
-        claims.finish(s, claim, tr.clock.now(), status, timings)
+    tr.claims.finish(claim, status, timings)
     return status
 
 
@@ -230,7 +229,6 @@ def _postpone(tr: TurnRunner, claim: claims.Claim, error: str) -> None:
     if tr.inflight.is_released(claim.turn_id):
         return  # handed to the next process: its claim must stay expired
     try:
-        with tr.db.session() as s:
-            claims.postpone(s, claim, tr.clock.now(), retry_delay(claim.attempts), error)
+        tr.claims.postpone(claim, retry_delay(claim.attempts), error)
     except Exception:  # noqa: BLE001 - the claim simply expires if even this fails
         log.exception("could not postpone turn %s", claim.turn_id)
