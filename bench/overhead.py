@@ -106,7 +106,6 @@ class Bench:
         os.environ.update(env)
         from app import create_app
         from app.composition.background import worker_pool
-from app.runtime.workers import WorkerPool
 
         self.app = create_app()
         self.svc = self.app.extensions["neuro"]
