@@ -1,7 +1,7 @@
 """VK's call budget shared by all processes and replicas (issue 22)
 
 Revision ID: 0022
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
