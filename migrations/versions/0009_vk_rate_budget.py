@@ -1,6 +1,6 @@
 """VK's call budget shared by all processes and replicas (issue 22)
 
-Revision ID: 0022
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-07
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
