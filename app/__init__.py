@@ -31,7 +31,7 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
     from app.platform.clock import Clock
     from app.platform.config import Settings
     from app.platform.logging import configure_logging
-    from app.platform.runmode import is_local, secret_key
+    from app.platform.runmode import is_local, require_vk_secret, secret_key
     from app.composition.build import build_services, register_blueprints
 
     settings = settings or Settings()
@@ -41,6 +41,7 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
     local = is_local(settings)
     app = Flask(__name__, template_folder="admin/web/templates")
     app.config["SECRET_KEY"] = secret_key(settings, local, cli_run=lazy)
+    require_vk_secret(settings, local, cli_run=lazy)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = settings.cookies_secure

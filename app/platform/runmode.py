@@ -5,7 +5,8 @@ stand-in and a random signing key kept under `.data/`. It is never local when Ra
 detected or `DATABASE_URL` points at a server, whatever `LOCAL_MODE` and `VK_GROUP_TOKEN` say.
 A deployed app with the staff panel on (ADMIN_PASSWORD) refuses to start without a SECRET_KEY
 of real length: a key derived from the password would let anyone test passwords offline
-against a cookie from /admin/login.
+against a cookie from /admin/login. A deployed app with a VK token refuses to start without
+VK_SECRET (unauthenticated callbacks could forge any client's messages).
 """
 from __future__ import annotations
 
@@ -60,6 +61,19 @@ def secret_key(settings: Any, local: bool, cli_run: bool) -> str:
             f"{MIN_SECRET_KEY_CHARS} characters, e.g. `python -c \"import secrets; "
             f"print(secrets.token_hex(32))\"`. (Locally use `make run` or LOCAL_MODE=1.)")
     return given or secrets.token_hex(32)  # no panel: nothing to keep across restarts
+
+
+def require_vk_secret(settings: Any, local: bool, cli_run: bool) -> None:
+    """A deployed app talking to VK authenticates its callback: without VK_SECRET anyone could
+    post events to /vk/callback (forged messages, names, button presses)."""
+    if local or cli_run or not settings.vk_configured:
+        return
+    if not (settings.vk_secret or "").strip():
+        raise ConfigError(
+            "VK_SECRET is not set: a deployed app with VK_GROUP_TOKEN must authenticate VK's "
+            "callbacks. Set a secret key in the community's Callback API settings (Manage → API "
+            "usage → Callback API → Secret key) and the same value as VK_SECRET. (Locally use "
+            "`make run` or LOCAL_MODE=1.)")
 
 
 def _stored_key(data_dir: Path) -> str:
