@@ -42,3 +42,119 @@ def test_deployed_app_with_vk_refuses_to_start_without_vk_secret(
 def test_vk_secret_is_not_needed_locally_or_without_vk(make_app: Callable[..., Any]) -> None:
     make_app(vk_secret=None, vk_group_token=None)  # a deployed app without VK sends nothing
     make_app(vk_secret=None, local_mode=True, vk_group_token=None)
+
+
+# 2. The media host check: backslashes, userinfo, non-ASCII; the checked URL is what is fetched --
+
+VK_HOSTS = ("userapi.com", "vk.com", "127.0.0.1")
+
+
+@pytest.mark.parametrize("url", [
+    "https://evil.net\\@vk.com/x",
+    "https://127.0.0.1:9\\@sun9-1.userapi.com/x.jpg",
+    "https://evil.net\\.vk.com/x",
+    "https://vk.com\\x",
+    "https://user:pw@sun9-1.userapi.com/x.jpg",
+    "https://@sun9-1.userapi.com/x.jpg",
+    "https://sun9-1.userapi.com@evil.net/x.jpg",
+    "https://evil.net%5C@vk.com/x",
+    "https://evil.net%40vk.com/x",
+    "https://vk.com\uff0eevil.net/x",
+    "https://ѵk.com/x",
+    "https://sun9-1.userapi.com\u3002evil.net/x",
+    "https://vk.com:99999/x",
+    "https://vk.com:80a/x",
+    "https://vk.com\t/x",
+    "https://vk.com /x",
+    "https://vk.com\x00.evil.net/x",
+    " https://evil.net/x\\@vk.com",
+    "https://[vk.com/x",
+    "https://[::1]/x",
+    "https:///vk.com/x",
+    "https:\\\\vk.com/x",
+])
+def test_media_url_tricks_are_refused(url: str) -> None:
+    from app.vk.media import checked_url, host_allowed
+
+    assert checked_url(url, VK_HOSTS) is None
+    assert host_allowed(url, VK_HOSTS) is False
+
+
+def test_the_fetched_url_is_rebuilt_from_the_checked_parts() -> None:
+    from app.vk.media import MediaLimits, checked_url, fetch
+
+    assert checked_url("https://SUN9-1.userapi.com:443/a/b.jpg?size=x&t=1#frag", VK_HOSTS) == \
+        "https://sun9-1.userapi.com:443/a/b.jpg?size=x&t=1"
+    assert checked_url("https://vk.com", VK_HOSTS) == "https://vk.com/"
+    asked: list[str] = []
+
+    class Recorder:
+        def get(self, url: str, **kw: Any) -> Any:
+            asked.append(url)
+            raise __import__("requests").ConnectionError("recorded")
+
+    limits = MediaLimits(allowed_hosts=VK_HOSTS, max_bytes=100, timeout_s=1)
+    with pytest.raises(Exception):
+        fetch("https://Sun9-1.UserAPI.com/x.jpg#y", limits, session=Recorder())  # type: ignore[arg-type]
+    assert asked == ["https://sun9-1.userapi.com/x.jpg"]
+
+
+# 5. A malformed attachment URL is a file not loaded, never an exception out of the loader -------
+
+@pytest.mark.parametrize("url", ["https://[vk.com/x", "https://vk.com:99999/x", "http://[::1"])
+def test_malformed_media_url_is_a_media_error(url: str) -> None:
+    from app.vk.media import MediaError, MediaLimits, fetch
+
+    with pytest.raises(MediaError):
+        fetch(url, MediaLimits(allowed_hosts=VK_HOSTS, max_bytes=100, timeout_s=1))
+
+
+# 6. The download deadline holds while bytes trickle in ----------------------------------------
+
+def _trickle_server(total: int, every_s: float) -> Any:
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    stop = threading.Event()
+
+    def serve() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            with conn:
+                try:
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n"
+                                 b"Content-Length: %d\r\n\r\n" % total)
+                    for _ in range(total):
+                        if stop.wait(every_s):
+                            break
+                        conn.sendall(b"x")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return srv, stop, f"http://127.0.0.1:{srv.getsockname()[1]}/slow.jpg"
+
+
+def test_download_deadline_holds_while_bytes_trickle_in() -> None:
+    import time
+
+    from app.vk.media import MediaError, MediaLimits, fetch
+
+    srv, stop, url = _trickle_server(total=40, every_s=0.1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(MediaError, match="time limit|download failed"):
+            fetch(url, MediaLimits(allowed_hosts=("127.0.0.1",), max_bytes=1000, timeout_s=1.0))
+        assert time.monotonic() - started < 1.6
+    finally:
+        stop.set()
+        srv.close()
