@@ -158,3 +158,62 @@ def test_download_deadline_holds_while_bytes_trickle_in() -> None:
     finally:
         stop.set()
         srv.close()
+
+
+# 3. The analysis parser is linear; every model call has an output cap --------------------------
+
+@pytest.mark.parametrize("text", [
+    "```" + "\n" * 2000,
+    "```json" + "\n" * 2000 + "x",
+    "```" + " \n" * 2000 + "{",
+    "{" * 50_000,
+    '{"a": ' + "[" * 30_000 + "]" * 30_000 + "}",
+    "```" + "\n" * 200_000 + "```",
+])
+def test_hostile_analysis_text_is_refused_quickly(text: str) -> None:
+    import time
+
+    from app.brain.analysis import AnalysisInvalid, parse_analysis
+
+    started = time.perf_counter()
+    with pytest.raises(AnalysisInvalid):
+        parse_analysis(text)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_fences_are_still_stripped() -> None:
+    import json
+
+    from app.brain.analysis import parse_analysis
+    from tests.test_brain_gemini import ANALYSIS
+
+    body = json.dumps(ANALYSIS, ensure_ascii=False)
+    for text in (f"```json\n{body}\n```", f"  ```JSON\n{body}```  ", f"```\n{body}\n```\n",
+                 f"```{body}```", f"Вот анализ:\n```json\n{body}\n```", body):
+        assert parse_analysis(text).kb_ids == ["need-real-piano"], text[:30]
+
+
+def test_every_model_call_carries_an_output_cap(make_app: Callable[..., Any]) -> None:
+    import json
+
+    from app.brain.analysis import parse_analysis
+    from app.brain.contract import Decisions
+    from app.brain.gemini.judge import GeminiJudge, JudgeRequest, Point
+    from tests.fakes.gemini_server import FakeGeminiServer, json_response, text_response
+    from tests.test_brain_gemini import ANALYSIS
+    from tests.test_brain_offline import make_ctx
+
+    with FakeGeminiServer() as fake:
+        app = make_app(gemini_api_key="k", gemini_base_url=fake.base_url,
+                       gemini_max_output_tokens=3000)
+        brain = services(app).primary_brain
+        fake.push(text_response("не JSON"), json_response(ANALYSIS), text_response("Здравствуйте!"))
+        brain.analyze(make_ctx("Сколько стоит курс?"))  # the answer, then its repair
+        brain.write_reply(make_ctx("Привет"), parse_analysis(json.dumps(ANALYSIS)), Decisions())
+        judge = GeminiJudge(api_key="k", base_url=fake.base_url, analysis_model="a",
+                            reply_model="r", max_output_tokens=1000)
+        fake.push(json_response({"verdicts": []}))
+        judge.judge(JudgeRequest("persona", [("client", "привет")], [Point("must", "x")]))
+        judge.close()
+        caps = [r.generation_config.get("maxOutputTokens") for r in fake.requests]
+    assert caps == [3000, 3000, 3000, 1000]

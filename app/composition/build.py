@@ -55,7 +55,8 @@ def _primary_brain(settings: Settings) -> Optional[Brain]:
                        analysis_model=settings.gemini_analysis_model,
                        reply_model=settings.gemini_reply_model,
                        timeout_s=settings.gemini_timeout_s,
-                       kb_token_budget=settings.kb_context_token_budget)
+                       kb_token_budget=settings.kb_context_token_budget,
+                       max_output_tokens=settings.gemini_max_output_tokens)
 
 
 def _vk_channel(settings: Settings, svc: Services, local: bool) -> OutboundChannel:
