@@ -217,3 +217,28 @@ def test_every_model_call_carries_an_output_cap(make_app: Callable[..., Any]) ->
         judge.close()
         caps = [r.generation_config.get("maxOutputTokens") for r in fake.requests]
     assert caps == [3000, 3000, 3000, 1000]
+
+
+# 4. Contacts carried by a paid order prove nothing for other orders ----------------------------
+
+def test_contacts_carried_by_an_order_do_not_attach_other_orders(
+        make_app: Callable[..., Any]) -> None:
+    from app.models import Purchase, UnmatchedOrder
+    from tests.test_trust_contacts import OLGA_ORDER, SECRET, pay
+
+    shop = make_app(payment_webhook_secret=SECRET)
+    buyer = 6201
+    first = dict(OLGA_ORDER, order_id="A-1", vk_id=buyer, phone="+7 912 555-44-33")
+    assert pay(shop, first).status_code == 201  # the buyer's own order, with Olga's contacts
+    with services(shop).db.session() as s:
+        card = s.execute(select(Client).where(Client.vk_id == buyer)).scalar_one()
+        assert (card.email, card.email_verified) == ("olga.k@example.com", False)
+        assert (card.phone_verified, card.email_source) == (False, "order:A-1")
+    for order in (dict(OLGA_ORDER, order_id="G-1"),  # Olga's guest orders later
+                  dict(OLGA_ORDER, order_id="G-2", email="", phone="89125554433")):
+        resp = pay(shop, order)
+        assert resp.status_code == 202 and resp.get_json()["status"] == "unmatched"
+    with services(shop).db.session() as s:
+        owners = s.execute(select(Purchase.order_id, Client.vk_id).join(Client)).all()
+        waiting = s.execute(select(UnmatchedOrder.order_id)).scalars().all()
+    assert owners == [("A-1", buyer)] and sorted(waiting) == ["G-1", "G-2"]

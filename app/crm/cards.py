@@ -77,7 +77,7 @@ def claim_contact(s: Session, client: Client, field: str, value: Optional[str],
 
 def prove_contact(s: Session, client: Client, field: str, value: Optional[str],
                   source: str, origin: Optional[str] = None) -> bool:
-    """A contact proven by a paid order (matched by vk_id) or by staff: it replaces a claim,
+    """A contact proven by staff (by hand, or by attaching a waiting order): it replaces a claim,
     fills an empty field, and never overwrites another proven value."""
     if not value:
         return False

@@ -28,8 +28,9 @@ class Client(Timestamps, Base):
     names_fetched_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     email: Mapped[Optional[str]] = mapped_column(String(254), index=True)
     phone: Mapped[Optional[str]] = mapped_column(String(32), index=True)
-    # a contact typed in chat is a claim; staff or a paid order (matched by vk_id) proves it.
-    # Only proven contacts attach orders automatically. *_source: "turn:12", "staff", "order:A-1"
+    # a contact typed in chat or carried by an order is a claim; staff prove it (by hand or by
+    # attaching a waiting order). Only proven contacts attach orders automatically.
+    # *_source: "turn:12", "staff", "order:A-1", "staff:order:A-1"
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     email_source: Mapped[Optional[str]] = mapped_column(String(120))
     phone_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
