@@ -242,3 +242,40 @@ def test_contacts_carried_by_an_order_do_not_attach_other_orders(
         owners = s.execute(select(Purchase.order_id, Client.vk_id).join(Client)).all()
         waiting = s.execute(select(UnmatchedOrder.order_id)).scalars().all()
     assert owners == [("A-1", buyer)] and sorted(waiting) == ["G-1", "G-2"]
+
+
+# 7. The login limiter records the attempt before the password is checked -----------------------
+
+def test_parallel_logins_check_the_password_at_most_limit_times(app: Any,
+                                                                monkeypatch: Any) -> None:
+    import threading
+    import time
+
+    from app.admin.web import auth
+    from tests.test_panel_sessions import _login
+
+    checks: list[str] = []
+    real = auth.password_ok
+
+    def slow_check(given: str, expected: Any) -> bool:
+        checks.append(given)
+        time.sleep(0.05)  # a real hash takes time: the window every racer slipped through
+        return real(given, expected)
+
+    monkeypatch.setattr(auth, "password_ok", slow_check)
+    clients = [app.test_client() for _ in range(25)]
+    codes: list[int] = []
+    start = threading.Barrier(25)
+
+    def one(c: Any) -> None:
+        c.get("/admin/login", environ_base={"REMOTE_ADDR": "203.0.113.50"})
+        start.wait()
+        codes.append(_login(c, "wrong", ip="203.0.113.50"))
+
+    threads = [threading.Thread(target=one, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(checks) == auth.MAX_FAILURES
+    assert sorted(codes) == [401] * 5 + [429] * 20
