@@ -279,3 +279,33 @@ def test_parallel_logins_check_the_password_at_most_limit_times(app: Any,
         t.join(30)
     assert len(checks) == auth.MAX_FAILURES
     assert sorted(codes) == [401] * 5 + [429] * 20
+
+
+# 8. LOCAL_MODE's server-database check reads libpq's ?host= / ?hostaddr= too --------------------
+
+@pytest.mark.parametrize("url,server", [
+    ("postgresql+psycopg2:///app?host=db.internal.example", True),
+    ("postgresql+psycopg2://u@localhost/app?host=db.internal.example", True),
+    ("postgresql+psycopg2://u@/app?hostaddr=10.0.0.5", True),
+    ("postgresql+psycopg2://u@localhost/app?hostaddr=10.0.0.5", True),
+    ("postgresql+psycopg2:///app?host=/tmp,db.internal.example", True),
+    ("postgresql+psycopg2:///app?host=%2Ftmp&host=db.internal.example", True),
+    ("postgresql+psycopg2:///app?service=prod", True),
+    ("postgresql+psycopg2:///app?HOST=db.internal.example", True),
+    ("postgresql+psycopg2:///app?host=/tmp/pg", False),
+    ("postgresql+psycopg2:///app?host=%2Ftmp%2Fpg", False),
+    ("postgresql+psycopg2://u@127.0.0.1:5432/app?hostaddr=127.0.0.1", False),
+    ("postgresql+psycopg2://u@localhost/app?host=localhost&sslmode=disable", False),
+])
+def test_server_database_reads_libpq_host_parameters(url: str, server: bool) -> None:
+    from app.platform.runmode import server_database
+
+    assert server_database(url) is server
+
+
+def test_pghost_in_the_environment_counts_when_the_url_names_no_host(monkeypatch: Any) -> None:
+    from app.platform.runmode import server_database
+
+    monkeypatch.setenv("PGHOST", "db.internal.example")
+    assert server_database("postgresql+psycopg2:///app") is True
+    assert server_database("postgresql+psycopg2:///app?host=/tmp/pg") is False

@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 log = logging.getLogger(__name__)
 MIN_SECRET_KEY_CHARS = 32
@@ -27,15 +27,38 @@ class ConfigError(RuntimeError):
     """The app must not start with this configuration; the message says what to set."""
 
 
+def _local_host(value: str) -> bool:
+    """A libpq host value on this machine: a socket directory or a loopback name/address."""
+    value = value.strip()
+    return value.startswith("/") or value.lower().strip("[]") in LOCAL_HOSTS
+
+
 def server_database(url: str | None) -> bool:
-    """DATABASE_URL of a server (not the embedded/local PostgreSQL on this machine)."""
+    """DATABASE_URL of a server (not the embedded/local PostgreSQL on this machine). libpq also
+    takes the host from `?host=` / `?hostaddr=` (comma-separated lists, repeated keys), from a
+    `?service=` file, and from PGHOST / PGHOSTADDR / PGSERVICE when the URL names none: every
+    one of them must be local."""
     if not url:
         return False
     try:
-        host = urlsplit(url).hostname or ""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        query = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
         return True
-    return host.lower() not in LOCAL_HOSTS
+    named: list[str] = [host] if host else []
+    for key, value in query:
+        key = key.lower()
+        if key == "service":
+            return True  # hosts from a service file we do not read
+        if key in ("host", "hostaddr"):
+            named += value.split(",")
+    if not named:
+        if os.environ.get("PGSERVICE"):
+            return True
+        named = [v for k in ("PGHOST", "PGHOSTADDR") for v in
+                 (os.environ.get(k) or "").split(",") if v]
+    return not all(_local_host(h) for h in named)
 
 
 def is_local(settings: Any) -> bool:
