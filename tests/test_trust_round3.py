@@ -309,3 +309,22 @@ def test_pghost_in_the_environment_counts_when_the_url_names_no_host(monkeypatch
     monkeypatch.setenv("PGHOST", "db.internal.example")
     assert server_database("postgresql+psycopg2:///app") is True
     assert server_database("postgresql+psycopg2:///app?host=/tmp/pg") is False
+
+
+# 9. SECRET_KEY: stripped, varied, and not the admin password ----------------------------------
+
+@pytest.mark.parametrize("key,why", [
+    ("a" * 32, "variety"), (" " * 40, "not set"), ("ab" * 20, "variety"),
+    ("  short-key-with-spaces-around-it  ", "too short"),
+    ("admin-pass" * 4, "ADMIN_PASSWORD"), ("x-admin-pass-0123456789abcdefghijklmnop", "ADMIN_PASSWORD"),
+])
+def test_weak_secret_keys_are_refused(make_app: Callable[..., Any], key: str, why: str) -> None:
+    with pytest.raises(ConfigError, match=why):
+        make_app(secret_key=key)
+
+
+def test_a_random_key_still_starts(make_app: Callable[..., Any]) -> None:
+    import secrets
+
+    key = secrets.token_hex(32)
+    assert make_app(secret_key=f"  {key}\n").config["SECRET_KEY"] == key

@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 log = logging.getLogger(__name__)
 MIN_SECRET_KEY_CHARS = 32
+MIN_DISTINCT_CHARS = 10  # a hex token has ~16; 32 × "a" or "ab" × 16 have 1 or 2
+MIN_PASSWORD_IN_KEY = 4  # a shorter password inside a random key is a coincidence, not a leak
 LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
 KEY_FILE = "secret_key"
 
@@ -71,15 +73,30 @@ def is_local(settings: Any) -> bool:
     return True
 
 
+def weak_key(key: str, admin_password: str | None) -> str | None:
+    """Why `key` (already stripped) cannot sign the panel's sessions, or None."""
+    if not key:
+        return "is not set"
+    if len(key) < MIN_SECRET_KEY_CHARS:
+        return "is too short"
+    if len(set(key)) < MIN_DISTINCT_CHARS:
+        return f"has too little variety (fewer than {MIN_DISTINCT_CHARS} different characters)"
+    password = (admin_password or "").strip()
+    if len(password) >= MIN_PASSWORD_IN_KEY and password.lower() in key.lower():
+        return "contains ADMIN_PASSWORD"
+    return None
+
+
 def secret_key(settings: Any, local: bool, cli_run: bool) -> str:
-    given = settings.secret_key or ""
+    given = (settings.secret_key or "").strip()
     if local:
         return given or _stored_key(Path(settings.data_dir))
     if cli_run:  # `flask …` commands sign no sessions
         return given or secrets.token_hex(32)
-    if settings.admin_password and len(given) < MIN_SECRET_KEY_CHARS:
+    problem = weak_key(given, settings.admin_password) if settings.admin_password else None
+    if problem:
         raise ConfigError(
-            f"SECRET_KEY {'is too short' if given else 'is not set'}: a deployed app with the "
+            f"SECRET_KEY {problem}: a deployed app with the "
             f"staff panel (ADMIN_PASSWORD) needs a random SECRET_KEY of at least "
             f"{MIN_SECRET_KEY_CHARS} characters, e.g. `python -c \"import secrets; "
             f"print(secrets.token_hex(32))\"`. (Locally use `make run` or LOCAL_MODE=1.)")
