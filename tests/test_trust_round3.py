@@ -328,3 +328,45 @@ def test_a_random_key_still_starts(make_app: Callable[..., Any]) -> None:
 
     key = secrets.token_hex(32)
     assert make_app(secret_key=f"  {key}\n").config["SECRET_KEY"] == key
+
+
+# 10. CSV formula injection; names from the analysis are letters, spaces and hyphens -------------
+
+def test_clients_csv_defuses_formula_cells(app: Any) -> None:
+    import csv
+    import io
+
+    from app.reports.clients_csv import write_csv
+
+    names = ["=HYPERLINK(\"http://evil\")", "+7 cmd", "-2+3", "@SUM(A1)", "\tx", "\rx",
+             "Анна", "  =spaced"]
+    with services(app).db.session() as s:
+        for i, name in enumerate(names):
+            s.add(Client(vk_id=8100 + i, first_name=name, tags=[]))
+    with services(app).db.session() as s:
+        out = io.StringIO()
+        write_csv(s, out)
+    rows = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+    got = [r[1] for r in rows[1:]]
+    assert got[:5] == ["'" + n for n in names[:5]]
+    assert got[5] == "'\nx"  # a bare CR would split the row: a (quoted) newline instead
+    assert got[6] == "Анна" and got[7] == "'=spaced"  # btrim in SQL, then defused
+    assert all(not c or c[0] not in "=+-@\t\r" for r in rows[1:] for c in r[1:])
+
+
+@pytest.mark.parametrize("name,stored", [
+    ("Анна", "Анна"), ("анна-мария", "Анна-мария"), ("Jean Paul", "Jean"),
+    ("=HYPERLINK(1)", ""), ("@Анна", ""), ("Анна2", ""), ("-", ""), ("Анна <b>", ""),
+])
+def test_names_from_the_analysis_are_letters_spaces_hyphens(app: Any, name: str,
+                                                            stored: str) -> None:
+    from types import SimpleNamespace
+
+    from app.crm import cards
+
+    with services(app).db.session() as s:
+        client = Client(vk_id=8200, tags=[])
+        s.add(client)
+        s.flush()
+        cards.apply_facts(s, client, SimpleNamespace(name=name), "turn:1")
+        assert client.first_name == stored

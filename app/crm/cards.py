@@ -89,6 +89,15 @@ def prove_contact(s: Session, client: Client, field: str, value: Optional[str],
     return set_contact(s, client, field, value, source, verified=True, origin=origin)
 
 
+def plain_name(value: Any, limit: int = 60) -> str:
+    """A name the model heard: letters, spaces and hyphens only (no formula, markup or digits),
+    with a letter first; anything else is not a name and is dropped ("")."""
+    name = value.strip() if isinstance(value, str) else ""
+    if not name or len(name) > limit or not name[0].isalpha():
+        return ""
+    return name if all(c.isalpha() or c in " -" for c in name) else ""
+
+
 def apply_facts(s: Session, client: Client, facts: Any, source: str) -> list[str]:
     """Copy validated facts to the card; a worse guess never overwrites a good value.
     Contacts from chat are stored as unverified claims (see `claim_contact`)."""
@@ -99,8 +108,8 @@ def apply_facts(s: Session, client: Client, facts: Any, source: str) -> list[str
     phone = normalize_phone(getattr(facts, "phone", None))
     if phone and claim_contact(s, client, "phone", phone, source):
         changed.append("phone")
-    name = (getattr(facts, "name", None) or "").strip()
-    if name and not client.first_name and len(name) <= 60:
+    name = plain_name(getattr(facts, "name", None))
+    if name and not client.first_name:
         record_change(s, client, "first_name", name.split()[0].capitalize(), source)
         changed.append("first_name")
     for field in TEXT_FIELDS:
