@@ -370,3 +370,32 @@ def test_names_from_the_analysis_are_letters_spaces_hyphens(app: Any, name: str,
         s.flush()
         cards.apply_facts(s, client, SimpleNamespace(name=name), "turn:1")
         assert client.first_name == stored
+
+
+# 12. An eval report (or results.json) symlinked out of EVAL_RUNS_DIR is refused ---------------
+
+def test_eval_report_symlink_out_of_the_runs_dir_is_refused(make_app: Callable[..., Any],
+                                                            tmp_path: Any) -> None:
+    from tests.helpers import logged_in
+    from tests.test_eval_panel import make_run
+
+    root = tmp_path / "runs"
+    secret = tmp_path / "outside.md"
+    secret.write_text("ADMIN_PASSWORD=top-secret", encoding="utf-8")
+    run = make_run(root, "evil", "Курс стоит 12 900 ₽.", "pass")
+    (run / "report.md").unlink()
+    (run / "report.md").symlink_to(secret)
+    good = make_run(root, "good", "Курс стоит 12 900 ₽.", "pass")
+    (good / "inner.md").write_text("| Диалог |", encoding="utf-8")
+    (good / "report.md").unlink()
+    (good / "report.md").symlink_to(good / "inner.md")  # a link that stays inside is fine
+    outside_run = tmp_path / "elsewhere"
+    make_run(tmp_path, "elsewhere", "x", "pass")
+    (root / "linked").mkdir()
+    (root / "linked" / "results.json").symlink_to(outside_run / "results.json")
+    c = logged_in(make_app(eval_runs_dir=str(root)))
+    r = c.get("/admin/eval/report/evil")
+    assert r.status_code == 404 and b"top-secret" not in r.data
+    assert c.get("/admin/eval/report/good").status_code == 200
+    page = c.get("/admin/eval/run/linked")
+    assert page.status_code == 404
