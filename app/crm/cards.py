@@ -89,6 +89,20 @@ def prove_contact(s: Session, client: Client, field: str, value: Optional[str],
     return set_contact(s, client, field, value, source, verified=True, origin=origin)
 
 
+MAX_OBJECTIONS, OBJECTION_CHARS = 10, 120
+
+
+def merge_objections(current: Any, heard: Any) -> list[str]:
+    """The card's objections plus the new ones the model heard (the client's words, kept in
+    their own field: never in the staff's notes), without repeats, the latest MAX_OBJECTIONS."""
+    out = [o for o in (current or []) if isinstance(o, str)]
+    for item in (heard or [])[:5]:
+        text = item.strip()[:OBJECTION_CHARS] if isinstance(item, str) else ""
+        if text and text not in out:
+            out.append(text)
+    return out[-MAX_OBJECTIONS:]
+
+
 def plain_name(value: Any, limit: int = 60) -> str:
     """A name the model heard: letters, spaces and hyphens only (no formula, markup or digits),
     with a letter first; anything else is not a name and is dropped ("")."""
@@ -118,13 +132,10 @@ def apply_facts(s: Session, client: Client, facts: Any, source: str) -> list[str
             value = value.strip()[: FIELD_LIMITS.get(field, 200)]
             if record_change(s, client, field, value, source):
                 changed.append(field)
-    objections = [o for o in (getattr(facts, "objections", None) or []) if isinstance(o, str)]
-    if objections:
-        note = "Возражения: " + "; ".join(o.strip()[:120] for o in objections[:5])
-        if note not in (client.notes or ""):
-            record_change(s, client, "notes", ((client.notes or "") + "\n" + note).strip()[-4000:],
-                          source)
-            changed.append("notes")
+    merged = merge_objections(client.objections, getattr(facts, "objections", None))
+    if merged != list(client.objections or []):
+        record_change(s, client, "objections", merged, source)
+        changed.append("objections")
     return changed
 
 

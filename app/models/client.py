@@ -45,7 +45,10 @@ class Client(Timestamps, Base):
     budget: Mapped[Optional[str]] = mapped_column(String(100))
     funnel_stage: Mapped[str] = mapped_column(String(16), default="cold", server_default="cold")
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
-    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")  # staff's own
+    # the client's objections as the model heard them: the client's words, shown to the model as
+    # client data (fenced), never mixed into the staff's notes
+    objections: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     can_write: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     bot_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     # what the client's VK app can show (from `client_info`): inline_keyboard, button_actions
