@@ -12,7 +12,6 @@ from app.models import Client, Dialog, Message
 from app.platform.runmode import ConfigError
 from tests.helpers import message_new, post
 
-
 # 1. A forged message_new: peer_id != from_id in a private dialog ---------------------------------
 
 def test_forged_private_message_with_another_peer_is_refused(app: Any, caplog: Any) -> None:
@@ -81,7 +80,7 @@ def test_media_url_tricks_are_refused(url: str) -> None:
 
 
 def test_the_fetched_url_is_rebuilt_from_the_checked_parts() -> None:
-    from app.vk.media import MediaLimits, checked_url, fetch
+    from app.vk.media import MediaError, MediaLimits, checked_url, fetch
 
     assert checked_url("https://SUN9-1.userapi.com:443/a/b.jpg?size=x&t=1#frag", VK_HOSTS) == \
         "https://sun9-1.userapi.com:443/a/b.jpg?size=x&t=1"
@@ -94,7 +93,7 @@ def test_the_fetched_url_is_rebuilt_from_the_checked_parts() -> None:
             raise __import__("requests").ConnectionError("recorded")
 
     limits = MediaLimits(allowed_hosts=VK_HOSTS, max_bytes=100, timeout_s=1)
-    with pytest.raises(Exception):
+    with pytest.raises(MediaError, match="download failed"):
         fetch("https://Sun9-1.UserAPI.com/x.jpg#y", limits, session=Recorder())  # type: ignore[arg-type]
     assert asked == ["https://sun9-1.userapi.com/x.jpg"]
 
