@@ -7,7 +7,7 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import select
 
-from app.composition.services import services
+from app.composition.factory import parts as services
 from app.models import Client, Dialog, Message
 from app.platform.runmode import ConfigError
 from tests.helpers import message_new, post
@@ -359,15 +359,14 @@ def test_clients_csv_defuses_formula_cells(app: Any) -> None:
 ])
 def test_names_from_the_analysis_are_letters_spaces_hyphens(app: Any, name: str,
                                                             stored: str) -> None:
-    from types import SimpleNamespace
-
+    from app.brain.analysis import Facts
     from app.crm import cards
 
     with services(app).db.session() as s:
         client = Client(vk_id=8200, tags=[])
         s.add(client)
         s.flush()
-        cards.apply_facts(s, client, SimpleNamespace(name=name), "turn:1")
+        cards.apply_facts(s, client, Facts(name=name), "turn:1")
         assert client.first_name == stored
 
 
@@ -404,8 +403,7 @@ def test_eval_report_symlink_out_of_the_runs_dir_is_refused(make_app: Callable[.
 
 def test_objections_are_kept_apart_from_staff_notes_and_fenced_as_client_data(app: Any) -> None:
     from datetime import datetime, timezone
-    from types import SimpleNamespace
-
+    from app.brain.analysis import Facts
     from app.brain.prompts.render import render_card
     from app.crm import cards
     from app.turns.context import card_from_client
@@ -415,8 +413,8 @@ def test_objections_are_kept_apart_from_staff_notes_and_fenced_as_client_data(ap
         client = Client(vk_id=8300, tags=[], notes="Постоянная ученица")
         s.add(client)
         s.flush()
-        cards.apply_facts(s, client, SimpleNamespace(objections=[words, "нет времени"]), "turn:1")
-        cards.apply_facts(s, client, SimpleNamespace(objections=["нет времени"]), "turn:2")
+        cards.apply_facts(s, client, Facts(objections=[words, "нет времени"]), "turn:1")
+        cards.apply_facts(s, client, Facts(objections=["нет времени"]), "turn:2")
         assert client.notes == "Постоянная ученица"
         assert client.objections == [words, "нет времени"]
         card = card_from_client(s, client, datetime.now(timezone.utc), None)
@@ -437,7 +435,7 @@ def test_migration_moves_objection_lines_out_of_staff_notes(pg: Any) -> None:
 
     url = pg.create_database(migrate=False)
     cfg = alembic_config(url)
-    command.upgrade(cfg, "0007")
+    command.upgrade(cfg, "0008")
     engine = create_engine(url)
     with engine.begin() as c:
         c.execute(text("INSERT INTO clients (vk_id, timezone, tags, notes) VALUES "

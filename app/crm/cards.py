@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +11,10 @@ from sqlalchemy.orm import Session
 from app.brain.contract import OfferView, PurchaseView
 from app.crm.purchases.access_math import PaidItem, compute_access
 from app.models import FUNNEL_STAGES, Client, ClientChange, IssuedOffer, Purchase
+
+if TYPE_CHECKING:
+    from app.brain.analysis import Facts
+    from app.knowledge.base import KnowledgeBase
 
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,24}$")
 TEXT_FIELDS = ("level", "goal", "instrument", "age_group", "budget")  # facts the analysis has
@@ -39,7 +43,7 @@ def normalize_phone(value: Optional[str]) -> Optional[str]:
     return "+" + digits
 
 
-def record_change(s: Session, client: Client, field: str, new: Any, source: str) -> bool:
+def record_change(s: Session, client: Client, field: str, new: object, source: str) -> bool:
     old = getattr(client, field)
     if old == new:
         return False
@@ -92,7 +96,8 @@ def prove_contact(s: Session, client: Client, field: str, value: Optional[str],
 MAX_OBJECTIONS, OBJECTION_CHARS = 10, 120
 
 
-def merge_objections(current: Any, heard: Any) -> list[str]:
+def merge_objections(current: Optional[Sequence[object]],
+                     heard: Optional[Sequence[object]]) -> list[str]:
     """The card's objections plus the new ones the model heard (the client's words, kept in
     their own field: never in the staff's notes), without repeats, the latest MAX_OBJECTIONS."""
     out = [o for o in (current or []) if isinstance(o, str)]
@@ -103,7 +108,7 @@ def merge_objections(current: Any, heard: Any) -> list[str]:
     return out[-MAX_OBJECTIONS:]
 
 
-def plain_name(value: Any, limit: int = 60) -> str:
+def plain_name(value: object, limit: int = 60) -> str:
     """A name the model heard: letters, spaces and hyphens only (no formula, markup or digits),
     with a letter first; anything else is not a name and is dropped ("")."""
     name = value.strip() if isinstance(value, str) else ""
@@ -112,17 +117,17 @@ def plain_name(value: Any, limit: int = 60) -> str:
     return name if all(c.isalpha() or c in " -" for c in name) else ""
 
 
-def apply_facts(s: Session, client: Client, facts: Any, source: str) -> list[str]:
+def apply_facts(s: Session, client: Client, facts: Facts, source: str) -> list[str]:
     """Copy validated facts to the card; a worse guess never overwrites a good value.
     Contacts from chat are stored as unverified claims (see `claim_contact`)."""
     changed: list[str] = []
-    email = normalize_email(getattr(facts, "email", None))
+    email = normalize_email(facts.email)
     if email and claim_contact(s, client, "email", email, source):
         changed.append("email")
-    phone = normalize_phone(getattr(facts, "phone", None))
+    phone = normalize_phone(facts.phone)
     if phone and claim_contact(s, client, "phone", phone, source):
         changed.append("phone")
-    name = plain_name(getattr(facts, "name", None))
+    name = plain_name(facts.name)
     if name and not client.first_name:
         record_change(s, client, "first_name", name.split()[0].capitalize(), source)
         changed.append("first_name")
@@ -132,7 +137,7 @@ def apply_facts(s: Session, client: Client, facts: Any, source: str) -> list[str
             value = value.strip()[: FIELD_LIMITS.get(field, 200)]
             if record_change(s, client, field, value, source):
                 changed.append(field)
-    merged = merge_objections(client.objections, getattr(facts, "objections", None))
+    merged = merge_objections(client.objections, facts.objections)
     if merged != list(client.objections or []):
         record_change(s, client, "objections", merged, source)
         changed.append("objections")
@@ -153,7 +158,7 @@ def paid_items(s: Session, client_id: int) -> list[PaidItem]:
     return [PaidItem(p.product_id, p.paid_at) for p in rows]
 
 
-def purchases_view(s: Session, client_id: int, kb: Any) -> list[PurchaseView]:
+def purchases_view(s: Session, client_id: int, kb: Optional[KnowledgeBase]) -> list[PurchaseView]:
     access = compute_access(paid_items(s, client_id), kb)
     views = []
     for product_id, acc in sorted(access.items(), key=lambda kv: kv[1].first_paid_at):

@@ -14,8 +14,11 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:
+    from app.platform.config import Settings
 
 log = logging.getLogger(__name__)
 MIN_SECRET_KEY_CHARS = 32
@@ -63,7 +66,7 @@ def server_database(url: str | None) -> bool:
     return not all(_local_host(h) for h in named)
 
 
-def is_local(settings: Any) -> bool:
+def is_local(settings: Settings) -> bool:
     if not settings.local_mode:
         return False
     if settings.on_railway or server_database(settings.database_url):
@@ -87,7 +90,7 @@ def weak_key(key: str, admin_password: str | None) -> str | None:
     return None
 
 
-def secret_key(settings: Any, local: bool, cli_run: bool) -> str:
+def secret_key(settings: Settings, local: bool, cli_run: bool) -> str:
     given = (settings.secret_key or "").strip()
     if local:
         return given or _stored_key(Path(settings.data_dir))
@@ -103,7 +106,7 @@ def secret_key(settings: Any, local: bool, cli_run: bool) -> str:
     return given or secrets.token_hex(32)  # no panel: nothing to keep across restarts
 
 
-def require_vk_secret(settings: Any, local: bool, cli_run: bool) -> None:
+def require_vk_secret(settings: Settings, local: bool, cli_run: bool) -> None:
     """A deployed app talking to VK authenticates its callback: without VK_SECRET anyone could
     post events to /vk/callback (forged messages, names, button presses)."""
     if local or cli_run or not settings.vk_configured:

@@ -42,7 +42,7 @@ def client_rows(s: Session) -> Iterator[tuple[Any, ...]]:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def safe_cell(value: Any) -> Any:
+def safe_cell(value: object) -> object:
     """A text cell that would start a formula is prefixed with an apostrophe (shown as text);
     a bare carriage return becomes a newline (which the writer quotes: the row stays whole)."""
     if not isinstance(value, str):
