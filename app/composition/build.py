@@ -76,7 +76,8 @@ def gemini_from(settings: Settings, prompts: Optional[PromptSet] = None) -> Opti
                        analysis_model=settings.gemini_analysis_model,
                        reply_model=settings.gemini_reply_model,
                        timeout_s=settings.gemini_timeout_s,
-                       kb_token_budget=settings.kb_context_token_budget, prompts=prompts)
+                       kb_token_budget=settings.kb_context_token_budget,
+                       max_output_tokens=settings.gemini_max_output_tokens, prompts=prompts)
 
 
 def build(settings: Settings, clock: Clock, lazy: bool = False, local: bool = False,

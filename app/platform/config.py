@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     gemini_analysis_model: str = DEFAULT_GEMINI_MODEL
     gemini_reply_model: str = DEFAULT_GEMINI_MODEL
     gemini_timeout_s: float = Field(30.0, gt=0)
+    gemini_max_output_tokens: int = Field(8192, ge=256)  # every model call's output cap
     # USD per 1M tokens for the configured Flash model (paid tier, prompts <= 200k tokens).
     # Defaults follow Google's Flash price list of late 2026; CHECK them against
     # https://ai.google.dev/gemini-api/docs/pricing whenever the model or the prices change.
