@@ -435,7 +435,7 @@ def test_migration_moves_objection_lines_out_of_staff_notes(pg: Any) -> None:
 
     url = pg.create_database(migrate=False)
     cfg = alembic_config(url)
-    command.upgrade(cfg, "0008")
+    command.upgrade(cfg, "0009")
     engine = create_engine(url)
     with engine.begin() as c:
         c.execute(text("INSERT INTO clients (vk_id, timezone, tags, notes) VALUES "

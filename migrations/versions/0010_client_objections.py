@@ -1,7 +1,7 @@
 """client objections in their own field (issue 20.11): the client's words, never staff notes
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07
 
 Objections the analysis heard used to be appended to `clients.notes` as «Возражения: a; b»
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
