@@ -13,6 +13,7 @@ from app.platform.config import Settings
 from app.platform.db import Database
 from app.platform.migrate import embedded_url_at_head
 from app.composition.services import Services
+from app.payments import Payments
 from app.runtime.inflight import InFlight
 from app.vk.channel import OutboundChannel, UnconfiguredChannel
 
@@ -42,7 +43,35 @@ def build_services(settings: Settings, clock: Clock, lazy: bool = False, local: 
                    offline_brain=offline)
     if channel is None and not (lazy and not settings.vk_configured):
         svc.channel = _vk_channel(settings, svc, local)  # CLI runs without a token need no stand-in
+    svc.payments = _payments(settings, svc)
     return svc
+
+
+def _payments(settings: Settings, svc: Services) -> Optional[Payments]:
+    """YooKassa with a shop id and key; locally (beside the VK stand-in) the stand-in checkout
+    at /dev/pay/<id>; otherwise none: replies keep the KB's product URL."""
+    from app.crm.alerts import dialog_link
+    from app.payments import (LocalCheckout, PaymentLinks, PaymentNotifications, Payments,
+                              PaymentProvider, YooKassaClient)
+
+    local: Optional[LocalCheckout] = None
+    provider: PaymentProvider
+    if settings.yookassa_configured:
+        provider = YooKassaClient(settings.yookassa_shop_id or "",
+                                  settings.yookassa_secret_key or "",
+                                  api_url=settings.yookassa_api_url,
+                                  timeout_s=settings.yookassa_timeout_s)
+    elif svc.local_vk is not None:
+        provider = local = LocalCheckout()
+        log.info("YOOKASSA_SHOP_ID is not set: local stand-in checkout at /dev/pay/<id>")
+    else:
+        return None
+    links = PaymentLinks(svc.db, svc.clock.now, provider, settings.return_url)
+    notifications = PaymentNotifications(
+        svc.db, svc.clock.now, provider, lambda: svc.kb_store.current, lambda: svc.channel,
+        settings.manager_ids, settings.payment_shop_opens_access,
+        lambda peer_id: dialog_link(settings.vk_group_id, peer_id))
+    return Payments(provider, links, notifications, local)
 
 
 def _primary_brain(settings: Settings) -> Optional[Brain]:
@@ -91,10 +120,17 @@ def register_blueprints(app: Flask, svc: Services) -> None:
 
     for bp in (callback.bp, health.bp, payments.bp, admin_web.bp):
         app.register_blueprint(bp)
+    from app.hooks import yookassa
+
+    yookassa.init_app(app, svc.payments.notifications if svc.payments else None)
+    app.extensions["payments"] = svc.payments  # the panel's payment pages
     if svc.local_vk is not None:  # local mode only: never beside a real VK token
+        from app.devchat import pay as devpay
         from app.devchat import views as devchat
 
         app.register_blueprint(devchat.bp)
+        if svc.payments is not None and svc.payments.local is not None:
+            devpay.init_app(app, svc.payments.local, svc.payments.notifications)
     cli.register(app)
 
 
@@ -113,7 +149,15 @@ def start_background(svc: Services) -> None:
         from app.runtime.leader import ReminderScheduler
         from app.turns.proactive import fire_due
 
-        svc.scheduler = ReminderScheduler(svc, fire_due)
+        payments = svc.payments
+
+        def fire(s: Services) -> int:  # due reminders, then payment hints left unsettled
+            fired = fire_due(s)
+            if payments is not None:
+                payments.recover()
+            return fired
+
+        svc.scheduler = ReminderScheduler(svc, fire)
         svc.scheduler.start()
 
 

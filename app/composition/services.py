@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from app.devchat.vk_http import VkHttpServer
     from app.runtime.kb_watcher import KbWatcher
     from app.knowledge.base import KnowledgeStore
+    from app.payments import Payments
     from app.runtime.leader import ReminderScheduler
     from app.runtime.inflight import InFlight
     from app.runtime.workers import WorkerPool
@@ -37,6 +38,7 @@ class Services:
     primary_brain: Brain
     offline_brain: Brain
     inflight: InFlight
+    payments: Optional[Payments] = None  # None: no provider (the KB's product URL, as before)
     local_vk: Optional[VkHttpServer] = None  # local mode only: the loopback VK stand-in
     workers: Optional[WorkerPool] = None  # started by `start_background`, never by create_app
     scheduler: Optional[ReminderScheduler] = None
@@ -56,6 +58,8 @@ class Services:
         for part in (self.scheduler, self.workers, self.kb_watcher):
             if part is not None:
                 part.stop()
+        if self.payments is not None:
+            self.payments.shutdown()
         if self.local_vk is not None:
             self.local_vk.stop()
         self.db.dispose()

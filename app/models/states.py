@@ -65,6 +65,24 @@ class OrderCheck(_Labelled):
     DISMISSED = "dismissed"
 
 
+class PaymentStatus(_Labelled):
+    """A payment link's state (the provider's payment, as last verified by fetching it)."""
+
+    CREATING = "creating"  # asked the provider; no answer yet (an outage keeps it here)
+    PENDING = "pending"  # the link was sent; not paid yet
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+class AccessState(_Labelled):
+    """Course access after a paid link: opened by staff (alerted) or by the shop itself."""
+
+    NONE = ""
+    WAITING = "waiting"
+    OPENED = "opened"
+    BY_SHOP = "by_shop"
+
+
 _LABELS: dict[str, dict[str, str]] = {
     "FunnelStage": {"cold": "холодный", "warm": "тёплый", "hot": "горячий", "client": "клиент",
                     "returning": "вернувшийся"},
@@ -77,4 +95,8 @@ _LABELS: dict[str, dict[str, str]] = {
                        "refused": "VK отказал"},
     "OfferState": {"active": "действует", "expired": "истекло", "redeemed": "использовано"},
     "OrderCheck": {"waiting": "ждёт проверки", "confirmed": "привязан", "dismissed": "отклонён"},
+    "PaymentStatus": {"creating": "создаётся", "pending": "ждёт оплаты", "succeeded": "оплачен",
+                      "canceled": "отменён"},
+    "AccessState": {"": "—", "waiting": "ждёт доступа", "opened": "доступ открыт",
+                    "by_shop": "открывает магазин"},
 }

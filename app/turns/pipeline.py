@@ -20,6 +20,7 @@ from app.turns.effects import apply_effects
 from app.turns.context import DialogState, load_turn_context, silent_reason
 from app.brain.contract import BrainResult, TurnContext
 from app.models import Client, Dialog, Message, Turn, TurnKind, TurnStatus
+from app.payments import with_payment
 from app.vk.api import derive_part_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
@@ -110,6 +111,8 @@ def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float
     result.flags += media_flags + (["voice_unheard"] if voice_unheard(ctx) else [])
     keyboard = None if result.fallback else keyboard_for(ctx, result.analysis, result.decisions,
                                                          state, svc.settings)
+    if not result.fallback:
+        result.reply_text = with_payment(result.reply_text, result.decisions.payment, keyboard)
     parts = store_result(svc, claim, result, state, keyboard)  # and the outbound rows
     if result.fallback:
         _call_a_human(svc, state, claim.turn_id, result.flags)
