@@ -16,7 +16,7 @@ from app.models import (Client, IssuedOffer, PaymentEvent, PaymentLink, Purchase
 from app.payments import (PaymentRejected, PaymentRequest, PaymentUnavailable, YooKassaClient,
                           parse_notification)
 from tests.fakes.yookassa_server import SECRET_KEY, SHOP_ID, FakeYooKassaServer
-from tests.helpers import drain, message_new, post
+from tests.helpers import csrf_token, drain, logged_in, message_new, post
 
 PRICE, CAP = 14900, 20  # «Фортепиано с нуля» in knowledge_base.json; offers.max_discount_percent
 PEER = 5001
@@ -118,6 +118,22 @@ def test_link_pay_replay_unknown(pay_app: Any, vk: Any, yk: FakeYooKassaServer, 
         event = s.execute(select(PaymentEvent).where(PaymentEvent.payment_id == forged)).scalar_one()
         assert event.outcome.startswith("unknown")
 
+    from app.reports.summary import summary_for
+
+    pay = summary_for(services(pay_app), 30)["payments"]
+    assert (pay["links_sent"], pay["paid"], pay["paid_rub"], pay["conversion"]) == (1, 1, PRICE, 1.0)
+    assert pay["paid_after_dialog_rub"] == PRICE and pay["awaiting_access"] == 1
+
+    panel = logged_in(pay_app)
+    page = panel.get("/admin/payments").get_data(as_text=True)
+    assert 'id="awaiting-access"' in page and pid in page
+    with services(pay_app).db.session() as s:
+        link_id = s.execute(select(PaymentLink.id)).scalar_one()
+    panel.post(f"/admin/payments/{link_id}/access-opened", data={"csrf_token": csrf_token(panel)})
+    assert 'id="awaiting-empty"' in panel.get("/admin/payments").get_data(as_text=True)
+    card = panel.get(f"/admin/clients/{PEER}").get_data(as_text=True)
+    assert "client-payment-links" in card and "оплачен" in card
+
 
 def test_granted_discount_lowers_the_amount_and_is_redeemed(pay_app: Any, vk: Any,
                                                              yk: FakeYooKassaServer,
@@ -173,6 +189,20 @@ def test_provider_outage_gives_an_honest_reply(pay_app: Any, vk: Any, yk: FakeYo
     yk.api.outage = False
     ask(pay_app, clock, "Пришлите ссылку на оплату, пожалуйста")
     assert yk.api.by_key == {key: next(iter(yk.api.payments))}  # retried with the same key
+
+
+def test_link_as_text_when_the_app_shows_no_keyboards(pay_app: Any, vk: Any,
+                                                      yk: FakeYooKassaServer, clock: Any) -> None:
+    body = message_new(PEER, "Беру курс «Фортепиано с нуля», пришлите ссылку на оплату")
+    body["object"]["client_info"] = {"keyboard": False, "inline_keyboard": False}
+    post(pay_app.test_client(), body)
+    clock.advance(9)
+    drain(pay_app)
+    (pid,) = yk.api.payments
+    reply = vk.emulator.sent(PEER)[-1]
+    assert not reply.keyboard
+    assert yk.api.payments[pid]["confirmation"]["confirmation_url"] in reply.text
+    assert "14 900 ₽" in reply.text
 
 
 def test_hook_refuses_bodies_it_cannot_read(pay_app: Any) -> None:

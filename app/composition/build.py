@@ -123,7 +123,10 @@ def register_blueprints(app: Flask, svc: Services) -> None:
     from app.hooks import yookassa
 
     yookassa.init_app(app, svc.payments.notifications if svc.payments else None)
-    app.extensions["payments"] = svc.payments  # the panel's payment pages
+    from app.admin.web import payments as panel_payments
+    from app.payments import PanelDeps
+
+    panel_payments.init_app(app, PanelDeps(svc.db, svc.clock.now, svc.payments is not None))
     if svc.local_vk is not None:  # local mode only: never beside a real VK token
         from app.devchat import pay as devpay
         from app.devchat import views as devchat

@@ -13,6 +13,7 @@ global or a service container.
 from app.payments.bundle import Payments
 from app.payments.links import PaymentLinks, Price, button_label, decide_price, with_payment
 from app.payments.local import LocalCheckout
+from app.payments.panel import PanelDeps
 from app.payments.notifications import (BadNotification, Hint, Outcome, PaymentNotifications,
                                         parse_notification)
 from app.payments.provider import (PaymentError, PaymentProvider, PaymentRejected,
@@ -22,6 +23,6 @@ from app.payments.yookassa import YooKassaClient
 __all__ = [
     "BadNotification", "Hint", "Payments", "LocalCheckout", "Outcome", "PaymentError", "PaymentLinks",
     "PaymentNotifications", "PaymentProvider", "PaymentRejected", "PaymentRequest",
-    "PaymentUnavailable", "Price", "ProviderPayment", "YooKassaClient", "button_label",
+    "PaymentUnavailable", "PanelDeps", "Price", "ProviderPayment", "YooKassaClient", "button_label",
     "decide_price", "parse_notification", "with_payment",
 ]

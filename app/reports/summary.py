@@ -12,6 +12,7 @@ from app.reports.funnel import funnel
 from app.reports.kb_gaps import kb_gaps
 from app.reports.model_cost import Prices, model_usage
 from app.reports.offers import offers
+from app.reports.payments import payments
 from app.reports.period import Period, make_period
 from app.reports.reminders import reminders
 from app.reports.revenue import revenue
@@ -31,6 +32,7 @@ def build_summary(s: Session, period: Period, kb: Any, prices: Prices) -> dict[s
             "funnel": funnel(s, period),
             "revenue": revenue(s, period),
             "offers": offers(s, period, kb),
+            "payments": payments(s, period),
             "reminders": reminders(s, period),
             "escalations": escalations(s, period),
             "model": model_usage(s, period, prices),
