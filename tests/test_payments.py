@@ -245,3 +245,28 @@ def test_parse_notification() -> None:
     for bad in ([], {"event": "x", "object": {"id": "a"}}, {"event": "payment.succeeded"}):
         with pytest.raises(ValueError):
             parse_notification(bad)
+
+
+def test_gemini_analysis_names_the_product_and_the_reply_stage_knows(
+        make_app: Any, vk: Any, yk: FakeYooKassaServer, clock: Any) -> None:
+    from tests.fakes.gemini_server import FakeGeminiServer, json_response, text_response
+    from tests.test_brain_gemini import ANALYSIS
+
+    with FakeGeminiServer() as gemini:
+        app = make_app(yookassa_shop_id=SHOP_ID, yookassa_secret_key=SECRET_KEY,
+                       yookassa_api_url=yk.base_url, gemini_api_key="test-key",
+                       gemini_base_url=gemini.base_url)
+        analysis = {**ANALYSIS, "funnel_stage": "hot", "intent": "хочет оплатить курс",
+                    "kb_ids": ["piano-from-zero"], "pay_product_id": "piano-from-zero"}
+        gemini.push(json_response(analysis),
+                    text_response("Отличный выбор, Анна! Курс «Фортепиано с нуля» ждёт вас."))
+        ask(app, clock, "Всё, решила: оформляем, как мне заплатить за него?")
+        reply_prompt = gemini.requests[-1].contents_text
+    (body,) = yk.api.creates
+    assert body["metadata"] == {**body["metadata"], "vk_id": str(PEER),
+                                "product_id": "piano-from-zero"}
+    assert "Ссылка на оплату «Фортепиано с нуля» на 14900 ₽ готова" in reply_prompt
+    reply = vk.emulator.sent(PEER)[-1]
+    assert reply.text.startswith("Отличный выбор") and "14 900 ₽" in reply.text
+    assert yk.api.payments[next(iter(yk.api.payments))]["confirmation"]["confirmation_url"] \
+        in (reply.keyboard or "")
