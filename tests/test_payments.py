@@ -176,6 +176,23 @@ def test_canceled_payment_marks_the_link_and_records_nothing(pay_app: Any, vk: A
     assert len(yk.api.creates) == 2  # a cancelled link is not reused
 
 
+def test_an_old_link_expired_at_the_provider_is_replaced(pay_app: Any, vk: Any,
+                                                          yk: FakeYooKassaServer,
+                                                          clock: Any) -> None:
+    ask(pay_app, clock, "Беру курс «Фортепиано с нуля», пришлите ссылку на оплату")
+    (first,) = yk.api.payments
+    clock.advance(3600)
+    ask(pay_app, clock, "Пришлите ссылку на оплату ещё раз")
+    assert len(yk.api.creates) == 1  # still pending at the provider: reused
+    yk.api.cancel(first)  # YooKassa cancels an unpaid payment after a while
+    clock.advance(3600)
+    ask(pay_app, clock, "Пришлите ссылку на оплату ещё раз")
+    assert len(yk.api.creates) == 2
+    second = [p for p in yk.api.payments if p != first][0]
+    assert yk.api.payments[second]["confirmation"]["confirmation_url"] \
+        in (vk.emulator.sent(PEER)[-1].keyboard or "")
+
+
 def test_provider_outage_gives_an_honest_reply(pay_app: Any, vk: Any, yk: FakeYooKassaServer,
                                                clock: Any) -> None:
     yk.api.outage = True
@@ -270,3 +287,23 @@ def test_gemini_analysis_names_the_product_and_the_reply_stage_knows(
     assert reply.text.startswith("Отличный выбор") and "14 900 ₽" in reply.text
     assert yk.api.payments[next(iter(yk.api.payments))]["confirmation"]["confirmation_url"] \
         in (reply.keyboard or "")
+
+
+def test_concurrent_requests_make_one_payment(pay_app: Any, vk: Any, yk: FakeYooKassaServer,
+                                              clock: Any) -> None:
+    import threading
+
+    ask(pay_app, clock, "Здравствуйте")
+    svc = services(pay_app)
+    with svc.db.session() as s:
+        client_id = s.execute(select(Client.id).where(Client.vk_id == PEER)).scalar_one()
+    offers: list[Any] = []
+    threads = [threading.Thread(target=lambda: offers.append(svc.payments.links.link_for(
+        client_id, "piano-from-zero", svc.kb_store.current, None))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert len(yk.api.payments) == 1 and count(pay_app, PaymentLink) == 1
+    assert {o.url for o in offers} == {yk.api.payments[next(iter(yk.api.payments))]
+                                       ["confirmation"]["confirmation_url"]}

@@ -13,7 +13,7 @@ import logging
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Optional
 
 from sqlalchemy import or_, select
@@ -28,6 +28,7 @@ from app.platform.ru_format import format_rub as rub_text
 
 log = logging.getLogger(__name__)
 OPEN = (PaymentStatus.CREATING, PaymentStatus.PENDING)
+RECHECK_AFTER = timedelta(minutes=30)  # a pending link older than this is re-checked before reuse
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class PaymentLinks:
         if self.provider is None or product is None:
             return None
         link_id, key, reused = self._reserve(client_id, product, kb, turn_id)
+        if reused and self._expired(link_id):  # the provider gave up on the old payment
+            link_id, key, reused = self._reserve(client_id, product, kb, turn_id)
         with self.db.session() as s:
             link = s.get(PaymentLink, link_id)
             if link.status == PaymentStatus.PENDING and link.confirmation_url:
@@ -107,6 +110,30 @@ class PaymentLinks:
             log.info("payment link %s: %s %s ₽ for client %s (%s)", link.id, payment.id,
                      link.amount_rub, client_id, product.id)
             return self._offer(link, product, "ready" if ready else "unavailable", reused)
+
+    def _expired(self, link_id: int) -> bool:
+        """A pending link older than RECHECK_AFTER is checked with the provider before it is
+        sent again (an unpaid payment expires there): a cancelled one is marked so and a new
+        link is made. A provider that cannot answer now leaves the link as it is."""
+        with self.db.session() as s:
+            link = s.get(PaymentLink, link_id)
+            pid, fresh = link.provider_payment_id, self.now() - link.created_at < RECHECK_AFTER
+        if pid is None or fresh or self.provider is None:
+            return False
+        try:
+            payment = self.provider.get_payment(pid)
+        except PaymentError as exc:
+            log.info("payment link %s: could not re-check %s (%s); sent as it is", link_id,
+                     pid, exc)
+            return False
+        if payment is not None and payment.status != CANCELED:
+            return False
+        with self.db.session() as s:
+            link = s.get(PaymentLink, link_id)
+            if link.status in OPEN:
+                link.status = PaymentStatus.CANCELED
+                link.last_error = "expired at the provider" if payment else "unknown to provider"
+        return True
 
     def _reserve(self, client_id: int, product: Any, kb: Any,
                  turn_id: Optional[int]) -> tuple[int, str, bool]:
