@@ -307,3 +307,26 @@ def test_concurrent_requests_make_one_payment(pay_app: Any, vk: Any, yk: FakeYoo
     assert len(yk.api.payments) == 1 and count(pay_app, PaymentLink) == 1
     assert {o.url for o in offers} == {yk.api.payments[next(iter(yk.api.payments))]
                                        ["confirmation"]["confirmation_url"]}
+
+
+def test_a_hint_kept_through_an_outage_is_settled_by_the_scheduler(pay_app: Any, vk: Any,
+                                                                   yk: FakeYooKassaServer,
+                                                                   clock: Any) -> None:
+    ask(pay_app, clock, "Беру курс «Фортепиано с нуля», пришлите ссылку на оплату")
+    (pid,) = yk.api.payments
+    yk.api.succeed(pid)
+    yk.api.outage = True  # the notification arrives, but YooKassa cannot be asked right now
+    assert notify(pay_app, yk.api.notification(pid)).status_code == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with services(pay_app).db.session() as s:
+            event = s.execute(select(PaymentEvent)).scalar_one()
+            if event.attempts:
+                break
+        time.sleep(0.05)
+    assert event.processed_at is None and event.outcome.startswith("retry")
+    assert count(pay_app, Purchase) == 0
+    yk.api.outage = False
+    services(pay_app).payments.recover()  # what the scheduler's tick runs
+    assert count(pay_app, Purchase) == 1
+    assert sum("Спасибо за оплату" in m.text for m in vk.emulator.sent(PEER)) == 1

@@ -94,7 +94,10 @@ class PaymentNotifications:
                 .on_conflict_do_update(constraint="uq_payment_events_id_event", set_={
                     "received": PaymentEvent.received + 1, "processed_at": None}))
         if self._pool is not None:
-            self._pool.submit(self._settle_logged, hint.payment_id)
+            try:
+                self._pool.submit(self._settle_logged, hint.payment_id)
+            except RuntimeError:  # shutting down: the stored hint is settled by the scheduler
+                log.info("payment %s: hint stored, settled later", hint.payment_id)
         else:
             self.settle(hint.payment_id)
 
@@ -249,8 +252,9 @@ class PaymentNotifications:
 
     def _thank(self, link_id: int) -> None:
         random_id = derive_random_id(f"payment:{link_id}:thanks")
-        with self.db.session() as s:
-            link = s.get(PaymentLink, link_id)
+        with self.db.session() as s:  # the link's row lock: one stored thank-you per link
+            link = s.execute(select(PaymentLink).where(PaymentLink.id == link_id)
+                             .with_for_update()).scalar_one()
             dialog = s.execute(select(Dialog).where(
                 Dialog.client_id == link.client_id)).scalar_one_or_none()
             if dialog is None:
