@@ -14,7 +14,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -165,10 +165,11 @@ class PaymentLinks:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _offer(link: PaymentLink, product: Any, status: str, reused: bool = False) -> PaymentOffer:
+    def _offer(link: PaymentLink, product: Any, status: Literal["ready", "unavailable"],
+               reused: bool = False) -> PaymentOffer:
         return PaymentOffer(product_id=product.id, title=product.title,
                             amount_rub=link.amount_rub, list_price_rub=link.list_price_rub,
-                            percent=link.percent, status=status,  # type: ignore[arg-type]
+                            percent=link.percent, status=status,
                             url=link.confirmation_url if status == "ready" else None,
                             product_url=getattr(product, "url", None), link_id=link.id,
                             reused=reused)

@@ -39,6 +39,7 @@ EVENTS = ("payment.succeeded", "payment.canceled", "payment.waiting_for_capture"
           "refund.succeeded")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 MAX_ATTEMPTS = 20
+RETRY_SENDS_EVERY = timedelta(minutes=5)
 DEFAULT_NEXT_STEP = ("Доступ к курсу откроется в личном кабинете школы — ссылка на него придёт "
                      "на почту. Если письма нет, напишите сюда, поможем.")
 
@@ -83,6 +84,7 @@ class PaymentNotifications:
         self.shop_opens_access, self.dialog_link = shop_opens_access, dialog_link
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="payments") if background else None
         self._lock = threading.Lock()
+        self._retry_at: dict[str, datetime] = {}
 
     # --- the hook's side: store the hint, settle it soon -------------------------------------
     def receive(self, hint: Hint) -> None:
@@ -237,8 +239,10 @@ class PaymentNotifications:
                 (PaymentLink.thanked.is_(False)) | ((PaymentLink.access == AccessState.WAITING)
                                                     & PaymentLink.staff_alerted.is_(False)))
                 .limit(limit)).scalars().all()
+        now = self.now()
         for pid in ids:
-            if pid:
+            if pid and self._retry_at.get(pid, now) <= now:
+                self._retry_at[pid] = now + RETRY_SENDS_EVERY  # a failing send is not hammered
                 self.after_payment(pid)
 
     def thanks_text(self, product_id: str, amount_rub: int) -> str:
