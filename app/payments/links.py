@@ -192,7 +192,7 @@ def reply_lines(offer: PaymentOffer, as_button: bool) -> str:
                 f"отвечает.{page} Сумма к оплате — {amount}.")
     discount = (f" (цена {rub_text(offer.list_price_rub)}, ваша скидка {offer.percent}%)"
                 if offer.percent else "")
-    where = "по кнопке ниже" if as_button else f"по ссылке: {offer.url}"
+    where = "по кнопке ниже." if as_button else f"по ссылке: {offer.url}"
     return f"«{offer.title}»: к оплате {amount}{discount}. Оплатить можно {where}"
 
 

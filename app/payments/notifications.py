@@ -32,7 +32,7 @@ from app.platform.db import Database
 from app.platform.ru_format import format_rub
 from app.vk.api import derive_random_id
 from app.vk.channel import OutboundChannel, OutboundMessage
-from app.vk.errors import VkError, VkRefused
+from app.vk.errors import VkCannotSend, VkError, VkRefused
 
 log = logging.getLogger(__name__)
 EVENTS = ("payment.succeeded", "payment.canceled", "payment.waiting_for_capture",
@@ -282,7 +282,9 @@ class PaymentNotifications:
         if sent is None:
             return
         with self.db.session() as s:
-            s.get(Message, row_id).vk_message_id = sent[0] if sent else None
+            row = s.get(Message, row_id)
+            row.vk_message_id = sent[0] if sent else None
+            row.held_back = not sent  # undeliverable: kept for staff, never shown as sent
             s.get(PaymentLink, link_id).thanked = True
             dialog = s.execute(select(Dialog).join(Message, Message.dialog_id == Dialog.id)
                                .where(Message.id == row_id)).scalar_one()
@@ -296,6 +298,9 @@ class PaymentNotifications:
                 return channel.send(OutboundMessage(peer_id, text, random_id, intent=intent))
             except VkRefused as exc:
                 log.warning("thank-you to %s refused (intent %s): %s", peer_id, intent, exc)
+            except VkCannotSend as exc:  # the client does not accept messages: never will be
+                log.warning("thank-you to %s cannot be delivered: %s", peer_id, exc)
+                return []
             except VkError as exc:
                 log.warning("thank-you to %s not sent: %s; retried later", peer_id, exc)
                 return None

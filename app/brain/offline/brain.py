@@ -279,8 +279,7 @@ def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
         parts += answer + [f"Давайте я напишу вам {moment} — вам удобно?"
                            if decisions.reminder_is_default else f"Хорошо, напишу вам {moment}."]
     elif decisions.payment is not None:  # code appends the amount and the link
-        parts.append(pick(("Отлично, оформляем!", "Прекрасный выбор!"), ctx.turn_id)
-                     + f" «{decisions.payment.title}».")
+        parts.append(pick(("Отлично, оформляем!", "Прекрасный выбор!"), ctx.turn_id))
     else:
         parts += _body(ctx, analysis)
     parts.insert(len(parts) - 1 if len(parts) > 1 else len(parts), offer_text(decisions, tz) or "")
