@@ -330,3 +330,31 @@ def test_a_hint_kept_through_an_outage_is_settled_by_the_scheduler(pay_app: Any,
     services(pay_app).payments.recover()  # what the scheduler's tick runs
     assert count(pay_app, Purchase) == 1
     assert sum("Спасибо за оплату" in m.text for m in vk.emulator.sent(PEER)) == 1
+
+
+def test_shop_opens_access_itself_no_staff_alert(make_app: Any, vk: Any, yk: FakeYooKassaServer,
+                                                 clock: Any) -> None:
+    app = make_app(yookassa_shop_id=SHOP_ID, yookassa_secret_key=SECRET_KEY,
+                   yookassa_api_url=yk.base_url, payment_shop_opens_access=True)
+    ask(app, clock, "Беру курс «Фортепиано с нуля», пришлите ссылку на оплату")
+    (pid,) = yk.api.payments
+    yk.api.succeed(pid)
+    notify(app, yk.api.notification(pid))
+    wait_settled(app)
+    with services(app).db.session() as s:
+        assert s.execute(select(PaymentLink.access)).scalar_one() == "by_shop"
+    assert not any(pid in m.text for m in vk.emulator.sent(777))
+    thanks = [m.text for m in vk.emulator.sent(PEER) if m.text.startswith("Спасибо за оплату")]
+    assert len(thanks) == 1 and "Менеджер откроет" in thanks[0]  # the KB's next step
+
+
+def test_settings_need_both_yookassa_keys() -> None:
+    from pydantic import ValidationError
+
+    from app.platform.config import Settings
+
+    with pytest.raises(ValidationError, match="YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY"):
+        Settings(yookassa_shop_id="1")
+    assert Settings(vk_group_id=42).return_url == "https://vk.com/im?sel=-42"
+    assert Settings(payment_return_url="https://school.ru/thanks/").return_url \
+        == "https://school.ru/thanks"

@@ -5,7 +5,7 @@ import re
 from typing import Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_GEMINI_MODEL = "gemini-3.5-flash"  # a stable Flash model in Nov 2026; set it via env
@@ -190,6 +190,12 @@ class Settings(BaseSettings):
     @property
     def behind_proxy(self) -> bool:
         return self.on_railway if self.trust_proxy is None else self.trust_proxy
+
+    @model_validator(mode="after")
+    def _yookassa_pair(self) -> "Settings":
+        if bool(self.yookassa_shop_id) != bool(self.yookassa_secret_key):
+            raise ValueError("YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY must be set together")
+        return self
 
     @property
     def yookassa_configured(self) -> bool:
