@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 EVENTS = ("payment.succeeded", "payment.canceled", "payment.waiting_for_capture",
           "refund.succeeded")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-MAX_ATTEMPTS = 20
+KEEP_TRYING = timedelta(days=3)  # a hint unsettled this long (a provider outage) is given up
+RETRY_HINTS_EVERY = timedelta(minutes=1)
 RETRY_SENDS_EVERY = timedelta(minutes=5)
 DEFAULT_NEXT_STEP = ("Доступ к курсу откроется в личном кабинете школы — ссылка на него придёт "
                      "на почту. Если письма нет, напишите сюда, поможем.")
@@ -111,12 +112,17 @@ class PaymentNotifications:
 
     def settle_pending(self, limit: int = 20) -> int:
         """Settle hints left unprocessed (a crash, a provider outage); the scheduler calls it."""
+        now = self.now()
+        if len(self._retry_at) > 10_000:  # a bound on what this process remembers
+            self._retry_at.clear()
         with self.db.session() as s:
             ids = s.execute(select(PaymentEvent.payment_id).where(
-                PaymentEvent.processed_at.is_(None), PaymentEvent.attempts < MAX_ATTEMPTS)
+                PaymentEvent.processed_at.is_(None), PaymentEvent.received_at > now - KEEP_TRYING)
                 .order_by(PaymentEvent.id).limit(limit)).scalars().all()
         for pid in dict.fromkeys(ids):
-            self._settle_logged(pid)
+            if self._retry_at.get(f"hint:{pid}", now) <= now:  # at most once a minute each
+                self._retry_at[f"hint:{pid}"] = now + RETRY_HINTS_EVERY
+                self._settle_logged(pid)
         return len(ids)
 
     def shutdown(self) -> None:
