@@ -11,7 +11,8 @@ from typing import Any, Callable, Iterator
 import pytest
 from sqlalchemy import func, select
 
-from app.composition.services import services
+from app.composition.background import leader
+from app.composition.factory import parts as services
 from app.models import (Client, IssuedOffer, PaymentEvent, PaymentLink, Purchase, Turn)
 from app.payments import (PaymentRejected, PaymentRequest, PaymentUnavailable, YooKassaClient,
                           parse_notification)
@@ -118,9 +119,11 @@ def test_link_pay_replay_unknown(pay_app: Any, vk: Any, yk: FakeYooKassaServer, 
         event = s.execute(select(PaymentEvent).where(PaymentEvent.payment_id == forged)).scalar_one()
         assert event.outcome.startswith("unknown")
 
-    from app.reports.summary import summary_for
+    from app.reports.summary import ReportSettings, summary_for
 
-    pay = summary_for(services(pay_app), 30)["payments"]
+    p = services(pay_app)
+    pay = summary_for(p.db, p.clock.now(), ReportSettings.of(p.settings), p.kb_store,
+                      30)["payments"]
     assert (pay["links_sent"], pay["paid"], pay["paid_rub"], pay["conversion"]) == (1, 1, PRICE, 1.0)
     assert pay["paid_after_dialog_rub"] == PRICE and pay["awaiting_access"] == 1
 
@@ -294,12 +297,13 @@ def test_concurrent_requests_make_one_payment(pay_app: Any, vk: Any, yk: FakeYoo
     import threading
 
     ask(pay_app, clock, "Здравствуйте")
-    svc = services(pay_app)
-    with svc.db.session() as s:
+    p = services(pay_app)
+    assert p.payments is not None and p.turns.payments is p.payments.links
+    with p.db.session() as s:
         client_id = s.execute(select(Client.id).where(Client.vk_id == PEER)).scalar_one()
     offers: list[Any] = []
-    threads = [threading.Thread(target=lambda: offers.append(svc.payments.links.link_for(
-        client_id, "piano-from-zero", svc.kb_store.current, None))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: offers.append(p.payments.links.link_for(
+        client_id, "piano-from-zero", p.kb_store.current, None))) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -327,7 +331,12 @@ def test_a_hint_kept_through_an_outage_is_settled_by_the_scheduler(pay_app: Any,
     assert event.processed_at is None and event.outcome.startswith("retry")
     assert count(pay_app, Purchase) == 0
     yk.api.outage = False
-    services(pay_app).payments.recover()  # what the scheduler's tick runs
+    scheduler = leader(services(pay_app))  # the leader's jobs: reminders, …, payments
+    assert "payments" in [job.name for job in scheduler.jobs]
+    try:
+        scheduler.tick()
+    finally:
+        scheduler.stop()
     assert count(pay_app, Purchase) == 1
     assert sum("Спасибо за оплату" in m.text for m in vk.emulator.sent(PEER)) == 1
 

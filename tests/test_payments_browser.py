@@ -8,7 +8,7 @@ from typing import Any
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
-from app.composition.services import services
+from app.composition.factory import parts as services
 from app.models import Purchase
 from tests import browser
 from tests.browser import driver  # noqa: F401 - the module-scoped browser fixture

@@ -8,13 +8,13 @@ from app.models.payment import PaymentEvent, PaymentLink
 from app.models.purchase import Purchase, UnmatchedOrder
 from app.models.reminder import Reminder
 from app.models.states import (AccessState, FunnelStage, OfferState, OrderCheck, PaymentStatus,
-                               ReminderStatus, TurnKind, TurnStatus)
+                               ReminderStatus, TurnFlag, TurnKind, TurnStatus)
 from app.models.security import AdminSession, LoginFailure
 
 __all__ = [
     "FUNNEL_STAGES", "AppState", "Client", "ClientChange", "Dialog", "IssuedOffer",
     "ManagerAlert", "Message", "OfferDecisionLog", "ProcessedEvent", "Purchase", "Reminder",
-    "Turn", "FunnelStage", "OfferState", "ReminderStatus", "TurnKind", "TurnStatus",
+    "Turn", "FunnelStage", "OfferState", "ReminderStatus", "TurnFlag", "TurnKind", "TurnStatus",
     "UnmatchedOrder", "AdminSession", "LoginFailure", "OrderCheck",
     "AccessState", "PaymentEvent", "PaymentLink", "PaymentStatus",
 ]

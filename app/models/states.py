@@ -2,20 +2,14 @@
 
 Values equal the strings stored in the database (so a plain string compares equal); each enum
 has `label`, and `labels()` feeds the panel: a state without a label cannot be added.
+`TurnKind` and `TurnFlag` live in `app.platform.vocabulary` (the brain uses them too).
 """
 from __future__ import annotations
 
-from enum import StrEnum
+from app.platform.vocabulary import LABELS, Labelled as _Labelled, TurnFlag, TurnKind
 
-
-class _Labelled(StrEnum):
-    @property
-    def label(self) -> str:
-        return _LABELS[type(self).__name__][self.value]
-
-    @classmethod
-    def labels(cls) -> dict[str, str]:
-        return {m.value: m.label for m in cls}
+__all__ = ["AccessState", "FunnelStage", "OfferState", "OrderCheck", "PaymentStatus",
+           "ReminderStatus", "TurnFlag", "TurnKind", "TurnStatus"]
 
 
 class FunnelStage(_Labelled):
@@ -24,12 +18,6 @@ class FunnelStage(_Labelled):
     HOT = "hot"
     CLIENT = "client"
     RETURNING = "returning"
-
-
-class TurnKind(_Labelled):
-    REPLY = "reply"
-    REMINDER = "reminder"
-    ACCESS_EXTENSION = "access_extension"
 
 
 class TurnStatus(_Labelled):
@@ -83,10 +71,9 @@ class AccessState(_Labelled):
     BY_SHOP = "by_shop"
 
 
-_LABELS: dict[str, dict[str, str]] = {
+LABELS.update({
     "FunnelStage": {"cold": "холодный", "warm": "тёплый", "hot": "горячий", "client": "клиент",
                     "returning": "вернувшийся"},
-    "TurnKind": {"reply": "ответ", "reminder": "напоминание", "access_extension": "продление"},
     "TurnStatus": {"running": "выполняется", "done": "отправлен", "silent": "не отправлен",
                    "undeliverable": "VK не доставил", "skipped": "пропущен",
                    "failed": "ошибка, позван человек"},
@@ -97,6 +84,6 @@ _LABELS: dict[str, dict[str, str]] = {
     "OrderCheck": {"waiting": "ждёт проверки", "confirmed": "привязан", "dismissed": "отклонён"},
     "PaymentStatus": {"creating": "создаётся", "pending": "ждёт оплаты", "succeeded": "оплачен",
                       "canceled": "отменён"},
-    "AccessState": {"": "—", "waiting": "ждёт доступа", "opened": "доступ открыт",
+    "AccessState": {"": "не нужен", "waiting": "ждёт доступа", "opened": "доступ открыт",
                     "by_shop": "открывает магазин"},
-}
+})

@@ -14,10 +14,11 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Literal, Optional
+from typing import TYPE_CHECKING, Callable, Literal, Optional
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.brain.contract import PaymentOffer
 from app.models import Client, IssuedOffer, PaymentLink, PaymentStatus
@@ -25,6 +26,10 @@ from app.payments.provider import (CANCELED, SUCCEEDED, PaymentError, PaymentPro
                                    PaymentRequest)
 from app.platform.db import Database
 from app.platform.ru_format import format_rub as rub_text
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
+    from app.knowledge.schema import Product
 
 log = logging.getLogger(__name__)
 OPEN = (PaymentStatus.CREATING, PaymentStatus.PENDING)
@@ -39,7 +44,8 @@ class Price:
     issued_offer_id: Optional[int] = None
 
 
-def decide_price(s: Any, client_id: int, product: Any, kb: Any, now: datetime) -> Price:
+def decide_price(s: Session, client_id: int, product: Product, kb: KnowledgeBase,
+                 now: datetime) -> Price:
     """KB price less this client's granted, unredeemed, unexpired discount for the product,
     capped by the KB's `max_discount_percent` (rounded up to whole rubles)."""
     price = int(product.price_rub)
@@ -68,12 +74,14 @@ class PaymentLinks:
     def enabled(self) -> bool:
         return self.provider is not None
 
-    def link_for(self, client_id: int, product_id: Optional[str], kb: Any,
+    def link_for(self, client_id: int, product_id: Optional[str], kb: Optional[KnowledgeBase],
                  turn_id: Optional[int]) -> Optional[PaymentOffer]:
         """The payment link for this product (None: no provider, or no such product: the reply
         stays as today, with the KB's product URL)."""
-        product = kb.product(product_id) if (kb is not None and product_id) else None
-        if self.provider is None or product is None:
+        if self.provider is None or kb is None or not product_id:
+            return None
+        product = kb.product(product_id)
+        if product is None:
             return None
         link_id, key, reused = self._reserve(client_id, product, kb, turn_id)
         if reused and self._expired(link_id):  # the provider gave up on the old payment
@@ -135,7 +143,7 @@ class PaymentLinks:
                 link.last_error = "expired at the provider" if payment else "unknown to provider"
         return True
 
-    def _reserve(self, client_id: int, product: Any, kb: Any,
+    def _reserve(self, client_id: int, product: Product, kb: KnowledgeBase,
                  turn_id: Optional[int]) -> tuple[int, str, bool]:
         """The open link for (client, product, amount), or a new one with a fresh key."""
         for attempt in (1, 2):
@@ -153,7 +161,7 @@ class PaymentLinks:
                         client_id=client_id, product_id=product.id, amount_rub=price.amount_rub,
                         list_price_rub=price.list_price_rub, percent=price.percent,
                         issued_offer_id=price.issued_offer_id, turn_id=turn_id,
-                        provider=getattr(self.provider, "name", "yookassa"),
+                        provider=self.provider.name if self.provider else "",
                         idempotency_key=uuid.uuid4().hex, status=PaymentStatus.CREATING,
                         created_at=self.now(), updated_at=self.now())
                     s.add(link)
@@ -165,13 +173,13 @@ class PaymentLinks:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _offer(link: PaymentLink, product: Any, status: Literal["ready", "unavailable"],
+    def _offer(link: PaymentLink, product: Product, status: Literal["ready", "unavailable"],
                reused: bool = False) -> PaymentOffer:
         return PaymentOffer(product_id=product.id, title=product.title,
                             amount_rub=link.amount_rub, list_price_rub=link.list_price_rub,
                             percent=link.percent, status=status,
                             url=link.confirmation_url if status == "ready" else None,
-                            product_url=getattr(product, "url", None), link_id=link.id,
+                            product_url=product.url, link_id=link.id,
                             reused=reused)
 
 

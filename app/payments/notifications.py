@@ -19,10 +19,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from app.models import (AccessState, Client, Dialog, IssuedOffer, Message, PaymentEvent,
                         PaymentLink, PaymentStatus, Purchase)
@@ -33,6 +34,9 @@ from app.platform.ru_format import format_rub
 from app.vk.api import derive_random_id
 from app.vk.channel import OutboundChannel, OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 EVENTS = ("payment.succeeded", "payment.canceled", "payment.waiting_for_capture",
@@ -55,7 +59,7 @@ class Hint:
     event: str
 
 
-def parse_notification(body: Any) -> Hint:
+def parse_notification(body: object) -> Hint:
     if not isinstance(body, dict) or not isinstance(body.get("object"), dict):
         raise BadNotification("expected {type, event, object: {id, …}}")
     event = str(body.get("event") or "")
@@ -77,7 +81,7 @@ class PaymentNotifications:
     """Stores hints and settles them against the provider; every step idempotent."""
 
     def __init__(self, db: Database, now: Callable[[], datetime], provider: PaymentProvider,
-                 kb: Callable[[], Any], channel: Callable[[], OutboundChannel],
+                 kb: Callable[[], Optional[KnowledgeBase]], channel: OutboundChannel,
                  manager_ids: Sequence[int], shop_opens_access: bool,
                  dialog_link: Callable[[int], str], background: bool = True) -> None:
         self.db, self.now, self.provider, self.kb = db, now, provider, kb
@@ -92,7 +96,7 @@ class PaymentNotifications:
         now = self.now()
         with self.db.session() as s:
             s.execute(insert(PaymentEvent).values(
-                provider=getattr(self.provider, "name", "yookassa"), payment_id=hint.payment_id,
+                provider=self.provider.name, payment_id=hint.payment_id,
                 event=hint.event, received_at=now, outcome="", attempts=0, received=1)
                 .on_conflict_do_update(constraint="uq_payment_events_id_event", set_={
                     "received": PaymentEvent.received + 1, "processed_at": None}))
@@ -155,7 +159,7 @@ class PaymentNotifications:
                         outcome=f"{outcome.status}: {outcome.detail}"[:200],
                         processed_at=self.now() if done else None))
 
-    def _our_link(self, s: Any, payment: ProviderPayment) -> Optional[PaymentLink]:
+    def _our_link(self, s: Session, payment: ProviderPayment) -> Optional[PaymentLink]:
         link = s.execute(select(PaymentLink).where(
             PaymentLink.provider_payment_id == payment.id).with_for_update()).scalar_one_or_none()
         if link is not None:
@@ -195,7 +199,7 @@ class PaymentNotifications:
             self._record(s, link, payment)
             return Outcome("paid", f"link {link.id}")
 
-    def _record(self, s: Any, link: PaymentLink, payment: ProviderPayment) -> None:
+    def _record(self, s: Session, link: PaymentLink, payment: ProviderPayment) -> None:
         from app.crm.purchases.store import PurchaseRow, store
 
         now = self.now()
@@ -255,8 +259,8 @@ class PaymentNotifications:
         kb = self.kb()
         product = kb.product(product_id) if kb is not None else None
         title = product.title if product is not None else product_id
-        step = (getattr(product, "after_payment", "") or
-                getattr(getattr(kb, "school", None), "after_payment", "") or DEFAULT_NEXT_STEP)
+        step = ((product.after_payment if product is not None else "") or
+                (kb.school.after_payment if kb is not None else "") or DEFAULT_NEXT_STEP)
         return (f"Спасибо за оплату! Платёж {format_rub(amount_rub)} за «{title}» получен.\n"
                 f"{step.strip()}")
 
@@ -298,7 +302,7 @@ class PaymentNotifications:
 
     def _send(self, peer_id: int, text: str, random_id: int) -> Optional[list[int]]:
         """Default intent; outside VK's reply window, `purchase_update`. None when not sent."""
-        channel = self.channel()
+        channel = self.channel
         for intent in (None, "purchase_update"):
             try:
                 return channel.send(OutboundMessage(peer_id, text, random_id, intent=intent))
@@ -327,7 +331,7 @@ class PaymentNotifications:
                     f"{link.provider_payment_id}\n"
                     f"Диалог: {self.dialog_link(dialog.peer_id if dialog else client.vk_id)}")
         ok = bool(self.manager_ids)
-        channel = self.channel()
+        channel = self.channel
         for manager in self.manager_ids:
             try:
                 channel.send(OutboundMessage(manager, text,

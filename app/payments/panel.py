@@ -2,24 +2,13 @@
 paid orders still waiting for course access, recent links with their state, a client's links."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AccessState, Client, PaymentLink, PaymentStatus
-from app.platform.db import Database
-
-
-@dataclass(frozen=True)
-class PanelDeps:
-    """The panel's payment pages: the database and the clock (handed in by the wiring)."""
-
-    db: Database
-    now: Callable[[], datetime]
-    enabled: bool  # a provider is configured
 
 
 def _row(link: PaymentLink, client: Client) -> dict[str, Any]:
