@@ -203,3 +203,16 @@ def test_two_questions_in_one_message_get_two_answers(brain):
 def test_parent_asking_for_a_child_is_asked_about_the_child(brain):
     _, reply = turn(brain, make_ctx("Хочу записать дочку, есть курс для детей?", turn_id=2))
     assert "ребён" in reply.lower() and "вы уже пробовали" not in reply
+
+
+def test_offline_rules_tell_a_client_who_wants_to_pay_and_for_what() -> None:
+    from app.brain.offline.brain import chosen_product
+
+    assert chosen_product(make_ctx("Беру курс «Фортепиано с нуля»"),
+                          "Беру курс «Фортепиано с нуля»") == "piano-from-zero"
+    history = (msg("Курс «Фортепиано для детей 6–12 лет» стоит 12 900 ₽.", "out"),)
+    ctx = make_ctx("Пришлите ссылку на оплату", history=history)
+    assert chosen_product(ctx, "Пришлите ссылку на оплату") == "kids-piano"
+    assert chosen_product(make_ctx("Как оплатить?"), "Как оплатить?") is None  # unclear: asks
+    assert chosen_product(ctx, "Сколько стоит курс?") is None
+    assert chosen_product(ctx, "Как оплатить продление доступа?") is None

@@ -64,6 +64,10 @@ class Analysis(_Model):
     follow_up: FollowUp = Field(default_factory=FollowUp)
     kb_ids: list[str] = Field(default_factory=list, description="id записей базы знаний")
     offer: Optional[OfferRequest] = None
+    pay_product_id: Optional[str] = Field(
+        None, description="id продукта из базы знаний, который клиент выбрал и хочет оплатить "
+                          "сейчас (просит ссылку на оплату, спрашивает, как оплатить, «беру»), "
+                          "иначе null")
     escalate: Escalation = Field(default_factory=Escalation)
     reply_plan: str
     transcript: Optional[str] = Field(

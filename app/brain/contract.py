@@ -54,6 +54,24 @@ class OfferDecision:
     title: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class PaymentOffer:
+    """A payment link code made for the product the client chose (`app.payments`): the amount
+    is the KB price less a discount the policy granted to this client for it (within the cap).
+    `url` is None when the provider failed: the reply then gives `product_url` honestly."""
+
+    product_id: str
+    title: str
+    amount_rub: int
+    list_price_rub: int
+    percent: Optional[int]
+    status: Literal["ready", "unavailable"]
+    url: Optional[str] = None
+    product_url: Optional[str] = None
+    link_id: Optional[int] = None
+    reused: bool = False  # a pending payment made earlier for the same product and amount
+
+
 Direction = Literal["in", "out"]
 
 
@@ -142,6 +160,7 @@ class Decisions:
     reminder_is_default: bool = False
     reminders_cancelled: bool = False
     escalated: bool = False
+    payment: Optional[PaymentOffer] = None  # a payment link for the chosen product
     # codes and percents the reply may mention (granted now or earlier and still valid)
     allowed_codes: set[str] = field(default_factory=set)
     allowed_percents: set[int] = field(default_factory=set)

@@ -22,7 +22,8 @@ def worker_pool(parts: Parts, threads: int, poll_s: float) -> WorkerPool[Claim]:
 
 def leader(parts: Parts, interval_s: float = 5.0) -> Leader:
     """The advisory-lock scheduler and its jobs: the access scan and pruning of processed VK
-    events (every ACCESS_SCAN_EVERY_S), then the due reminders (every tick)."""
+    events (every ACCESS_SCAN_EVERY_S), then the due reminders and, with a payment provider,
+    the payment recovery (every tick; it paces each payment's retries itself)."""
     from app.reminders.access import plan_access_reminders
 
     def access_scan() -> int:
@@ -38,10 +39,12 @@ def leader(parts: Parts, interval_s: float = 5.0) -> Leader:
             log.info("forgot %d processed VK event ids older than the retry window", n)
         return n
 
-    return Leader(parts.db, parts.clock,
-                  [Job("access_scan", access_scan, every_s=ACCESS_SCAN_EVERY_S),
-                   Job("prune_events", prune, every_s=ACCESS_SCAN_EVERY_S),
-                   Job("reminders", parts.turns.fire_due, counted=True)], interval_s)
+    jobs = [Job("access_scan", access_scan, every_s=ACCESS_SCAN_EVERY_S),
+            Job("prune_events", prune, every_s=ACCESS_SCAN_EVERY_S),
+            Job("reminders", parts.turns.fire_due, counted=True)]
+    if parts.payments is not None:  # hints and thank-yous an outage or a crash left unsettled
+        jobs.append(Job("payments", parts.payments.recover))
+    return Leader(parts.db, parts.clock, jobs, interval_s)
 
 
 def kb_watcher(parts: Parts) -> KbWatcher:

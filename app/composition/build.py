@@ -1,6 +1,6 @@
 """`build`: the seams constructed from Settings (database, clock, KB store, channel, brains via
-one `gemini_from`, manager alerts, claims, the turn runner) as one `Parts`; the composition is
-the only code that knows every part."""
+one `gemini_from`, manager alerts, claims, payments, the turn runner) as one `Parts`; the
+composition is the only code that knows every part."""
 from __future__ import annotations
 
 import logging
@@ -13,6 +13,7 @@ from app.brain.contract import Brain
 from app.brain.prompts import PromptSet
 from app.crm.alerts import AlertSettings, ManagerAlerts
 from app.knowledge.base import KnowledgeStore
+from app.payments import Payments
 from app.platform.clock import Clock
 from app.platform.config import Settings
 from app.platform.db import Database
@@ -49,6 +50,7 @@ class Parts:
     claims: Claims
     turns: TurnRunner
     wake: threading.Event  # set by the callback when a reply is due at once
+    payments: Optional[Payments] = None  # None: no provider (replies keep the KB's product URL)
     local_vk: Optional[VkHttpServer] = None  # local mode only: the loopback VK stand-in
     background: Optional[Background] = None  # the runners; started by `start_background`
     flask: Flask = field(init=False)  # the app these parts serve (set by create_app)
@@ -60,6 +62,8 @@ class Parts:
             self.background.halt()
         if isinstance(self.channel, BatchingChannel):
             self.channel.stop()
+        if self.payments is not None:
+            self.payments.shutdown()
         if self.local_vk is not None:
             self.local_vk.stop()
         self.db.dispose()
@@ -108,12 +112,42 @@ def build(settings: Settings, clock: Clock, lazy: bool = False, local: bool = Fa
     inflight = InFlight()
     alerts = ManagerAlerts(db, clock, channel, AlertSettings.of(settings))
     claims = Claims(db, clock, settings.claim_timeout_s, settings.max_turn_attempts)
+    payments = payments_from(settings, db, clock, kb_store, channel, local=local_vk is not None)
     turns = TurnRunner(db, clock, kb_store, primary_brain or offline, offline, channel, alerts,
-                       claims, inflight, settings)
+                       claims, inflight, settings,
+                       payments=payments.links if payments is not None else None)
     return Parts(settings=settings, db=db, clock=clock, kb_store=kb_store, channel=channel,
                  primary_brain=primary_brain or offline, offline_brain=offline,
                  inflight=inflight, alerts=alerts, claims=claims, turns=turns,
-                 wake=threading.Event(), local_vk=local_vk)
+                 wake=threading.Event(), payments=payments, local_vk=local_vk)
+
+
+def payments_from(settings: Settings, db: Database, clock: Clock, kb_store: KnowledgeStore,
+                  channel: OutboundChannel, local: bool) -> Optional[Payments]:
+    """YooKassa with a shop id and key; locally (beside the VK stand-in) the stand-in checkout
+    at /dev/pay/<id>; otherwise none: replies keep the KB's product URL."""
+    from app.crm.alerts import dialog_link
+    from app.payments import (LocalCheckout, PaymentLinks, PaymentNotifications,
+                              PaymentProvider, YooKassaClient)
+
+    checkout: Optional[LocalCheckout] = None
+    provider: PaymentProvider
+    if settings.yookassa_configured:
+        provider = YooKassaClient(settings.yookassa_shop_id or "",
+                                  settings.yookassa_secret_key or "",
+                                  api_url=settings.yookassa_api_url,
+                                  timeout_s=settings.yookassa_timeout_s)
+    elif local:
+        provider = checkout = LocalCheckout()
+        log.info("YOOKASSA_SHOP_ID is not set: local stand-in checkout at /dev/pay/<id>")
+    else:
+        return None
+    links = PaymentLinks(db, clock.now, provider, settings.return_url)
+    notifications = PaymentNotifications(
+        db, clock.now, provider, lambda: kb_store.current, channel,
+        settings.manager_ids, settings.payment_shop_opens_access,
+        lambda peer_id: dialog_link(settings.vk_group_id, peer_id))
+    return Payments(provider, links, notifications, checkout)
 
 
 def _vk_channel(settings: Settings, local: bool,

@@ -64,7 +64,7 @@ def _adapters(app: Flask, p: Parts) -> None:
     from app.crm import cli as crm_cli
     from app.devchat import seed
     from app.eval import cli as eval_cli
-    from app.hooks import payment
+    from app.hooks import payment, yookassa
     from app.reminders import cli as reminders_cli
     from app.reports import cli as reports_cli
     from app.vk.inbound import callback
@@ -75,11 +75,18 @@ def _adapters(app: Flask, p: Parts) -> None:
         s, p.db, p.kb_store, p.channel, p.primary_brain.name, _background_health(p),
         lambda: bool(s.admin_password) and is_logged_in(s.admin_password)))
     payment.init_app(app, payment.PaymentHookDeps(p.db, p.kb_store, s.payment_webhook_secret))
-    admin_web.init_app(app, admin_web.AdminDeps(s, p.db, p.clock, p.kb_store, p.channel))
+    yookassa.init_app(app, yookassa.YooKassaHookDeps(
+        p.payments.notifications if p.payments is not None else None))
+    admin_web.init_app(app, admin_web.AdminDeps(s, p.db, p.clock, p.kb_store, p.channel,
+                                                payments_enabled=p.payments is not None))
     if p.local_vk is not None:  # local mode only: never beside a real VK token
         from app.devchat import views as devchat
 
         devchat.init_app(app, devchat.DevchatDeps(s, p.db, p.clock, p.local_vk))
+        if p.payments is not None and p.payments.local is not None:
+            from app.devchat import pay as devpay
+
+            devpay.init_app(app, devpay.DevPayDeps(p.payments.local, p.payments.notifications))
     staff_cli.init_app(app, staff_cli.StaffCliDeps(p.db, p.clock, p.kb_store))
     reports_cli.init_app(app, reports_cli.ReportsCliDeps(s, p.db, p.clock, p.kb_store))
     reminders_cli.init_app(app, reminders_cli.RemindersCliDeps(p.db))

@@ -76,6 +76,7 @@ class School(_Model):
     timezone: StrictStr = "Europe/Moscow"
     working_hours: WorkingHours
     manager_contact: Text
+    after_payment: StrictStr = ""  # the thank-you's next step: how access arrives, where to start
 
     @field_validator("timezone")
     @classmethod
@@ -105,6 +106,7 @@ class Product(_Model):
     includes: list[Text] = []
     suits: list[Text] = []
     url: StrictStr | None = None
+    after_payment: StrictStr = ""  # this product's next step after payment (else the school's)
 
     @field_validator("url")
     @classmethod

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from app.platform.vocabulary import LABELS, Labelled as _Labelled, TurnFlag, TurnKind
 
-__all__ = ["FunnelStage", "OfferState", "OrderCheck", "ReminderStatus", "TurnFlag", "TurnKind",
-           "TurnStatus"]
+__all__ = ["AccessState", "FunnelStage", "OfferState", "OrderCheck", "PaymentStatus",
+           "ReminderStatus", "TurnFlag", "TurnKind", "TurnStatus"]
 
 
 class FunnelStage(_Labelled):
@@ -53,6 +53,24 @@ class OrderCheck(_Labelled):
     DISMISSED = "dismissed"
 
 
+class PaymentStatus(_Labelled):
+    """A payment link's state (the provider's payment, as last verified by fetching it)."""
+
+    CREATING = "creating"  # asked the provider; no answer yet (an outage keeps it here)
+    PENDING = "pending"  # the link was sent; not paid yet
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+class AccessState(_Labelled):
+    """Course access after a paid link: opened by staff (alerted) or by the shop itself."""
+
+    NONE = ""
+    WAITING = "waiting"
+    OPENED = "opened"
+    BY_SHOP = "by_shop"
+
+
 LABELS.update({
     "FunnelStage": {"cold": "холодный", "warm": "тёплый", "hot": "горячий", "client": "клиент",
                     "returning": "вернувшийся"},
@@ -64,4 +82,8 @@ LABELS.update({
                        "refused": "VK отказал"},
     "OfferState": {"active": "действует", "expired": "истекло", "redeemed": "использовано"},
     "OrderCheck": {"waiting": "ждёт проверки", "confirmed": "привязан", "dismissed": "отклонён"},
+    "PaymentStatus": {"creating": "создаётся", "pending": "ждёт оплаты", "succeeded": "оплачен",
+                      "canceled": "отменён"},
+    "AccessState": {"": "не нужен", "waiting": "ждёт доступа", "opened": "доступ открыт",
+                    "by_shop": "открывает магазин"},
 })

@@ -5,7 +5,7 @@ import re
 from typing import Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_GEMINI_MODEL = "gemini-3.5-flash"  # a stable Flash model in Nov 2026; set it via env
@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     handoff_pause_hours: float = Field(12.0, ge=0)
     access_reminder_days: int = Field(7, ge=0)
     payment_webhook_secret: Optional[str] = None
+    # payment links (app.payments): YooKassa API v3; without a shop id and key no link is made
+    # (locally: the stand-in checkout at /dev/pay/<id>), and the KB's product URL is sent
+    yookassa_shop_id: Optional[str] = None
+    yookassa_secret_key: Optional[str] = None
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
+    yookassa_timeout_s: float = Field(10.0, gt=0)
+    payment_return_url: Optional[str] = None  # unset: the community's chat
+    payment_shop_opens_access: bool = False  # on: no staff alert to open access after payment
     port: int = 5000
     # the eval lab (`flask eval run`): where runs are written and the panel looks for them,
     # and the judge's model (unset: GEMINI_ANALYSIS_MODEL)
@@ -119,6 +127,13 @@ class Settings(BaseSettings):
     @classmethod
     def _db_url(cls, v: Optional[str]) -> Optional[str]:
         return normalize_database_url(v) if v else None
+
+    @field_validator("yookassa_api_url", "payment_return_url")
+    @classmethod
+    def _http_url(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.match(r"^https?://[^\s/]+", v.strip()):
+            raise ValueError("must be an http(s) URL")
+        return v.strip().rstrip("/") if v is not None and v.strip() else v
 
     @field_validator("school_timezone")
     @classmethod
@@ -180,6 +195,24 @@ class Settings(BaseSettings):
     @property
     def behind_proxy(self) -> bool:
         return self.on_railway if self.trust_proxy is None else self.trust_proxy
+
+    @model_validator(mode="after")
+    def _yookassa_pair(self) -> "Settings":
+        if bool(self.yookassa_shop_id) != bool(self.yookassa_secret_key):
+            raise ValueError("YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY must be set together")
+        return self
+
+    @property
+    def yookassa_configured(self) -> bool:
+        return bool(self.yookassa_shop_id and self.yookassa_secret_key)
+
+    @property
+    def return_url(self) -> str:
+        """Where the checkout sends the client back: PAYMENT_RETURN_URL or the community chat."""
+        if self.payment_return_url:
+            return self.payment_return_url
+        return (f"https://vk.com/im?sel=-{self.vk_group_id}" if self.vk_group_id
+                else "https://vk.com/im")
 
     @property
     def vk_configured(self) -> bool:

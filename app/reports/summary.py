@@ -16,6 +16,7 @@ from app.reports.funnel import funnel
 from app.reports.kb_gaps import kb_gaps
 from app.reports.model_cost import Prices, model_usage
 from app.reports.offers import offers
+from app.reports.payments import payments
 from app.reports.period import Period, make_period
 from app.reports.reminders import reminders
 from app.reports.revenue import revenue
@@ -49,6 +50,7 @@ def build_summary(s: Session, period: Period, kb: Optional[KnowledgeBase], price
             "funnel": funnel(s, period),
             "revenue": revenue(s, period),
             "offers": offers(s, period, kb),
+            "payments": payments(s, period),
             "reminders": reminders(s, period),
             "escalations": escalations(s, period),
             "model": model_usage(s, period, prices),

@@ -20,6 +20,15 @@ def _money(r: dict[str, Any]) -> list[str]:
     out = _rows("Revenue", [
         ("total", f"{_rub(rev['total_rub'])} ({rev['orders']} orders)"),
         (after, f"{_rub(rev['after_dialog_rub'])} ({rev['orders_after_dialog']} orders)")])
+    pay = r.get("payments")
+    if pay is not None:
+        out += _rows("Payment links", [
+            ("sent → paid", f"{pay['links_sent']} → {pay['paid']} ({pay['conversion']:.0%})"),
+            ("paid", _rub(pay["paid_rub"])),
+            ("from a dialog", _rub(pay["paid_after_dialog_rub"])),
+            ("waiting for access", pay["awaiting_access"]),
+            *[(f"  {k}", f"{v['links_sent']} → {v['paid']}, {_rub(v['paid_rub'])}")
+              for k, v in pay["by_offer"].items()]])
     return out + _rows("Offers", [
         ("granted / refused / redeemed", f"{o['granted']} / {o['refused']} / {o['redeemed']}"),
         ("revenue forgone", _rub(o["forgone_rub"])),

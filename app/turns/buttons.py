@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from app.brain.contract import Decisions, TurnContext
+from app.payments import button_label
 from app.platform.config import SUBSCRIPTION_INTENTS, Settings
 from app.turns.context import DialogState
 from app.vk import keyboards
@@ -37,6 +38,9 @@ def choose(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions,
     if analysis is None or decisions.escalated or analysis.follow_up.cancel_all:
         return []
     actions = {a for a in caps.get("button_actions") or [] if isinstance(a, str)}
+    pay = decisions.payment
+    if pay is not None and pay.url and _can(actions, "open_link"):
+        return [keyboards.open_link(button_label(pay), pay.url)]  # the one next step
     buttons: list[ButtonSpec] = []
     intent = settings.vk_intent_reminder
     if decisions.reminder_due_at and intent in SUBSCRIPTION_INTENTS \

@@ -16,9 +16,10 @@ from sqlalchemy import update
 
 from app.turns.context import DialogState
 from app.brain.analysis import Analysis
-from app.brain.contract import Decisions, HistoryMessage, TurnContext
+from app.brain.contract import Decisions, HistoryMessage, PaymentOffer, TurnContext
 from app.crm import cards, sales
-from app.models import Client, Dialog, Message
+from app.models import Client, Dialog, Message, TurnKind
+from app.payments import PaymentLinks
 from app.reminders import service as reminders
 
 if TYPE_CHECKING:
@@ -56,7 +57,24 @@ def apply_effects(tr: TurnRunner, ctx: TurnContext, state: DialogState,
             step("escalation", lambda: _escalate(s, state, decisions))
     if decisions.escalated:
         tr.alerts.notify(state, analysis.escalate.reason, ctx.turn_id)
+    decisions.payment = _payment_link(tr.payments, ctx, state, analysis, decisions.effect_errors)
     return decisions
+
+
+def _payment_link(links: Optional[PaymentLinks], ctx: TurnContext, state: DialogState,
+                  analysis: Analysis, errors: list[str]) -> Optional[PaymentOffer]:
+    """The client chose a product and wants to pay: a link at the price code decides (outside
+    the effects' transaction: the provider is an outside call; an outage gives the product
+    page, never a failed turn). `links` is None when no payment provider is configured."""
+    product_id = analysis.pay_product_id
+    if links is None or not product_id or ctx.kind != TurnKind.REPLY:
+        return None
+    try:
+        return links.link_for(state.client_id, product_id, ctx.kb, ctx.turn_id)
+    except Exception:  # noqa: BLE001 - a payment bug never fails the turn
+        log.exception("turn %s: payment link for %s failed", ctx.turn_id, product_id)
+        errors.append("payment_link")
+        return None
 
 
 def store_transcript(tr: TurnRunner, ctx: TurnContext, transcript: object) -> None:

@@ -20,6 +20,7 @@ from app.turns.effects import apply_effects
 from app.turns.context import DialogState, load_turn_context, silent_reason
 from app.brain.contract import BrainResult, TurnContext
 from app.models import Client, Dialog, Message, Turn, TurnFlag, TurnKind, TurnStatus
+from app.payments import with_payment
 from app.vk.api import derive_part_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
@@ -109,6 +110,8 @@ def _run(tr: TurnRunner, claim: claims.Claim, t0: float, timings: dict[str, floa
     result.flags += media_flags + ([TurnFlag.VOICE_UNHEARD] if voice_unheard(ctx) else [])
     keyboard = None if result.fallback else keyboard_for(ctx, result.analysis, result.decisions,
                                                          state, tr.cfg)
+    if not result.fallback:
+        result.reply_text = with_payment(result.reply_text, result.decisions.payment, keyboard)
     parts = store_result(tr, claim, result, state, keyboard)  # and the outbound rows
     if result.fallback:
         _call_a_human(tr, state, claim.turn_id, result.flags)

@@ -2,12 +2,15 @@
 runtime is fed (run a claimed turn; fire the due reminders)."""
 from __future__ import annotations
 
+from typing import Optional
+
 from sqlalchemy.orm import Session
 
 from app.brain.contract import Brain
 from app.crm.alerts import ManagerAlerts
 from app.knowledge.base import KnowledgeStore
 from app.models import AppState
+from app.payments import PaymentLinks
 from app.platform.clock import Clock
 from app.platform.config import Settings
 from app.platform.db import Database
@@ -22,10 +25,12 @@ class TurnRunner:
 
     def __init__(self, db: Database, clock: Clock, kb: KnowledgeStore, primary: Brain,
                  offline: Brain, channel: OutboundChannel, alerts: ManagerAlerts,
-                 claims: Claims, inflight: InFlight, cfg: Settings) -> None:
+                 claims: Claims, inflight: InFlight, cfg: Settings,
+                 payments: Optional[PaymentLinks] = None) -> None:
         self.db, self.clock, self.kb = db, clock, kb
         self.primary, self.offline, self.channel = primary, offline, channel
         self.alerts, self.claims, self.inflight, self.cfg = alerts, claims, inflight, cfg
+        self.payments = payments  # None: no payment provider (replies keep the KB's product URL)
 
     @staticmethod
     def bot_paused(s: Session) -> bool:

@@ -18,6 +18,7 @@ class AdminDeps:
     clock: Clock
     kb_store: KnowledgeStore
     channel: OutboundChannel  # staff messages to clients
+    payments_enabled: bool = False  # a payment provider is configured (the «Оплаты» page says so)
 
 
 def panel() -> AdminDeps:

@@ -49,4 +49,6 @@ def _charts(r: dict[str, Any], stage_labels: dict[str, str]) -> dict[str, Markup
                            + [("ответили ≤ 48 ч", rem["clients_answered_48h"])],
                            "chart-reminders"),
         "cost": columns(cost_points, "chart-cost", unit=" $"),
+        "payments": hbars([("ссылок отправлено", r["payments"]["links_sent"]),
+                           ("оплачено", r["payments"]["paid"])], "chart-payments"),
     }

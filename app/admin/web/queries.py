@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
+from app.payments import panel as payment_panel
 from app.crm.card_view import client_report
 from app.knowledge.base import KnowledgeBaseError, load_kb
 from app.models import (Client, ClientChange, Dialog, Message, OfferDecisionLog, Reminder,
@@ -92,8 +93,9 @@ def dialog_timeline(s: Session, dialog_id: int) -> Optional[dict[str, Any]]:
         if t.id not in with_messages and (since is None or t.started_at >= since):
             items.append(((t.finished_at or t.started_at, 1, t.id), {"msg": None, "turn": t}))
     items.sort(key=lambda kv: kv[0])
+    states = {r["id"]: r["status_label"] for r in payment_panel.links_of(s, client.id)}
     return {"dialog": dialog, "client": client, "entries": [v for _, v in items],
-            "truncated": len(msgs) >= TIMELINE_LIMIT}
+            "truncated": len(msgs) >= TIMELINE_LIMIT, "payment_states": states}
 
 
 def client_card(s: Session, vk_id: int, kb: Optional[KnowledgeBase], now: datetime) -> Optional[dict[str, Any]]:
@@ -107,6 +109,7 @@ def client_card(s: Session, vk_id: int, kb: Optional[KnowledgeBase], now: dateti
     report["decisions"] = s.execute(
         select(OfferDecisionLog).where(OfferDecisionLog.client_id == client.id)
         .order_by(OfferDecisionLog.id.desc()).limit(50)).scalars().all()
+    report["payment_links"] = payment_panel.links_of(s, client.id)
     for r in report["reminders"]:
         r["local_input"] = (datetime.fromisoformat(r["due_at"]).strftime("%Y-%m-%dT%H:%M")
                             if r["due_at"] else "")

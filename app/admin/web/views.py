@@ -254,3 +254,4 @@ def dashboard() -> ResponseReturnValue:
 
 from app.admin.web import eval_runs as _eval_runs  # noqa: E402,F401 - registers /admin/eval
 from app.admin.web import orders as _orders  # noqa: E402,F401 - registers /admin/purchases/unmatched
+from app.admin.web import payments as _payments  # noqa: E402,F401 - registers /admin/payments

@@ -13,7 +13,7 @@ from app.brain.prompts.render import clip, kb_entry, local, ru_moment
 from app.brain.offline.rules import (
     EMAIL_RE, PHONE_RE, NAME_RE, AGE_RE, LEVELS, GOALS, INSTRUMENT_RE, OBJECTIONS, ANGER_RE,
     HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, DISCOUNT_RE, ACCESS_RE,
-    EXTEND_RE, THANKS_RE, GREETING_RE,
+    EXTEND_RE, THANKS_RE, GREETING_RE, PAY_RE,
 )
 from app.brain.offline.answers import (  # noqa: F401 (KB_NO_MATCH is imported from here)
     KB_NO_MATCH, already_sent, answered_ids, not_repeated, clarifying_question, confident,
@@ -90,6 +90,32 @@ def _offer(ctx: TurnContext, stage: str, text: str) -> Optional[OfferRequest]:
 
 
 PRODUCT_SHARE = 0.85  # a product hit counts when it scores this share of the top hit
+PAY_HISTORY = 8  # how many earlier messages may name the product the client wants to pay for
+
+
+def _named_product(ctx: TurnContext, text: str) -> Optional[str]:
+    low = text.lower().replace("ё", "е")
+    for p in ctx.kb.products if ctx.kb is not None else []:
+        if p.title.lower().replace("ё", "е") in low:
+            return p.id
+    return None
+
+
+def chosen_product(ctx: TurnContext, text: str) -> Optional[str]:
+    """The product a client who asks to pay has chosen: named now (by title, or as the search's
+    sure product hit), else the latest one named in the dialog, else the one a granted
+    discount is for. None when unclear (no link is made; the reply asks)."""
+    if ctx.kb is None or not PAY_RE.search(text) or EXTEND_RE.search(text):
+        return None
+    named = _named_product(ctx, text)
+    top = confident(_hits(ctx, text))
+    if named or (top is not None and top.kind == "product"):
+        return named or top.id
+    for m in reversed((ctx.history + ctx.new_messages)[-PAY_HISTORY:]):
+        named = _named_product(ctx, m.text)
+        if named:
+            return named
+    return next((o.product_id for o in ctx.card.offers if o.product_id), None)
 
 
 def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> Analysis:
@@ -116,6 +142,7 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
         short_term_strategy="ответить по делу и задать один вопрос о цели или уровне",
         long_term_strategy="выстроить доверие и помочь выбрать подходящий курс",
         kb_ids=[h.id for h in hits], offer=_offer(ctx, stage, text), escalate=escalate,
+        pay_product_id=chosen_product(ctx, text) if ctx.kind == "reply" else None,
         reply_plan="ответ из базы знаний или подбор курса по уровню; один вопрос")
 
 
@@ -251,6 +278,8 @@ def compose_reply(ctx: TurnContext, analysis: Optional[Analysis], decisions: Dec
         moment = ru_moment(decisions.reminder_due_at, tz)
         parts += answer + [f"Давайте я напишу вам {moment} — вам удобно?"
                            if decisions.reminder_is_default else f"Хорошо, напишу вам {moment}."]
+    elif decisions.payment is not None:  # code appends the amount and the link
+        parts.append(pick(("Отлично, оформляем!", "Прекрасный выбор!"), ctx.turn_id))
     else:
         parts += _body(ctx, analysis)
     parts.insert(len(parts) - 1 if len(parts) > 1 else len(parts), offer_text(decisions, tz) or "")

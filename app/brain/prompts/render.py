@@ -189,6 +189,13 @@ def render_decisions(d: Decisions, tz: str) -> str:
                     "предложи это время и спроси, удобно ли.")
     elif d.reminder_due_at:
         rows.append(f"Напоминание поставлено: напишем клиенту {ru_moment(d.reminder_due_at, tz)}.")
+    pay = d.payment
+    if pay is not None and pay.status == "ready":
+        rows.append(f"Ссылка на оплату «{pay.title}» на {pay.amount_rub} ₽ готова: программа сама "
+                    "добавит её и сумму к твоему ответу — не пиши ссылку и сумму сам.")
+    elif pay is not None:
+        rows.append("Ссылку на оплату сейчас создать не удалось (платёжный сервис не отвечает): "
+                    "программа добавит страницу курса — не обещай ссылку.")
     if d.escalated:
         rows.append("Вопрос передан менеджеру школы: скажи, что менеджер ответит здесь же.")
     if d.guardrail_flags:
