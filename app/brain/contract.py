@@ -53,7 +53,7 @@ class OfferDecision:
 
 
 Direction = Literal["in", "out"]
-TurnKind = Literal["reply", "reminder", "access_extension"]
+TurnKind = Literal["reply", "reminder", "access_extension", "followup"]
 
 
 @dataclass

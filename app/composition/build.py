@@ -113,8 +113,22 @@ def start_background(svc: Services) -> None:
         from app.runtime.leader import ReminderScheduler
         from app.turns.proactive import fire_due
 
-        svc.scheduler = ReminderScheduler(svc, fire_due)
+        svc.scheduler = ReminderScheduler(svc, fire_due, jobs=leader_jobs(svc))
         svc.scheduler.start()
+
+
+def leader_jobs(svc: Services) -> list[tuple[str, float, Any]]:
+    """The leader's periodic jobs besides firing reminders, with explicit collaborators:
+    follow-ups after a silence (every minute) and intent subscriptions read back from VK."""
+    from app.reminders.reengage import run_planner
+    from app.turns.subscriptions import sync_all
+
+    return [
+        ("followups", 60.0, lambda: run_planner(svc.db, svc.clock.now(), svc.settings,
+                                                svc.kb_store.current)),
+        ("subscriptions", 600.0, lambda: sync_all(svc.channel, svc.db, svc.settings,
+                                                  svc.clock.now())),
+    ]
 
 
 def stop_background(svc: Services, drain_s: float) -> int:

@@ -1,5 +1,5 @@
 """All models, imported here so that metadata (and Alembic) sees every table."""
-from app.models.client import FUNNEL_STAGES, Client, ClientChange
+from app.models.client import FUNNEL_STAGES, Client, ClientChange, VkSubscription
 from app.models.dialog import Dialog, Message, Turn
 from app.models.event import AppState, ProcessedEvent
 from app.models.alert import ManagerAlert
@@ -7,12 +7,13 @@ from app.models.offer import IssuedOffer, OfferDecisionLog
 from app.models.purchase import Purchase, UnmatchedOrder
 from app.models.reminder import Reminder
 from app.models.states import (FunnelStage, OfferState, OrderCheck, ReminderStatus, TurnKind,
-                               TurnStatus)
+                               TurnStatus, VkPermission)
 from app.models.security import AdminSession, LoginFailure
 
 __all__ = [
     "FUNNEL_STAGES", "AppState", "Client", "ClientChange", "Dialog", "IssuedOffer",
     "ManagerAlert", "Message", "OfferDecisionLog", "ProcessedEvent", "Purchase", "Reminder",
     "Turn", "FunnelStage", "OfferState", "ReminderStatus", "TurnKind", "TurnStatus",
-    "UnmatchedOrder", "AdminSession", "LoginFailure", "OrderCheck",
+    "UnmatchedOrder", "AdminSession", "LoginFailure", "OrderCheck", "VkPermission",
+    "VkSubscription",
 ]

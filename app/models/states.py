@@ -30,6 +30,15 @@ class TurnKind(_Labelled):
     REPLY = "reply"
     REMINDER = "reminder"
     ACCESS_EXTENSION = "access_extension"
+    FOLLOWUP = "followup"  # written first after a silence (reengage)
+
+
+class VkPermission(_Labelled):
+    """What VK said about messages from the community (message_allow / message_deny)."""
+
+    UNKNOWN = "unknown"
+    ALLOWED = "allowed"
+    DENIED = "denied"
 
 
 class TurnStatus(_Labelled):
@@ -68,7 +77,10 @@ class OrderCheck(_Labelled):
 _LABELS: dict[str, dict[str, str]] = {
     "FunnelStage": {"cold": "холодный", "warm": "тёплый", "hot": "горячий", "client": "клиент",
                     "returning": "вернувшийся"},
-    "TurnKind": {"reply": "ответ", "reminder": "напоминание", "access_extension": "продление"},
+    "TurnKind": {"reply": "ответ", "reminder": "напоминание", "access_extension": "продление",
+                 "followup": "после паузы"},
+    "VkPermission": {"unknown": "не сообщал", "allowed": "разрешил сообщения",
+                     "denied": "запретил сообщения"},
     "TurnStatus": {"running": "выполняется", "done": "отправлен", "silent": "не отправлен",
                    "undeliverable": "VK не доставил", "skipped": "пропущен",
                    "failed": "ошибка, позван человек"},

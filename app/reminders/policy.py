@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Dialog, Turn, TurnStatus
 
-PROACTIVE_KINDS = ("reminder", "access_extension")
+PROACTIVE_KINDS = ("reminder", "access_extension", "followup")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional, TYPE_CHECKING
+from typing import Any, Callable, Optional, Sequence, TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
@@ -67,8 +67,10 @@ class LeaderLock:
 
 
 class ReminderScheduler:
-    def __init__(self, svc: Services, fire_due: Callable[[Any], int], interval_s: float = 5.0) -> None:
-        """`fire_due(svc)` handles the due reminders (the turns package's proactive turns)."""
+    def __init__(self, svc: Services, fire_due: Callable[[Any], int], interval_s: float = 5.0,
+                 jobs: Sequence[tuple[str, float, Callable[[], Any]]] = ()) -> None:
+        """`fire_due(svc)` handles the due reminders (the turns package's proactive turns);
+        `jobs` (name, every_s, run) run on the leader before it, each at most every `every_s`."""
         self.svc = svc
         self.fire_due = fire_due
         self.interval_s = interval_s
@@ -77,6 +79,8 @@ class ReminderScheduler:
         self._tick_lock = threading.Lock()
         self.last_tick: Optional[datetime] = None
         self.last_access_scan: Optional[datetime] = None
+        self.jobs = list(jobs)
+        self._job_runs: dict[str, datetime] = {}
         self.fired = 0
         self.last_error: Optional[str] = None
 
@@ -107,6 +111,7 @@ class ReminderScheduler:
                     plan_access_reminders(self.svc)
                     self._prune(now)
                     self.last_access_scan = now
+                self._run_jobs(now)
                 n = self.fire_due(self.svc)
                 self.fired += n
                 return n
@@ -114,6 +119,17 @@ class ReminderScheduler:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.exception("reminder tick failed")
                 return 0
+
+    def _run_jobs(self, now: datetime) -> None:
+        for name, every_s, run in self.jobs:
+            last = self._job_runs.get(name)
+            if last is not None and (now - last).total_seconds() < every_s:
+                continue
+            self._job_runs[name] = now
+            try:
+                run()
+            except Exception:  # noqa: BLE001 - one job's failure never stops the reminders
+                log.exception("leader job %s failed", name)
 
     def _prune(self, now: Any) -> None:
         from app.vk.inbound.inbox import prune_events

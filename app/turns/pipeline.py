@@ -23,7 +23,8 @@ from app.models import Client, Dialog, Message, Turn, TurnKind, TurnStatus
 from app.vk.api import derive_part_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
-from app.turns import refusals
+from app.turns import refusals, subscriptions
+from app.reminders import consent
 from app.turns.buttons import keyboard_for
 from app.turns.media import load_media
 from app.turns.sending import send_part, send_paths
@@ -136,6 +137,15 @@ def _deliver_if_allowed(svc: Services, turn_id: int, state: DialogState, parts: 
         turn = s.get(Turn, turn_id)
         if reason is None and turn.kind != TurnKind.REPLY and _client_wrote(s, turn):
             reason = "client_wrote"  # a proactive text must not cross the client's new message
+        if reason is None and turn.kind != TurnKind.REPLY \
+                and not s.get(Client, state.client_id).may_write_first:
+            reason = "no_consent"  # message_deny, or VK refused an earlier proactive send
+        if reason is None and turn.kind != TurnKind.REPLY:
+            state.subscribed = subscriptions.is_subscribed(s, svc.settings, state.client_id,
+                                                           turn.kind)
+            if not send_paths(svc.settings, turn.kind, state.last_inbound_at, svc.clock.now(),
+                              state.subscribed):
+                reason = "outside_reply_window"  # VK would refuse: nothing is attempted
         if reason is not None:  # the stored reply stays for staff, marked as never sent
             s.execute(update(Message).where(Message.turn_id == turn_id,
                                             Message.vk_message_id.is_(None))
@@ -200,7 +210,8 @@ def deliver(svc: Services, turn_id: int, state: DialogState, parts: list[str]) -
     record each part's VK id as soon as it is sent."""
     base = turn_random_id(turn_id)
     ids: list[int] = []
-    paths = send_paths(svc.settings, state.kind, state.last_inbound_at, svc.clock.now())
+    paths = send_paths(svc.settings, state.kind, state.last_inbound_at, svc.clock.now(),
+                       state.subscribed)
     for i, part in enumerate(parts):
         with svc.db.session() as s:
             row = s.execute(select(Message).where(Message.turn_id == turn_id,
@@ -228,6 +239,8 @@ def _undeliverable(svc: Services, claim: claims.Claim, exc: Exception) -> str:
         dialog = s.get(Dialog, claim.dialog_id)
         client = s.get(Client, dialog.client_id)
         client.can_write = False
+        if claim.kind != TurnKind.REPLY:  # written first and refused: not again until it writes
+            consent.mark_unreachable(client, getattr(exc, "code", None), svc.clock.now())
         turn = s.get(Turn, claim.turn_id)
         turn.error = f"VK: {exc}"
     return TurnStatus.UNDELIVERABLE
