@@ -64,6 +64,18 @@ class Client(Timestamps, Base):
 
     dialog: Mapped[Optional["Dialog"]] = relationship(back_populates="client", uselist=False)
 
+    def set_vk_permission(self, allowed: bool, now: datetime) -> None:
+        """message_allow / message_deny. Allowing again also ends an earlier "unreachable"."""
+        self.vk_permission = VkPermission.ALLOWED if allowed else VkPermission.DENIED
+        self.vk_permission_at, self.can_write = now, allowed
+        if allowed:
+            self.unreachable_at, self.unreachable_code = None, None
+
+    def mark_unreachable(self, code: Optional[int], now: datetime) -> None:
+        """VK refused a proactive send (901/902): nothing proactive until the client writes or
+        allows messages again."""
+        self.unreachable_at, self.unreachable_code = now, code
+
     @property
     def may_write_first(self) -> bool:
         """VK lets the community write to this client first (consent, not the window)."""

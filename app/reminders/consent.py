@@ -19,21 +19,6 @@ def _sid(subscribe_id: Optional[int]) -> int:
     return NO_SUBSCRIBE_ID if subscribe_id is None else int(subscribe_id)
 
 
-def set_permission(client: Client, allowed: bool, now: datetime) -> None:
-    """message_allow / message_deny. Allowing again also ends an earlier "unreachable"."""
-    client.vk_permission = VkPermission.ALLOWED if allowed else VkPermission.DENIED
-    client.vk_permission_at = now
-    client.can_write = allowed
-    if allowed:
-        client.unreachable_at, client.unreachable_code = None, None
-
-
-def mark_unreachable(client: Client, code: Optional[int], now: datetime) -> None:
-    """VK refused a proactive send to this client (901/902): no proactive message until the
-    client writes or allows messages again."""
-    client.unreachable_at, client.unreachable_code = now, code
-
-
 def is_subscribed(s: Session, client_id: int, intent: str, subscribe_id: Optional[int]) -> bool:
     return s.execute(select(VkSubscription.subscribed).where(
         VkSubscription.client_id == client_id, VkSubscription.intent == intent,

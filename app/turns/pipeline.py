@@ -24,7 +24,6 @@ from app.vk.api import derive_part_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
 from app.turns import refusals, subscriptions
-from app.reminders import consent
 from app.turns.buttons import keyboard_for
 from app.turns.media import load_media
 from app.turns.sending import send_part, send_paths
@@ -240,7 +239,7 @@ def _undeliverable(svc: Services, claim: claims.Claim, exc: Exception) -> str:
         client = s.get(Client, dialog.client_id)
         client.can_write = False
         if claim.kind != TurnKind.REPLY:  # written first and refused: not again until it writes
-            consent.mark_unreachable(client, getattr(exc, "code", None), svc.clock.now())
+            client.mark_unreachable(getattr(exc, "code", None), svc.clock.now())
         turn = s.get(Turn, claim.turn_id)
         turn.error = f"VK: {exc}"
     return TurnStatus.UNDELIVERABLE

@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.platform.config import Settings
-from app.reminders.consent import set_permission
 from app.models import Client, Dialog, Message, ProcessedEvent
 from app.vk.inbound.attachments import Voice, to_stored
 from app.vk.inbound.events import MessageNew, MessagePermission, MessageReply, VkMessage
@@ -185,4 +184,4 @@ def store_permission(s: Session, ev: MessagePermission, cfg: InboxSettings,
     """message_allow / message_deny: stored on the client (a denied client gets nothing
     proactive until it allows messages again)."""
     client = ensure_client(s, ev.user_id, cfg.default_timezone)
-    set_permission(client, ev.allowed, now or datetime.now(timezone.utc))
+    client.set_vk_permission(ev.allowed, now or datetime.now(timezone.utc))
