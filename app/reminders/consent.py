@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.models import Client, Dialog, VkPermission, VkSubscription
+from app.models import Client, Dialog, Message, Reminder, VkPermission, VkSubscription
 
 NO_SUBSCRIBE_ID = -1
 
@@ -54,6 +54,24 @@ def store_intent_users(s: Session, intent: str, subscribe_id: Optional[int],
                                            VkSubscription.subscribe_id == sid)
               .values(checked_at=now))
     return changed
+
+
+def followups_sent(s: Session, client_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The client's follow-ups after a silence, newest first, and whether the client wrote
+    back after each."""
+    rows = s.execute(select(Reminder).where(Reminder.client_id == client_id,
+                                            Reminder.kind == "reengage")
+                     .order_by(Reminder.id.desc()).limit(limit)).scalars().all()
+    dialog_id = s.execute(select(Dialog.id).where(Dialog.client_id == client_id)).scalar()
+    out = []
+    for r in rows:
+        replied = r.sent_at is not None and dialog_id is not None and s.execute(
+            select(Message.id).where(Message.dialog_id == dialog_id, Message.direction == "in",
+                                     Message.created_at > r.sent_at).limit(1)).first() is not None
+        out.append({"id": r.id, "status": r.status, "due_at": r.due_at, "sent_at": r.sent_at,
+                    "context": r.context, "reason": r.status_reason, "replied": replied,
+                    "turn_id": r.fired_turn_id})
+    return out
 
 
 def window_until(dialog: Optional[Dialog], window_hours: float) -> Optional[datetime]:

@@ -180,7 +180,8 @@ def _render_client(vk_id: int, form: Optional[dict] = None, errors: Optional[dic
                    status: int = 200) -> Any:
     svc = services()
     with svc.db.session() as s:
-        card = queries.client_card(s, vk_id, svc.kb_store.current, svc.clock.now())
+        card = queries.client_card(s, vk_id, svc.kb_store.current, svc.clock.now(),
+                                   svc.settings.vk_reply_window_hours)
         if card is None:
             abort(404)
         return render_template("admin/client.html", c=card, form=form, errors=errors or {},
