@@ -107,6 +107,7 @@ def test_a_new_silence_after_the_client_writes_earns_a_new_followup(app, vk, clo
     advance(vk, clock, 802, timedelta(hours=20, minutes=1))
     tick(app)
     assert len(vk.emulator.sent(802)) == 2
+    clock.advance(3600)  # the client answers an hour later
     vk_window(vk, clock, 802)
     post(app.test_client(), new(802, "Спасибо! А сколько длится курс с нуля?"))
     clock.advance(9)
@@ -313,6 +314,7 @@ def test_report_counts_followups(app, vk, clock) -> None:  # noqa: ANN001
     warm_lead(app, vk, clock, 880)
     advance(vk, clock, 880, timedelta(hours=20, minutes=5))
     tick(app)
+    clock.advance(3600)
     vk_window(vk, clock, 880)
     post(app.test_client(), new(880, "Да, расскажите про пробные уроки"))
     clock.advance(9)

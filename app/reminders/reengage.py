@@ -96,7 +96,7 @@ def candidates_query(now: datetime, policy: ReengagePolicy) -> Any:
                                  Purchase.paid_at >= Dialog.last_inbound_at),
                  ~exists().where(Reminder.client_id == Client.id, or_(
                      Reminder.status.in_((ReminderStatus.PENDING, ReminderStatus.SENDING)),
-                     Reminder.sent_at >= Dialog.last_inbound_at)),
+                     Reminder.sent_at > Dialog.last_inbound_at)),
                  _proactive_count(now) < policy.weekly_cap,
              ).subquery())
     answered = exists().where(Message.dialog_id == inner.c.dialog_id, Message.direction == "out",

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.knowledge.base import KnowledgeBaseError, load_kb
 from app.reports.escalations import escalations
+from app.reports.followups import followups
 from app.reports.funnel import funnel
 from app.reports.kb_gaps import kb_gaps
 from app.reports.model_cost import Prices, model_usage
@@ -32,6 +33,7 @@ def build_summary(s: Session, period: Period, kb: Any, prices: Prices) -> dict[s
             "revenue": revenue(s, period),
             "offers": offers(s, period, kb),
             "reminders": reminders(s, period),
+            "followups": followups(s, period),
             "escalations": escalations(s, period),
             "model": model_usage(s, period, prices),
             "kb_gaps": kb_gaps(s, period)}
