@@ -113,7 +113,10 @@ def test_a_new_silence_after_the_client_writes_earns_a_new_followup(app, vk, clo
     clock.advance(9)
     drain(app)
     assert len(vk.emulator.sent(802)) == 3
-    advance(vk, clock, 802, timedelta(hours=20, minutes=1))
+    advance(vk, clock, 802, timedelta(hours=20, minutes=1))  # 07:32 Moscow: quiet hours
+    tick(app)
+    assert len(vk.emulator.sent(802)) == 3
+    advance(vk, clock, 802, timedelta(hours=1, minutes=30))
     tick(app)
     assert len(vk.emulator.sent(802)) == 4
     assert [r.status for r in followups(app, 802)] == ["sent", "sent"]
