@@ -95,7 +95,8 @@ def test_silent_warm_lead_gets_exactly_one_followup_inside_the_window(app, vk, c
     # the panel: the proactive turn with its analysis and why, and the client's reachability
     c = logged_in(app)
     with services(app).db.session() as s:
-        dialog_id = s.execute(select(Dialog.id).join(Client).where(Client.vk_id == 801)).scalar_one()
+        dialog_id = s.execute(select(Dialog.id).join(Client)
+                              .where(Client.vk_id == 801)).scalar_one()
     page = c.get(f"/admin/dialogs/{dialog_id}").get_data(as_text=True)
     assert f"Анализ хода #{turn.id}" in page and "после паузы" in page and "молчит" in page
     card = c.get("/admin/clients/801").get_data(as_text=True)

@@ -136,11 +136,11 @@ def fire_one(svc: Services) -> bool:
                               now + timedelta(minutes=5))
         if dialog is None:
             _settle(s, r, verdict, now)
-            refused = verdict.action == "refuse"
+            handed = verdict.action == "refuse"
         else:
             claim = _proactive_turn(s, r, dialog, now, svc.settings.claim_timeout_s)
     if dialog is None:
-        if refused:
+        if handed:
             refusals.alert(svc, r.id)  # handed to staff, as when VK refuses
         return True
     status = process_claim(svc, claim)

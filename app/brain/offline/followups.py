@@ -28,7 +28,7 @@ def _product(ctx: TurnContext, text: str) -> Optional[Any]:
 def _trial(ctx: TurnContext) -> Optional[str]:
     for entry in getattr(ctx.kb, "faq_entries", None) or []:
         if TRIAL_RE.search(entry.question) and TRIAL_RE.search(entry.answer):
-            return entry.answer
+            return str(entry.answer)
     return None
 
 
