@@ -327,3 +327,79 @@ def test_report_counts_followups(app, vk, clock) -> None:  # noqa: ANN001
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert data["followups"] == {"sent": 1, "replied_within_24h": 1, "became_clients": 0}
+
+
+def test_the_model_writes_it_with_its_own_prompt_from_the_strategy(make_app, vk, clock) -> None:  # noqa: ANN001
+    from tests.fakes.gemini_server import FakeGeminiServer
+    from tests.test_scenarios import ScriptedModel
+
+    with FakeGeminiServer() as gemini:
+        scripted = ScriptedModel()
+        gemini.set_responder(scripted)
+        app = make_app(gemini_api_key="test-key", gemini_base_url=gemini.base_url,
+                       gemini_timeout_s=3)
+        warm_lead(app, vk, clock, 890)
+        gemini.requests.clear()
+        scripted.replies.append("Добрый день! Первые три урока курса «Фортепиано с нуля» "
+                                "открыты бесплатно. Хотите ссылку?")
+        advance(vk, clock, 890, timedelta(hours=20, minutes=5))
+        tick(app)
+        assert vk.emulator.sent(890)[-1].text.startswith("Добрый день! Первые три урока")
+        reply = gemini.requests[-1]
+        assert "замолчал" in reply.system_text and "вы ещё думаете" in reply.system_text
+        assert "помочь выбрать курс" in reply.contents_text  # the analysis' long-term strategy
+        assert "молчит" in reply.contents_text
+
+
+def test_send_paths_by_kind_window_and_subscription() -> None:
+    from app.platform.config import Settings
+    from app.turns.sending import send_paths
+
+    s, now = Settings(), datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+    inside, outside = now - timedelta(hours=23), now - timedelta(hours=25)
+    assert send_paths(s, "followup", inside, now) == [(None, None)]
+    assert send_paths(s, "followup", outside, now) == []  # never another intent
+    assert send_paths(s, "reminder", inside, now) == [(None, None)]
+    assert send_paths(s, "reminder", inside, now, True) == [(None, None),
+                                                             ("confirmed_notification", 1)]
+    assert send_paths(s, "reminder", outside, now) == []
+    assert send_paths(s, "reminder", outside, now, True) == [("confirmed_notification", 1)]
+    assert send_paths(s, "access_extension", outside, now) == [("purchase_update", None)]
+    assert send_paths(s, "reply", outside, now) == [(None, None)]
+
+
+def test_settings_of_followups() -> None:
+    from pydantic import ValidationError
+
+    from app.platform.config import Settings
+
+    assert Settings(reengage_after_hours="off").reengage_after_hours is None
+    assert Settings(reengage_after_hours="1.5").reengage_after_hours == 1.5
+    assert Settings(reengage_stages=" Warm, hot ,").reengage_stage_list == ("warm", "hot")
+    for bad in ({"reengage_after_hours": "0"}, {"reengage_after_hours": "soon"},
+                {"reengage_stages": "warm,lukewarm"}):
+        with pytest.raises(ValidationError):
+            Settings(**bad)
+
+
+def test_offline_followup_is_kb_grounded_and_never_nags(app, vk, clock) -> None:  # noqa: ANN001
+    warm_lead(app, vk, clock, 895, "Сколько стоит курс «Фортепиано с нуля»?")
+    advance(vk, clock, 895, timedelta(hours=20, minutes=5))
+    tick(app)
+    text = vk.emulator.sent(895)[-1].text
+    assert "бесплатно" in text and "Фортепиано с нуля" in text  # from the KB
+    assert "думаете" not in text.lower() and "скидк" not in text.lower()
+    assert text.rstrip().endswith("?")
+
+
+def test_a_staff_reply_or_a_held_back_answer_is_not_an_answered_silence(app, vk, clock) -> None:  # noqa: ANN001
+    from app.models import Message
+
+    warm_lead(app, vk, clock, 896)
+    with services(app).db.session() as s:
+        d = s.execute(select(Dialog).join(Client).where(Client.vk_id == 896)).scalar_one()
+        s.add(Message(dialog_id=d.id, direction="out", source="staff", text="Напишу вам сама",
+                      created_at=clock.now()))
+    advance(vk, clock, 896, timedelta(hours=20, minutes=5))
+    tick(app)
+    assert followups(app, 896) == []
