@@ -403,3 +403,17 @@ def test_a_staff_reply_or_a_held_back_answer_is_not_an_answered_silence(app, vk,
     advance(vk, clock, 896, timedelta(hours=20, minutes=5))
     tick(app)
     assert followups(app, 896) == []
+
+
+def test_a_nagging_followup_is_caught_by_the_guardrails() -> None:
+    from app.brain.contract import Decisions
+    from app.brain.guardrails.check import check_reply
+    from tests.test_brain_offline import make_ctx
+
+    ctx = make_ctx("Расскажите о курсах")
+    nag = "Добрый день! Вы ещё думаете над курсом? Актуально ли ещё?"
+    assert check_reply(nag, ctx, Decisions()) == []  # a reply may ask it
+    ctx.kind = "followup"
+    assert check_reply(nag, ctx, Decisions()) == ["nag"]
+    assert check_reply("Добрый день! Первые три урока открыты бесплатно. Прислать ссылку?",
+                       ctx, Decisions()) == []

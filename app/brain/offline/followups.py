@@ -39,8 +39,9 @@ def followup_lines(ctx: TurnContext) -> list[str]:
     product = _product(ctx, text) if text else None
     if product is not None:
         line = product_line(product)
+        head = line.split(". ")[0].rstrip(".") + "."  # title, price, access: no summary
         out.append(f"Возвращаюсь к вашему вопросу о курсе «{product.title}»."
-                   if already_sent(ctx, line) else f"Коротко о том, что вы спрашивали: {line}")
+                   if already_sent(ctx, line) else f"Коротко о том, что вы спрашивали: {head}")
     trial = _trial(ctx)
     if trial and not already_sent(ctx, trial):
         out.append("Если хочется сначала попробовать: " + clip(trial, 300))
