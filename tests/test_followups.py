@@ -417,3 +417,13 @@ def test_a_nagging_followup_is_caught_by_the_guardrails() -> None:
     assert check_reply(nag, ctx, Decisions()) == ["nag"]
     assert check_reply("Добрый день! Первые три урока открыты бесплатно. Прислать ссылку?",
                        ctx, Decisions()) == []
+
+
+def test_local_chat_subscribe_button_is_recorded_by_the_vk_stand_in(make_app) -> None:  # noqa: ANN001
+    app = make_app(local_mode=True, vk_group_token=None, vk_secret=None, vk_group_id=None)
+    emulator = services(app).local_vk.emulator
+    r = app.test_client().post("/dev/chat/subscribe", json={
+        "vk_id": 3300, "intent": "confirmed_notification", "subscribe_id": 1})
+    assert r.status_code == 200
+    assert emulator.rules.subscribers("confirmed_notification", 1) == [3300]
+    assert services(app).channel.intent_users("confirmed_notification", 1) == [3300]

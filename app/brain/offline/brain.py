@@ -285,6 +285,7 @@ class OfflineBrain:
         value = analyze_rules(ctx, self.resolve_time)
         if ctx.kind == "followup":  # written first after a silence: nothing new to act on
             value.escalate, value.follow_up, value.offer = Escalation(), FollowUp(), None
+            value.facts, value.funnel_stage = Facts(), ctx.card.funnel_stage
         # a former student's question is answered from the card and the KB's courses
         back = ctx.kind == "reply" and returning_lines(ctx, ctx.words, value.funnel_stage)
         return StageResult(value=value, usage=Usage(model=self.name),
