@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.platform.config import Settings
 from app.reminders import consent
 from app.turns.sending import Path, configured_intent, needs_subscription
-from app.vk.channel import OutboundChannel
+from app.vk.channel import OutboundChannel, UnconfiguredChannel
 from app.vk.errors import VkError
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ def refresh(channel: OutboundChannel, s: Session, path: Path, now: datetime) -> 
 
 def sync_all(channel: OutboundChannel, db: Any, settings: Settings, now: datetime) -> int:
     """The leader's job: refresh every subscription intent we use. Returns how many."""
+    if isinstance(channel, UnconfiguredChannel):
+        return 0  # no VK token: nothing to read
     done = 0
     for path in subscription_paths(settings):
         with db.session() as s:
