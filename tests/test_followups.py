@@ -9,11 +9,10 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import select
 
-from app.composition.build import leader_jobs
-from app.composition.services import services
+from app.composition.background import leader
+from app.composition.factory import parts as services
 from app.models import (AppState, Client, Dialog, Purchase, Reminder, ReminderStatus, Turn,
                         TurnKind, TurnStatus, VkPermission, VkSubscription)
-from app.runtime.leader import ReminderScheduler
 from app.turns.proactive import fire_due
 from tests.helpers import drain, logged_in, post
 from tests.test_vk_rich import event, new
@@ -24,8 +23,7 @@ WARM = "Хочу научиться играть на пианино с нуля
 
 def tick(app: Any) -> int:
     """One leader round with the production jobs (follow-ups, subscriptions) and firing."""
-    svc = services(app)
-    sched = ReminderScheduler(svc, fire_due, jobs=leader_jobs(svc))
+    sched = leader(services(app))
     try:
         return sched.tick()
     finally:
@@ -213,7 +211,7 @@ def test_message_deny_stops_every_proactive_message_until_allowed(app, vk, clock
         s.add(Reminder(client_id=c.id, kind="followup", due_at=clock.now(), agreed_at=clock.now(),
                        status=ReminderStatus.PENDING, context="созвониться"))
     before = sends(vk)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     assert sends(vk) == before  # an agreed reminder is not sent either
     post(app.test_client(), event("message_allow", {"user_id": 820, "key": ""}))
     advance(vk, clock, 820, timedelta(hours=20, minutes=5))

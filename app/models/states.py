@@ -2,20 +2,14 @@
 
 Values equal the strings stored in the database (so a plain string compares equal); each enum
 has `label`, and `labels()` feeds the panel: a state without a label cannot be added.
+`TurnKind` and `TurnFlag` live in `app.platform.vocabulary` (the brain uses them too).
 """
 from __future__ import annotations
 
-from enum import StrEnum
+from app.platform.vocabulary import LABELS, Labelled as _Labelled, TurnFlag, TurnKind
 
-
-class _Labelled(StrEnum):
-    @property
-    def label(self) -> str:
-        return _LABELS[type(self).__name__][self.value]
-
-    @classmethod
-    def labels(cls) -> dict[str, str]:
-        return {m.value: m.label for m in cls}
+__all__ = ["FunnelStage", "OfferState", "OrderCheck", "ReminderStatus", "TurnFlag", "TurnKind",
+           "TurnStatus", "VkPermission"]
 
 
 class FunnelStage(_Labelled):
@@ -24,13 +18,6 @@ class FunnelStage(_Labelled):
     HOT = "hot"
     CLIENT = "client"
     RETURNING = "returning"
-
-
-class TurnKind(_Labelled):
-    REPLY = "reply"
-    REMINDER = "reminder"
-    ACCESS_EXTENSION = "access_extension"
-    FOLLOWUP = "followup"  # written first after a silence (reengage)
 
 
 class VkPermission(_Labelled):
@@ -74,11 +61,9 @@ class OrderCheck(_Labelled):
     DISMISSED = "dismissed"
 
 
-_LABELS: dict[str, dict[str, str]] = {
+LABELS.update({
     "FunnelStage": {"cold": "холодный", "warm": "тёплый", "hot": "горячий", "client": "клиент",
                     "returning": "вернувшийся"},
-    "TurnKind": {"reply": "ответ", "reminder": "напоминание", "access_extension": "продление",
-                 "followup": "после паузы"},
     "VkPermission": {"unknown": "не сообщал", "allowed": "разрешил сообщения",
                      "denied": "запретил сообщения"},
     "TurnStatus": {"running": "выполняется", "done": "отправлен", "silent": "не отправлен",
@@ -89,4 +74,4 @@ _LABELS: dict[str, dict[str, str]] = {
                        "refused": "VK отказал"},
     "OfferState": {"active": "действует", "expired": "истекло", "redeemed": "использовано"},
     "OrderCheck": {"waiting": "ждёт проверки", "confirmed": "привязан", "dismissed": "отклонён"},
-}
+})

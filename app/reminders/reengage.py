@@ -13,15 +13,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import ScalarSelect, Select, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.models import (AppState, Client, Dialog, Message, Purchase, Reminder, ReminderStatus,
                         Turn, TurnStatus, VkPermission)
 from app.reminders.policy import PROACTIVE_KINDS, QuietHours
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
+    from app.platform.config import Settings
+    from app.platform.db import Database
 
 log = logging.getLogger(__name__)
 KIND = "reengage"
@@ -44,7 +49,7 @@ class ReengagePolicy:
     quiet: Optional[QuietHours]
 
     @classmethod
-    def of(cls, settings: Any, kb: Any) -> "ReengagePolicy":
+    def of(cls, settings: Settings, kb: Optional[KnowledgeBase]) -> "ReengagePolicy":
         return cls(after_hours=settings.reengage_after_hours,
                    stages=settings.reengage_stage_list,
                    window_hours=settings.vk_reply_window_hours,
@@ -70,7 +75,7 @@ class Candidate:
     silence_message_id: int
 
 
-def candidates_query(now: datetime, policy: ReengagePolicy) -> Any:
+def candidates_query(now: datetime, policy: ReengagePolicy) -> Select[Any]:
     """Every dialog that may earn its follow-up now (one statement). Quiet hours depend on each
     client's zone and are applied by the caller."""
     assert policy.after_hours is not None
@@ -108,7 +113,7 @@ def candidates_query(now: datetime, policy: ReengagePolicy) -> Any:
     return select(inner).where(inner.c.silence_id.is_not(None), answered, ~by_staff, ~done)
 
 
-def _proactive_count(now: datetime) -> Any:
+def _proactive_count(now: datetime) -> ScalarSelect[int]:
     return (select(func.count(Turn.id)).where(
         Turn.dialog_id == Dialog.id, Turn.kind.in_(PROACTIVE_KINDS),
         Turn.status == TurnStatus.DONE, Turn.finished_at >= now - timedelta(days=7))
@@ -165,7 +170,8 @@ def plan_followups(s: Session, now: datetime, policy: ReengagePolicy) -> int:
     return planned
 
 
-def run_planner(db: Any, now: datetime, settings: Any, kb: Any) -> int:
+def run_planner(db: Database, now: datetime, settings: Settings,
+                kb: Optional[KnowledgeBase]) -> int:
     """The leader's job: plan the due follow-ups in one transaction."""
     with db.session() as s:
         return plan_followups(s, now, ReengagePolicy.of(settings, kb))

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Optional
+from typing import Optional
 
 from sqlalchemy.orm import Session
 
 from app.platform.config import Settings
+from app.platform.db import Database
 from app.reminders import consent
 from app.turns.sending import Path, configured_intent, needs_subscription
 from app.vk.channel import OutboundChannel, UnconfiguredChannel
@@ -42,7 +43,7 @@ def refresh(channel: OutboundChannel, s: Session, path: Path, now: datetime) -> 
     return True
 
 
-def sync_all(channel: OutboundChannel, db: Any, settings: Settings, now: datetime) -> int:
+def sync_all(channel: OutboundChannel, db: Database, settings: Settings, now: datetime) -> int:
     """The leader's job: refresh every subscription intent we use. Returns how many."""
     if isinstance(channel, UnconfiguredChannel):
         return 0  # no VK token: nothing to read

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Iterator, Optional, Protocol, runtime_checkable
 
 from app.vk.errors import VkError
 
@@ -64,7 +64,7 @@ class CollectingChannel:
     fail_with: list[VkError] = field(default_factory=list)
     # (intent, subscribe_id) -> VK ids subscribed with an intent_subscribe button
     subscribers: dict[tuple[str, Optional[int]], set[int]] = field(default_factory=dict)
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _by_random_id: dict[tuple[int, int], int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

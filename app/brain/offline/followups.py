@@ -26,7 +26,7 @@ def _product(ctx: TurnContext, text: str) -> Optional[Any]:
 
 
 def _trial(ctx: TurnContext) -> Optional[str]:
-    for entry in getattr(ctx.kb, "faq_entries", None) or []:
+    for entry in ctx.kb.faq_entries if ctx.kb is not None else []:
         if TRIAL_RE.search(entry.question) and TRIAL_RE.search(entry.answer):
             return str(entry.answer)
     return None

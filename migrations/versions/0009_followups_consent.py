@@ -1,8 +1,8 @@
 """Follow-ups after a silence and consent from VK: permission and reachability on the client,
 intent subscriptions, one follow-up per silence
 
-Revision ID: 0008_followups
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_followups"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
