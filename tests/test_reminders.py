@@ -75,12 +75,14 @@ def test_lost_leader_is_replaced(make_app) -> None:  # noqa: ANN001
 def test_restart_between_agreement_and_due_time(make_app, vk, clock) -> None:  # noqa: ANN001
     first = make_app()
     r = agree(first, clock, 301, "Давайте завтра вечером обсудим")
+    vk.emulator.rules.subscribe(301, "confirmed_notification", 1)  # beyond VK's 24 h window
     services(first).shutdown()
     assert r.due_at == datetime(2026, 11, 26, 19, 0, tzinfo=MSK)
     clock.set(datetime(2026, 11, 26, 19, 5, tzinfo=MSK))
     second = make_app()
     assert fire_due(services(second).turns) == 1
     assert reminder(second, r.id).status == "sent" and len(vk.emulator.sent(301)) == 2
+    assert vk.emulator.sent(301)[-1].intent == "confirmed_notification"
 
 
 def test_late_beyond_grace_is_replanned_not_sent(app, vk, clock) -> None:  # noqa: ANN001

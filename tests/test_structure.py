@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.models import (AccessState, FunnelStage, OfferState, OrderCheck, PaymentStatus,
-                        ReminderStatus, TurnKind, TurnStatus)
+                        ReminderStatus, TurnKind, TurnStatus, VkPermission)
 
 APP = Path(__file__).resolve().parents[1] / "app"
 
@@ -225,7 +225,7 @@ def test_the_brain_and_search_load_without_a_database_or_flask() -> None:
 
 
 @pytest.mark.parametrize("enum", [FunnelStage, TurnKind, TurnStatus, ReminderStatus, OfferState,
-                                  OrderCheck, PaymentStatus, AccessState])
+                                  OrderCheck, PaymentStatus, AccessState, VkPermission])
 def test_every_state_has_a_russian_label(enum: type) -> None:
     labels = enum.labels()
     assert set(labels) == {m.value for m in enum}

@@ -108,11 +108,12 @@ def test_refused_reminder_is_marked_staff_told_and_next_turn_owns_up(app, vk, cl
     calls = vk.emulator.calls("messages.send")
     clock.set(r.due_at + timedelta(minutes=1))
     assert fire_due(services(app).turns) == 1
-    assert vk.emulator.calls("messages.send") - calls <= 3  # ≤ 2 paths + one manager alert
+    # outside the window and not subscribed: nothing is attempted, only the manager is told
+    assert vk.emulator.calls("messages.send") - calls == 1
     with services(app).db.session() as s:
         done = s.get(Reminder, r.id)
-        assert done.status == ReminderStatus.REFUSED and done.vk_error_code in (943, 950)
-        assert done.refused_at is not None and "VK refused" in done.status_reason
+        assert done.status == ReminderStatus.REFUSED and done.vk_error_code is None
+        assert done.refused_at is not None and "не отправлялось" in done.status_reason
     alert = vk.emulator.sent(777)[-1].text
     assert "не пропустил напоминание" in alert and "vk.com" in alert
     out = app.test_cli_runner().invoke(args=["reminders", "list"])
@@ -121,7 +122,7 @@ def test_refused_reminder_is_marked_staff_told_and_next_turn_owns_up(app, vk, cl
     from tests.helpers import logged_in
 
     page = logged_in(app).get("/admin/clients/630").get_data(as_text=True)
-    assert "VK отказал" in page and "VK refused" in page
+    assert "VK отказал" in page and "не отправлялось" in page
     vk.emulator.rules.note_inbound(630)  # the client wrote: VK's window opens again
     post(app.test_client(), new(630, "Здравствуйте, вы так и не написали"))
     run(app, clock)
@@ -137,7 +138,7 @@ def test_window_closed_at_vk_falls_back_to_the_subscribed_intent(app, vk, clock)
     vk.emulator.rules.set_reply_window(60)
     vk.emulator.rules.note_inbound(640, datetime.now(timezone.utc) - timedelta(hours=2))
     vk.emulator.rules.require_subscriptions()
-    vk.emulator.rules.subscribe(640, "confirmed_notification")
+    vk.emulator.rules.subscribe(640, "confirmed_notification", 1)  # pressed our button
     clock.set(r.due_at + timedelta(minutes=1))
     assert fire_due(services(app).turns) == 1
     sent = vk.emulator.sent(640)[-1]

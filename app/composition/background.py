@@ -12,6 +12,8 @@ from app.turns import Claim
 
 log = logging.getLogger(__name__)
 ACCESS_SCAN_EVERY_S = 600
+FOLLOWUPS_EVERY_S = 60  # plan follow-ups after a silence
+SUBSCRIPTIONS_EVERY_S = 600  # read intent subscriptions back from VK
 
 
 def worker_pool(parts: Parts, threads: int, poll_s: float) -> WorkerPool[Claim]:
@@ -22,9 +24,12 @@ def worker_pool(parts: Parts, threads: int, poll_s: float) -> WorkerPool[Claim]:
 
 def leader(parts: Parts, interval_s: float = 5.0) -> Leader:
     """The advisory-lock scheduler and its jobs: the access scan and pruning of processed VK
-    events (every ACCESS_SCAN_EVERY_S), then the due reminders and, with a payment provider,
-    the payment recovery (every tick; it paces each payment's retries itself)."""
+    events (every ACCESS_SCAN_EVERY_S), follow-ups after a silence (every FOLLOWUPS_EVERY_S),
+    intent subscriptions read back from VK (every SUBSCRIPTIONS_EVERY_S), then the due
+    reminders and, with a payment provider, the payment recovery (every tick; it paces each
+    payment's retries itself)."""
     from app.reminders.access import plan_access_reminders
+    from app.reminders.reengage import run_planner
 
     def access_scan() -> int:
         return plan_access_reminders(parts.db, parts.clock.now(), parts.kb_store.current,
@@ -39,8 +44,13 @@ def leader(parts: Parts, interval_s: float = 5.0) -> Leader:
             log.info("forgot %d processed VK event ids older than the retry window", n)
         return n
 
+    def followups() -> int:
+        return run_planner(parts.db, parts.clock.now(), parts.settings, parts.kb_store.current)
+
     jobs = [Job("access_scan", access_scan, every_s=ACCESS_SCAN_EVERY_S),
             Job("prune_events", prune, every_s=ACCESS_SCAN_EVERY_S),
+            Job("followups", followups, every_s=FOLLOWUPS_EVERY_S),
+            Job("subscriptions", parts.turns.sync_subscriptions, every_s=SUBSCRIPTIONS_EVERY_S),
             Job("reminders", parts.turns.fire_due, counted=True)]
     if parts.payments is not None:  # hints and thank-yous an outage or a crash left unsettled
         jobs.append(Job("payments", parts.payments.recover))

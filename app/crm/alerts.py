@@ -110,8 +110,10 @@ def _tell_managers(alerts: ManagerAlerts, text: str, key: str, what: str) -> boo
 def refused_text(client: Client, reminder: Reminder, link: str, tz: str) -> str:
     agreed = reminder.context or reminder.source_text or "связаться с клиентом"
     when = reminder.due_at.astimezone(ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M")
+    why = (f"код {reminder.vk_error_code}: {reminder.status_reason or 'отказ'}"
+           if reminder.vk_error_code is not None else (reminder.status_reason or "отказ"))
     return (f"ВКонтакте не пропустил напоминание клиенту {client.display_name} "
-            f"(код {reminder.vk_error_code}: {reminder.status_reason or 'отказ'}).\n"
+            f"({why}).\n"
             f"Договорились: {agreed[:500]}\n"
             f"Когда: {when} ({tz})\n"
             f"Напишите клиенту сами: {link}")

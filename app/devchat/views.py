@@ -80,6 +80,20 @@ def press():  # noqa: ANN201
                          "conversation_message_id": 0})
 
 
+@bp.post("/dev/chat/subscribe")
+def subscribe():  # noqa: ANN201
+    """An intent_subscribe button pressed on the page: the VK stand-in records the subscription
+    (the app reads it back with messages.getIntentUsers, as from VK)."""
+    data = request.get_json(silent=True) or {}
+    vk_id, deps = _vk_id(data), deps_of(DevchatDeps)
+    intent = str(data.get("intent") or "")
+    if vk_id is None or not intent or deps.local_vk is None:
+        return jsonify(error="нужны vk_id и intent"), 400
+    sid = data.get("subscribe_id")
+    deps.local_vk.emulator.rules.subscribe(vk_id, intent, int(sid) if isinstance(sid, int) else None)
+    return jsonify(ok=True)
+
+
 def _vk_id(data: dict[str, Any]) -> int | None:
     try:
         return int(data.get("vk_id"))

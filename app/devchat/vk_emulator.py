@@ -142,6 +142,7 @@ class VkEmulator:
             "messages.sendMessageEventAnswer": self._send_event_answer,
             "users.get": self._users_get,
             "groups.getById": self._groups_get_by_id,
+            "messages.getIntentUsers": self._get_intent_users,
         }
         self.reset()
 
@@ -341,7 +342,8 @@ class VkEmulator:
             raise _VkFail(901)
         if len(text) > MAX_VK_MESSAGE_LEN:
             raise _VkFail(914)
-        refusal = self.rules.refusal(peer_id, str(params.get("intent") or "default"))
+        refusal = self.rules.refusal(peer_id, str(params.get("intent") or "default"),
+                                     _int_param(params, "subscribe_id"))
         if refusal is not None:
             raise _VkFail(refusal)
         if random_id and (peer_id, random_id) in self._by_random_id:
@@ -390,6 +392,15 @@ class VkEmulator:
             users.append({"id": user_id, "first_name": first, "last_name": last,
                           "can_access_closed": True, "is_closed": False})
         return users
+
+    def _get_intent_users(self, params: dict[str, Any]) -> dict[str, Any]:
+        intent = str(params.get("intent") or "")
+        if intent not in ("confirmed_notification", "non_promo_newsletter", "promo_newsletter"):
+            raise _VkFail(100, "One of the parameters specified was missing or invalid: intent")
+        users = self.rules.subscribers(intent, _int_param(params, "subscribe_id"))
+        offset = _int_param(params, "offset") or 0
+        count = _int_param(params, "count") or 20
+        return {"count": len(users), "items": users[offset:offset + min(count, 200)]}
 
     def _groups_get_by_id(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"groups": [dict(self.group)], "profiles": []}

@@ -33,7 +33,7 @@ class SendRules:
         self._lock = threading.Lock()
         self._inbound: dict[int, datetime] = {}
         self._window_s: Optional[float] = None
-        self._subscribed: set[tuple[int, str]] = set()
+        self._subscribed: set[tuple[int, str, Optional[int]]] = set()
         self._check_subscriptions = False
         self._spent: set[str] = set()
 
@@ -53,17 +53,29 @@ class SendRules:
         with self._lock:
             self._check_subscriptions = on
 
-    def subscribe(self, peer_id: int, intent: str) -> None:
-        """The peer pressed an intent_subscribe button for `intent`."""
+    def subscribe(self, peer_id: int, intent: str, subscribe_id: Optional[int] = None) -> None:
+        """The peer pressed an intent_subscribe button for `intent` (and `subscribe_id`)."""
         with self._lock:
-            self._subscribed.add((int(peer_id), intent))
+            self._subscribed.add((int(peer_id), intent, subscribe_id))
+
+    def unsubscribe(self, peer_id: int, intent: str, subscribe_id: Optional[int] = None) -> None:
+        """The peer pressed an intent_unsubscribe button."""
+        with self._lock:
+            self._subscribed.discard((int(peer_id), intent, subscribe_id))
+
+    def subscribers(self, intent: str, subscribe_id: Optional[int] = None) -> list[int]:
+        """`messages.getIntentUsers`: who subscribed to (intent, subscribe_id)."""
+        with self._lock:
+            return sorted(p for p, i, sid in self._subscribed
+                          if i == intent and sid == subscribe_id)
 
     def spend_intent(self, intent: str) -> None:
         """Sends with `intent` fail with 944 (its limit is spent)."""
         with self._lock:
             self._spent.add(intent)
 
-    def refusal(self, peer_id: int, intent: str) -> Optional[int]:
+    def refusal(self, peer_id: int, intent: str,
+                subscribe_id: Optional[int] = None) -> Optional[int]:
         """VK's error code for this send, or None when VK would accept it."""
         with self._lock:
             if intent == "default":
@@ -74,6 +86,8 @@ class SendRules:
             if intent in self._spent:
                 return 944
             if self._check_subscriptions and intent in SUBSCRIPTION_INTENTS \
-                    and (peer_id, intent) not in self._subscribed:
+                    and (peer_id, intent, subscribe_id) not in self._subscribed \
+                    and (subscribe_id is not None or not any(
+                        p == peer_id and i == intent for p, i, _ in self._subscribed)):
                 return 943
             return None

@@ -4,13 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.platform.db import Base
 from app.models.base import Timestamps, utcnow
 
-from app.models.states import FunnelStage
+from app.models.states import FunnelStage, VkPermission
 
 if TYPE_CHECKING:
     from app.models.dialog import Dialog
@@ -55,7 +56,35 @@ class Client(Timestamps, Base):
     vk_capabilities: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict,
                                                             server_default="{}")
 
+    # consent from VK: message_allow / message_deny (a denied client gets nothing proactive)
+    vk_permission: Mapped[str] = mapped_column(String(16), default=VkPermission.UNKNOWN,
+                                               server_default="unknown")
+    vk_permission_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # VK answered 901/902 to a proactive send: not written to first until the client writes
+    unreachable_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    unreachable_code: Mapped[Optional[int]] = mapped_column(Integer)
+    # the client asked not to be written to («не пишите»): no follow-ups after a silence
+    asked_not_to_write_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+
     dialog: Mapped[Optional["Dialog"]] = relationship(back_populates="client", uselist=False)
+
+    def set_vk_permission(self, allowed: bool, now: datetime) -> None:
+        """message_allow / message_deny. Allowing again also ends an earlier "unreachable"."""
+        self.vk_permission = VkPermission.ALLOWED if allowed else VkPermission.DENIED
+        self.vk_permission_at, self.can_write = now, allowed
+        if allowed:
+            self.unreachable_at, self.unreachable_code = None, None
+
+    def mark_unreachable(self, code: Optional[int], now: datetime) -> None:
+        """VK refused a proactive send (901/902): nothing proactive until the client writes or
+        allows messages again."""
+        self.unreachable_at, self.unreachable_code = now, code
+
+    @property
+    def may_write_first(self) -> bool:
+        """VK lets the community write to this client first (consent, not the window)."""
+        return (self.can_write and self.vk_permission != VkPermission.DENIED
+                and self.unreachable_at is None)
 
     @property
     def display_name(self) -> str:
@@ -74,3 +103,20 @@ class ClientChange(Base):
     new_value: Mapped[Optional[str]] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(64))  # "turn:12", "import", "staff", "vk"
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VkSubscription(Base):
+    """A client's subscription to an intent (`intent_subscribe` button), as VK last reported it
+    (`messages.getIntentUsers`). `subscribe_id` -1 stands for "none" (intents without one)."""
+
+    __tablename__ = "vk_subscriptions"
+    __table_args__ = (UniqueConstraint("client_id", "intent", "subscribe_id",
+                                       name="uq_vk_subscriptions_client_intent"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    intent: Mapped[str] = mapped_column(String(40))
+    subscribe_id: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.platform.db import Base
@@ -18,10 +19,13 @@ if TYPE_CHECKING:
 
 class Reminder(Timestamps, Base):
     __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("silence_message_id",
+                                       name="uq_reminders_silence_message_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20), default="followup")  # followup|access_extension
+    # followup (agreed with the client) | access_extension | reengage (after a silence)
+    kind: Mapped[str] = mapped_column(String(20), default="followup")
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     agreed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default=ReminderStatus.PENDING, index=True)
@@ -39,6 +43,8 @@ class Reminder(Timestamps, Base):
     sent_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     refused_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     vk_error_code: Mapped[Optional[int]] = mapped_column(Integer)
+    # reengage: the client's last message before the silence; one follow-up per silence
+    silence_message_id: Mapped[Optional[int]] = mapped_column(BigInteger)
 
     client: Mapped["Client"] = relationship()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from app.platform.vocabulary import LABELS, Labelled as _Labelled, TurnFlag, TurnKind
 
 __all__ = ["AccessState", "FunnelStage", "OfferState", "OrderCheck", "PaymentStatus",
-           "ReminderStatus", "TurnFlag", "TurnKind", "TurnStatus"]
+           "ReminderStatus", "TurnFlag", "TurnKind", "TurnStatus", "VkPermission"]
 
 
 class FunnelStage(_Labelled):
@@ -18,6 +18,14 @@ class FunnelStage(_Labelled):
     HOT = "hot"
     CLIENT = "client"
     RETURNING = "returning"
+
+
+class VkPermission(_Labelled):
+    """What VK said about messages from the community (message_allow / message_deny)."""
+
+    UNKNOWN = "unknown"
+    ALLOWED = "allowed"
+    DENIED = "denied"
 
 
 class TurnStatus(_Labelled):
@@ -74,6 +82,8 @@ class AccessState(_Labelled):
 LABELS.update({
     "FunnelStage": {"cold": "холодный", "warm": "тёплый", "hot": "горячий", "client": "клиент",
                     "returning": "вернувшийся"},
+    "VkPermission": {"unknown": "не сообщал", "allowed": "разрешил сообщения",
+                     "denied": "запретил сообщения"},
     "TurnStatus": {"running": "выполняется", "done": "отправлен", "silent": "не отправлен",
                    "undeliverable": "VK не доставил", "skipped": "пропущен",
                    "failed": "ошибка, позван человек"},

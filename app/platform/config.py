@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     vk_intent_reminder: str = "confirmed_notification"
     vk_intent_access_extension: str = "purchase_update"
     vk_subscribe_id: Optional[int] = Field(1, ge=0, le=100)
+    # one follow-up after a silence of this many hours (fractions allowed; "off": never)
+    reengage_after_hours: Optional[float] = Field(20.0, gt=0)
+    reengage_stages: str = "warm,hot"  # funnel stages that earn a follow-up
 
     gemini_api_key: Optional[str] = None
     gemini_base_url: Optional[str] = None
@@ -156,6 +159,24 @@ class Settings(BaseSettings):
         if not m or int(m[1]) > 23 or int(m[3]) > 23 or int(m[2]) > 59 or int(m[4]) > 59:
             raise ValueError("QUIET_HOURS must look like 21:00-09:00 or be 'off'")
         return v
+
+    @field_validator("reengage_after_hours", mode="before")
+    @classmethod
+    def _reengage_after(cls, v: object) -> object:
+        return None if isinstance(v, str) and v.strip().lower() == "off" else v
+
+    @field_validator("reengage_stages")
+    @classmethod
+    def _reengage_stages(cls, v: str) -> str:
+        stages = [p.strip().lower() for p in v.split(",") if p.strip()]
+        unknown = [p for p in stages if p not in ("cold", "warm", "hot", "client", "returning")]
+        if unknown:
+            raise ValueError(f"REENGAGE_STAGES: unknown funnel stage(s) {', '.join(unknown)}")
+        return ",".join(stages)
+
+    @property
+    def reengage_stage_list(self) -> tuple[str, ...]:
+        return tuple(p for p in self.reengage_stages.split(",") if p)
 
     @field_validator("vk_intent_reminder", "vk_intent_access_extension")
     @classmethod

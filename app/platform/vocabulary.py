@@ -27,9 +27,11 @@ class TurnKind(Labelled):
     REPLY = "reply"
     REMINDER = "reminder"
     ACCESS_EXTENSION = "access_extension"
+    FOLLOWUP = "followup"  # written first after a silence (reengage)
 
 
-LABELS["TurnKind"] = {"reply": "ответ", "reminder": "напоминание", "access_extension": "продление"}
+LABELS["TurnKind"] = {"reply": "ответ", "reminder": "напоминание", "access_extension": "продление",
+                      "followup": "после паузы"}
 
 
 class TurnFlag(StrEnum):

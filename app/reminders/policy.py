@@ -14,7 +14,7 @@ from app.models import Dialog, Turn, TurnStatus
 if TYPE_CHECKING:
     from app.knowledge.base import KnowledgeBase
 
-PROACTIVE_KINDS = ("reminder", "access_extension")
+PROACTIVE_KINDS = ("reminder", "access_extension", "followup")
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,12 @@ def apply_follow_up(s: Session, client: Client, ctx: TurnContext, follow_up: Fol
         return FollowUpOutcome()
     if follow_up.cancel_all:
         n = cancel_pending(s, client.id, "client asked not to write")
+        client.asked_not_to_write_at = client.asked_not_to_write_at or now  # no follow-ups
         log.info("client %s asked not to write: %d reminders cancelled", client.vk_id, n)
         return FollowUpOutcome(cancelled=True)
     if not follow_up.agreed:
         return FollowUpOutcome()
+    client.asked_not_to_write_at = None  # agreeing to be written to lifts «не пишите»
     existing = _existing(s, ctx.turn_id)
     if existing is not None:
         return FollowUpOutcome(existing.due_at, existing.is_default)

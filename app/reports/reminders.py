@@ -12,7 +12,9 @@ from app.reports.period import Period
 ANSWER_HOURS = 48
 
 # A reminder belongs to the period when it was agreed, due or sent in it.
-IN_PERIOD = "(r.agreed_at >= :since OR r.due_at >= :since OR r.sent_at >= :since)"
+# Follow-ups after a silence (kind reengage) have their own section (`followups`).
+IN_PERIOD = ("(r.agreed_at >= :since OR r.due_at >= :since OR r.sent_at >= :since) "
+             "AND r.kind <> 'reengage'")
 
 BY_STATUS = text(f"""
 SELECT r.status, coalesce(nullif(r.status_reason, ''), '—'), count(*) FROM reminders r

@@ -12,6 +12,7 @@ from app.knowledge.base import KnowledgeBase, KnowledgeBaseError, KnowledgeStore
 from app.platform.config import Settings
 from app.platform.db import Database
 from app.reports.escalations import escalations
+from app.reports.followups import followups
 from app.reports.funnel import funnel
 from app.reports.kb_gaps import kb_gaps
 from app.reports.model_cost import Prices, model_usage
@@ -52,6 +53,7 @@ def build_summary(s: Session, period: Period, kb: Optional[KnowledgeBase], price
             "offers": offers(s, period, kb),
             "payments": payments(s, period),
             "reminders": reminders(s, period),
+            "followups": followups(s, period),
             "escalations": escalations(s, period),
             "model": model_usage(s, period, prices),
             "kb_gaps": kb_gaps(s, period)}

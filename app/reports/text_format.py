@@ -45,6 +45,11 @@ def _follow_ups(r: dict[str, Any]) -> list[str]:
         ("cancelled / pending", f"{rem['cancelled']} / {rem['pending']}"),
         ("clients wrote back ≤48 h", rem["clients_answered_48h"]),
         *[(f"  skipped: {k}", v) for k, v in rem["skipped_reasons"].items()]])
+    fol = r.get("followups")
+    if fol is not None:
+        out += _rows("Follow-ups after a silence", [
+            ("sent", fol["sent"]), ("clients wrote back ≤24 h", fol["replied_within_24h"]),
+            ("became clients", fol["became_clients"])])
     return out + _rows("Escalations", [
         ("alerts", esc["count"]), ("answered by a person", esc["answered_by_person"]),
         ("minutes to a person (median)", median if median is not None else "—"),

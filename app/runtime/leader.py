@@ -120,8 +120,13 @@ class Leader:
                     if job.every_s and last is not None and \
                             (now - last).total_seconds() < job.every_s:
                         continue
-                    done = job.run()
-                    self.last_run[job.name] = now
+                    self.last_run[job.name] = now  # a failing job waits its interval too
+                    try:
+                        done = job.run()
+                    except Exception as exc:  # noqa: BLE001 - one job never stops the others
+                        self.last_error = f"{job.name}: {type(exc).__name__}: {exc}"[:300]
+                        log.exception("leader job %s failed", job.name)
+                        continue
                     n += done if job.counted else 0
                 self.fired += n
                 return n

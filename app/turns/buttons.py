@@ -2,12 +2,14 @@
 never from the model's text; only for an app that shows inline keyboards, and not every time."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Optional
 
 from app.brain.contract import Decisions, TurnContext
 from app.payments import button_label
 from app.platform.config import SUBSCRIPTION_INTENTS, Settings
 from app.turns.context import DialogState
+from app.turns.sending import configured_intent
 from app.vk import keyboards
 from app.vk.keyboards import ButtonSpec
 
@@ -30,6 +32,12 @@ def _products(ctx: TurnContext, analysis: Optional[Analysis]) -> list[Any]:
     return found
 
 
+def _beyond_window(due_at: datetime, state: DialogState, settings: Settings) -> bool:
+    """The agreed moment is later than VK's reply window allows an ordinary message."""
+    last = state.last_inbound_at
+    return last is None or due_at >= last + timedelta(hours=settings.vk_reply_window_hours)
+
+
 def choose(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions, state: DialogState,
            settings: Settings) -> list[ButtonSpec]:
     caps = state.capabilities or {}
@@ -42,10 +50,10 @@ def choose(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions,
     if pay is not None and pay.url and _can(actions, "open_link"):
         return [keyboards.open_link(button_label(pay), pay.url)]  # the one next step
     buttons: list[ButtonSpec] = []
-    intent = settings.vk_intent_reminder
+    intent, sub_id = configured_intent(settings, "reminder")  # subscribe_id per kind
     if decisions.reminder_due_at and intent in SUBSCRIPTION_INTENTS \
-            and "intent_subscribe" in actions:
-        sub_id = settings.vk_subscribe_id if intent == "confirmed_notification" else None
+            and "intent_subscribe" in actions \
+            and _beyond_window(decisions.reminder_due_at, state, settings):
         buttons.append(keyboards.subscribe(intent, sub_id, SUBSCRIBE_LABEL))
     if state.last_had_keyboard and not buttons:
         return []  # the previous reply offered buttons: not on every message

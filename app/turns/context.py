@@ -35,6 +35,7 @@ class DialogState:
     kind: str = "reply"
     last_inbound_at: Optional[datetime] = None
     last_had_keyboard: bool = False  # the previous bot message offered buttons
+    subscribed: bool = False  # a proactive kind's intent: the client subscribed to it
 
 
 def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[KnowledgeBase]) -> ClientCard:

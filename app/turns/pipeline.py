@@ -24,7 +24,7 @@ from app.payments import with_payment
 from app.vk.api import derive_part_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
-from app.turns import refusals
+from app.turns import refusals, subscriptions
 from app.turns.buttons import keyboard_for
 from app.turns.media import load_media
 from app.turns.sending import send_part, send_paths
@@ -139,6 +139,15 @@ def _deliver_if_allowed(tr: TurnRunner, turn_id: int, state: DialogState, parts:
         if reason is None and turn.kind != TurnKind.REPLY and Message.client_wrote_since(
                 s, turn.dialog_id, turn.upto_message_id):
             reason = "client_wrote"  # a proactive text must not cross the client's new message
+        if reason is None and turn.kind != TurnKind.REPLY \
+                and not s.get(Client, state.client_id).may_write_first:
+            reason = "no_consent"  # message_deny, or VK refused an earlier proactive send
+        if reason is None and turn.kind != TurnKind.REPLY:
+            state.subscribed = subscriptions.is_subscribed(s, tr.cfg, state.client_id,
+                                                           turn.kind)
+            if not send_paths(tr.cfg, turn.kind, state.last_inbound_at, tr.clock.now(),
+                              state.subscribed):
+                reason = "outside_reply_window"  # VK would refuse: nothing is attempted
         if reason is not None:  # the stored reply stays for staff, marked as never sent
             s.execute(update(Message).where(Message.turn_id == turn_id,
                                             Message.vk_message_id.is_(None))
@@ -195,7 +204,8 @@ def deliver(tr: TurnRunner, turn_id: int, state: DialogState, parts: list[str]) 
     record each part's VK id as soon as it is sent."""
     base = turn_random_id(turn_id)
     ids: list[int] = []
-    paths = send_paths(tr.cfg, state.kind, state.last_inbound_at, tr.clock.now())
+    paths = send_paths(tr.cfg, state.kind, state.last_inbound_at, tr.clock.now(),
+                       state.subscribed)
     for i, part in enumerate(parts):
         with tr.db.session() as s:
             row = s.execute(select(Message).where(Message.turn_id == turn_id,
@@ -216,13 +226,15 @@ def deliver(tr: TurnRunner, turn_id: int, state: DialogState, parts: list[str]) 
     return ids
 
 
-def _undeliverable(tr: TurnRunner, claim: claims.Claim, exc: Exception) -> str:
+def _undeliverable(tr: TurnRunner, claim: claims.Claim, exc: VkError) -> str:
     log.warning("turn %s: VK refuses to deliver (%s); client marked not writable",
                 claim.turn_id, exc)
     with tr.db.session() as s:
         dialog = s.get(Dialog, claim.dialog_id)
         client = s.get(Client, dialog.client_id)
         client.can_write = False
+        if claim.kind != TurnKind.REPLY:  # written first and refused: not again until it writes
+            client.mark_unreachable(exc.code, tr.clock.now())
         turn = s.get(Turn, claim.turn_id)
         turn.error = f"VK: {exc}"
     return TurnStatus.UNDELIVERABLE

@@ -13,13 +13,17 @@ from typing import TYPE_CHECKING, Optional
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from app.turns import claims, refusals
+from app.turns import claims, refusals, subscriptions
 from app.turns.pipeline import RELEASED, process_claim
+from app.turns.sending import send_paths
 from app.crm.cards import paid_items
 from app.crm.purchases.access_math import compute_access
 from app.knowledge.base import KnowledgeBase
 from app.models import (Client, Dialog, Message, Purchase, Reminder, ReminderStatus, Turn,
                         TurnKind, TurnStatus)
+from app.platform.config import Settings
+from app.reminders import reengage
+from app.vk.channel import OutboundChannel
 from app.reminders.policy import QuietHours, weekly_cap_free_at
 
 if TYPE_CHECKING:
@@ -31,7 +35,7 @@ RETRY_S = 60
 
 @dataclass(frozen=True)
 class Verdict:
-    action: str  # send | skip | replan
+    action: str  # send | skip | replan | refuse (VK would refuse every path: not attempted)
     reason: str = ""
     due_at: Optional[datetime] = None
 
@@ -64,15 +68,17 @@ def _bought_since(s: Session, r: Reminder, client: Client) -> bool:
 
 
 def _still_relevant(s: Session, r: Reminder, client: Client, dialog: Dialog, kb: Optional[KnowledgeBase],
-                    now: datetime) -> Optional[str]:
+                    now: datetime, policy: reengage.ReengagePolicy) -> Optional[str]:
     """The reason the message no longer makes sense, or None."""
-    if not client.can_write:
-        return "client does not allow messages"
+    if not client.may_write_first:
+        return "client does not allow messages (message_deny, or VK refused: 901/902)"
     if r.kind == "followup":
         if _wrote_since(s, r, dialog):
             return "client wrote since the agreement: the dialog moved on"
         if _bought_since(s, r, client):
             return f"client bought {r.product_id} since the agreement"
+    if r.kind == reengage.KIND:
+        return reengage.still_due(s, r, client, dialog, now, policy)
     if r.kind == "access_extension" and r.product_id:
         access = compute_access(paid_items(s, client.id), kb).get(r.product_id)
         if access is None or access.until is None or access.until > now + timedelta(days=60):
@@ -85,7 +91,8 @@ def recheck(tr: TurnRunner, s: Session, r: Reminder, now: datetime, kb: Optional
     dialog = s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one_or_none()
     if dialog is None:
         return Verdict("skip", "no dialog with this client")
-    reason = _still_relevant(s, r, client, dialog, kb, now)
+    policy = reengage.ReengagePolicy.of(tr.cfg, kb)
+    reason = _still_relevant(s, r, client, dialog, kb, now, policy)
     if reason:
         return Verdict("skip", reason)
     quiet = QuietHours.parse(tr.cfg.quiet_hours, kb)
@@ -122,15 +129,23 @@ def fire_one(tr: TurnRunner) -> bool:
             return False
         if _already_finished(s, r, now, tr.cfg.max_turn_attempts):
             return True
-        verdict = recheck(tr, s, r, now, kb)
+        verdict = _inside_window(s, r, recheck(tr, s, r, now, kb),
+                                 reengage.ReengagePolicy.of(tr.cfg, kb), now)
+        if verdict.action == "send":
+            verdict = _path_verdict(tr.channel, tr.cfg, s, r, now) or verdict
         dialog = _claim_dialog(s, r, now) if verdict.action == "send" else None
         if verdict.action == "send" and dialog is None:
             verdict = Verdict("replan", "a reply to the client is in progress",
                               now + timedelta(minutes=5))
         if dialog is None:
             _settle(s, r, verdict, now)
-            return True
-        claim = _proactive_turn(s, r, dialog, now, tr.cfg.claim_timeout_s)
+            handed = verdict.action == "refuse"
+        else:
+            claim = _proactive_turn(s, r, dialog, now, tr.cfg.claim_timeout_s)
+    if dialog is None:
+        if handed:
+            refusals.alert(tr, r.id)  # handed to staff, as when VK refuses
+        return True
     status = process_claim(tr, claim)
     if status == RELEASED:
         return True  # the next process takes the reminder's turn again
@@ -150,6 +165,8 @@ def _settle(s: Session, r: Reminder, verdict: Verdict, now: datetime) -> None:
         turn.skip(now, f"reminder skipped: {verdict.reason}")
     if verdict.action == "skip":
         r.skip(verdict.reason)
+    elif verdict.action == "refuse":
+        r.refuse(None, verdict.reason, now)
     else:
         r.replan(verdict.due_at or now, verdict.reason)
     log.info("reminder %s %s: %s", r.id, verdict.action, verdict.reason)
@@ -167,7 +184,7 @@ def _claim_dialog(s: Session, r: Reminder, now: datetime) -> Optional[Dialog]:
 
 def _proactive_turn(s: Session, r: Reminder, dialog: Dialog, now: datetime,
                     claim_s: float) -> claims.Claim:
-    kind = TurnKind.ACCESS_EXTENSION if r.kind == "access_extension" else TurnKind.REMINDER
+    kind = turn_kind(r)
     turn = s.get(Turn, r.fired_turn_id) if r.fired_turn_id else None
     if turn is None:
         turn = Turn(dialog_id=dialog.id, kind=kind, status=TurnStatus.RUNNING, reminder_id=r.id,
@@ -180,6 +197,40 @@ def _proactive_turn(s: Session, r: Reminder, dialog: Dialog, now: datetime,
         turn.attempts += 1
     dialog.claimed_turn_id, dialog.claimed_until = turn.id, now + timedelta(seconds=claim_s)
     return claims.Claim(turn.id, dialog.id, turn.attempts, kind)
+
+
+def turn_kind(r: Reminder) -> TurnKind:
+    return {"access_extension": TurnKind.ACCESS_EXTENSION,
+            reengage.KIND: TurnKind.FOLLOWUP}.get(r.kind, TurnKind.REMINDER)
+
+
+def _inside_window(s: Session, r: Reminder, verdict: Verdict, policy: reengage.ReengagePolicy,
+                   now: datetime) -> Verdict:
+    """A follow-up re-planned past VK's reply window is dropped, not attempted later."""
+    if r.kind != reengage.KIND or verdict.action != "replan":
+        return verdict
+    dialog = s.execute(select(Dialog).where(Dialog.client_id == r.client_id)).scalar_one()
+    if reengage.window_left(policy, dialog, verdict.due_at or now):
+        return verdict
+    return Verdict("skip", f"{verdict.reason}; later would be outside VK's reply window")
+
+
+def _path_verdict(channel: OutboundChannel, settings: Settings, s: Session, r: Reminder,
+                  now: datetime) -> Optional[Verdict]:
+    """None when VK would take the message one way or another; else why nothing is attempted.
+    A reminder's subscription intent is used only when the client subscribed (read from VK
+    just before)."""
+    kind = turn_kind(r)
+    subscriptions.refresh_for(channel, s, settings, kind, now)
+    subscribed = subscriptions.is_subscribed(s, settings, r.client_id, kind)
+    last = s.execute(select(Dialog.last_inbound_at).where(
+        Dialog.client_id == r.client_id)).scalar_one_or_none()
+    if send_paths(settings, kind, last, now, subscribed):
+        return None
+    if kind == TurnKind.FOLLOWUP:
+        return Verdict("skip", "outside VK's reply window: not attempted")
+    return Verdict("refuse", "окно ответа VK закрыто, а подписки клиента на это сообщение нет: "
+                             "не отправлялось, напишите сами")
 
 
 def _already_finished(s: Session, r: Reminder, now: datetime, max_attempts: int) -> bool:

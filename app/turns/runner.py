@@ -1,5 +1,5 @@
-"""`TurnRunner`: the turns' collaborators, handed in by the composition, and the two jobs the
-runtime is fed (run a claimed turn; fire the due reminders)."""
+"""`TurnRunner`: the turns' collaborators, handed in by the composition, and the jobs the
+runtime is fed (run a claimed turn; fire the due reminders; read intent subscriptions back)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -15,7 +15,7 @@ from app.platform.clock import Clock
 from app.platform.config import Settings
 from app.platform.db import Database
 from app.runtime import InFlight
-from app.turns import pipeline, proactive
+from app.turns import pipeline, proactive, subscriptions
 from app.turns.claims import Claim, Claims
 from app.vk.channel import OutboundChannel
 
@@ -44,3 +44,8 @@ class TurnRunner:
     def fire_due(self, limit: int = 100) -> int:
         """Handle the due reminders as proactive turns; returns how many were handled."""
         return proactive.fire_due(self, limit)
+
+    def sync_subscriptions(self) -> int:
+        """Store VK's intent subscribers of every intent we use (`messages.getIntentUsers`);
+        returns how many lists were refreshed."""
+        return subscriptions.sync_all(self.channel, self.db, self.cfg, self.clock.now())

@@ -2,8 +2,10 @@
 
 A reply to the client's message uses the default intent. A proactive send (reminder, access
 extension) uses the default intent inside VK's reply window and the intent configured for its
-kind outside it (or when VK says the window has closed). 950/943/944 are not retried blindly:
-at most these two paths, then `VkRefused` goes up to the caller.
+kind outside it (or when VK says the window has closed) — an intent that needs the client's
+subscription only when the client subscribed. A follow-up after a silence has only the default
+intent inside the window: outside it there is no path and nothing is attempted. 950/943/944 are
+not retried blindly: at most these two paths, then `VkRefused` goes up to the caller.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Optional
 
-from app.platform.config import Settings
+from app.platform.config import SUBSCRIPTION_INTENTS, Settings
 from app.models import TurnKind
 from app.vk.channel import OutboundChannel, OutboundMessage
 from app.vk.errors import VkRefused
@@ -28,14 +30,22 @@ def configured_intent(settings: Settings, kind: str) -> Path:
     return intent, settings.vk_subscribe_id if intent == "confirmed_notification" else None
 
 
+def needs_subscription(path: Path) -> bool:
+    return path[0] in SUBSCRIPTION_INTENTS
+
+
 def send_paths(settings: Settings, kind: str, last_inbound_at: Optional[datetime],
-               now: datetime) -> list[Path]:
+               now: datetime, subscribed: bool = False) -> list[Path]:
+    """The intents to try in order; empty: VK would refuse every one (nothing is attempted)."""
     if kind == TurnKind.REPLY:
         return [(None, None)]
-    own = configured_intent(settings, kind)
     window = timedelta(hours=settings.vk_reply_window_hours)
     inside = last_inbound_at is not None and now - last_inbound_at < window
-    paths = [(None, None), own] if inside else [own]
+    if kind == TurnKind.FOLLOWUP:
+        return [(None, None)] if inside else []
+    own = configured_intent(settings, kind)
+    mine = [own] if subscribed or not needs_subscription(own) else []
+    paths = [(None, None)] + mine if inside else mine
     return list(dict.fromkeys(paths))
 
 

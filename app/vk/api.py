@@ -216,6 +216,22 @@ class VkClient:
     def get_user_name(self, user_id: int) -> tuple[str, str] | None:
         return self.get_user_names([user_id]).get(int(user_id))
 
+    def intent_users(self, intent: str, subscribe_id: int | None = None,
+                     limit: int = 10_000) -> list[int]:
+        """Users subscribed to `intent` (and `subscribe_id`): `messages.getIntentUsers`, paged
+        200 at a time, at most `limit`. Raises VkError."""
+        found: list[int] = []
+        while len(found) < limit:
+            params: dict[str, Any] = {"intent": intent, "offset": len(found), "count": 200}
+            if subscribe_id is not None:
+                params["subscribe_id"] = int(subscribe_id)
+            page = self._call("messages.getIntentUsers", params) or {}
+            items = [int(x) for x in page.get("items") or []]
+            found += items
+            if not items or len(found) >= int(page.get("count") or 0):
+                break
+        return found[:limit]
+
     def health(self) -> dict[str, Any]:
         """Counters for /healthz (error keys are strings: VK code or "network")."""
         with self._stats_lock:

@@ -46,6 +46,10 @@ class OutboundChannel(Protocol):
         """(first, last) of a VK user; raises VkError."""
         ...
 
+    def intent_users(self, intent: str, subscribe_id: Optional[int] = None) -> list[int]:
+        """VK ids subscribed to an intent (`messages.getIntentUsers`); raises VkError."""
+        ...
+
     def health(self) -> dict[str, Any]: ...
 
 
@@ -58,6 +62,8 @@ class CollectingChannel:
     typing: list[int] = field(default_factory=list)
     answered: list[tuple[str, int, int, Optional[dict[str, Any]]]] = field(default_factory=list)
     fail_with: list[VkError] = field(default_factory=list)
+    # (intent, subscribe_id) -> VK ids subscribed with an intent_subscribe button
+    subscribers: dict[tuple[str, Optional[int]], set[int]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _by_random_id: dict[tuple[int, int], int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,6 +90,10 @@ class CollectingChannel:
     def get_user_name(self, user_id: int) -> Optional[tuple[str, str]]:
         return self.names.get(user_id)
 
+    def intent_users(self, intent: str, subscribe_id: Optional[int] = None) -> list[int]:
+        with self._lock:
+            return sorted(self.subscribers.get((intent, subscribe_id), set()))
+
     def texts(self, peer_id: Optional[int] = None) -> list[str]:
         with self._lock:
             return [m.text for m in self.sent if peer_id is None or m.peer_id == peer_id]
@@ -109,6 +119,9 @@ class UnconfiguredChannel:
 
     def get_user_name(self, user_id: int) -> Optional[tuple[str, str]]:
         raise VkError(self.REASON, method="users.get")
+
+    def intent_users(self, intent: str, subscribe_id: Optional[int] = None) -> list[int]:
+        raise VkError(self.REASON, method="messages.getIntentUsers")
 
     def health(self) -> dict[str, Any]:
         return {"calls": 0, "errors": {}, "last_error": None, "configured": False,

@@ -103,5 +103,7 @@ def buttons_of(keyboard: Optional[str]) -> list[dict[str, Any]]:
         for button in row:
             action = dict(button.get("action") or {})
             out.append({"type": action.get("type"), "label": action.get("label", ""),
-                        "payload": action.get("payload"), "link": action.get("link")})
+                        "payload": action.get("payload"), "link": action.get("link"),
+                        "intent": action.get("intent"),
+                        "subscribe_id": action.get("subscribe_id")})
     return out

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.payments import panel as payment_panel
 from app.crm.card_view import client_report
+from app.reminders.consent import followups_sent, reachability
 from app.knowledge.base import KnowledgeBaseError, load_kb
 from app.models import (Client, ClientChange, Dialog, Message, OfferDecisionLog, Reminder,
                         ReminderStatus, Turn)
@@ -94,11 +95,14 @@ def dialog_timeline(s: Session, dialog_id: int) -> Optional[dict[str, Any]]:
             items.append(((t.finished_at or t.started_at, 1, t.id), {"msg": None, "turn": t}))
     items.sort(key=lambda kv: kv[0])
     states = {r["id"]: r["status_label"] for r in payment_panel.links_of(s, client.id)}
+    why = {r.id: r.context for r in s.execute(select(Reminder).where(Reminder.id.in_(
+        [t.reminder_id for t in turns.values() if t.reminder_id]))).scalars()}
     return {"dialog": dialog, "client": client, "entries": [v for _, v in items],
-            "truncated": len(msgs) >= TIMELINE_LIMIT, "payment_states": states}
+            "truncated": len(msgs) >= TIMELINE_LIMIT, "payment_states": states, "why": why}
 
 
-def client_card(s: Session, vk_id: int, kb: Optional[KnowledgeBase], now: datetime) -> Optional[dict[str, Any]]:
+def client_card(s: Session, vk_id: int, kb: Optional[KnowledgeBase], now: datetime,
+                window_hours: float = 24.0) -> Optional[dict[str, Any]]:
     report = client_report(s, vk_id, kb, now, turns=0)
     if report is None:
         return None
@@ -110,6 +114,9 @@ def client_card(s: Session, vk_id: int, kb: Optional[KnowledgeBase], now: dateti
         select(OfferDecisionLog).where(OfferDecisionLog.client_id == client.id)
         .order_by(OfferDecisionLog.id.desc()).limit(50)).scalars().all()
     report["payment_links"] = payment_panel.links_of(s, client.id)
+    dialog = s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one_or_none()
+    report["reach"] = reachability(s, client, dialog, now, window_hours)
+    report["followups"] = followups_sent(s, client.id)
     for r in report["reminders"]:
         r["local_input"] = (datetime.fromisoformat(r["due_at"]).strftime("%Y-%m-%dT%H:%M")
                             if r["due_at"] else "")

@@ -180,7 +180,8 @@ def _render_client(vk_id: int, form: Optional[dict] = None, errors: Optional[dic
                    status: int = 200) -> ResponseReturnValue:
     deps = panel()
     with deps.db.session() as s:
-        card = queries.client_card(s, vk_id, deps.kb_store.current, deps.clock.now())
+        card = queries.client_card(s, vk_id, deps.kb_store.current, deps.clock.now(),
+                                   deps.settings.vk_reply_window_hours)
         if card is None:
             abort(404)
         return render_template("admin/client.html", c=card, form=form, errors=errors or {},

@@ -217,7 +217,8 @@ class GeminiBrain:
                            prompt_chars=len(system) + len(content))
 
     def write_reply(self, ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> StageResult:
-        system = self.prompts.load("reply" if ctx.kind == "reply" else "reminder")
+        system = self.prompts.load({"reply": "reply", "followup": "followup"}.get(ctx.kind,
+                                                                                 "reminder"))
         content = build_reply_content(ctx, analysis, decisions, self.kb_token_budget)
         config = gtypes.GenerateContentConfig(system_instruction=system, temperature=0.7)
         answer = self._generate(self.reply_model, self._user(content, ctx, "reply"), config)

@@ -5,7 +5,8 @@ the reason and the offending fragment (stored on the turn and shown in the panel
 `leak` (the internal analysis, staff notes or tags, JSON or the instructions shown), `price`
 (an amount that is not the named product's KB price or an amount derived from KB prices),
 `discount` (a percent, a discount in words, «бесплатно» or a promo code that the policy did not
-grant), `empty`, `too_long`, `not_russian`.
+grant), `empty`, `too_long`, `not_russian`, `nag` (a follow-up after a silence that nags:
+«вы ещё думаете?», «актуально ли?», «вы не ответили»).
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ MAX_REPLY_CHARS = 3000
 FALLBACK_REPLY = ("Спасибо, что написали! Хочу ответить вам точно, поэтому уточню детали "
                   "у коллег из школы — вам ответят здесь же, в этом диалоге.")
 
+_NAG_RE = re.compile(r"ещ[её] думаете|вы ещ[её] здесь|актуальн\w* ли|актуален ли|"
+                     r"(?:вы )?(?:так и )?не ответил|не получил[аи]? (?:от вас )?ответ", re.I)
 _URL_RE = re.compile(r"https?://\S+|\b[\w.-]+\.(?:ru|com|me|рф)\S*", re.I)
 
 
@@ -66,6 +69,10 @@ def check_reply_details(text: str, ctx: TurnContext, decisions: Decisions,
         flags.append(Flag("too_long", f"длиннее {MAX_REPLY_CHARS} символов"))
     if _not_russian(text):
         flags.append(Flag("not_russian", "ответ не на русском", text[:80]))
+    nag = _NAG_RE.search(text) if ctx.kind == "followup" else None
+    if nag:
+        flags.append(Flag("nag", "после паузы не торопим и не упрекаем: пишем полезное",
+                          nag.group(0)))
     unique: dict[tuple[str, str], Flag] = {}
     for f in flags:
         unique.setdefault((f.name, f.fragment), f)

@@ -21,6 +21,7 @@ from app.brain.offline.answers import (  # noqa: F401 (KB_NO_MATCH is imported f
     policy_sentence,
 )
 from app.brain.offline import media as offline_media
+from app.brain.offline.followups import followup_lines
 from app.brain.offline.returning import for_kids, returning_lines
 from app.brain.offline.students import (
     extension_lines, extension_text, offer_text, purchases_text,
@@ -293,6 +294,8 @@ def compose_proactive(ctx: TurnContext, analysis: Optional[Analysis], decisions:
     parts = [f"{day_greeting(ctx)}, {name}!" if name else f"{day_greeting(ctx)}!"]
     if ctx.kind == "access_extension":
         parts += extension_text(ctx)
+    elif ctx.kind == "followup":
+        parts += followup_lines(ctx)
     else:
         about = clip((ctx.reminder_context or "").rstrip(". "), 200)
         parts.append("Как и договаривались, возвращаюсь к нашему разговору"
@@ -309,6 +312,9 @@ class OfflineBrain:
 
     def analyze(self, ctx: TurnContext) -> StageResult:
         value = analyze_rules(ctx, self.resolve_time)
+        if ctx.kind == "followup":  # written first after a silence: nothing new to act on
+            value.escalate, value.follow_up, value.offer = Escalation(), FollowUp(), None
+            value.facts, value.funnel_stage = Facts(), ctx.card.funnel_stage
         # a former student's question is answered from the card and the KB's courses
         back = ctx.kind == "reply" and returning_lines(ctx, ctx.words, value.funnel_stage)
         return StageResult(value=value, usage=Usage(model=self.name),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 PROMPTS_DIR = Path(__file__).resolve().parent
-PROMPT_NAMES = ("analysis", "reply", "reminder")
+PROMPT_NAMES = ("analysis", "reply", "reminder", "followup")
 JUDGE_PROMPT = "judge"  # the eval lab's judge: versioned on its own, not part of PROMPT_VERSION
 
 

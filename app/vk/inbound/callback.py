@@ -126,7 +126,7 @@ def accept_event(event: object, retry: str | None = None) -> None:
         if isinstance(event, MessageReply):
             inbox.store_reply(s, event, now, inbox.InboxSettings.of(deps.settings))
         elif isinstance(event, MessagePermission):
-            inbox.store_permission(s, event, inbox.InboxSettings.of(deps.settings))
+            inbox.store_permission(s, event, inbox.InboxSettings.of(deps.settings), now)
         elif isinstance(event, OtherEvent):
             log.info("vk.callback event type %s acknowledged, not handled", env.type)
 

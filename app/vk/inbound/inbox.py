@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from sqlalchemy import delete, or_, select
@@ -88,6 +88,7 @@ WITH ev AS (
   INSERT INTO clients (vk_id, timezone, tags, vk_capabilities)
   SELECT %(vk)s, %(tz)s, '[]'::json, COALESCE(%(caps)s::json, '{}'::json) FROM go
   ON CONFLICT (vk_id) DO UPDATE SET can_write = true,  -- who writes may be answered
+    unreachable_at = NULL, unreachable_code = NULL,
     vk_capabilities = COALESCE(%(caps)s::json, clients.vk_capabilities) RETURNING id
 ), d AS (
   INSERT INTO dialogs (client_id, peer_id, reply_due_at, last_inbound_at)
@@ -192,6 +193,9 @@ def store_reply(s: Session, ev: MessageReply, now: datetime, cfg: InboxSettings)
     return True
 
 
-def store_permission(s: Session, ev: MessagePermission, cfg: InboxSettings) -> None:
+def store_permission(s: Session, ev: MessagePermission, cfg: InboxSettings,
+                     now: Optional[datetime] = None) -> None:
+    """message_allow / message_deny: stored on the client (a denied client gets nothing
+    proactive until it allows messages again)."""
     client = ensure_client(s, ev.user_id, cfg.default_timezone)
-    client.can_write = ev.allowed
+    client.set_vk_permission(ev.allowed, now or datetime.now(timezone.utc))
