@@ -110,6 +110,9 @@ class BatchingChannel:
     def get_user_names(self, user_ids: list[int]) -> dict[int, tuple[str, str]]:
         return self.api.get_user_names(user_ids)
 
+    def intent_users(self, intent: str, subscribe_id: Optional[int] = None) -> list[int]:
+        return self.api.intent_users(intent, subscribe_id)
+
     def answer_event(self, event_id: str, user_id: int, peer_id: int,
                      event_data: dict[str, Any] | None = None) -> None:
         self.api.answer_event(event_id, user_id, peer_id, event_data)
