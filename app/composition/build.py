@@ -50,12 +50,14 @@ def _primary_brain(settings: Settings) -> Optional[Brain]:
         log.info("GEMINI_API_KEY is not set: the offline rule-based brain answers")
         return None
     from app.brain.gemini.brain import GeminiBrain
+    from app.brain.gemini.config import stage_configs
 
     return GeminiBrain(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
                        analysis_model=settings.gemini_analysis_model,
                        reply_model=settings.gemini_reply_model,
                        timeout_s=settings.gemini_timeout_s,
-                       kb_token_budget=settings.kb_context_token_budget)
+                       kb_token_budget=settings.kb_context_token_budget,
+                       stages=stage_configs(settings))
 
 
 def _vk_channel(settings: Settings, svc: Services, local: bool) -> OutboundChannel:

@@ -14,7 +14,8 @@ VERDICT_KINDS = ("pass", "fail", "not_judged")
 
 def _tokens(usages: list[dict[str, Any]]) -> dict[str, int]:
     prompt = sum(int(u.get("prompt_tokens") or 0) for u in usages if isinstance(u, dict))
-    output = sum(int(u.get("output_tokens") or 0) for u in usages if isinstance(u, dict))
+    output = sum(int(u.get("output_tokens") or 0) + int(u.get("thinking_tokens") or 0)
+                 for u in usages if isinstance(u, dict))  # thinking is billed as output
     return {"prompt": prompt, "output": output, "total": prompt + output}
 
 

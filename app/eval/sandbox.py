@@ -120,9 +120,13 @@ def brain_label(settings: Settings) -> str:
 
 
 def gemini_kwargs(settings: Settings) -> dict[str, Any]:
+    from app.brain.gemini.config import stage_configs
+
     return dict(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
                 analysis_model=settings.gemini_analysis_model,
-                reply_model=settings.gemini_reply_model, timeout_s=settings.gemini_timeout_s)
+                reply_model=settings.gemini_reply_model, timeout_s=settings.gemini_timeout_s,
+                kb_token_budget=settings.kb_context_token_budget,
+                stages=stage_configs(settings))
 
 
 def primary_brain(settings: Settings, prompts: PromptSet) -> Optional[Any]:

@@ -70,15 +70,18 @@ class RecordedRequest:
 
 
 def text_response(text: Optional[str], prompt_tokens: int = 120, output_tokens: int = 30,
-                  finish_reason: str = "STOP", cached_tokens: int = 0) -> Reply:
+                  finish_reason: str = "STOP", cached_tokens: int = 0, thinking_tokens: int = 0,
+                  model_version: str = "fake") -> Reply:
     parts = [] if text is None else [{"text": text}]
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts},
                                  "finishReason": finish_reason, "index": 0}
     usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": output_tokens,
-             "totalTokenCount": prompt_tokens + output_tokens}
+             "totalTokenCount": prompt_tokens + output_tokens + thinking_tokens}
     if cached_tokens:
         usage["cachedContentTokenCount"] = cached_tokens
-    return 200, {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "fake"}
+    if thinking_tokens:
+        usage["thoughtsTokenCount"] = thinking_tokens
+    return 200, {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model_version}
 
 
 def json_response(obj: Any, **kw: Any) -> Reply:

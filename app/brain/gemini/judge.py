@@ -110,8 +110,8 @@ class GeminiJudge(GeminiBrain):
             return StageResult(value=[], usage=Usage(model=self.judge_model, attempts=0))
         system = self.prompts.load("judge")
         content = build_judge_content(req)
-        config = gtypes.GenerateContentConfig(
-            system_instruction=system, temperature=0.0,
+        config = generation_config(
+            self.judge_model, "judge", self.stages["judge"], system_instruction=system,
             response_mime_type="application/json", response_json_schema=JUDGE_SCHEMA)
         answer = self._generate(self.judge_model, content, config)
         return StageResult(value=parse_verdicts(answer.text, len(req.points)),
