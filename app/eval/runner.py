@@ -114,7 +114,7 @@ def play_dialog(lab: Lab, scenario: Scenario, peer_id: int) -> DialogRun:
                 if i:
                     lab.clock.advance(LINE_GAP_S)
                 _post(lab, client, peer_id, line)
-                run.transcript.append({"role": "client", "text": line})
+                run.transcript.append({"role": "client", "text": line, "burst": n})
             lab.clock.advance(debounce + 1)
             sent_before = len(lab.channel.texts(peer_id))
             dialog_id = _dialog_id(lab, peer_id)
@@ -122,7 +122,7 @@ def play_dialog(lab: Lab, scenario: Scenario, peer_id: int) -> DialogRun:
                 run_due_turns(lab, dialog_id)
                 run.turns += _new_turns(lab, dialog_id, seen, n)
             for text in lab.channel.texts(peer_id)[sent_before:]:
-                run.transcript.append({"role": "assistant", "text": text})
+                run.transcript.append({"role": "assistant", "text": text, "burst": n})
             lab.clock.advance(BETWEEN_TURNS_S)
     except Exception as exc:  # noqa: BLE001 - one broken dialog is reported, the run goes on
         log.exception("eval dialog %s failed", scenario.id)

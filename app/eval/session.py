@@ -30,13 +30,14 @@ class EvalOptions:
     prompts_dir: Optional[str] = None
     concurrency: int = 4
     scenarios_file: str = ""
+    repeat: int = 1  # judge each dialog this many times (verdict flips are reported)
 
 
 def make_judge(settings: Settings, prompts: PromptSet) -> Judge:
     from app.brain.gemini.judge import GeminiJudge
 
     return GeminiJudge(prompts=prompts, judge_model=settings.eval_judge_model,
-                       **gemini_kwargs(settings))
+                       **gemini_kwargs(settings))  # stages["judge"]: EVAL_JUDGE_* settings
 
 
 def _meta(settings: Settings, opts: EvalOptions, prompts: PromptSet, kb_version: str,
@@ -45,7 +46,8 @@ def _meta(settings: Settings, opts: EvalOptions, prompts: PromptSet, kb_version:
         "prompt_version": prompts.version,
         "brain": brain_label(settings),
         "kb_version": kb_version,
-        "judge": ({"model": judge.judge_model, "prompt_version": judge.judge_version}
+        "judge": ({"model": judge.judge_model, "prompt_version": judge.judge_version,
+                   "repeat": opts.repeat}
                   if judge is not None else None),
         "prompts_dir": opts.prompts_dir,  # None: the built-in app/brain/prompts
         "kb_path": str(opts.kb_path),
@@ -68,7 +70,8 @@ def run_eval(settings: Settings, opts: EvalOptions,
             kb = snapshot.kb
             meta = _meta(settings, opts, prompts, kb.version, judge)
             runs = play_all(lab, opts.scenarios, opts.concurrency, notify("play"))
-    judged = judge_all(judge, runs, kb, snapshot.index, opts.concurrency, notify("judge"))
+    judged = judge_all(judge, runs, kb, snapshot.index, opts.concurrency, notify("judge"),
+                       repeat=opts.repeat)
     results = build_results(meta, runs, judged, time.monotonic() - started)
     write_run(results, opts.out_dir)
     return results

@@ -202,7 +202,7 @@ class FakeGeminiServer:
 
 
 # --- the eval lab's judge -------------------------------------------------------------------
-_POINT_RE = re.compile(r"^(\d+)\. \[(must|must_not)\] (.+)$", re.M)
+_POINT_RE = re.compile(r"^(\d+)\. \[(must|must_not)\] [^:\n]+: (.+)$", re.M)
 Decide = Callable[[str, str, str], tuple[str, str]]  # (kind, point, transcript) → verdict, reason
 
 
@@ -213,7 +213,7 @@ def is_judge_request(req: RecordedRequest) -> bool:
 
 
 def judge_points(req: RecordedRequest) -> list[tuple[int, str, str]]:
-    """(index, kind, text) of every point listed in a judge request."""
+    """(index, kind, text) of every point listed in a judge request (without its question)."""
     return [(int(m[1]), m[2], m[3].strip()) for m in _POINT_RE.finditer(req.contents_text)]
 
 
@@ -224,10 +224,15 @@ def judge_transcript(req: RecordedRequest) -> str:
 
 
 def judge_response(req: RecordedRequest, decide: Optional[Decide] = None, **kw: Any) -> Reply:
-    """A judge's answer for every point of `req`: `decide(kind, text, transcript)` or pass."""
+    """A judge's answer for every point of `req`: `decide(kind, text, transcript)` gives the
+    verdict (pass/fail, default pass), turned into the yes/no the real judge answers (a
+    [must_not] point asks "was there a violation": pass → no)."""
     transcript = judge_transcript(req)
     verdicts = []
     for index, kind, text in judge_points(req):
         verdict, reason = decide(kind, text, transcript) if decide else ("pass", "всё сделано")
-        verdicts.append({"index": index, "verdict": verdict, "reason": reason})
+        done = verdict == "pass"
+        answer = ("no" if done else "yes") if kind == "must_not" else ("yes" if done else "no")
+        verdicts.append({"index": index, "evidence": "нет такого места", "reason": reason,
+                         "answer": answer})
     return json_response({"verdicts": verdicts}, **kw)
