@@ -181,3 +181,28 @@ def test_compare_refuses_a_results_file_of_another_shape_clearly(tmp_path, broke
     path.write_text(json.dumps({"prompt_version": "p", "scenarios": [broken]}))
     with pytest.raises(ValueError, match=message.replace("[", r"\[")):
         load_results(path)
+
+
+def test_scenario_card_attachments_and_gap_are_validated(tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "v.ogg").write_bytes(b"x")
+    good = {"id": "g", "card": {"name": "Анна", "purchases": [
+                {"product": "piano-from-zero", "access_until": "2026-12-01"}]},
+            "turns": ["привет", {"text": "", "gap_hours": 168, "attachments": [
+                {"type": "voice", "file": "v.ogg", "seconds": 12}]}]}
+    sc = parse_lines(json.dumps(good), base=tmp_path)[0]
+    assert sc.card.name == "Анна" and str(sc.card.purchases[0].access_until) == "2026-12-01"
+    assert sc.extra(0).attachments == () and sc.extra(1).gap_hours == 168.0
+    assert sc.extra(1).attachments[0].path == tmp_path / "v.ogg"
+    assert sc.bursts() == [["привет"], []]
+    bad = [({**good, "card": {"name": "А", "purchases": [{"product": "x", "access_until": "1.12"}]}},
+            r"card.purchases\[0\].access_until: expected a date"),
+           ({**good, "turns": [{"text": "", "attachments": []}]}, r"turns\[0\]: needs text"),
+           ({**good, "turns": [{"text": "a", "attachments": [{"type": "photo", "file": "v.ogg"}]}]},
+            r"a photo is one of"),
+           ({**good, "turns": [{"text": "a", "attachments": [{"type": "voice", "file": "no.ogg"}]}]},
+            "does not exist"),
+           ({**good, "turns": [{"text": "a", "gap_hours": -1}]}, "gap_hours"),
+           ({**good, "turns": [{"text": "a", "gap_hour": 2}]}, "did you mean 'gap_hours'")]
+    for obj, message in bad:
+        with pytest.raises(ScenarioError, match=message):
+            parse_lines(json.dumps(obj), source="s", base=tmp_path)

@@ -118,3 +118,49 @@ def test_repeat_reports_how_often_verdicts_flip(make_app, gemini, tmp_path) -> N
     assert "менялся: pass, fail, pass" in (out / "report.md").read_text(encoding="utf-8")
 
 
+
+
+def test_scenario_card_attachments_and_gap_hours(make_app, gemini, tmp_path) -> None:  # noqa: ANN001
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "q.ogg").write_bytes(b"OggS-voice-note")
+    (media / "keys.jpg").write_bytes(b"\xff\xd8\xff-photo")
+
+    def responder(req: RecordedRequest) -> tuple[int, dict]:
+        if req.generation_config.get("responseJsonSchema"):
+            return json_response(ANALYSIS)
+        return text_response("Продление стоит 2 900 ₽ на 180 дней.")
+
+    gemini.set_responder(responder)
+    scenarios = tmp_path / "s.jsonl"
+    scenarios.write_text(json.dumps({
+        "id": "returning", "persona": "ученица, доступ кончается",
+        "card": {"name": "Анна Смирнова",
+                 "purchases": [{"product": "piano-from-zero", "access_until": "2026-11-30"}]},
+        "turns": [{"text": "", "attachments": [
+                      {"type": "voice", "file": "media/q.ogg", "seconds": 6}]},
+                  {"text": "вот мой инструмент", "gap_hours": 168,
+                   "attachments": [{"type": "photo", "file": "media/keys.jpg"}]}]},
+        ensure_ascii=False) + "\n", encoding="utf-8")
+    app = make_app(gemini_api_key="k", gemini_base_url=gemini.base_url, gemini_timeout_s=5,
+                   eval_runs_dir=str(tmp_path / "runs"))
+    out = tmp_path / "run"
+    result = app.test_cli_runner().invoke(
+        args=["eval", "run", str(scenarios), "--out", str(out), "--no-judge"])
+    assert result.exit_code == 0, result.output
+    analyses = [q for q in gemini.requests if q.generation_config.get("responseJsonSchema")]
+    assert len(analyses) == 2
+    first, second = analyses
+    assert "Имя: Анна Смирнова" in first.contents_text
+    # access_until 2026-11-30 for a 365-day course: paid a year before
+    assert ("Покупка: «Фортепиано с нуля» (piano-from-zero), оплачено 30 ноября 2025, "
+            "доступ до 30 ноября 2026") in first.contents_text
+    assert first.inline_parts == [("audio/ogg", b"OggS-voice-note")]
+    assert second.inline_parts == [("image/jpeg", b"\xff\xd8\xff-photo")]
+    # the lab starts Wednesday 25.11 12:00 Moscow; the second turn comes a week later
+    assert "сейчас у клиента среда, 25 ноября 2026, 12:00" in first.contents_text
+    assert "сейчас у клиента среда, 2 декабря 2026, 12:" in second.contents_text
+    r = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    client_lines = [m["text"] for m in r["scenarios"][0]["transcript"] if m["role"] == "client"]
+    assert client_lines == ["[голосовое сообщение 0:06]",
+                            "вот мой инструмент [фото]"]

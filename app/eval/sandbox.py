@@ -157,7 +157,9 @@ def lab_settings(base: Settings, database_url: str, kb_path: str | Path,
         vk_group_id=EVAL_GROUP_ID, vk_secret=EVAL_SECRET, vk_group_token=None,
         worker_threads=max(2, concurrency * 2),  # sizes the connection pool; no pool starts
         run_scheduler=False, manager_peer_ids=str(MANAGER_PEER_ID),
-        claim_timeout_s=max(base.claim_timeout_s, 60.0), admin_password=None))
+        claim_timeout_s=max(base.claim_timeout_s, 60.0), admin_password=None,
+        # scenario attachments are served from 127.0.0.1 (app.eval.runner.MediaServer)
+        vk_media_allowed_hosts=base.vk_media_allowed_hosts + ",127.0.0.1"))
 
 
 @contextmanager
