@@ -106,6 +106,9 @@ def render_whole_kb(kb: Any) -> str:
     head = [f"Школа: {school.name}"] if school is not None else []
     if school is not None and getattr(school, "manager_contact", None):
         head.append(f"Связь с менеджером: {school.manager_contact}")
+    denied = list(getattr(kb, "not_offered", None) or [])
+    if denied:
+        head.append("Школа НЕ предлагает и НЕ делает: " + "; ".join(denied))
     body = [render_product(p) for p in kb.products] + [render_faq(f) for f in kb.faq_entries]
     text = "\n\n".join(["\n".join(head), *body]).strip()
     if len(_WHOLE) >= 8:
