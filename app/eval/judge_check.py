@@ -106,7 +106,7 @@ def check(judge: Judge, dialogs: list[LabelledDialog], kb: Any,
     with ThreadPoolExecutor(max_workers=max(1, concurrency),
                             thread_name_prefix="judge-check") as pool:
         answers = list(pool.map(lambda d: _judge_one(judge, d, kb), dialogs))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for d, (verdicts, error) in zip(dialogs, answers):
         for p, v in zip(d.points, verdicts):
             rows.append({"dialog": d.id, "kind": p.kind, "text": p.text, "label": p.label,
@@ -115,7 +115,7 @@ def check(judge: Judge, dialogs: list[LabelledDialog], kb: Any,
     def share(kind: Optional[str]) -> dict[str, Any]:
         mine = [r for r in rows if kind is None or r["kind"] == kind]
         judged = [r for r in mine if r["verdict"] != "not_judged"]
-        agree = sum(r["agree"] for r in mine)
+        agree = sum(1 for r in mine if r["agree"])
         return {"points": len(mine), "judged": len(judged), "agree": agree,
                 "agreement": round(agree / len(mine), 4) if mine else 0.0}
 

@@ -39,7 +39,7 @@ _ids_lock = threading.Lock()
 class DialogRun:
     scenario: Scenario
     peer_id: int
-    transcript: list[dict[str, str]] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)  # role, text, burst
     turns: list[dict[str, Any]] = field(default_factory=list)
     error: Optional[str] = None
 
@@ -83,8 +83,8 @@ class MediaServer:
     def url(self, path: Path) -> str:
         key = f"{len(self._files)}{path.suffix.lower()}"
         self._files[key] = path
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/{key}"
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}/{key}"
 
     def stop(self) -> None:
         self._httpd.shutdown()
