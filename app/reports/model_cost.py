@@ -122,7 +122,7 @@ FROM turns t WHERE t.started_at >= :since AND json_typeof(t.flags) = 'array'
 
 
 def model_usage(s: Session, period: Period, prices: Prices) -> dict[str, Any]:
-    turns: dict[date, int] = dict(s.execute(TURNS_PER_DAY, period.params).tuples().all())
+    turns: dict[date, int] = {day: n for day, n in s.execute(TURNS_PER_DAY, period.params)}
     rows: dict[date, list[Any]] = {}  # day → [turns, prompt, cached, output+thinking, cost]
     thinking = 0
     by_model: dict[str, dict[str, Any]] = {}
