@@ -3,7 +3,10 @@
 Each check returns `Flag`s with the offending fragment. A price is checked against the product
 the sentence names (the nearest title before it, else after it); derived amounts pass (shares,
 multiples, KB percents, and with words like «разница», «вместе», «по отдельности» also sums and
-differences of KB prices). A percent in a refusing or negated sentence is not a promise.
+differences of KB prices; a bundle only against its own parts). An extension price without a
+product in its sentence belongs to the product the reply named last. A percent in a refusing or
+negated sentence is not a promise, nor is the client's own percent repeated in a refusal. A
+device's model name (a latin brand or a device noun beside it) is not a promo code.
 """
 from __future__ import annotations
 
@@ -194,7 +197,8 @@ def price_flags(text: str, money: KbMoney, granted: set[float],
         combo = compares and bundle is None and (
             len(amounts) >= 2 or len({p.id for _, p in mentions}) >= 2)
         compared = _compared(named) if compares and (len(named) >= 2 or bundle) else set()
-        # «Продление на 90 дней стоит 2 900 ₽» after a sentence about a course: that course's
+        # «Продление на 90 дней стоит 2 900 ₽» after a sentence about a course: the price of
+        # that course's extension, not any extension price of the KB
         carried = last if not mentions and _EXTENSION_RE.search(sentence) else None
         accepted: list[float] = []
         pending: list[tuple[re.Match[str], float, str]] = []
