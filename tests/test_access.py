@@ -106,7 +106,7 @@ def test_unknown_kb_is_tolerated() -> None:
 def test_clients_show_json_has_purchases_access_and_offers(app: Any, tmp_path: Any) -> None:
     from app.crm import sales
     from app.models import Client
-    from app.composition.services import services
+    from app.composition.factory import parts as services
 
     svc = services(app)
     csv_path = tmp_path / "p.csv"
@@ -148,7 +148,7 @@ def test_clients_show_unknown_client(app: Any) -> None:
 def test_offers_list_cli(app: Any, clock: Any) -> None:
     from app.crm import sales
     from app.models import Client
-    from app.composition.services import services
+    from app.composition.factory import parts as services
 
     svc = services(app)
     with svc.db.session() as s:

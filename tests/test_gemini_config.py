@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.brain.gemini.config import StageConfig, generation_config, model_family
-from app.composition.services import services
+from app.composition.factory import parts as services
 from app.models import Turn
 from app.platform.config import DEFAULT_GEMINI_MODEL, DEFAULT_JUDGE_MODEL, Settings
 from app.reports.model_cost import Prices, table_key
@@ -122,6 +122,30 @@ def test_judge_defaults_to_a_stronger_model_thinking_high() -> None:
     s = Settings()
     assert (s.eval_judge_model, DEFAULT_JUDGE_MODEL) == ("gemini-3.1-pro-preview",) * 2
     assert (s.eval_judge_thinking_level, s.eval_judge_max_output_tokens) == ("high", 32768)
+
+
+def test_the_composition_builds_the_app_gemini_and_the_judge_with_the_stage_settings() -> None:
+    from app.brain.prompts import PromptSet
+    from app.composition.build import gemini_from, judge_from
+
+    s = Settings(gemini_api_key="k", gemini_analysis_thinking_level="medium",
+                 gemini_analysis_max_output_tokens=3000, gemini_reply_max_output_tokens=1500,
+                 eval_judge_model="gemini-2.5-pro", eval_judge_thinking_level="minimal",
+                 eval_judge_max_output_tokens=2000, gemini_thinking_budget=256)
+    brain, judge = gemini_from(s), judge_from(s, PromptSet(None))
+    try:
+        assert brain is not None and judge is not None
+        for built in (brain, judge):
+            assert built.stages["analysis"] == StageConfig("medium", 3000, 256)
+            assert built.stages["reply"].max_output_tokens == 1500
+        assert judge.judge_model == "gemini-2.5-pro"
+        assert judge.stages["judge"] == StageConfig("minimal", 2000, 256)
+    finally:
+        for built in (brain, judge):
+            if built is not None:
+                built.close()
+    assert gemini_from(Settings(gemini_api_key=None)) is None
+    assert judge_from(Settings(gemini_api_key=None)) is None
 
 
 def test_price_table_keys_and_promotional_period() -> None:

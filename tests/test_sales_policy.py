@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from app.crm import sales
 from app.knowledge.base import KnowledgeBase, parse_kb
 from app.models import Client, Dialog, IssuedOffer, OfferDecisionLog
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests import factories
 from tests.pg import ROOT
 

@@ -13,9 +13,10 @@ from typing import Any, Callable, Optional
 from app.brain.analysis import Analysis
 
 from app.brain.errors import LlmError
-from app.brain.guardrails.check import FALLBACK_REPLY, check_reply_details
+from app.brain.guardrails import FALLBACK_REPLY, check_reply_details
 from app.brain.prompts import PROMPT_VERSION
 from app.brain.contract import Brain, BrainResult, Decisions, StageResult, TurnContext
+from app.platform.vocabulary import TurnFlag
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class _Run:
         self.reasons: list[str] = []
         self.usage: dict[str, Any] = {}
 
-    def event(self, name: str, **data: Any) -> None:
+    def event(self, name: str, **data: object) -> None:
         data.setdefault("turn_id", self.ctx.turn_id)
         log.info("brain %s %s", name, data)
         if self.on_event is not None:
@@ -50,7 +51,7 @@ class _Run:
         try:
             result = self.primary.analyze(self.ctx)
         except LlmError as exc:
-            self.flag("analysis_fallback")
+            self.flag(TurnFlag.ANALYSIS_FALLBACK)
             self.event("analysis_fallback", error=type(exc).__name__, detail=str(exc)[:300])
             result = self.offline.analyze(self.ctx)
         self.record("analysis", result)
@@ -80,7 +81,7 @@ class _Run:
         self.reasons = [f"{d.name}: {d.reason}" + (f" («{d.fragment[:60]}»)" if d.fragment else "")
                         for d in details[:4]]
         for f in flags:
-            self.flag(f"guardrail:{f}")
+            self.flag(TurnFlag.GUARDRAIL.detail(f))
         if details:
             stored = self.usage.setdefault("flag_details", [])
             stored += [{"flag": f"guardrail:{d.name}", "stage": stage, "reason": d.reason,
@@ -92,7 +93,7 @@ class _Run:
         text = self.reply(self.primary, analysis, decisions, "reply")
         from_offline = text is None or self.primary is self.offline
         if text is None:
-            self.flag("reply_fallback")
+            self.flag(TurnFlag.REPLY_FALLBACK)
             text = self.offline_reply(analysis, decisions, "reply")
         flags = self.guarded(text, analysis, decisions)
         if flags and not from_offline:
@@ -101,7 +102,7 @@ class _Run:
             flags = (self.guarded(text, analysis, decisions, "reply_regenerated") if text
                      else ["empty"])
             if flags:
-                self.flag("reply_fallback")
+                self.flag(TurnFlag.REPLY_FALLBACK)
                 text = self.offline_reply(analysis, decisions, "reply_offline")
                 flags = self.guarded(text, analysis, decisions, "reply_offline")
         if flags:
@@ -117,7 +118,7 @@ def run_brain(ctx: TurnContext, primary: Brain, offline: Brain,
     run = _Run(ctx, primary, offline, on_event)
     analysis = run.analyze()
     decisions = apply_effects(analysis)
-    run.flags += [f"effect_error:{name}" for name in decisions.effect_errors]
+    run.flags += [TurnFlag.EFFECT_ERROR.detail(name) for name in decisions.effect_errors]
     text, fallback = run.write(analysis, decisions)
     version = getattr(primary, "prompt_version", PROMPT_VERSION)  # another prompts directory
     return BrainResult(analysis=analysis, reply_text=text, decisions=decisions,

@@ -16,11 +16,14 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from app.brain.errors import LlmError
-from app.brain.gemini.judge import JudgeRequest, Point
+from app.brain.gemini import JudgeRequest, Point
 from app.eval.judging import Judge, kb_passages
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 ROLES = ("client", "assistant", "program")
 LABELS = ("pass", "fail")
@@ -45,7 +48,7 @@ class LabelledDialog:
     points: tuple[LabelledPoint, ...]
 
 
-def _dialog(obj: Any, where: str) -> LabelledDialog:
+def _dialog(obj: object, where: str) -> LabelledDialog:
     if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
         raise LabelsError(f"{where}: expected an object with a string 'id'")
     where = f"{where} ({obj['id']})"
@@ -89,7 +92,7 @@ def load_labels(path: str | Path) -> list[LabelledDialog]:
     return out
 
 
-def _judge_one(judge: Judge, d: LabelledDialog, kb: Any) -> tuple[list[str], Optional[str]]:
+def _judge_one(judge: Judge, d: LabelledDialog, kb: Optional[KnowledgeBase]) -> tuple[list[str], Optional[str]]:
     req = JudgeRequest(persona=d.persona, transcript=list(d.transcript),
                        points=[Point(p.kind, p.text) for p in d.points],
                        kb_passages=kb_passages(kb))
@@ -100,7 +103,7 @@ def _judge_one(judge: Judge, d: LabelledDialog, kb: Any) -> tuple[list[str], Opt
     return [v.verdict for v in result.value], None
 
 
-def check(judge: Judge, dialogs: list[LabelledDialog], kb: Any,
+def check(judge: Judge, dialogs: list[LabelledDialog], kb: Optional[KnowledgeBase],
           concurrency: int = 4) -> dict[str, Any]:
     """Agreement of the judge's verdicts with the labels, overall and per kind of point."""
     with ThreadPoolExecutor(max_workers=max(1, concurrency),
@@ -122,7 +125,7 @@ def check(judge: Judge, dialogs: list[LabelledDialog], kb: Any,
     # of the points a person failed, how many the judge failed too (and the reverse)
     failed = [r for r in rows if r["label"] == "fail"]
     passed = [r for r in rows if r["label"] == "pass"]
-    return {"dialogs": len(dialogs), "model": getattr(judge, "judge_model", ""),
+    return {"dialogs": len(dialogs), "model": judge.judge_model,
             "all": share(None), "must": share("must"), "must_not": share("must_not"),
             "caught_fail": sum(r["verdict"] == "fail" for r in failed), "labelled_fail": len(failed),
             "kept_pass": sum(r["verdict"] == "pass" for r in passed), "labelled_pass": len(passed),

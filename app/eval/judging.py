@@ -14,13 +14,20 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 from zoneinfo import ZoneInfo
 
+from app.brain.contract import StageResult
 from app.brain.errors import LlmError
-from app.brain.gemini.judge import NO_PLACE, JudgeRequest, Point, Verdict
+from app.brain.gemini import NO_PLACE, JudgeRequest, Point, Verdict
 from app.brain.prompts.kb import render_whole_kb
+from app.brain.prompts import PromptSet
 from app.eval.runner import DialogRun
+from app.platform.config import Settings
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
+    from app.knowledge.search import KnowledgeIndex
 
 log = logging.getLogger(__name__)
 NOT_JUDGED = "без судьи: пункт не проверялся"
@@ -31,7 +38,17 @@ class Judge(Protocol):
     judge_model: str
     judge_version: str
 
-    def judge(self, req: JudgeRequest) -> Any: ...
+    def judge(self, req: JudgeRequest) -> StageResult: ...
+
+    def close(self) -> None: ...
+
+
+class MakeJudge(Protocol):
+    """Builds the judge from the settings (EVAL_JUDGE_*), its prompt from `prompts`; None
+    without GEMINI_API_KEY. Handed in by the composition, which builds it beside the app's
+    Gemini (`judge_from`)."""
+
+    def __call__(self, settings: Settings, prompts: PromptSet) -> Optional[Judge]: ...
 
 
 @dataclass
@@ -46,7 +63,7 @@ def points_of(run: DialogRun) -> list[Point]:
     return [Point("must", t) for t in sc.must] + [Point("must_not", t) for t in sc.must_not]
 
 
-def _moment(value: Any) -> str:
+def _moment(value: object) -> str:
     try:
         when = datetime.fromisoformat(str(value))
     except ValueError:
@@ -96,7 +113,7 @@ def judge_transcript(run: DialogRun) -> list[tuple[str, str]]:
     return out
 
 
-def kb_passages(kb: Any) -> list[str]:
+def kb_passages(kb: Optional[KnowledgeBase]) -> list[str]:
     """The whole KB, rendered as the reply model gets it."""
     return [render_whole_kb(kb)] if kb is not None else []
 
@@ -144,13 +161,13 @@ def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
     return total
 
 
-def judge_request(run: DialogRun, kb: Any) -> JudgeRequest:
+def judge_request(run: DialogRun, kb: Optional[KnowledgeBase]) -> JudgeRequest:
     return JudgeRequest(persona=run.scenario.persona, transcript=judge_transcript(run),
                         points=points_of(run), kb_passages=kb_passages(kb))
 
 
-def judge_dialog(judge: Judge, run: DialogRun, kb: Any, index: Any = None,
-                 repeat: int = 1) -> Judged:
+def judge_dialog(judge: Judge, run: DialogRun, kb: Optional[KnowledgeBase],
+                 index: Optional[KnowledgeIndex] = None, repeat: int = 1) -> Judged:
     """`index` is unused (the judge reads the whole KB); kept for callers passing it."""
     points = points_of(run)
     if not points:
@@ -180,8 +197,9 @@ def judge_dialog(judge: Judge, run: DialogRun, kb: Any, index: Any = None,
     return judged
 
 
-def judge_all(judge: Optional[Judge], runs: list[DialogRun], kb: Any, index: Any,
-              concurrency: int, on_done: Optional[Callable[[DialogRun], None]] = None,
+def judge_all(judge: Optional[Judge], runs: list[DialogRun], kb: Optional[KnowledgeBase],
+              index: Optional[KnowledgeIndex], concurrency: int,
+              on_done: Optional[Callable[[DialogRun], None]] = None,
               repeat: int = 1) -> list[Judged]:
     if judge is None:
         return [not_judged(r) for r in runs]

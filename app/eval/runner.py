@@ -12,18 +12,19 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from sqlalchemy import select
 
 from app.eval.sandbox import EVAL_GROUP_ID, EVAL_SECRET, Lab
 from app.eval.scenarios import Attachment, Card, Scenario
 from app.models import Client, Dialog, Purchase, Turn
-from app.turns import claims
-from app.turns.pipeline import process_claim
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
 
 log = logging.getLogger(__name__)
 PEER_BASE = 880_000_000  # VK user ids of the simulated clients: PEER_BASE + dialog number
@@ -122,7 +123,7 @@ def callback_body(peer_id: int, text: str, date: int,
                                        "button_actions": ["text"]}}}
 
 
-def _post(lab: Lab, client: Any, peer_id: int, text: str,
+def _post(lab: Lab, client: FlaskClient, peer_id: int, text: str,
           attachments: Optional[list[dict[str, Any]]] = None) -> None:
     body = callback_body(peer_id, text, int(lab.clock.now().timestamp()), attachments)
     resp = client.post("/vk/callback", data=json.dumps(body, ensure_ascii=False),
@@ -133,20 +134,18 @@ def _post(lab: Lab, client: Any, peer_id: int, text: str,
 
 
 def _dialog_id(lab: Lab, peer_id: int) -> Optional[int]:
-    with lab.svc.db.session() as s:
+    with lab.parts.db.session() as s:
         return s.execute(select(Dialog.id).where(Dialog.peer_id == peer_id)).scalar()
 
 
 def run_due_turns(lab: Lab, dialog_id: int) -> int:
     """Run this dialog's due turns in this thread; returns how many ran."""
-    svc, ran = lab.svc, 0
+    turns, ran = lab.parts.turns, 0
     for _ in range(MAX_TURNS_PER_BURST):
-        with svc.db.session() as s:
-            claim = claims.claim_next(s, svc.clock.now(), svc.settings.claim_timeout_s,
-                                      svc.settings.max_turn_attempts, dialog_id=dialog_id)
+        claim = turns.claims.next(dialog_id=dialog_id)
         if claim is None:
             break
-        process_claim(svc, claim)
+        turns.process(claim)
         ran += 1
     return ran
 
@@ -159,7 +158,7 @@ def turn_record(turn: Turn, burst: int) -> dict[str, Any]:
 
 
 def _new_turns(lab: Lab, dialog_id: int, seen: set[int], burst: int) -> list[dict[str, Any]]:
-    with lab.svc.db.session() as s:
+    with lab.parts.db.session() as s:
         rows = s.execute(select(Turn).where(Turn.dialog_id == dialog_id, Turn.id.not_in(seen))
                          .order_by(Turn.id)).scalars().all()
         seen.update(t.id for t in rows)
@@ -169,10 +168,10 @@ def _new_turns(lab: Lab, dialog_id: int, seen: set[int], burst: int) -> list[dic
 def seed_card(lab: Lab, peer_id: int, card: Card) -> None:
     """The client as the scenario's card describes them, before their first message: a name,
     and purchases whose access ends on the given dates."""
-    kb = lab.svc.kb_store.current
+    kb = lab.parts.kb_store.current
     now = lab.clock.now()
     first, _, last = card.name.partition(" ")
-    with lab.svc.db.session() as s:
+    with lab.parts.db.session() as s:
         client = Client(vk_id=peer_id, first_name=first, last_name=last, names_fetched_at=now,
                         funnel_stage="client" if card.purchases else "cold")
         s.add(client)
@@ -189,7 +188,7 @@ def seed_card(lab: Lab, peer_id: int, card: Card) -> None:
                            paid_at=paid or now - timedelta(days=30)))
 
 
-def _at_noon(d: Any) -> datetime:
+def _at_noon(d: date) -> datetime:
     return datetime.combine(d, time(12, 0), tzinfo=timezone.utc)
 
 

@@ -25,7 +25,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 log = logging.getLogger(__name__)
 KNOWN_KEYS = frozenset({"id", "persona", "turns", "must", "must_not", "checks", "card"})
@@ -104,7 +104,7 @@ def _unknown_keys(obj: dict, known: frozenset[str], where: str) -> None:
         log.warning("%s: key %r is not part of the scenario format; ignored", where, key)
 
 
-def _strings(value: Any, where: str, allow_empty_list: bool = True) -> tuple[str, ...]:
+def _strings(value: object, where: str, allow_empty_list: bool = True) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ScenarioError(f"{where}: expected a list of non-empty strings")
     if not value and not allow_empty_list:
@@ -112,7 +112,7 @@ def _strings(value: Any, where: str, allow_empty_list: bool = True) -> tuple[str
     return tuple(value)
 
 
-def _checks(value: Any, where: str) -> Checks:
+def _checks(value: object, where: str) -> Checks:
     if value is None:
         return Checks()
     if not isinstance(value, dict):
@@ -130,7 +130,7 @@ def _checks(value: Any, where: str) -> Checks:
                                                                     f"{where}.not_contains"))
 
 
-def _date(value: Any, where: str) -> Optional[date]:
+def _date(value: object, where: str) -> Optional[date]:
     if value is None:
         return None
     try:
@@ -139,7 +139,7 @@ def _date(value: Any, where: str) -> Optional[date]:
         raise ScenarioError(f"{where}: expected a date YYYY-MM-DD") from exc
 
 
-def _card(value: Any, where: str) -> Optional[Card]:
+def _card(value: object, where: str) -> Optional[Card]:
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -164,7 +164,7 @@ def _card(value: Any, where: str) -> Optional[Card]:
     return Card(name=name.strip(), purchases=tuple(purchases))
 
 
-def _attachment(value: Any, where: str, base: Path) -> Attachment:
+def _attachment(value: object, where: str, base: Path) -> Attachment:
     if not isinstance(value, dict):
         raise ScenarioError(f"{where}: expected an object")
     _unknown_keys(value, ATTACHMENT_KEYS, where)
@@ -187,7 +187,7 @@ def _attachment(value: Any, where: str, base: Path) -> Attachment:
     return Attachment(kind, path, seconds, transcript)
 
 
-def _turn(value: Any, where: str, base: Path) -> tuple[str, TurnExtra]:
+def _turn(value: object, where: str, base: Path) -> tuple[str, TurnExtra]:
     if isinstance(value, str) and value.strip():
         return value, TurnExtra()
     if not isinstance(value, dict):
@@ -210,7 +210,7 @@ def _turn(value: Any, where: str, base: Path) -> tuple[str, TurnExtra]:
     return text, TurnExtra(attachments, None if gap is None else float(gap))
 
 
-def parse_scenario(obj: Any, where: str = "scenario", base: Optional[Path] = None) -> Scenario:
+def parse_scenario(obj: object, where: str = "scenario", base: Optional[Path] = None) -> Scenario:
     if not isinstance(obj, dict):
         raise ScenarioError(f"{where}: expected a JSON object")
     _unknown_keys(obj, KNOWN_KEYS, where)

@@ -16,6 +16,7 @@ from typing import Any, Optional
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.platform.config import Settings
 from app.reports.period import Period
 
 # When the table below was checked against Google's pricing page
@@ -73,7 +74,7 @@ class Prices:
     table: dict[str, tuple[Rate, ...]] = field(default_factory=lambda: dict(PRICE_TABLE))
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Prices":
+    def from_settings(cls, settings: Settings) -> "Prices":
         given = (settings.gemini_price_input_per_m, settings.gemini_price_output_per_m,
                  settings.gemini_price_cached_per_m)
         if all(v is None for v in given):
@@ -115,9 +116,9 @@ WHERE t.started_at >= :since GROUP BY day
 """)
 
 FALLBACKS = text("""
-SELECT count(*) FILTER (WHERE t.flags::jsonb ?| array['analysis_fallback', 'reply_fallback']),
+SELECT count(*) FILTER (WHERE t.flags ?| array['analysis_fallback', 'reply_fallback']),
        count(*) FILTER (WHERE t.brain LIKE 'offline%')
-FROM turns t WHERE t.started_at >= :since AND json_typeof(t.flags) = 'array'
+FROM turns t WHERE t.started_at >= :since AND jsonb_typeof(t.flags) = 'array'
 """)
 
 
@@ -138,7 +139,7 @@ def model_usage(s: Session, period: Period, prices: Prices) -> dict[str, Any]:
             continue
         key = prices.priced_as(model, version)
         if key is None:
-            unpriced.add(version or model)
+            unpriced |= {version or model}
         rate = prices.rate(key, day)
         cost = ((p - c) * rate.input_per_m + c * rate.cached_per_m
                 + (o + th) * rate.output_per_m) / 1_000_000

@@ -14,6 +14,8 @@ from typing import Any, Literal, Optional
 
 from google.genai import types as gtypes
 
+from app.platform.config import Settings
+
 Family = Literal["gemini3", "gemini2.5", "other"]
 THINKING_LEVELS = ("minimal", "low", "medium", "high")
 # a 2.5 model's budget for a level when no budget is set (2.5 Pro cannot go below 128)
@@ -65,7 +67,7 @@ def generation_config(model: str, stage: str, cfg: StageConfig,
     return gtypes.GenerateContentConfig(**fields)
 
 
-def stage_configs(settings: Any) -> dict[str, StageConfig]:
+def stage_configs(settings: Settings) -> dict[str, StageConfig]:
     """Settings → the three stages' configs."""
     return {
         "analysis": StageConfig(settings.gemini_analysis_thinking_level,

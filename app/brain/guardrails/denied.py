@@ -8,11 +8,14 @@ the reply affirms an entry when it contains every meaningful word of the phrase 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from app.brain.guardrails.facts import GENERIC, sentences
 from app.brain.guardrails.money import Flag
 from app.knowledge import ru_text
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 _CLAUSE_RE = re.compile(r"[,;:()«»\"]|\s[—–-]\s|\s(?:а|но|зато|однако|хотя)\s", re.I)
 _NEGATION_RE = re.compile(
@@ -46,12 +49,12 @@ def _without(clause: str, words: list[str]) -> bool:
                for s in ru_text.lemmas(m.group(1)) for w in words)
 
 
-def denied_entries(kb: Any) -> list[tuple[str, list[str]]]:
+def denied_entries(kb: Optional[KnowledgeBase]) -> list[tuple[str, list[str]]]:
     """(phrase, its meaningful lemmas) per `not_offered` entry (memoised per KB object)."""
     hit = _CACHE.get(id(kb))
     if hit is not None and hit[0] is kb:
         return hit[1]
-    out = [(phrase, _words(phrase)) for phrase in getattr(kb, "not_offered", None) or []]
+    out = [(phrase, _words(phrase)) for phrase in (kb.not_offered if kb is not None else [])]
     out = [(p, w) for p, w in out if w]
     if len(_CACHE) >= 8:
         _CACHE.clear()
@@ -59,7 +62,7 @@ def denied_entries(kb: Any) -> list[tuple[str, list[str]]]:
     return out
 
 
-def denied_flags(text: str, kb: Any) -> list[Flag]:
+def denied_flags(text: str, kb: Optional[KnowledgeBase]) -> list[Flag]:
     entries = denied_entries(kb)
     if not entries:
         return []

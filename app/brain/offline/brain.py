@@ -27,7 +27,7 @@ from app.brain.offline.students import (
 )
 from app.brain.contract import Decisions, StageResult, TurnContext, Usage
 
-# The reminders' time resolver, handed in by the wiring (the brain imports no other package).
+# The reminders' time resolver, handed in by the composition (the brain imports no other package).
 TimeResolver = Callable[[str, datetime, str], Optional[datetime]]
 
 
@@ -125,11 +125,11 @@ def day_greeting(ctx: TurnContext) -> str:
             else "Добрый вечер" if hour < 23 else "Здравствуйте")
 
 
-def _name(ctx: TurnContext, analysis: Any) -> str:
+def _name(ctx: TurnContext, analysis: Optional[Analysis]) -> str:
     return ctx.card.first_name or (analysis.facts.name if analysis is not None else None) or ""
 
 
-def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[Any]:
+def suggest_products(ctx: TurnContext, analysis: Optional[Analysis], hits: list[Any]) -> list[Any]:
     owned = {p.product_id for p in ctx.card.purchases}
     level = analysis.facts.level or ctx.card.level
     found = [kb_entry(ctx.kb, h.id) for h in hits if h.kind == "product"
@@ -144,7 +144,7 @@ def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[A
     return [p for p in found if p is not None and p.id not in owned][:2]
 
 
-def _question(ctx: TurnContext, analysis: Any) -> str:
+def _question(ctx: TurnContext, analysis: Optional[Analysis]) -> str:
     if (analysis.facts.goal or ctx.card.goal) == "обучение ребёнка":
         return pick(("Расскажите, сколько лет ребёнку и занимался ли он этим раньше?",
                      "Ребёнок уже пробовал заниматься или начинает с нуля?"), ctx.turn_id)
@@ -157,12 +157,12 @@ def _question(ctx: TurnContext, analysis: Any) -> str:
     return pick(("Если появятся вопросы — пишите, я на связи.", "Что ещё подсказать?"), ctx.turn_id)
 
 
-def _answer(ctx: TurnContext, analysis: Any, ids: list[str]) -> list[str]:
+def _answer(ctx: TurnContext, analysis: Optional[Analysis], ids: list[str]) -> list[str]:
     lead = pick(("Хороший вопрос!", "Спасибо, что спросили!", "Понимаю, это важно."), ctx.turn_id)
     return [lead, *[entry_answer(kb_entry(ctx.kb, i)) for i in ids], _question(ctx, analysis)]
 
 
-def _products(ctx: TurnContext, analysis: Any, found: list[Any]) -> list[str]:
+def _products(ctx: TurnContext, analysis: Optional[Analysis], found: list[Any]) -> list[str]:
     """A short list of fitting products, never one this dialog has already been sent."""
     lines = [product_line(p) for p in suggest_products(ctx, analysis, found)]
     fresh = [line for line in lines if not already_sent(ctx, line)]
@@ -172,7 +172,7 @@ def _products(ctx: TurnContext, analysis: Any, found: list[Any]) -> list[str]:
             + fresh + [_question(ctx, analysis)])
 
 
-def _not_sure(ctx: TurnContext, analysis: Any, text: str) -> list[str]:
+def _not_sure(ctx: TurnContext, analysis: Optional[Analysis], text: str) -> list[str]:
     clarify = clarifying_question(ctx, text) if "?" in text or len(text) > 25 else None
     if clarify and not analysis.escalate.needed:
         return [pick(("Хочу ответить точно.", "Хочу понять вас правильно."), ctx.turn_id), clarify]
@@ -188,7 +188,7 @@ ORDER_CHECK_TEXT = ("Вижу, что по вашему контакту ест�
                     "менеджер проверит заказ и напишет вам, как только всё сверит.")
 
 
-def _body(ctx: TurnContext, analysis: Any) -> list[str]:
+def _body(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
     text, turn = ctx.words, ctx.turn_id
     found = _hits(ctx, text)
     mine = ctx.card.purchases and ACCESS_RE.search(text)
@@ -220,7 +220,7 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
     if products:
         return products
     if ctx.card.is_new:
-        school = getattr(getattr(ctx.kb, "school", None), "name", "") or "школы"
+        school = (ctx.kb.school.name if ctx.kb is not None else "") or "школы"
         return [f"Это {school}. Я помогаю ученикам: подсказываю, с чего начать, помогаю "
                 "выбрать курс и отвечаю на вопросы о занятиях.", _question(ctx, analysis)]
     if THANKS_RE.search(text) and "?" not in text:
@@ -231,7 +231,7 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
     return _not_sure(ctx, analysis, text)
 
 
-def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
+def compose_reply(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> str:
     tz, name = ctx.card.timezone, _name(ctx, analysis)
     parts = [f"Здравствуйте, {name}!" if name else "Здравствуйте!"] if ctx.card.is_new else []
     parts.append(offline_media.lead(ctx) or "")
@@ -259,7 +259,7 @@ def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
     return not_repeated(ctx, " ".join(p.strip() for p in parts if p and p.strip()))
 
 
-def compose_proactive(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
+def compose_proactive(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> str:
     name = _name(ctx, analysis)
     parts = [f"{day_greeting(ctx)}, {name}!" if name else f"{day_greeting(ctx)}!"]
     if ctx.kind == "access_extension":
@@ -285,7 +285,7 @@ class OfflineBrain:
         return StageResult(value=value, usage=Usage(model=self.name),
                            flags=[KB_NO_MATCH] if kb_no_match(ctx) and not back else [])
 
-    def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult:
+    def write_reply(self, ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> StageResult:
         if analysis is None:
             analysis = analyze_rules(ctx, self.resolve_time)
         compose = compose_reply if ctx.kind == "reply" else compose_proactive

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from app.brain.prompts.kb import (  # noqa: F401  (re-exported: guardrails, offline, tests)
     DEFAULT_KB_TOKEN_BUDGET, entry_text, estimate_tokens, is_product, kb_entry, kb_head,
@@ -23,6 +23,9 @@ from app.platform.ru_format import (  # noqa: F401
     _WEEKDAYS, clip, fence, format_rub, local, ru_date, ru_moment,
 )
 from app.brain.contract import ClientCard, Decisions, HistoryMessage, TurnContext
+
+if TYPE_CHECKING:
+    from app.brain.analysis import Analysis
 
 __all__ = [  # the KB renderers and formatters are re-exported for guardrails, offline and tests
     "DEFAULT_KB_TOKEN_BUDGET", "build_analysis_content", "build_reply_content", "clip",
@@ -44,7 +47,6 @@ ANALYSIS_CHARS = 2000
 DECISIONS_CHARS = 1200
 # the sum of the section budgets plus headers; the final content is clipped to it anyway
 MAX_CONTENT_CHARS = 29000
-
 
 
 def _access(until: Optional[datetime], now: datetime, tz: str) -> str:
@@ -151,7 +153,7 @@ def build_analysis_content(ctx: TurnContext, kb_budget: int = DEFAULT_KB_TOKEN_B
     return _assemble(head, parts)
 
 
-def render_analysis(analysis: Any) -> str:
+def render_analysis(analysis: Optional[Analysis]) -> str:
     data = analysis.model_dump(include={"psych_state", "mood", "funnel_stage", "intent",
                                         "short_term_strategy", "reply_plan", "follow_up"})
     return clip(json.dumps(data, ensure_ascii=False), ANALYSIS_CHARS)
@@ -185,12 +187,12 @@ def render_decisions(d: Decisions, tz: str) -> str:
     return clip("\n".join(rows), DECISIONS_CHARS)
 
 
-def build_reply_content(ctx: TurnContext, analysis: Any, decisions: Decisions,
+def build_reply_content(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions,
                         kb_budget: int = DEFAULT_KB_TOKEN_BUDGET) -> str:
     head = kb_head(ctx.kb, kb_budget)
     parts = [_task(ctx)] + _common(ctx)
     if not head:
-        ids = kb_ids_for(ctx, extra=list(getattr(analysis, "kb_ids", []) or []))
+        ids = kb_ids_for(ctx, extra=list((analysis.kb_ids if analysis is not None else []) or []))
         parts.append("<база_знаний>\n" + render_kb(ctx, ids) + "\n</база_знаний>")
         parts.append("<каталог>\n" + render_catalogue(ctx.kb) + "\n</каталог>")
     parts.append("<внутренний_анализ> (не показывать клиенту)\n" + render_analysis(analysis)
