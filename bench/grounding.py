@@ -60,9 +60,10 @@ def held_out(name: str) -> str:
 
 
 def run() -> str:
-    rows = ["| Knowledge base | Queries | Reach, whole KB | Reach, retrieval | Offline brain: "
-            "right facts | Unanswerable questions | Offline brain: false-confident | "
-            "Held-out unanswerable: false-confident |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| Knowledge base | Queries (development) | Reach, whole KB (development) | Reach, "
+            "retrieval (development) | Offline brain: right facts (development) | Unanswerable "
+            "questions (development) | Offline brain: false-confident (development) | Held-out "
+            "unanswerable: false-confident (held-out) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     with FakeGeminiServer() as fake:
         for name in SETS:
             rows.append(f"| {SETS[name][0].name} | {len(queries(name))} "
@@ -70,11 +71,15 @@ def run() -> str:
                         f"| {offline_rate(name):.1%} | {len(unanswerable(name))} "
                         f"| {len(false_confident(name)) / len(unanswerable(name)):.1%} "
                         f"| {held_out(name)} |")
-    rows += ["", "| Guardrail corpus | Good delivered as written | Bad stopped |", "|---|---:|---:|"]
+    rows += ["", "| Guardrail corpus | Set | Good delivered as written | Bad stopped |",
+             "|---|---|---:|---:|"]
     for corpus in CORPORA:
         res = run_corpus(corpus)
-        rows.append(f"| {corpus} ({CORPORA[corpus].name}) | {res['good_ok']}/{res['good']} "
-                    f"| {res['bad_ok']}/{res['bad']} |")
+        rows.append(f"| {corpus} ({CORPORA[corpus].name}) | development (tuned on) "
+                    f"| {res['good_ok']}/{res['good']} | {res['bad_ok']}/{res['bad']} |")
+    # measured once, before any guardrail change of issue 25 (the corpus was committed first)
+    rows.append("| guardrail_corpus_drawing_heldout.jsonl (kb_drawing.json), before the fixes "
+                "| held-out (never tuned on) | 42/53 | 7/19 |")
     return "\n".join(rows)
 
 
@@ -88,11 +93,20 @@ def write_section(table: str) -> None:
         f"instead of handing over (target 10 %; before unknown words counted it was 53 % "
         f"piano, 57 % guitar, 44 % vocal, 59 % drawing, 65 % English). "
         f"The held-out unanswerable sets (`*_unanswerable_holdout.jsonl`) were written after "
-        f"the confidence thresholds were set, as a check on tuning. Reach = the "
+        f"the confidence thresholds were set, as a check on tuning, and never tuned on (their "
+        f"column is held-out); the query sets and the other unanswerable sets are development "
+        f"sets (tuned on). Reach = the "
         f"answering entry is in the reply-stage request received by the fake Gemini (the "
-        f"analysis names no entries). The vocal corpus of guardrail replies was written "
-        f"separately from the piano one, for another school; the drawing and guitar ones "
-        f"after the guardrails were built, as checks.\n\n{table}\n\n"
+        f"analysis names no entries). Guardrail corpora: every corpus in the table is a "
+        f"development set — the piano and vocal ones were tuned on, the drawing and guitar ones "
+        f"were written as checks after the guardrails were built and the guardrails changed "
+        f"after them. The held-out drawing corpus of issue 25 "
+        f"(`guardrail_corpus_drawing_heldout.jsonl`: tablet and marker model names, price "
+        f"differences, refusals, extension prices, what the school does not offer) was "
+        f"committed before the guardrails ran on it and measured once (last row: 42/53 good, "
+        f"7/19 bad, 7 of the misses affirmations of the KB's `not_offered`, which nothing "
+        f"checked yet); the four classes that slipped were then closed on it, so its row above "
+        f"is a development figure now.\n\n{table}\n\n"
         f"Rerun: `.venv/bin/python bench/grounding.py --write`\n"))
 
 

@@ -234,13 +234,15 @@ def test_turn_view_shows_guardrail_reasons_fragments_and_cached_tokens(app, cloc
         turn = s.execute(select(Turn).where(Turn.dialog_id == dialog_id)).scalar_one()
         turn.flags = ["guardrail:price", "reply_fallback"]
         turn.usage = {"reply": {"model": "m", "prompt_tokens": 9000, "cached_tokens": 8000,
-                                "output_tokens": 40, "latency_ms": 5},
+                                "output_tokens": 40, "latency_ms": 5, "thinking_tokens": 312,
+                                "model_version": "m-002"},
                       "flag_details": [{"flag": "guardrail:price", "stage": "reply",
                                         "reason": "сумма не совпадает с ценой продукта x",
                                         "fragment": "17 900 ₽"}]}
     page = html(logged_in(app).get(f"/admin/dialogs/{dialog_id}"))
     assert "сумма не совпадает с ценой продукта x" in page and "«17 900 ₽»" in page
     assert "9000 (из кэша 8000)" in page
+    assert "(ответила m-002)" in page and "40 ток. + размышления 312" in page
 
 
 def test_dashboard_counts(app, clock) -> None:  # noqa: ANN001

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from app.brain.errors import LlmInvalidOutput
-from app.brain.gemini.judge import parse_verdicts
+from app.brain.gemini.judge import (JUDGE_SCHEMA, JudgeRequest, Point, build_judge_content,
+                                    parse_verdicts, verdict_of)
+from app.eval.judging import evidence_found
 from app.eval.checks import contains, run_checks
 from app.eval.compare import compare
 from app.eval.judging import not_judged
@@ -95,13 +97,37 @@ def test_scenario_lines_are_validated_with_their_line_number() -> None:
 
 
 def test_judge_answer_gives_a_verdict_per_point() -> None:
-    answer = json.dumps({"verdicts": [{"index": 2, "verdict": "fail", "reason": "давил"},
-                                      {"index": 9, "verdict": "pass", "reason": "нет такого"}]})
-    verdicts = parse_verdicts(answer, 2)
-    assert [v.verdict for v in verdicts] == ["not_judged", "fail"]
-    assert verdicts[1].reason == "давил"
+    points = [Point("must", "назвал цену"), Point("must_not", "давил на клиента")]
+    answer = json.dumps({"verdicts": [
+        {"index": 2, "evidence": "только сегодня!", "reason": "давил", "answer": "yes"},
+        {"index": 9, "evidence": "нет такого места", "reason": "нет такого", "answer": "no"}]})
+    verdicts = parse_verdicts(answer, points)
+    assert [v.verdict for v in verdicts] == ["not_judged", "fail"]  # a violation: yes → fail
+    assert (verdicts[1].reason, verdicts[1].evidence) == ("давил", "только сегодня!")
+    answer = json.dumps({"verdicts": [
+        {"index": 1, "evidence": "14 900 ₽", "reason": "назвал", "answer": "yes"},
+        {"index": 2, "evidence": "нет такого места", "reason": "не давил", "answer": "no"}]})
+    assert [v.verdict for v in parse_verdicts(answer, points)] == ["pass", "pass"]
+    assert [verdict_of(k, a) for k in ("must", "must_not") for a in ("yes", "no")] == [
+        "pass", "fail", "fail", "pass"]
     with pytest.raises(LlmInvalidOutput):
-        parse_verdicts("не JSON", 2)
+        parse_verdicts("не JSON", points)
+
+
+def test_judge_schema_asks_evidence_and_reason_before_the_answer() -> None:
+    item = JUDGE_SCHEMA["properties"]["verdicts"]["items"]
+    assert list(item["properties"]) == ["index", "evidence", "reason", "answer"]
+    content = build_judge_content(JudgeRequest(
+        persona="p", transcript=[("client", "сколько?"), ("assistant", "14 900 ₽"),
+                                 ("program", "скидка выдана: 10% по промокоду AB12")],
+        points=[Point("must", "назвал цену"), Point("must_not", "выдумал скидку")],
+        kb_passages=["[a] Продукт"]))
+    assert "1. [must] Сделал ли это ассистент: назвал цену" in content
+    assert "2. [must_not] Было ли нарушение: выдумал скидку" in content
+    assert "Программа (решения этого хода; клиент их не видит): скидка выдана" in content
+    assert evidence_found("«14 900 ₽»", ["Курс стоит 14 900 ₽."])
+    assert not evidence_found("стоит 9 900 ₽", ["Курс стоит 14 900 ₽."])
+    assert evidence_found("нет такого места", [])
 
 
 def _results(verdict: str, flags: list[str], tokens: int) -> dict:
@@ -155,3 +181,28 @@ def test_compare_refuses_a_results_file_of_another_shape_clearly(tmp_path, broke
     path.write_text(json.dumps({"prompt_version": "p", "scenarios": [broken]}))
     with pytest.raises(ValueError, match=message.replace("[", r"\[")):
         load_results(path)
+
+
+def test_scenario_card_attachments_and_gap_are_validated(tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "v.ogg").write_bytes(b"x")
+    good = {"id": "g", "card": {"name": "Анна", "purchases": [
+                {"product": "piano-from-zero", "access_until": "2026-12-01"}]},
+            "turns": ["привет", {"text": "", "gap_hours": 168, "attachments": [
+                {"type": "voice", "file": "v.ogg", "seconds": 12}]}]}
+    sc = parse_lines(json.dumps(good), base=tmp_path)[0]
+    assert sc.card.name == "Анна" and str(sc.card.purchases[0].access_until) == "2026-12-01"
+    assert sc.extra(0).attachments == () and sc.extra(1).gap_hours == 168.0
+    assert sc.extra(1).attachments[0].path == tmp_path / "v.ogg"
+    assert sc.bursts() == [["привет"], []]
+    bad = [({**good, "card": {"name": "А", "purchases": [{"product": "x", "access_until": "1.12"}]}},
+            r"card.purchases\[0\].access_until: expected a date"),
+           ({**good, "turns": [{"text": "", "attachments": []}]}, r"turns\[0\]: needs text"),
+           ({**good, "turns": [{"text": "a", "attachments": [{"type": "photo", "file": "v.ogg"}]}]},
+            r"a photo is one of"),
+           ({**good, "turns": [{"text": "a", "attachments": [{"type": "voice", "file": "no.ogg"}]}]},
+            "does not exist"),
+           ({**good, "turns": [{"text": "a", "gap_hours": -1}]}, "gap_hours"),
+           ({**good, "turns": [{"text": "a", "gap_hour": 2}]}, "did you mean 'gap_hours'")]
+    for obj, message in bad:
+        with pytest.raises(ScenarioError, match=message):
+            parse_lines(json.dumps(obj), source="s", base=tmp_path)

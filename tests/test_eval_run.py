@@ -140,7 +140,19 @@ def test_gemini_run_with_judge_and_other_prompts_then_compare(make_app, gemini, 
     assert len(judged) == 2  # one call per dialog that has points
     burst_call = next(r for r in judged if "очередью" in r.contents_text)
     assert "сколько стоит" in burst_call.contents_text and "[course-prices]" in burst_call.contents_text
-    assert "1. [must] назвал цену 14 900 ₽" in burst_call.contents_text
+    assert "1. [must] Сделал ли это ассистент: назвал цену 14 900 ₽" in burst_call.contents_text
+    assert "2. [must_not] Было ли нарушение: выдумал цену" in burst_call.contents_text
+    # the whole KB, not the search hits: an entry nobody asked about is there too
+    kb_ids = [e["id"] for e in json.loads(Path("knowledge_base.json").read_text())["faq"]]
+    assert all(f"[{i}]" in burst_call.contents_text for i in kb_ids)
+    # the turn's decisions follow its messages
+    assert ("Программа (решения этого хода; клиент их не видит): решений нет"
+            in burst_call.contents_text)
+    assert burst_call.generation_config["responseJsonSchema"]["properties"]["verdicts"][
+        "items"]["required"] == ["index", "evidence", "reason", "answer"]
+    assert burst_call.model == "gemini-3.1-pro-preview"
+    assert burst_call.generation_config["thinkingConfig"] == {"thinking_level": "HIGH"}
+    assert "temperature" not in burst_call.generation_config
     points = b["scenarios"][0]["points"]
     assert [(p["kind"], p["verdict"]) for p in points] == [("must", "fail"), ("must_not", "pass")]
     assert points[0]["reason"] == "цена не названа"

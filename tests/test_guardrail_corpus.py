@@ -1,5 +1,5 @@
-"""Guardrail precision on two corpora of replies a strong model could write: good ones must be
-delivered as written (>= 95 %), bad ones must all be stopped with the expected flag. The vocal
+"""Guardrail precision on corpora of replies a strong model could write: good ones must be
+delivered as written (>= 97 %), bad ones must all be stopped with the expected flag. The vocal
 drawing and guitar corpora were written separately, for other schools' knowledge bases (the
 drawing and guitar ones after the guardrails were built, as checks)."""
 from __future__ import annotations
@@ -25,7 +25,10 @@ DATA = ROOT / "tests" / "data"
 CORPORA = {"guardrail_corpus.jsonl": ROOT / "knowledge_base.json",
            "guardrail_corpus_vocal.jsonl": DATA / "kb_vocal.json",
            "guardrail_corpus_drawing.jsonl": DATA / "kb_drawing.json",
-           "guardrail_corpus_guitar.jsonl": DATA / "kb_other.json"}
+           "guardrail_corpus_guitar.jsonl": DATA / "kb_other.json",
+           # held out: written before the guardrails were run on it (then the four classes
+           # that slipped were closed, see docs/benchmarks.md)
+           "guardrail_corpus_drawing_heldout.jsonl": DATA / "kb_drawing.json"}
 
 
 @lru_cache(maxsize=4)
@@ -47,7 +50,8 @@ def case_inputs(row: dict, kb_path: Path) -> tuple[TurnContext, Decisions, Analy
     kb, index = _kb(kb_path)
     card = ClientCard(vk_id=7, first_name="Анна", tags=row.get("tags", []),
                       notes=row.get("notes", ""))
-    ctx = TurnContext(turn_id=1, now=NOW, card=card, new_messages=[msg("Расскажите подробнее")],
+    ctx = TurnContext(turn_id=1, now=NOW, card=card,
+                      new_messages=[msg(row.get("client", "Расскажите подробнее"))],
                       history=[], summary="", kb=kb, kb_index=index)
     granted = row.get("granted") or {}
     decisions = Decisions()
@@ -83,7 +87,7 @@ def run_corpus(name: str) -> dict[str, Any]:
 def test_corpus(name):
     res = run_corpus(name)
     assert res["good"] >= 15 and res["bad"] >= 8
-    assert res["good_ok"] / res["good"] >= 0.95, res["wrong"]
+    assert res["good_ok"] / res["good"] >= 0.97, res["wrong"]
     assert res["bad_ok"] == res["bad"], res["wrong"]
 
 
@@ -95,3 +99,24 @@ def test_every_flag_has_a_reason_and_a_fragment():
     assert set(by_name) == {"price", "discount"}
     assert "17 900" in by_name["price"].fragment and "piano-from-zero" in by_name["price"].reason
     assert by_name["discount"].fragment == "ЗИМА20" and by_name["discount"].reason
+
+
+def test_held_out_corpus_figures_and_the_four_classes():
+    """The drawing school's held-out corpus: measured before the fixes at 42/53 good delivered
+    and 7/19 bad stopped (docs/benchmarks.md); now every reply is classified as labelled."""
+    res = run_corpus("guardrail_corpus_drawing_heldout.jsonl")
+    assert (res["good_ok"], res["good"], res["bad_ok"], res["bad"]) == (53, 53, 19, 19)
+
+
+def test_denied_needs_every_word_and_no_negation():
+    from app.brain.guardrails.denied import denied_flags
+
+    kb, _ = _kb(DATA / "kb_drawing.json")
+    said = {t: [f.name for f in denied_flags(t, kb)] for t in (
+        "Мы доставим вам материалы.", "Доставки материалов нет.", "Есть доставка?",
+        "Курс без очных занятий.", "Занятия проходят очно.", "Смотреть уроки можно без интернета.")}
+    assert said == {"Мы доставим вам материалы.": ["denied"], "Доставки материалов нет.": [],
+                    "Есть доставка?": [], "Курс без очных занятий.": [],
+                    "Занятия проходят очно.": ["denied"], "Смотреть уроки можно без интернета.": []}
+    vocal, _ = _kb(DATA / "kb_vocal.json")  # an older KB without the field: nothing denied
+    assert vocal.not_offered == [] and denied_flags("Приходите на очное занятие", vocal) == []

@@ -234,3 +234,17 @@ def test_concurrent_readers_always_see_a_consistent_snapshot(tmp_path, real):
     for t in threads:
         t.join()
     assert not seen_bad and store.current.product("renamed-4") is not None
+
+
+def test_not_offered_is_optional_and_checked(tmp_path, real):
+    assert load_kb(write(tmp_path, real)).not_offered == [
+        "Очные занятия", "Диплом государственного образца", "Скачивание видеоуроков"]
+    old = copy.deepcopy(real)
+    del old["not_offered"]  # a file written before the field stays valid
+    assert load_kb(write(tmp_path, old, "old.json")).not_offered == []
+    bad = copy.deepcopy(real)
+    bad["not_offered"] = ["Очные занятия", "", 5, "x" * 201]
+    errors = errors_for(tmp_path, bad)
+    assert any(e.startswith("not_offered[1]") for e in errors)
+    assert any(e.startswith("not_offered[2]") for e in errors)
+    assert any(e.startswith("not_offered[3]") for e in errors)

@@ -67,4 +67,6 @@ def test_unrepresentable_or_absurd_dates_are_not_understood(text: str) -> None:
 
 
 def test_a_few_years_ahead_still_resolves() -> None:
-    assert resolve("через 2 года", NOW, "Europe/Moscow") is not None
+    # the same date two years on, at the default hour (spec: followup-time, rules 1 and 3)
+    moment = resolve("через 2 года", NOW, "Europe/Moscow")
+    assert moment is not None and moment.isoformat() == "2028-11-25T12:00:00+03:00"

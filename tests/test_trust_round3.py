@@ -193,29 +193,32 @@ def test_fences_are_still_stripped() -> None:
 
 
 def test_every_model_call_carries_an_output_cap(make_app: Callable[..., Any]) -> None:
+    """Analysis, its repair, the reply and the judge each carry their stage's cap."""
     import json
 
     from app.brain.analysis import parse_analysis
     from app.brain.contract import Decisions
-    from app.brain.gemini.judge import GeminiJudge, JudgeRequest, Point
+    from app.brain.gemini.judge import JudgeRequest, Point
+    from app.composition.build import judge_from
     from tests.fakes.gemini_server import FakeGeminiServer, json_response, text_response
     from tests.test_brain_gemini import ANALYSIS
     from tests.test_brain_offline import make_ctx
 
     with FakeGeminiServer() as fake:
         app = make_app(gemini_api_key="k", gemini_base_url=fake.base_url,
-                       gemini_max_output_tokens=3000)
+                       gemini_analysis_max_output_tokens=3000,
+                       gemini_reply_max_output_tokens=2000, eval_judge_max_output_tokens=1000)
         brain = services(app).primary_brain
         fake.push(text_response("не JSON"), json_response(ANALYSIS), text_response("Здравствуйте!"))
         brain.analyze(make_ctx("Сколько стоит курс?"))  # the answer, then its repair
         brain.write_reply(make_ctx("Привет"), parse_analysis(json.dumps(ANALYSIS)), Decisions())
-        judge = GeminiJudge(api_key="k", base_url=fake.base_url, analysis_model="a",
-                            reply_model="r", max_output_tokens=1000)
+        judge = judge_from(services(app).settings)
+        assert judge is not None
         fake.push(json_response({"verdicts": []}))
         judge.judge(JudgeRequest("persona", [("client", "привет")], [Point("must", "x")]))
         judge.close()
         caps = [r.generation_config.get("maxOutputTokens") for r in fake.requests]
-    assert caps == [3000, 3000, 3000, 1000]
+    assert caps == [3000, 3000, 2000, 1000]
 
 
 # 4. Contacts carried by a paid order prove nothing for other orders ----------------------------

@@ -113,7 +113,8 @@ def test_refused_reminder_is_marked_staff_told_and_next_turn_owns_up(app, vk, cl
     with services(app).db.session() as s:
         done = s.get(Reminder, r.id)
         assert done.status == ReminderStatus.REFUSED and done.vk_error_code is None
-        assert done.refused_at is not None and "не отправлялось" in done.status_reason
+        assert done.refused_at == r.due_at + timedelta(minutes=1)  # the moment it fired
+        assert "не отправлялось" in done.status_reason
     alert = vk.emulator.sent(777)[-1].text
     assert "не пропустил напоминание" in alert and "vk.com" in alert
     out = app.test_cli_runner().invoke(args=["reminders", "list"])

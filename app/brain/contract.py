@@ -176,6 +176,8 @@ class Usage:
     prompt_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0  # of prompt_tokens, served from Gemini's implicit context cache
+    thinking_tokens: int = 0  # Gemini's thoughts_token_count: not in output_tokens, billed as output
+    model_version: str = ""  # the model version the response reported (what answered)
     latency_ms: int = 0
     attempts: int = 1
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
 from app.brain.bounded import BoundedBrain
 from app.brain.contract import Brain
@@ -25,7 +26,7 @@ from app.vk.channel import OutboundChannel, UnconfiguredChannel
 if TYPE_CHECKING:
     from flask import Flask
 
-    from app.brain.gemini import GeminiBrain
+    from app.brain.gemini import GeminiBrain, GeminiJudge
     from app.composition.background import Background
     from app.devchat.vk_http import VkHttpServer
 
@@ -69,6 +70,22 @@ class Parts:
         self.db.dispose()
 
 
+G = TypeVar("G", bound="GeminiBrain")
+
+
+def _gemini(make: Callable[..., G], settings: Settings, prompts: Optional[PromptSet]) -> G:
+    """A Gemini made by `make` (a class, or one with its own arguments bound) on the settings'
+    connection and per-stage config (thinking level/budget, output cap: brain.gemini.config),
+    shared by everything built here."""
+    from app.brain.gemini import stage_configs
+
+    return make(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
+                analysis_model=settings.gemini_analysis_model,
+                reply_model=settings.gemini_reply_model, timeout_s=settings.gemini_timeout_s,
+                kb_token_budget=settings.kb_context_token_budget,
+                stages=stage_configs(settings), prompts=prompts)
+
+
 def gemini_from(settings: Settings, prompts: Optional[PromptSet] = None) -> Optional[GeminiBrain]:
     """Gemini from the settings (prompts from `prompts`, else the built-in ones); None without
     GEMINI_API_KEY. The one place a GeminiBrain is built: the app and the eval lab."""
@@ -76,12 +93,17 @@ def gemini_from(settings: Settings, prompts: Optional[PromptSet] = None) -> Opti
         return None
     from app.brain.gemini import GeminiBrain
 
-    return GeminiBrain(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
-                       analysis_model=settings.gemini_analysis_model,
-                       reply_model=settings.gemini_reply_model,
-                       timeout_s=settings.gemini_timeout_s,
-                       kb_token_budget=settings.kb_context_token_budget,
-                       max_output_tokens=settings.gemini_max_output_tokens, prompts=prompts)
+    return _gemini(GeminiBrain, settings, prompts)
+
+
+def judge_from(settings: Settings, prompts: Optional[PromptSet] = None) -> Optional[GeminiJudge]:
+    """The eval lab's judge, beside `gemini_from` (same connection and stages), on its own
+    model (EVAL_JUDGE_MODEL; stages["judge"] from EVAL_JUDGE_*). None without GEMINI_API_KEY."""
+    if not settings.gemini_configured:
+        return None
+    from app.brain.gemini import GeminiJudge
+
+    return _gemini(partial(GeminiJudge, judge_model=settings.eval_judge_model), settings, prompts)
 
 
 def build(settings: Settings, clock: Clock, lazy: bool = False, local: bool = False,

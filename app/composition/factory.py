@@ -10,7 +10,7 @@ from flask import Flask
 from app.brain.contract import Brain
 from app.brain.prompts import PromptSet
 from app.composition.background import Background
-from app.composition.build import Parts, build, gemini_from
+from app.composition.build import Parts, build, gemini_from, judge_from
 from app.platform.clock import Clock
 from app.platform.config import Settings
 from app.vk.channel import CollectingChannel, OutboundChannel
@@ -92,7 +92,7 @@ def _adapters(app: Flask, p: Parts) -> None:
     reminders_cli.init_app(app, reminders_cli.RemindersCliDeps(p.db))
     crm_cli.init_app(app, crm_cli.CrmCliDeps(p.db, p.clock, p.kb_store))
     seed.init_app(app, seed.SeedDeps(s, p.db, p.clock, p.kb_store))
-    eval_cli.init_app(app, eval_cli.EvalCliDeps(s, lab_app))
+    eval_cli.init_app(app, eval_cli.EvalCliDeps(s, lab_app, judge_from))
 
 
 def _background_health(p: Parts):  # noqa: ANN202 - a closure over the parts

@@ -20,6 +20,7 @@ from app.platform.config import Settings
 from app.platform.deps import deps_of, install
 
 if TYPE_CHECKING:
+    from app.eval.judging import MakeJudge
     from app.eval.runner import DialogRun
 
 eval_group = AppGroup("eval", help="The conversation lab: play scenario dialogs, judge, compare.")
@@ -29,6 +30,7 @@ eval_group = AppGroup("eval", help="The conversation lab: play scenario dialogs,
 class EvalCliDeps:
     settings: Settings
     make_app: MakeApp  # builds the lab's app (handed in: the lab never imports create_app)
+    make_judge: MakeJudge  # builds the judge beside the app's Gemini (composition's judge_from)
 
 
 def init_app(app: Flask, deps: EvalCliDeps) -> None:
@@ -89,10 +91,12 @@ class _Bars:
 @click.option("--concurrency", "-j", type=click.IntRange(1, 32),
               help="Dialogs played at once (default: 4 with Gemini; 1 offline, where the rules "
                    "pick phrases by turn number, so an offline run repeats exactly).")
+@click.option("--repeat", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="Judge each dialog N times and report how often the verdicts flip.")
 @click.option("--verbose", is_flag=True, help="Show the app's INFO logs.")
 def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str],
              judge: Optional[bool], prompts_dir: Optional[str], concurrency: Optional[int],
-             verbose: bool) -> None:
+             repeat: int, verbose: bool) -> None:
     """Play every dialog of SCENARIOS_FILE through the real pipeline on a throw-away database."""
     from app.brain.prompts import PromptSet
     from app.eval.scenarios import ScenarioError, load_scenarios
@@ -118,11 +122,12 @@ def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str]
     opts = EvalOptions(scenarios=scenarios, kb_path=kb_path,
                        out_dir=out, judge=judge,
                        prompts_dir=prompts_dir, concurrency=concurrency,
-                       scenarios_file=str(scenarios_file))
+                       scenarios_file=str(scenarios_file), repeat=repeat)
     bars = _Bars()
     with _quiet_logs(verbose):
         try:
-            results = run_eval(settings, opts, deps.make_app, progress=bars)
+            results = run_eval(settings, opts, deps.make_app, progress=bars,
+                               make_judge=deps.make_judge)
         finally:
             bars.close()
     _print_summary(results, out)
@@ -147,6 +152,10 @@ def _print_summary(results: dict[str, Any], out: Path) -> None:
                f"{s['checks']['passed']}/{s['checks']['total']} · points pass {pts['pass']} "
                f"fail {pts['fail']} not_judged {pts['not_judged']} · tokens "
                f"{s['tokens']['total']} (judge {s['judge_tokens']['total']})")
+    stable = s.get("judge_stability")
+    if stable:
+        click.echo(f"judge repeated {stable['repeat']}×: verdicts flipped on {stable['flipped']} "
+                   f"of {stable['points']} points ({stable['flip_rate']:.0%})")
     click.echo(f"wrote {out / 'results.json'} and {out / 'report.md'}")
 
 
@@ -163,3 +172,43 @@ def eval_compare(a_path: str, b_path: str) -> None:
         raise click.UsageError(str(exc)) from exc
     for line in compare(a, b, a_path, b_path):
         click.echo(line)
+
+
+@eval_group.command("judge-check")
+@click.argument("labels_file", type=click.Path(exists=True, dir_okay=False),
+                default="eval/judge_labels.jsonl")
+@click.option("--kb", "kb_path", type=click.Path(exists=True, dir_okay=False),
+              help="Knowledge base the dialogs were written for (default: KNOWLEDGE_BASE_PATH).")
+@click.option("--concurrency", "-j", type=click.IntRange(1, 32), default=4, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def eval_judge_check(labels_file: str, kb_path: Optional[str], concurrency: int,
+                     as_json: bool) -> None:
+    """How often the judge agrees with a person's verdicts on LABELS_FILE."""
+    import json
+
+    from app.brain.prompts import PromptSet
+    from app.eval.judge_check import LabelsError, check, format_check, load_labels
+    from app.knowledge.base import load_kb
+
+    deps = deps_of(EvalCliDeps)
+    settings = deps.settings
+    if not settings.gemini_configured:
+        raise click.UsageError("judge-check needs GEMINI_API_KEY (the judge is a Gemini call)")
+    try:
+        dialogs = load_labels(labels_file)
+    except LabelsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    kb_path = kb_path or settings.knowledge_base_path
+    _require_valid_kb(kb_path)
+    judge = deps.make_judge(settings, PromptSet(None))
+    if judge is None:
+        raise click.UsageError("judge-check needs GEMINI_API_KEY (the judge is a Gemini call)")
+    try:
+        result = check(judge, dialogs, load_kb(kb_path), concurrency)
+    finally:
+        judge.close()
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+    else:
+        for line in format_check(result):
+            click.echo(line)

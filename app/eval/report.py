@@ -73,8 +73,11 @@ def _dialog(sc: dict[str, Any]) -> list[str]:
         rows.pop()
     rows += ["", "**Пункты**", ""]
     if sc["points"]:
-        rows += ["| | Пункт | Вердикт | Причина |", "|---|---|---|---|"]
+        rows += ["| | Пункт | Вердикт | Цитата | Причина |", "|---|---|---|---|---|"]
         rows += [f"| {p['kind']} | {cell(p['text'])} | {VERDICT_MARK.get(p['verdict'], p['verdict'])}"
+                 f"{' (менялся: ' + ', '.join(p['verdicts_seen']) + ')' if p.get('flipped') else ''}"
+                 f" | {cell(p.get('evidence') or '')}"
+                 f"{' ⚠ не найдена в переписке' if p.get('evidence_found') is False else ''}"
                  f" | {cell(p['reason'])} |" for p in sc["points"]]
     else:
         rows.append("нет")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Optional
 
 from app.eval.checks import run_checks
 from app.eval.judging import Judged
@@ -14,7 +14,8 @@ VERDICT_KINDS = ("pass", "fail", "not_judged")
 
 def _tokens(usages: list[dict[str, Any]]) -> dict[str, int]:
     prompt = sum(int(u.get("prompt_tokens") or 0) for u in usages if isinstance(u, dict))
-    output = sum(int(u.get("output_tokens") or 0) for u in usages if isinstance(u, dict))
+    output = sum(int(u.get("output_tokens") or 0) + int(u.get("thinking_tokens") or 0)
+                 for u in usages if isinstance(u, dict))  # thinking is billed as output
     return {"prompt": prompt, "output": output, "total": prompt + output}
 
 
@@ -64,8 +65,19 @@ def summarize(scenarios: list[dict[str, Any]], duration_s: float) -> dict[str, A
         "tokens": _tokens([u for s in scenarios for t in s["turns"]
                            for u in (t.get("usage") or {}).values()]),
         "judge_tokens": _tokens([s.get("judge_usage") or {} for s in scenarios]),
+        "judge_stability": _stability(scenarios),
         "duration_s": round(duration_s, 1),
     }
+
+
+def _stability(scenarios: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """With `--repeat N`: on how many points the N verdicts were not all the same."""
+    rows = [p for s in scenarios for p in s["points"] if "flipped" in p]
+    if not rows:
+        return None
+    flipped = sum(bool(p["flipped"]) for p in rows)
+    return {"repeat": max(len(p.get("verdicts_seen") or []) for p in rows), "points": len(rows),
+            "flipped": flipped, "flip_rate": round(flipped / len(rows), 4)}
 
 
 def build_results(meta: dict[str, Any], runs: list[DialogRun], judged: list[Judged],

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional, Protocol
+from typing import Iterator, Protocol
 
 from flask import Flask
 from sqlalchemy import create_engine, pool, text
@@ -122,14 +122,6 @@ def brain_label(settings: Settings) -> str:
     return f"gemini:{a}" if a == r else f"gemini:{a}+{r}"
 
 
-def gemini_kwargs(settings: Settings) -> dict[str, Any]:
-    """The judge's connection (the lab's brain is built by the app's own `gemini_from`)."""
-    return dict(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
-                analysis_model=settings.gemini_analysis_model,
-                reply_model=settings.gemini_reply_model, timeout_s=settings.gemini_timeout_s,
-                max_output_tokens=settings.gemini_max_output_tokens)
-
-
 class LabApp(Protocol):
     """An app built for the lab: what `make_app` returns."""
 
@@ -165,7 +157,9 @@ def lab_settings(base: Settings, database_url: str, kb_path: str | Path,
         vk_group_id=EVAL_GROUP_ID, vk_secret=EVAL_SECRET, vk_group_token=None,
         worker_threads=max(2, concurrency * 2),  # sizes the connection pool; no pool starts
         run_scheduler=False, manager_peer_ids=str(MANAGER_PEER_ID),
-        claim_timeout_s=max(base.claim_timeout_s, 60.0), admin_password=None))
+        claim_timeout_s=max(base.claim_timeout_s, 60.0), admin_password=None,
+        # scenario attachments are served from 127.0.0.1 (app.eval.runner.MediaServer)
+        vk_media_allowed_hosts=base.vk_media_allowed_hosts + ",127.0.0.1"))
 
 
 @contextmanager

@@ -10,12 +10,11 @@ from typing import Any, Callable, Optional
 
 from app.brain.prompts import PromptSet
 from app.platform.config import Settings
-from app.eval.judging import Judge, judge_all
+from app.eval.judging import Judge, MakeJudge, judge_all
 from app.eval.report import render_report
 from app.eval.results import build_results
 from app.eval.runner import DialogRun, play_all
-from app.eval.sandbox import (EVAL_START, MakeApp, brain_label, gemini_kwargs, open_lab,
-                              throwaway_database)
+from app.eval.sandbox import EVAL_START, MakeApp, brain_label, open_lab, throwaway_database
 from app.eval.scenarios import Scenario
 
 Progress = Callable[[str, int, Optional[DialogRun]], None]  # (phase, total, finished dialog)
@@ -30,13 +29,7 @@ class EvalOptions:
     prompts_dir: Optional[str] = None
     concurrency: int = 4
     scenarios_file: str = ""
-
-
-def make_judge(settings: Settings, prompts: PromptSet) -> Judge:
-    from app.brain.gemini import GeminiJudge
-
-    return GeminiJudge(prompts=prompts, judge_model=settings.eval_judge_model,
-                       **gemini_kwargs(settings))
+    repeat: int = 1  # judge each dialog this many times (verdict flips are reported)
 
 
 def _meta(settings: Settings, opts: EvalOptions, prompts: PromptSet, kb_version: str,
@@ -45,7 +38,8 @@ def _meta(settings: Settings, opts: EvalOptions, prompts: PromptSet, kb_version:
         "prompt_version": prompts.version,
         "brain": brain_label(settings),
         "kb_version": kb_version,
-        "judge": ({"model": judge.judge_model, "prompt_version": judge.judge_version}
+        "judge": ({"model": judge.judge_model, "prompt_version": judge.judge_version,
+                   "repeat": opts.repeat}
                   if judge is not None else None),
         "prompts_dir": opts.prompts_dir,  # None: the built-in app/brain/prompts
         "kb_path": str(opts.kb_path),
@@ -56,9 +50,21 @@ def _meta(settings: Settings, opts: EvalOptions, prompts: PromptSet, kb_version:
 
 
 def run_eval(settings: Settings, opts: EvalOptions, make_app: MakeApp,
-             progress: Optional[Progress] = None) -> dict[str, Any]:
+             progress: Optional[Progress] = None,
+             make_judge: Optional[MakeJudge] = None) -> dict[str, Any]:
+    """`make_app` / `make_judge` come from the composition (the same `gemini_from` as the
+    app's); without `make_judge` (or a key) the points are not judged."""
     prompts = PromptSet(opts.prompts_dir)
-    judge = make_judge(settings, prompts) if opts.judge else None
+    judge = make_judge(settings, prompts) if opts.judge and make_judge is not None else None
+    try:
+        return _run(settings, opts, make_app, prompts, judge, progress)
+    finally:
+        if judge is not None:
+            judge.close()
+
+
+def _run(settings: Settings, opts: EvalOptions, make_app: MakeApp, prompts: PromptSet,
+         judge: Optional[Judge], progress: Optional[Progress]) -> dict[str, Any]:
     started = time.monotonic()
     notify = (lambda phase: (lambda run: progress(phase, len(opts.scenarios), run))) \
         if progress else (lambda phase: None)
@@ -68,7 +74,8 @@ def run_eval(settings: Settings, opts: EvalOptions, make_app: MakeApp,
             kb = snapshot.kb
             meta = _meta(settings, opts, prompts, kb.version, judge)
             runs = play_all(lab, opts.scenarios, opts.concurrency, notify("play"))
-    judged = judge_all(judge, runs, kb, snapshot.index, opts.concurrency, notify("judge"))
+    judged = judge_all(judge, runs, kb, snapshot.index, opts.concurrency, notify("judge"),
+                       repeat=opts.repeat)
     results = build_results(meta, runs, judged, time.monotonic() - started)
     write_run(results, opts.out_dir)
     return results

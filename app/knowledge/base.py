@@ -46,6 +46,7 @@ class KnowledgeBase:
     products = property(lambda self: self.data.products)
     faq_entries = property(lambda self: self.data.faq)
     offers = property(lambda self: self.data.offers)
+    not_offered = property(lambda self: self.data.not_offered)
     file_version = property(lambda self: self.data.version)
 
     @property

@@ -44,6 +44,7 @@ def _check_text(value: str) -> str:
 
 Id = Annotated[StrictStr, AfterValidator(_check_id)]
 Text = Annotated[StrictStr, AfterValidator(_check_text)]
+NotOffered = Annotated[StrictStr, AfterValidator(_check_text), Field(max_length=200)]
 
 
 class WorkingHours(_Model):
@@ -167,6 +168,9 @@ class KnowledgeBaseFile(_Model):
     products: list[Product]
     faq: list[FaqEntry]
     offers: Offers
+    # what the school does NOT offer or do, one short phrase each («Очные занятия», «Диплом
+    # государственного образца»): a reply that affirms one is stopped (brain.guardrails)
+    not_offered: list[NotOffered] = []
 
     @field_validator("version", mode="before")
     @classmethod

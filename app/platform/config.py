@@ -8,7 +8,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_GEMINI_MODEL = "gemini-3.5-flash"  # a stable Flash model in Nov 2026; set it via env
+# Google's models page, checked 2026-12-07: gemini-3.8-flash is the newest stable Flash (GA,
+# 2026-09); the judge defaults to a stronger model than the one it grades (3.1 Pro). Model ids
+# are retired every few months: set them via env; prices per id are in app/reports/model_cost.py.
+DEFAULT_GEMINI_MODEL = "gemini-3.8-flash"
+DEFAULT_JUDGE_MODEL = "gemini-3.1-pro-preview"
+THINKING_LEVELS = ("minimal", "low", "medium", "high")
 VK_INTENTS = ("account_update", "bot_ad_invite", "bot_ad_promo", "confirmed_notification",
               "customer_support", "default", "finance_notification", "game_notification",
               "moderated_newsletter", "non_promo_newsletter", "promo_newsletter",
@@ -68,13 +73,19 @@ class Settings(BaseSettings):
     gemini_analysis_model: str = DEFAULT_GEMINI_MODEL
     gemini_reply_model: str = DEFAULT_GEMINI_MODEL
     gemini_timeout_s: float = Field(30.0, gt=0)
-    gemini_max_output_tokens: int = Field(8192, ge=256)  # every model call's output cap
-    # USD per 1M tokens for the configured Flash model (paid tier, prompts <= 200k tokens).
-    # Defaults follow Google's Flash price list of late 2026; CHECK them against
-    # https://ai.google.dev/gemini-api/docs/pricing whenever the model or the prices change.
-    gemini_price_input_per_m: float = Field(0.50, ge=0)
-    gemini_price_output_per_m: float = Field(3.00, ge=0)  # output incl. thinking tokens
-    gemini_price_cached_per_m: float = Field(0.05, ge=0)  # cached part of the prompt
+    # Gemini 3 models: thinking level per stage (minimal, low, medium, high); 2.5 models get a
+    # thinking budget instead (GEMINI_THINKING_BUDGET, unset: derived from the level)
+    gemini_analysis_thinking_level: str = "low"
+    gemini_reply_thinking_level: str = "low"
+    gemini_thinking_budget: Optional[int] = Field(None, ge=-1, le=32768)
+    # output cap of every call, thinking tokens included
+    gemini_analysis_max_output_tokens: int = Field(8192, ge=256, le=65536)
+    gemini_reply_max_output_tokens: int = Field(4096, ge=256, le=65536)
+    # USD per 1M tokens: unset → the price table per model id (app/reports/model_cost.py, with
+    # the date it was checked); set → these prices for every Gemini stage, whatever the model.
+    gemini_price_input_per_m: Optional[float] = Field(None, ge=0)
+    gemini_price_output_per_m: Optional[float] = Field(None, ge=0)  # output incl. thinking
+    gemini_price_cached_per_m: Optional[float] = Field(None, ge=0)  # cached part of the prompt
     # a purchase counts "after a dialog" when the buyer wrote within this many days before paying
     report_attribution_days: int = Field(30, ge=1)
     # the whole KB goes into both prompts while it fits this many tokens; past it, retrieval
@@ -119,9 +130,11 @@ class Settings(BaseSettings):
     payment_shop_opens_access: bool = False  # on: no staff alert to open access after payment
     port: int = 5000
     # the eval lab (`flask eval run`): where runs are written and the panel looks for them,
-    # and the judge's model (unset: GEMINI_ANALYSIS_MODEL)
+    # and the judge's model (a stronger one than the reply's), thinking level and output cap
     eval_runs_dir: str = "eval-runs"
-    eval_judge_model: Optional[str] = None
+    eval_judge_model: str = DEFAULT_JUDGE_MODEL
+    eval_judge_thinking_level: str = "high"
+    eval_judge_max_output_tokens: int = Field(32768, ge=256, le=65536)
     log_json: bool = False
     secure_cookies: Optional[bool] = None  # unset: on when running on Railway (HTTPS)
     trust_proxy: Optional[bool] = None  # unset: on when running on Railway (behind its proxy)
@@ -145,6 +158,15 @@ class Settings(BaseSettings):
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("gemini_analysis_thinking_level", "gemini_reply_thinking_level",
+                     "eval_judge_thinking_level")
+    @classmethod
+    def _thinking(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in THINKING_LEVELS:
+            raise ValueError(f"unknown thinking level {v!r}; one of: {', '.join(THINKING_LEVELS)}")
         return v
 
     @field_validator("quiet_hours")

@@ -63,9 +63,14 @@ def format_summary(r: dict[str, Any]) -> str:
                             *[(f"  now {k}", v) for k, v in f["by_stage"].items()],
                             ("became clients", f["became_clients"])])
     out += _money(r) + _follow_ups(r)
-    tokens = f"{m['prompt_tokens']} / {m['cached_tokens']} / {m['output_tokens']}"
+    tokens = (f"{m['prompt_tokens']} / {m['cached_tokens']} / {m['output_tokens']} "
+              f"(thinking {m.get('thinking_tokens', 0)})")
     out += _rows("Model", [("turns", m["turns"]), ("prompt / cached / output tokens", tokens),
                            ("cost", f"${m['cost_usd']:.4f}"),
+                           *[(f"  {name}", f"${v['cost_usd']:.4f} at {v['usd_per_m']['input']} / "
+                              f"{v['usd_per_m']['output']} per 1M")
+                             for name, v in (m.get("by_model") or {}).items()],
+                           ("prices checked", (m.get("prices") or {}).get("checked", "—")),
                            ("fallback turns", m["fallback_turns"])])
     out.append("KB gaps (most frequent first)" if r["kb_gaps"] else "KB gaps: none")
     out += [f"  {g['count']:>4} × {g['question']}" for g in r["kb_gaps"][:20]]

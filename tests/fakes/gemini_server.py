@@ -70,15 +70,18 @@ class RecordedRequest:
 
 
 def text_response(text: Optional[str], prompt_tokens: int = 120, output_tokens: int = 30,
-                  finish_reason: str = "STOP", cached_tokens: int = 0) -> Reply:
+                  finish_reason: str = "STOP", cached_tokens: int = 0, thinking_tokens: int = 0,
+                  model_version: str = "fake") -> Reply:
     parts = [] if text is None else [{"text": text}]
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts},
                                  "finishReason": finish_reason, "index": 0}
     usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": output_tokens,
-             "totalTokenCount": prompt_tokens + output_tokens}
+             "totalTokenCount": prompt_tokens + output_tokens + thinking_tokens}
     if cached_tokens:
         usage["cachedContentTokenCount"] = cached_tokens
-    return 200, {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "fake"}
+    if thinking_tokens:
+        usage["thoughtsTokenCount"] = thinking_tokens
+    return 200, {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model_version}
 
 
 def json_response(obj: Any, **kw: Any) -> Reply:
@@ -199,7 +202,7 @@ class FakeGeminiServer:
 
 
 # --- the eval lab's judge -------------------------------------------------------------------
-_POINT_RE = re.compile(r"^(\d+)\. \[(must|must_not)\] (.+)$", re.M)
+_POINT_RE = re.compile(r"^(\d+)\. \[(must|must_not)\] [^:\n]+: (.+)$", re.M)
 Decide = Callable[[str, str, str], tuple[str, str]]  # (kind, point, transcript) → verdict, reason
 
 
@@ -210,7 +213,7 @@ def is_judge_request(req: RecordedRequest) -> bool:
 
 
 def judge_points(req: RecordedRequest) -> list[tuple[int, str, str]]:
-    """(index, kind, text) of every point listed in a judge request."""
+    """(index, kind, text) of every point listed in a judge request (without its question)."""
     return [(int(m[1]), m[2], m[3].strip()) for m in _POINT_RE.finditer(req.contents_text)]
 
 
@@ -221,10 +224,15 @@ def judge_transcript(req: RecordedRequest) -> str:
 
 
 def judge_response(req: RecordedRequest, decide: Optional[Decide] = None, **kw: Any) -> Reply:
-    """A judge's answer for every point of `req`: `decide(kind, text, transcript)` or pass."""
+    """A judge's answer for every point of `req`: `decide(kind, text, transcript)` gives the
+    verdict (pass/fail, default pass), turned into the yes/no the real judge answers (a
+    [must_not] point asks "was there a violation": pass → no)."""
     transcript = judge_transcript(req)
     verdicts = []
     for index, kind, text in judge_points(req):
         verdict, reason = decide(kind, text, transcript) if decide else ("pass", "всё сделано")
-        verdicts.append({"index": index, "verdict": verdict, "reason": reason})
+        done = verdict == "pass"
+        answer = ("no" if done else "yes") if kind == "must_not" else ("yes" if done else "no")
+        verdicts.append({"index": index, "evidence": "нет такого места", "reason": reason,
+                         "answer": answer})
     return json_response({"verdicts": verdicts}, **kw)

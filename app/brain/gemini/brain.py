@@ -28,6 +28,7 @@ from app.brain.prompts.render import (
 from app.brain.prompts import DEFAULT_PROMPTS, PromptSet
 from app.brain.prompts.media import media_note
 from app.brain.contract import Decisions, StageResult, TurnContext, Usage
+from app.brain.gemini.config import StageConfig, generation_config
 
 if TYPE_CHECKING:
     from app.brain.analysis import Analysis
@@ -36,18 +37,6 @@ if TYPE_CHECKING:
 # What the SDK retries by itself (its defaults too; spelled out so the policy is ours)
 RETRY_STATUS_CODES = (408, 429, 500, 502, 503, 504)
 MAX_BACKOFF_S = 8.0
-# every call's output is capped (thinking tokens count against it): a model that runs on never
-# produces an unbounded text to parse (GEMINI_MAX_OUTPUT_TOKENS)
-DEFAULT_MAX_OUTPUT_TOKENS = 8192
-
-
-def capped(config: gtypes.GenerateContentConfig, cap: Optional[int]) -> gtypes.GenerateContentConfig:
-    """`config` with `max_output_tokens` set to `cap` unless the call set its own."""
-    if not cap or config.max_output_tokens is not None:
-        return config
-    return config.model_copy(update={"max_output_tokens": cap})
-
-
 def retry_options(attempts: int, backoff_base_s: float) -> gtypes.HttpRetryOptions:
     """Delays base·2^(n-1) plus up to `base` of jitter, capped at MAX_BACKOFF_S."""
     return gtypes.HttpRetryOptions(
@@ -103,6 +92,8 @@ def _usage(model: str, response: Any, attempts: int, started: float) -> Usage:
                  prompt_tokens=(meta.prompt_token_count or 0) if meta else 0,
                  output_tokens=(meta.candidates_token_count or 0) if meta else 0,
                  cached_tokens=(meta.cached_content_token_count or 0) if meta else 0,
+                 thinking_tokens=(meta.thoughts_token_count or 0) if meta else 0,
+                 model_version=str(response.model_version or ""),
                  latency_ms=int((time.monotonic() - started) * 1000))
 
 
@@ -130,9 +121,11 @@ class GeminiBrain:
                  sleep: Callable[[float], None] = time.sleep, name: str = "gemini",
                  prompts: Optional[PromptSet] = None,
                  kb_token_budget: int = DEFAULT_KB_TOKEN_BUDGET,
-                 max_output_tokens: Optional[int] = DEFAULT_MAX_OUTPUT_TOKENS):
+                 stages: Optional[dict[str, StageConfig]] = None):
         self.name = name
-        self.max_output_tokens = max_output_tokens
+        # thinking level / budget and output cap per stage (gemini.config.stage_configs)
+        self.stages = {"analysis": StageConfig(), "reply": StageConfig(max_output_tokens=4096),
+                       "judge": StageConfig("high", 32768), **(stages or {})}
         self.prompts = prompts or DEFAULT_PROMPTS  # another directory: the eval lab's --prompts
         self.prompt_version = self.prompts.version
         self.kb_token_budget = kb_token_budget
@@ -156,7 +149,6 @@ class GeminiBrain:
     def _generate(self, model: str, contents: Any, config: gtypes.GenerateContentConfig) -> _Answer:
         started = time.monotonic()
         self._attempts.sent = 0
-        config = capped(config, self.max_output_tokens)
         while True:
             try:
                 response = self._client.models.generate_content(
@@ -191,8 +183,8 @@ class GeminiBrain:
         system = self.prompts.load("analysis")
         content = build_analysis_content(ctx, self.kb_token_budget)
         user = self._user(content, ctx, "analysis")
-        config = gtypes.GenerateContentConfig(
-            system_instruction=system, temperature=0.2,
+        config = generation_config(
+            self.analysis_model, "analysis", self.stages["analysis"], system_instruction=system,
             response_mime_type="application/json", response_json_schema=ANALYSIS_SCHEMA)
         answer = self._generate(self.analysis_model, user, config)
         try:
@@ -220,7 +212,8 @@ class GeminiBrain:
         system = self.prompts.load({"reply": "reply", "followup": "followup"}.get(ctx.kind,
                                                                                  "reminder"))
         content = build_reply_content(ctx, analysis, decisions, self.kb_token_budget)
-        config = gtypes.GenerateContentConfig(system_instruction=system, temperature=0.7)
+        config = generation_config(self.reply_model, "reply", self.stages["reply"],
+                                   system_instruction=system)
         answer = self._generate(self.reply_model, self._user(content, ctx, "reply"), config)
         return StageResult(value=answer.text.strip(), usage=answer.usage,
                            prompt_chars=len(system) + len(content))
@@ -233,4 +226,6 @@ def _merge(a: Usage, b: Usage) -> Usage:
     return Usage(model=a.model, prompt_tokens=a.prompt_tokens + b.prompt_tokens,
                  output_tokens=a.output_tokens + b.output_tokens,
                  cached_tokens=a.cached_tokens + b.cached_tokens,
+                 thinking_tokens=a.thinking_tokens + b.thinking_tokens,
+                 model_version=b.model_version or a.model_version,
                  latency_ms=a.latency_ms + b.latency_ms, attempts=a.attempts + b.attempts)

@@ -5,7 +5,8 @@ the reason and the offending fragment (stored on the turn and shown in the panel
 `leak` (the internal analysis, staff notes or tags, JSON or the instructions shown), `price`
 (an amount that is not the named product's KB price or an amount derived from KB prices),
 `discount` (a percent, a discount in words, «бесплатно» or a promo code that the policy did not
-grant), `empty`, `too_long`, `not_russian`, `nag` (a follow-up after a silence that nags:
+grant), `denied` (affirms something the KB's `not_offered` says the school does not offer or do),
+`empty`, `too_long`, `not_russian`, `nag` (a follow-up after a silence that nags:
 «вы ещё думаете?», «актуально ли?», «вы не ответили»).
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Optional
 
+from app.brain.guardrails.denied import denied_flags
 from app.brain.guardrails.facts import kb_money
 from app.brain.guardrails.leaks import echo_flags, leak_flags
 from app.brain.guardrails.money import Flag, code_flags, discount_flags, price_flags
@@ -63,8 +65,9 @@ def check_reply_details(text: str, ctx: TurnContext, decisions: Decisions,
         money = kb_money(ctx.kb)
         granted = _granted_percents(decisions)
         flags += price_flags(text, money, granted, client)
-        flags += discount_flags(text, money, granted)
+        flags += discount_flags(text, money, granted, client)
         flags += code_flags(text, money, _granted_codes(decisions))
+        flags += denied_flags(text, ctx.kb)
     if len(text) > MAX_REPLY_CHARS:
         flags.append(Flag("too_long", f"длиннее {MAX_REPLY_CHARS} символов"))
     if _not_russian(text):

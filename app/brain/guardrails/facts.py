@@ -84,6 +84,11 @@ class ProductMoney:
     mention: re.Pattern[str]
     own: set[float]
     derived: set[float] = field(default_factory=set)
+    price: float = 0.0
+    extension: Optional[float] = None
+    # distinctive lemmas of the title («акварель», «скетчинг»): a short name in a comparison
+    aliases: frozenset[str] = frozenset()
+    parts_sum: Optional[float] = None  # a bundle: the prices of the products it includes
 
 
 @dataclass
@@ -160,11 +165,22 @@ def kb_money(kb: Optional[KnowledgeBase]) -> KbMoney:
                     free_lemmas=free, tokens=tokens,
                     cap=int((offers.max_discount_percent if offers is not None else 20) or 20),
                     quoted="\n".join(quote_form(t) for t in texts))
+    title_lemmas = {p.id: content_lemmas(p.title) for p in kb.products}
     for p in kb.products:
         own = {float(p.price_rub)}
         if p.extension:
             own.add(float(p.extension.price_rub))
-        money.products.append(ProductMoney(p.id, mention_regex(p.title), own))
+        others = set().union(*(v for k, v in title_lemmas.items() if k != p.id))
+        aliases = frozenset(w for w in title_lemmas[p.id] - others
+                            if len(w) >= 5 and re.fullmatch(r"[а-яё]+|[a-z]+", w))
+        money.products.append(ProductMoney(
+            p.id, mention_regex(p.title), own, price=float(p.price_rub),
+            extension=float(p.extension.price_rub) if p.extension else None, aliases=aliases))
+    for pm, p in zip(money.products, kb.products):
+        parts = [o for o in money.products if o is not pm and any(
+            o.mention.search(ru_text.fold(item)) for item in p.includes)]
+        if p.kind == "bundle" and len(parts) >= 2:
+            pm.parts_sum = sum(o.price for o in parts)
     if len(_CACHE) >= 8:
         _CACHE.clear()
     _CACHE[id(kb)] = (kb, money)

@@ -3,7 +3,10 @@
 Each check returns `Flag`s with the offending fragment. A price is checked against the product
 the sentence names (the nearest title before it, else after it); derived amounts pass (shares,
 multiples, KB percents, and with words like «разница», «вместе», «по отдельности» also sums and
-differences of KB prices). A percent in a refusing or negated sentence is not a promise.
+differences of KB prices; a bundle only against its own parts). An extension price without a
+product in its sentence belongs to the product the reply named last. A percent in a refusing or
+negated sentence is not a promise, nor is the client's own percent repeated in a refusal. A
+device's model name (a latin brand or a device noun beside it) is not a promo code.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ DISCOUNT_CONTEXT_RE = re.compile(
     r"скидк|промо|купон|дешевле|выгод|эконом|акци|распрода|сниж|ниже|уступ|скин|сбав|\bминус|"
     r"\boff\b|\bsale\b|для вас|специальн|дарю|только сегодня|успе[йв]", re.I)
 _PERSONAL_RE = re.compile(r"для вас|вам\b|дарю|даю|дадим|дам\b|выда[мю]|оформлю|сделаю|сделаем|"
+                          r"договорил\w*|\bваш[аи]\b|пришлю|"
                           r"персональн|специально|мог(?:у|ли бы) (?:отдать|предложить|сделать|"
                           r"дать|снизить)", re.I)
 # «уточню, действует ли она для вас»: a standing KB discount named with a hedge is no promise
@@ -51,6 +55,10 @@ _NEGATED_RE = re.compile(
     r"\bне\s+(?:могу|можем|смогу|сможем|получится|выйдет|предусмотрен\w*|быва\w*|да[её]м|"
     r"дела\w*|предлага\w*|скидыва\w*|предоставля\w*|име\w*|вправе|положен\w*|дадим|дам|"
     r"обещ\w*|сделаю|сделаем)|\bнет\b|к сожалению|не в моих силах|не существует", re.I)
+# «Скидку 40% школа не даёт», «50% — увы, больше, чем мы можем»: the client's percent, refused
+_REFUSAL_RE = re.compile(r"увы|больше,?\s+чем|больше\s+(?:наш|максим|предел)|выше\s+(?:наш|"
+                         r"предел|максим)|превыша\w*|слишком|не\s+(?:да[её]т|предоставля\w*|"
+                         r"получится|выйдет)|за\s+пределами|не\s+бывает", re.I)
 _WORD_PERCENTS = ((re.compile(r"половин\w*\s+(?:стоимост|цен)\w*|пол\s*-?\s*цены|вдвое дешевле",
                               re.I), 50.0),
                   (re.compile(r"трет\w*\s+(?:стоимост|цен)\w*|на треть", re.I), 33.0),
@@ -60,6 +68,13 @@ _CODE_WORD_RE = re.compile(r"(?:промо-?код\w*|купон\w*|(?<![a-zа-�
 _CODE_TOKEN_RE = re.compile(r"(?<![\w-])(?=[A-ZА-ЯЁ0-9_-]*\d)(?=[A-ZА-ЯЁ0-9_-]*[A-ZА-ЯЁ])"
                             r"[A-ZА-ЯЁ][A-ZА-ЯЁ0-9_-]{3,}(?![\w-])")
 _BRAND_BEFORE_RE = re.compile(r"[A-Z][A-Za-z]+(?:-[A-Z][a-z]+)?\s+$")
+# a device's model name («планшет H640P», «Apple Pencil 2 (MU8F2)», «SM-P613 — это Galaxy Tab»):
+# a latin brand word or a device noun next to the token; a real code comes after «промокод»
+_BRAND_WORD_RE = re.compile(r"\b[a-z]?[A-Z][a-z]{2,}\b")
+_DEVICE_RE = re.compile(r"планшет|модел|стилус|маркер|линер|карандаш|кист[иь]|бумаг|пианино|"
+                        r"синтезатор|гитар|укулеле|усилител|комбик|микрофон|наушник|струн|"
+                        r"ноутбук|телефон|смартфон|камер|фотоаппарат|процессор|инструмент|"
+                        r"серии|версии|артикул", re.I)
 _URL_RE = re.compile(r"https?://\S+|\b[\w.-]+\.(?:ru|com|me|рф)\S*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
                      re.I)
 
@@ -141,23 +156,61 @@ def _arithmetic(value: float, accepted: list[float]) -> bool:
     return _near(value, near, 1.0)
 
 
+_EXTENSION_RE = re.compile(r"продл\w*", re.I)
+
+
+def _named(sentence: str, money: KbMoney,
+           mentions: list[tuple[int, ProductMoney]]) -> list[ProductMoney]:
+    """Products the sentence names, by title or by a distinctive word of it («акварель»)."""
+    words = set(ru_text.lemmas(sentence))
+    out = {p.id: p for _, p in mentions}
+    out.update({p.id: p for p in money.products if p.aliases & words})
+    return list(out.values())
+
+
+def _compared(named: list[ProductMoney]) -> set[float]:
+    """«Акварель дороже рисунка на 2 000 ₽», «вместе выйдет 17 800 ₽»: the difference and the
+    sum of two products the sentence names; for a bundle, its parts' total and the saving."""
+    out = {abs(a.price - b.price) for a in named for b in named if a is not b}
+    out |= {a.price + b.price for a in named for b in named if a is not b}
+    for p in named:
+        if p.parts_sum is not None:
+            out |= {p.parts_sum, p.parts_sum - p.price}
+    return out
+
+
 def price_flags(text: str, money: KbMoney, granted: set[float],
                 client_text: str = "") -> list[Flag]:
     flags: list[Flag] = []
     client_amounts = {v for s in sentences(client_text) for _, v in _amounts(s, any_number=True)}
+    last: Optional[ProductMoney] = None  # the product the reply spoke of last
     for sentence in sentences(text):
         if money.states(sentence):
             continue  # the KB's own sentence, quoted: its prices are where the KB put them
         mentions = _mentions(sentence, money)
         amounts = list(_amounts(sentence))
-        # a sum or a difference compares two things: two amounts or two products named
-        combo = bool(_COMBO_RE.search(sentence)) and (
+        named = _named(sentence, money, mentions)
+        compares = bool(_COMBO_RE.search(sentence))
+        bundle = next((p for p in named if p.parts_sum is not None), None)
+        # a sum or a difference compares two things: two amounts or two products named; a
+        # bundle against its own parts only
+        combo = compares and bundle is None and (
             len(amounts) >= 2 or len({p.id for _, p in mentions}) >= 2)
+        compared = _compared(named) if compares and (len(named) >= 2 or bundle) else set()
+        # «Продление на 90 дней стоит 2 900 ₽» after a sentence about a course: the price of
+        # that course's extension, not any extension price of the KB
+        carried = last if not mentions and _EXTENSION_RE.search(sentence) else None
         accepted: list[float] = []
         pending: list[tuple[re.Match[str], float, str]] = []
         for m, value in amounts:
             tol = max(1.0, value * 0.03) if _APPROX_RE.search(sentence[:m.start()][-25:]) else 1.0
-            allowed, reason = _allowed(sentence, m.start(), money, granted, mentions, combo)
+            if carried is not None:
+                ext = carried.extension
+                allowed = money.derive({ext} if ext is not None else carried.own, granted)
+                reason = f"цена продления не совпадает с продлением {carried.id} из базы знаний"
+            else:
+                allowed, reason = _allowed(sentence, m.start(), money, granted, mentions, combo)
+            allowed = allowed | compared
             if _near(value, allowed, tol) or _per_unit(value, sentence[m.end():], money) or \
                     _said_by_client(sentence, value, client_amounts):
                 accepted.append(value)
@@ -165,6 +218,8 @@ def price_flags(text: str, money: KbMoney, granted: set[float],
                 pending.append((m, value, reason))
         flags += [Flag("price", reason, m.group(0).strip()) for m, value, reason in pending
                   if not _arithmetic(value, accepted)]
+        if mentions:
+            last = mentions[-1][1]
     return flags
 
 
@@ -188,16 +243,21 @@ def _ratios(text: str) -> set[float]:
     return {round((b - a) / b * 100) for i, a in enumerate(values) for b in values[i + 1:]}
 
 
-def discount_flags(text: str, money: KbMoney, granted: set[float]) -> list[Flag]:
+def discount_flags(text: str, money: KbMoney, granted: set[float],
+                   client_text: str = "") -> list[Flag]:
     flags: list[Flag] = []
     ratios = _ratios(text)
+    asked = {v for s in sentences(client_text) for v, _, _ in _percents(s)}
     for sentence in sentences(_URL_RE.sub(" ", text)):
         negated = bool(_NEGATED_RE.search(sentence))
         context = bool(DISCOUNT_CONTEXT_RE.search(sentence))
         personal = bool(_PERSONAL_RE.search(sentence))
+        refused = bool(_REFUSAL_RE.search(sentence))
         for value, fragment, word in _percents(sentence):
             if negated or value in granted or not (context or word):
                 continue
+            if value in asked and refused:
+                continue  # the percent the client asked for, refused
             if not personal and _COMBO_RE.search(sentence) and any(
                     abs(value - r) <= 1 for r in ratios):
                 continue  # a saving computed from amounts the reply states
@@ -215,6 +275,14 @@ def discount_flags(text: str, money: KbMoney, granted: set[float]) -> list[Flag]
     return flags
 
 
+def _model_name(sentence: str, start: int, end: int) -> bool:
+    """A token found without a code word that names a device: a brand before it, or a brand
+    or a device noun within a few words around it."""
+    before, after = sentence[max(0, start - 40):start], sentence[end:end + 40]
+    return bool(_BRAND_BEFORE_RE.search(sentence[:start]) or _DEVICE_RE.search(before)
+                or _BRAND_WORD_RE.search(before) or _BRAND_WORD_RE.search(after))
+
+
 def code_flags(text: str, money: KbMoney, granted_codes: set[str]) -> list[Flag]:
     flags: list[Flag] = []
     plain = _URL_RE.sub(" ", text)
@@ -226,8 +294,9 @@ def code_flags(text: str, money: KbMoney, granted_codes: set[str]) -> list[Flag]
                 found[token.upper()] = token
         if DISCOUNT_CONTEXT_RE.search(sentence) or found:
             for m in _CODE_TOKEN_RE.finditer(sentence):
-                if not _BRAND_BEFORE_RE.search(sentence[:m.start()]):
-                    found.setdefault(m.group(0).upper(), m.group(0))
+                if m.group(0).upper() not in found and _model_name(sentence, m.start(), m.end()):
+                    continue
+                found.setdefault(m.group(0).upper(), m.group(0))
         for key, token in found.items():
             if key not in granted_codes and key not in money.tokens:
                 flags.append(Flag("discount", "промокод не выдан программой", token))

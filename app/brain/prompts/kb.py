@@ -111,6 +111,9 @@ def render_whole_kb(kb: Optional[KnowledgeBase]) -> str:
     head = [f"Школа: {school.name}"] if school is not None else []
     if school is not None and school.manager_contact:
         head.append(f"Связь с менеджером: {school.manager_contact}")
+    denied = list(kb.not_offered) if kb is not None else []
+    if denied:
+        head.append("Школа НЕ предлагает и НЕ делает: " + "; ".join(denied))
     body = [render_product(p) for p in kb.products] + [render_faq(f) for f in kb.faq_entries]
     text = "\n\n".join(["\n".join(head), *body]).strip()
     if len(_WHOLE) >= 8:
