@@ -145,7 +145,9 @@ def test_retaken_turn_delivers_what_it_stored_without_asking_the_model_again(mak
     calls = []
     app = make_app(primary_brain=HookedBrain(before_analyze=lambda ctx: calls.append(ctx.turn_id)))
     svc = services(app)
-    vk.fail_next_http(502, times=3)  # users.get, typing and the send fail: turn postponed
+    # VK fails the send (internal error 10, transient): the turn is postponed with its reply
+    # stored (how many requests carry names and typing first depends on the batching)
+    vk.emulator.fail_next("messages.send", 10)
     post(app.test_client(), message_new(912, "Здравствуйте! Сколько стоит курс с нуля?"))
     clock.advance(9)
     drain(app)
