@@ -25,7 +25,10 @@ browsers:
 	    || echo "WARNING: could not install chromium; browser tests will fail"; \
 	fi
 
+# ruff (lint + import order) and mypy (strict on brain/, turns/, runtime/) first: pyproject.toml
 test: venv browsers
+	$(BIN)/ruff check app tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # Every benchmark and chaos run, short versions (each starts and stops what it needs).
