@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from app.eval.sandbox import EVAL_GROUP_ID, EVAL_SECRET, Lab
 from app.eval.scenarios import Scenario
-from app.models import Dialog, Turn
+from app.models import Dialog, ManagerAlert, Turn
 from app.turns import claims
 from app.turns.pipeline import process_claim
 
@@ -39,6 +39,7 @@ class DialogRun:
     transcript: list[dict[str, str]] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
     error: Optional[str] = None
+    handed_over: bool = False  # the dialog ended marked for staff, with a manager alert
 
     def assistant_texts(self) -> list[str]:
         return [m["text"] for m in self.transcript if m["role"] == "assistant"]
@@ -72,6 +73,17 @@ def _post(lab: Lab, client: Any, peer_id: int, text: str) -> None:
 def _dialog_id(lab: Lab, peer_id: int) -> Optional[int]:
     with lab.svc.db.session() as s:
         return s.execute(select(Dialog.id).where(Dialog.peer_id == peer_id)).scalar()
+
+
+def handed_over(lab: Lab, dialog_id: Optional[int]) -> bool:
+    """A person was called: the dialog is marked for staff and a manager alert was recorded."""
+    if dialog_id is None:
+        return False
+    with lab.svc.db.session() as s:
+        dialog = s.get(Dialog, dialog_id)
+        alert = s.execute(select(ManagerAlert.id).where(
+            ManagerAlert.client_id == dialog.client_id).limit(1)).first()
+        return bool(dialog.needs_human) and alert is not None
 
 
 def run_due_turns(lab: Lab, dialog_id: int) -> int:
@@ -124,6 +136,7 @@ def play_dialog(lab: Lab, scenario: Scenario, peer_id: int) -> DialogRun:
             for text in lab.channel.texts(peer_id)[sent_before:]:
                 run.transcript.append({"role": "assistant", "text": text})
             lab.clock.advance(BETWEEN_TURNS_S)
+        run.handed_over = handed_over(lab, _dialog_id(lab, peer_id))
     except Exception as exc:  # noqa: BLE001 - one broken dialog is reported, the run goes on
         log.exception("eval dialog %s failed", scenario.id)
         run.error = f"{type(exc).__name__}: {exc}"[:500]
