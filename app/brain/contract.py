@@ -187,3 +187,6 @@ class BrainResult:
     usage: dict[str, Any]  # {"analysis": {...Usage}, "reply": {...Usage}}
     flags: list[str] = field(default_factory=list)  # e.g. "analysis_fallback", "guardrail:price"
     fallback: bool = False
+    # the reply promises a person (a colleague will check, answer, send) although the analysis
+    # did not escalate: the pipeline calls one (the promise, quoted, is the reason)
+    handoff: str = ""

@@ -111,8 +111,8 @@ def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float
     keyboard = None if result.fallback else keyboard_for(ctx, result.analysis, result.decisions,
                                                          state, svc.settings)
     parts = store_result(svc, claim, result, state, keyboard)  # and the outbound rows
-    if result.fallback:
-        _call_a_human(svc, state, claim.turn_id, result.flags)
+    if result.fallback or result.handoff:  # the reply promised a person: call one
+        _call_a_human(svc, state, claim.turn_id, result.flags, result.handoff)
     marks["stored"] = time.perf_counter()
     status = _deliver_if_allowed(svc, claim.turn_id, state, parts) if parts else TurnStatus.SILENT
     if status == TurnStatus.SILENT:
@@ -171,13 +171,15 @@ def _timings(m: dict[str, float], result: BrainResult) -> dict[str, float]:
     return timings
 
 
-def _call_a_human(svc: Services, state: DialogState, turn_id: int, flags: list[str]) -> None:
-    """The safe fallback promised a person: mark the dialog and alert the managers."""
+def _call_a_human(svc: Services, state: DialogState, turn_id: int, flags: list[str],
+                  reason: str = "") -> None:
+    """The reply promised a person (the safe fallback, or a promise the analysis did not
+    escalate): mark the dialog and alert the managers."""
     from app.crm.alerts import notify_managers
 
     with svc.db.session() as s:
         s.get(Dialog, state.dialog_id).needs_human = True
-    notify_managers(svc, state, "автоответ не справился: " + ", ".join(flags), turn_id)
+    notify_managers(svc, state, reason or "автоответ не справился: " + ", ".join(flags), turn_id)
 
 
 def _fetch_names(svc: Services, state: DialogState, ctx: TurnContext) -> None:
