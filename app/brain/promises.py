@@ -84,15 +84,20 @@ def _sentences(text: str) -> list[str]:
     return [s for s in SENTENCE_RE.split(text or "") if s.strip()]
 
 
+def find_promises(text: str) -> list[Promise]:
+    """Every sentence of `text` that promises a person will act."""
+    out = []
+    for sentence in _sentences(text):
+        m = None if OFFER_RE.search(sentence) else PROMISE_RE.search(sentence)
+        if m:
+            out.append(Promise(m.group(0), sentence))
+    return out
+
+
 def find_promise(text: str) -> Optional[Promise]:
     """The first sentence of `text` that promises a person will act, or None."""
-    for sentence in _sentences(text):
-        if OFFER_RE.search(sentence):
-            continue
-        m = PROMISE_RE.search(sentence)
-        if m:
-            return Promise(m.group(0), sentence)
-    return None
+    found = find_promises(text)
+    return found[0] if found else None
 
 
 def find_redirect(text: str) -> Optional[str]:
@@ -184,16 +189,18 @@ def keep_promise(text: str, now: datetime, client_tz: str, kb: Any) -> tuple[str
     """(the reply to send, whether it promises a person). Redirects to the manager become a
     hand-over; a promise without a time gets one sentence saying when a person answers."""
     text = without_redirects(text)
-    promise = find_promise(text)
-    if promise is None:
+    promises = find_promises(text)
+    if not promises:
         return text, False
-    if TIME_RE.search(promise.sentence):
+    if any(TIME_RE.search(p.sentence) for p in promises):
         return text, True
     when = handoff_when(now, client_tz, kb)
-    here = re.search(r"(здесь же|в этом диалоге|здесь, в этом диалоге)([.!]?)\s*$", promise.sentence)
-    if here:  # «… ответит здесь же.» → «… ответит здесь же, завтра после 9:00.»
-        fixed = promise.sentence[:here.start(2)] + f", {when}" + (here.group(2) or ".")
-        return text.replace(promise.sentence, fixed, 1), True
+    for p in promises:
+        here = re.search(r"(здесь же|в этом диалоге)([.!]?)\s*$", p.sentence)
+        if here:  # «… ответит здесь же.» → «… ответит здесь же, завтра после 9:00.»
+            fixed = p.sentence[:here.start(2)] + f", {when}" + (here.group(2) or ".")
+            return text.replace(p.sentence, fixed, 1), True
+    promise = promises[-1]
     sentence = when_sentence(when)
     parts = _sentences(text)
     at = parts.index(promise.sentence) + 1 if promise.sentence in parts else len(parts)

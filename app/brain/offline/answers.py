@@ -54,7 +54,7 @@ def confident(found: list[Any]) -> Optional[Any]:
 
 def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]:
     """Confident entries for the whole message, then for each of its asks (a client often
-    asks two things at once), without repeats; at most MAX_ANSWERS. When the client wants to
+    asks two things at once), without repeats; one per ask, at most MAX_ANSWERS. When the client wants to
     buy, an FAQ found only through look-alike words («записаться» → «запись») does not count.
     Generic asks about a topic the KB does not have are not answered (see offline_asks)."""
     ids: list[str] = []
@@ -75,7 +75,9 @@ def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]
     said = number_entry(ctx, text) if ids else None
     if said is not None:  # the entry about the client's own number answers first
         ids = [said] + [i for i in ids if i != said]
-    return ids[:MAX_ANSWERS]
+    # one KB entry per ask: a single question gets a single entry, never a look-alike second
+    asks = sum(len(joined_asks(q)) or 1 for q in sentences(text)) or 1
+    return ids[:min(MAX_ANSWERS, asks)]
 
 
 NUMBER_RE = re.compile(r"(?<![\w.,])(\d{1,3})\s+([а-яё]{3,})", re.I)  # «61 клавишу», «16 лет»

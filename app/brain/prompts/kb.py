@@ -46,6 +46,8 @@ def render_product(p: Any) -> str:
         lines.append(f"Продление доступа: {format_rub(ext.price_rub)} "
                      f"за {ext.days} дней.")
     lines.append(p.summary or "")
+    if getattr(p, "description", None):
+        lines.append("Подробно: " + p.description)
     if p.includes:
         lines.append("Входит: " + "; ".join(p.includes))
     if p.suits:
