@@ -310,3 +310,19 @@ def test_conditions_are_validated() -> None:
     assert "offers.discounts[0].conditions.stages[0]: must be one of" in text
     assert 'offers.discounts[0].conditions.products[0]: unknown product "no-such"' in text
     assert "offers.discounts[0].conditions.min_purchase: unknown field" in text
+
+
+def test_a_demanded_discount_is_never_granted(policy: Policy) -> None:
+    """Issue 21: offers help a client whose blocker is the price, they are no prize for
+    insisting; a request the client forced is refused and logged, whatever the analysis says."""
+    cid = policy.client("hot")
+    with policy.svc.db.session() as s:
+        request = SimpleNamespace(offer_id="first-purchase", product_id="piano-from-zero",
+                                  reason="клиент требует", client_demand=True)
+        d = sales.decide(s, s.get(Client, cid), request, policy.kb, policy.now, None)
+    assert not d.granted and "demand" in d.reason
+    assert policy.rows(IssuedOffer, cid) == []
+    [entry] = policy.rows(OfferDecisionLog, cid)
+    assert not entry.granted and "demand" in entry.reason
+    # the same client, with the price as the real blocker of a chosen product: granted
+    assert policy.decide(cid, "first-purchase", "piano-from-zero").granted

@@ -53,15 +53,17 @@ def confident(found: list[Any]) -> Optional[Any]:
 
 
 def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]:
-    """Confident entries for the whole message, then for each of its asks (a client often
-    asks two things at once), without repeats; one per ask, at most MAX_ANSWERS. When the client wants to
+    """Confident entries for each of the message's questions (a client often asks two things at
+    once), then for the whole message, without repeats; one per ask, at most MAX_ANSWERS (a
+    single question gets a single entry, not a look-alike second). When the client wants to
     buy, an FAQ found only through look-alike words («записаться» → «запись») does not count.
     Generic asks about a topic the KB does not have are not answered (see offline_asks)."""
     ids: list[str] = []
     unknown = unknown_subject(ctx, text)
-    parts = [] if unknown else [text]
-    for question in sentences(text):
+    parts = []
+    for question in sentences(text):  # the client's own questions first, then the whole message
         parts += [question] if question != text.strip() else []
+    parts += [] if unknown else [text]
     for part in parts:
         if unknown and generic_only(part):
             continue
@@ -72,12 +74,13 @@ def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]
             ids.append(top.id)
     if not unknown:
         ids += [i for i in covering_pair(ctx, text) if i not in ids]
+    # one KB entry per ask: a single question gets a single entry, never a look-alike second
+    limit = sum(len(joined_asks(q)) or 1 for q in sentences(text)) or 1
     said = number_entry(ctx, text) if ids else None
     if said is not None:  # the entry about the client's own number answers first
+        limit += said not in ids
         ids = [said] + [i for i in ids if i != said]
-    # one KB entry per ask: a single question gets a single entry, never a look-alike second
-    asks = sum(len(joined_asks(q)) or 1 for q in sentences(text)) or 1
-    return ids[:min(MAX_ANSWERS, asks)]
+    return ids[:min(MAX_ANSWERS, limit)]
 
 
 NUMBER_RE = re.compile(r"(?<![\w.,])(\d{1,3})\s+([а-яё]{3,})", re.I)  # «61 клавишу», «16 лет»
