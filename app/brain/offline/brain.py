@@ -17,6 +17,7 @@ from app.brain.offline.rules import (
     EXTEND_RE, THANKS_RE, GREETING_RE, BOT_RE, FRUSTRATION_RE, THINK_RE, RIVAL_RE,
 )
 from app.brain.demands import demands_discount
+from app.brain.guardrails.facts import mention_regex
 from app.brain.offline import moments
 from app.brain.offline.answers import (  # noqa: F401 (KB_NO_MATCH is imported from here)
     KB_NO_MATCH, already_sent, answered_ids, not_repeated, clarifying_question, confident,
@@ -90,6 +91,16 @@ PRICE_BLOCKER_RE = re.compile(r"дорог|нет (?:всей )?(?:суммы|д
 
 def chosen_product(ctx: TurnContext, text: str) -> Optional[str]:
     """The product the client names (a confident product hit), or None."""
+    low = text.lower().replace("ё", "е")
+    named = [p.id for p in (ctx.kb.products if ctx.kb is not None else [])
+             if mention_regex(p.title).search(low)]
+    quoted = [q.strip().lower() for q in re.findall(r"«([^»]{4,})»", text)]
+    named += [p.id for p in (ctx.kb.products if ctx.kb is not None else [])
+              if any(q in p.title.lower() for q in quoted)]
+    said = {int(re.sub(r"\s", "", n)) for n in re.findall(r"\d{1,3}(?:[ \u00a0]\d{3})+|\d{4,6}", text)}
+    named += [p.id for p in (ctx.kb.products if ctx.kb is not None else []) if p.price_rub in said]
+    if named:
+        return named[0]
     top = confident(_hits(ctx, text))
     return top.id if top is not None and top.kind == "product" else None
 
