@@ -53,22 +53,23 @@ def confident(found: list[Any]) -> Optional[Any]:
 
 
 def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]:
-    """Confident entries for each of the message's questions (a client often asks two things at
-    once), then for the whole message, without repeats; one per ask, at most MAX_ANSWERS (a
-    single question gets a single entry, not a look-alike second). When the client wants to
+    """Confident entries for the whole message, then for each of its asks (a client often asks
+    two things at once), without repeats; one per ask, at most MAX_ANSWERS (a single question
+    gets a single entry, not a look-alike second). When the client wants to
     buy, an FAQ found only through look-alike words («записаться» → «запись») does not count.
     Generic asks about a topic the KB does not have are not answered (see offline_asks)."""
     ids: list[str] = []
     unknown = unknown_subject(ctx, text)
-    parts = []
-    for question in sentences(text):  # the client's own questions first, then the whole message
+    parts = [] if unknown else [text]
+    for question in sentences(text):
         parts += [question] if question != text.strip() else []
-    parts += [] if unknown else [text]
     for part in parts:
         if unknown and generic_only(part):
             continue
         top = confident(hits(ctx, part))
         if top is not None and buying and top.kind == "faq" and getattr(top, "exact", 1) == 0:
+            continue
+        if top is not None and foreign_subject(ctx, part, top):
             continue
         if top is not None and top.id not in ids:
             ids.append(top.id)
@@ -81,6 +82,18 @@ def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]
         limit += said not in ids
         ids = [said] + [i for i in ids if i != said]
     return ids[:min(MAX_ANSWERS, limit)]
+
+
+FOREIGN_NOUNS = 2  # nouns the KB does not know that make a thin match a different subject
+FOREIGN_SUPPORT = 0.6
+
+
+def foreign_subject(ctx: TurnContext, text: str, top: Any) -> bool:
+    """A thin match for a question about something else («настройщик в Казани» is not «какое
+    пианино купить» though both say «пианино»): an honest hand-over, not an unrelated entry."""
+    count = getattr(ctx.kb_index, "foreign_nouns", None)
+    return (count is not None and getattr(top, "support", 1.0) < FOREIGN_SUPPORT
+            and count(text) >= FOREIGN_NOUNS)
 
 
 NUMBER_RE = re.compile(r"(?<![\w.,])(\d{1,3})\s+([а-яё]{3,})", re.I)  # «61 клавишу», «16 лет»
@@ -173,6 +186,8 @@ def clarifying_question(ctx: TurnContext, text: str) -> Optional[str]:
     """One question naming the two closest entries, when the search hesitates between them."""
     found = hits(ctx, text)
     if len(found) < 2 or getattr(found[0], "coverage", 1.0) < 0.25:
+        return None
+    if foreign_subject(ctx, text, found[0]):  # neither entry is about what was asked
         return None
     own_words = [t for t, w in ctx.kb_index.query_terms(text).items() if w >= 1.0]
     if len(own_words) < 2:  # «где же человек?»: too little to choose between entries

@@ -22,7 +22,7 @@ from app.brain.offline import moments
 from app.brain.offline.answers import (  # noqa: F401 (KB_NO_MATCH is imported from here)
     KB_NO_MATCH, already_sent, answered_ids, not_repeated, clarifying_question, confident,
     entry_answer, hits as _hits, is_browsing, kb_no_match, product_line, unknown_subject,
-    policy_sentence,
+    policy_sentence, foreign_subject,
 )
 from app.brain.offline import media as offline_media
 from app.brain.offline.returning import for_kids, returning_lines
@@ -167,7 +167,8 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
                or RIVAL_RE.search(text) or returning_lines(ctx, text, stage))
     unanswered = ("?" in text and not special and not answered_ids(ctx, text)
                   and (unknown_subject(ctx, text) or (
-                      confident(hits) is None and clarifying_question(ctx, text) is None
+                      (confident(hits) is None or foreign_subject(ctx, text, confident(hits)))
+                      and clarifying_question(ctx, text) is None
                       and not (COURSE_ASK_RE.search(text) and stage in ("warm", "hot")))))
     kind = kind or ("unanswered" if unanswered else "")
     escalate = Escalation(needed=bool(kind), kind=kind, reason={
@@ -242,15 +243,23 @@ def _answer(ctx: TurnContext, analysis: Any, ids: list[str]) -> list[str]:
     needs help (access, payment, documents) or a student is not asked about their goals."""
     entries = [kb_entry(ctx.kb, i) for i in ids]
     support = ctx.card.purchases or any(moments.is_support_entry(e) for e in entries)
+    answers = [entry_answer(e) for e in entries]
+    last = re.split(r"(?<=[.!?])\s+", answers[-1].strip())[-1] if answers else ""
+    if "?" in last or re.match(r"(?:напишите|расскажите)\b", last, re.I):
+        return [*answers, ""]  # the entry ends with its own question: one question only
     close = (pick(("Если появятся ещё вопросы — пишите, я на связи.",
                    "Если что-то ещё понадобится — пишите."), ctx.turn_id)
              if support else _question(ctx, analysis))
-    return [*[entry_answer(e) for e in entries], close]
+    return [*answers, close]
 
 
 def _products(ctx: TurnContext, analysis: Any, found: list[Any]) -> list[str]:
     """A short list of fitting products, never one this dialog has already been sent."""
-    lines = [product_line(p) for p in suggest_products(ctx, analysis, found)]
+    named = chosen_product(ctx, ctx.words)
+    owned = {p.product_id for p in ctx.card.purchases}
+    offered = ([kb_entry(ctx.kb, named)] if named and named not in owned
+               else suggest_products(ctx, analysis, found))  # one product when one is named
+    lines = [product_line(p) for p in offered]
     fresh = [line for line in lines if not already_sent(ctx, line)]
     if not fresh:
         return []
@@ -301,6 +310,8 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
                 "о занятиях или захочется понять, с чего начать, просто напишите."]
     if THINK_RE.search(text) and "?" not in text:
         return moments.think_it_over(ctx)
+    if PRICE_BLOCKER_RE.search(text) and chosen_product(ctx, text):
+        return moments.price_blocker(ctx)
     if RIVAL_RE.search(text):
         offered = suggest_products(ctx, analysis, found)
         return moments.rival(ctx, offered[0] if offered else None)

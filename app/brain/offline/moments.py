@@ -41,7 +41,8 @@ def frustrated_student(ctx: TurnContext, text: str) -> bool:
 
 
 def asks_about_assistant(text: str) -> bool:
-    return bool(BOT_RE.search(text) or ABOUT_VOICE_RE.search(text) or ABOUT_CALL_RE.search(text))
+    return "?" in text and bool(BOT_RE.search(text) or ABOUT_VOICE_RE.search(text)
+                                or ABOUT_CALL_RE.search(text))
 
 
 def goodbye(text: str) -> bool:
@@ -130,6 +131,15 @@ def rival(ctx: TurnContext, product: Optional[Any]) -> list[str]:
                      + (f": {includes}." if includes else "."))
     more = installments(ctx)
     return lines + ([more] if more else []) + ["Что для вас важнее всего в занятиях?"]
+
+
+def price_blocker(ctx: TurnContext) -> list[str]:
+    """A chosen product, the price is what stops: understanding and a way to pay (the program
+    adds a discount only if it granted one)."""
+    more = installments(ctx)
+    return ["Понимаю, сразу такая сумма — ощутимо.",
+            more or "Давайте подумаем, как сделать оплату удобнее.",
+            "Как вам такой вариант?"]
 
 
 def think_it_over(ctx: TurnContext) -> list[str]:
