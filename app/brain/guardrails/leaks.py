@@ -19,7 +19,7 @@ _MARKERS_RE = re.compile(
     r"internal[_ ]analysis|funnel[_ ]stage|psych[_ ]state|short[_ ]term[_ ]strategy|"
     r"long[_ ]term[_ ]strategy|reply[_ ]plan|kb[_ ]ids|follow[_ ]up\b|system prompt|"
     r"</?\s*(?:внутренн|решения_программы|карточка_клиента|база_знаний|новые_сообщения|"
-    r"история_диалога|каталог|предложения_школы)|"
+    r"история_диалога|каталог|предложения_школы|итог_прошлого_хода)|"
     r"\b(?:стратеги[яи]|анализ|план ответа|решения программы|системн\w* промпт\w*)\s*:|"
     r"\{\s*\"[\w ]+\"\s*:|\"[a-z_]{3,}\"\s*:\s*[\[{\"\dtfn]", re.I)
 _ANALYSIS_RE = re.compile(
