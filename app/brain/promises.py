@@ -114,12 +114,20 @@ def find_redirect(text: str) -> Optional[str]:
 def _fix_sentence(sentence: str) -> str:
     out = sentence
     for rx, repl in REDIRECTS:
-        out = rx.sub(lambda m, r=repl: _cased(r, m.group(0)), out)
+        out = _replace(rx, repl, out)
     if out == sentence or PROMISE_RE.search(out) or ALTERNATIVE in out.lower():
         return out
-    body, end = re.match(r"(.*?)([.!?…]*)$", out.rstrip(), re.S).groups()  # type: ignore[union-attr]
+    m = re.match(r"(.*?)([.!?…]*)$", out.rstrip(), re.S)
+    body, end = (m.group(1), m.group(2)) if m else (out, "")
     joiner = ", и " if "—" in body else " — "
     return f"{body.rstrip(' ,—-')}{joiner}{HANDOVER}{end or '.'}"
+
+
+def _replace(rx: re.Pattern[str], repl: str, text: str) -> str:
+    def cased(m: re.Match[str]) -> str:
+        return _cased(repl, m.group(0))
+
+    return rx.sub(cased, text)
 
 
 def _cased(repl: str, found: str) -> str:

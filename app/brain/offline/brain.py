@@ -13,8 +13,8 @@ from app.brain.prompts import persona_name
 from app.brain.prompts.render import clip, kb_entry, local, ru_moment
 from app.brain.offline.rules import (
     EMAIL_RE, PHONE_RE, NAME_RE, AGE_RE, LEVELS, GOALS, INSTRUMENT_RE, OBJECTIONS, ANGER_RE,
-    HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, DISCOUNT_RE, ACCESS_RE,
-    EXTEND_RE, THANKS_RE, GREETING_RE, BOT_RE, FRUSTRATION_RE, THINK_RE, RIVAL_RE,
+    HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, ACCESS_RE,
+    EXTEND_RE, THANKS_RE, GREETING_RE, BOT_RE, THINK_RE, RIVAL_RE,
 )
 from app.brain.demands import demands_discount
 from app.brain.guardrails.facts import mention_regex
@@ -171,7 +171,8 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
                       and clarifying_question(ctx, text) is None
                       and not (COURSE_ASK_RE.search(text) and stage in ("warm", "hot")))))
     kind = kind or ("unanswered" if unanswered else "")
-    escalate = Escalation(needed=bool(kind), kind=kind, reason={
+    # kind is one of EscalationKind's values (escalation_kind and "unanswered")
+    escalate = Escalation(needed=bool(kind), kind=kind, reason={  # type: ignore[arg-type]
         "anger": "раздражение клиента", "refund": "просит вернуть деньги",
         "payment_or_access": "проблема с оплатой или доступом",
         "human_request": "просит живого человека",

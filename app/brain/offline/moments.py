@@ -99,7 +99,7 @@ def support_student(ctx: TurnContext) -> list[str]:
 
 def installments(ctx: TurnContext) -> str:
     """The KB's sentence about paying in parts, or ""."""
-    if ctx.kb_index is None:
+    if ctx.kb_index is None or ctx.kb is None:
         return ""
     for h in ctx.kb_index.search("оплатить частями рассрочка", k=3):
         entry = ctx.kb.entry(h.id)
