@@ -287,3 +287,12 @@ def test_the_previous_turn_is_fed_back_to_the_analysis(gapp, model, gemini, vk, 
     text = second.contents_text
     assert "Этап разговора: цель" in text and "подобрать курс для песен" in text
     assert "цель: играть песни" in text and "кто учится: сама" in text
+
+
+def test_hot_means_a_chosen_product_and_paying_and_one_entry_answers_one_question() -> None:
+    from app.brain.offline.answers import answered_ids
+
+    assert offline("Сколько стоит курс для начинающих?")[0].funnel_stage == "warm"
+    assert offline("Хочу купить «Фортепиано с нуля», как оплатить?")[0].funnel_stage == "hot"
+    ctx = make_ctx("Можно ли заниматься на синтезаторе?")
+    assert len(answered_ids(ctx, ctx.words)) == 1

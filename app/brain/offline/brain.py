@@ -14,7 +14,7 @@ from app.brain.prompts.render import clip, kb_entry, local, ru_moment
 from app.brain.offline.rules import (
     EMAIL_RE, PHONE_RE, NAME_RE, AGE_RE, LEVELS, GOALS, INSTRUMENT_RE, OBJECTIONS, ANGER_RE,
     HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, ACCESS_RE,
-    EXTEND_RE, THANKS_RE, GREETING_RE, BOT_RE, THINK_RE, RIVAL_RE,
+    EXTEND_RE, THANKS_RE, GREETING_RE, BOT_RE, THINK_RE, RIVAL_RE, PAY_RE,
 )
 from app.brain.demands import demands_discount
 from app.brain.guardrails.facts import mention_regex
@@ -63,9 +63,9 @@ def funnel_stage(ctx: TurnContext, text: str) -> str:
     if ctx.card.purchases:
         active = any(p.access_until is None or p.access_until > ctx.now for p in ctx.card.purchases)
         return "client" if active else "returning"
-    if HOT_RE.search(text):
+    if PAY_RE.search(text):  # hot: a chosen product and a question of how or when to pay
         return "hot"
-    if WARM_RE.search(text):
+    if HOT_RE.search(text) or WARM_RE.search(text):  # a price question alone is warm
         return "warm"
     return ctx.card.funnel_stage if ctx.card.funnel_stage in ("warm", "hot") else "cold"
 
