@@ -152,3 +152,12 @@ def test_a_scripted_write_to_the_manager_is_rewritten(gapp, model, vk, clock) ->
     sent = vk.emulator.sent(503)[0].text
     assert "напишите менеджеру" not in sent.lower() and "я передам менеджеру" in sent
     assert _state(gapp)[:2] == (True, 1)
+
+
+def test_at_23_40_the_offline_brain_promises_tomorrow_after_9_and_calls_a_person(app, vk, clock) -> None:  # noqa: ANN001
+    """Without Gemini: a question the KB cannot answer, late at night in Moscow."""
+    clock.set(at(23, 40))
+    say(app, clock, 504, "Можно ли у вас получить справку для налогового вычета за обучение?")
+    sent = vk.emulator.sent(504)[0].text
+    assert "завтра после 9:00" in sent and "коллег" in sent and "₽" not in sent
+    assert _state(app)[:2] == (True, 1) and vk.emulator.sent(777)

@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, Callable, Optional, Sequence
 
-from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, OfferRequest
+from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, Known, OfferRequest
 from app.brain.prompts import persona_name
 from app.brain.prompts.render import clip, kb_entry, local, ru_moment
 from app.brain.offline.rules import (
@@ -183,7 +183,10 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
               "спрашивает о цене или покупке" if stage == "hot" else "задаёт вопрос" if "?" in text
               else "общается")
     facts = extract_facts(text)
+    known = known_facts(ctx, facts)
     return Analysis(
+        known=known, missing=[label for key, label in (("goal", "цель"), ("level", "уровень"))
+                              if getattr(known, key) is None],
         psych_state="раздражён" if angry else "заинтересован" if stage in ("warm", "hot")
         else "спокоен, присматривается", mood="негативное" if angry else "нейтральное",
         conversation_step=conversation_step(ctx, text, stage, bool(kind), follow_up),
@@ -192,6 +195,24 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
         long_term_strategy="выстроить доверие и помочь выбрать подходящий курс",
         kb_ids=[h.id for h in hits], offer=_offer(ctx, stage, text), escalate=escalate,
         reply_plan="ответ из базы знаний или подбор курса по уровню; один вопрос")
+
+
+def known_facts(ctx: TurnContext, facts: Facts) -> Known:
+    """What is known for choosing a course: this message's facts, else the card, else what the
+    previous turn knew."""
+    prev = ctx.previous.known if ctx.previous is not None else {}
+    card = ctx.card
+    child = (facts.goal or card.goal) == "обучение ребёнка" or facts.age_group == "ребёнок"
+
+    def pick_(*values: Optional[str]) -> Optional[str]:
+        return next((v for v in values if v), None)
+
+    return Known(who_learns=pick_("ребёнок" if child else None, prev.get("who_learns")),
+                 goal=pick_(facts.goal, card.goal, prev.get("goal")),
+                 level=pick_(facts.level, card.level, prev.get("level")),
+                 instrument=pick_(facts.instrument, card.instrument, prev.get("instrument")),
+                 time=pick_(prev.get("time")),
+                 budget=pick_(facts.budget, card.budget, prev.get("budget")))
 
 
 def day_greeting(ctx: TurnContext) -> str:
