@@ -111,7 +111,7 @@ def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float
     keyboard = None if result.fallback else keyboard_for(ctx, result.analysis, result.decisions,
                                                          state, svc.settings)
     parts = store_result(svc, claim, result, state, keyboard)  # and the outbound rows
-    if result.fallback or result.handoff:  # the reply promised a person: call one
+    if result.fallback or (result.handoff and parts):  # the reply promised a person: call one
         _call_a_human(svc, state, claim.turn_id, result.flags, result.handoff)
     marks["stored"] = time.perf_counter()
     status = _deliver_if_allowed(svc, claim.turn_id, state, parts) if parts else TurnStatus.SILENT
