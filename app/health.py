@@ -4,30 +4,53 @@ Anyone gets the states (ok/error, counts, versions, whether the VK token is set)
 texts and configuration warnings (which could help an attacker) only a logged-in staff member."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Flask, jsonify
 
-from app.composition.services import services
+from app.knowledge.base import KnowledgeStore
+from app.platform.config import Settings
+from app.platform.db import Database
+from app.platform.deps import deps_of, install
+from app.vk.channel import OutboundChannel
 
 bp = Blueprint("health", __name__)
 DETAIL_KEYS = ("last_error", "errors_on_disk", "warnings")
 
 
+@dataclass(frozen=True)
+class HealthDeps:
+    """The probes /healthz reads, handed in by the composition."""
+
+    settings: Settings
+    db: Database
+    kb_store: KnowledgeStore
+    channel: OutboundChannel
+    brain: str  # the primary brain's name
+    background: Callable[[], dict[str, dict[str, Any]]]  # {"workers": …, "scheduler": …}
+    is_staff: Callable[[], bool]  # a logged-in staff member sees the error texts
+
+
+def init_app(app: Flask, deps: HealthDeps) -> None:
+    install(app, deps)
+    app.register_blueprint(bp)
+
+
 @bp.get("/healthz")
 def healthz():  # noqa: ANN201 - Flask view
-    svc = services()
-    db_ok = svc.db.ping()
-    body = _full(svc, db_ok)
-    if not (db_ok and _staff(svc)):
+    deps = deps_of(HealthDeps)
+    db_ok = deps.db.ping()
+    body = _full(deps, db_ok)
+    if not (db_ok and deps.is_staff()):
         body = _public(body)
     return jsonify(body), 200 if db_ok else 503
 
 
-def _full(svc: Any, db_ok: bool) -> dict[str, Any]:
-    kb = svc.kb_store
-    vk = dict(svc.channel.health())
-    vk["token"] = "ok" if svc.settings.vk_configured else "missing"
+def _full(deps: HealthDeps, db_ok: bool) -> dict[str, Any]:
+    kb = deps.kb_store
+    vk = dict(deps.channel.health())
+    vk["token"] = "ok" if deps.settings.vk_configured else "missing"
     return {
         "status": "ok" if db_ok else "error",
         "database": "ok" if db_ok else "unreachable",
@@ -36,15 +59,14 @@ def _full(svc: Any, db_ok: bool) -> dict[str, Any]:
             "version": kb.current.version if kb.loaded else None,
             "errors_on_disk": list(kb.last_errors)[:20],
         },
-        "brain": getattr(svc.primary_brain, "name", None),
-        "workers": svc.workers.health() if svc.workers else {"threads": 0, "alive": 0},
-        "scheduler": svc.scheduler.health() if svc.scheduler else {"running": False},
+        "brain": deps.brain,
+        **deps.background(),
         "vk": vk,
-        "warnings": _warnings(svc),
+        "warnings": _warnings(deps.settings),
     }
 
 
-def _public(value: Any) -> Any:
+def _public(value: object) -> object:
     """States only: every error text or warning becomes a flag or a count."""
     if not isinstance(value, dict):
         return value
@@ -59,14 +81,8 @@ def _public(value: Any) -> Any:
     return out
 
 
-def _staff(svc: Any) -> bool:
-    from app.admin.web.auth import is_logged_in
-
-    return bool(svc.settings.admin_password) and is_logged_in(svc.settings.admin_password)
-
-
-def _warnings(svc: Any) -> list[str]:
-    settings, out = svc.settings, []
+def _warnings(settings: Settings) -> list[str]:
+    out: list[str] = []
     if not settings.vk_configured:
         out.append("VK_GROUP_TOKEN is not set: replies cannot be sent to VK")
     if settings.vk_configured and not settings.vk_secret:

@@ -105,12 +105,12 @@ class Bench:
     def __init__(self, env: dict[str, str]) -> None:
         os.environ.update(env)
         from app import create_app
-        from app.runtime.workers import WorkerPool
+        from app.composition.background import worker_pool
 
         self.app = create_app()
         self.svc = self.app.extensions["neuro"]
         self.client = self.app.test_client()
-        self.pool = WorkerPool(self.svc, 0, 0.5)
+        self.pool = worker_pool(self.svc, 0, 0.5)
         self.probe = Probe(self.svc.channel)
         self.n = 0
 

@@ -58,7 +58,7 @@ def cli(url: str, *args: str) -> Callable[[], None]:
 def in_process(url: str) -> tuple[Any, Any]:
     os.environ.update(env_for(url))
     from app import create_app
-    from app.composition.services import services
+    from app.composition.factory import parts as services
 
     app = create_app()  # starts no threads (workers are a gunicorn hook)
     return app, services(app)
@@ -89,15 +89,19 @@ def measure(clients: int, messages: int) -> list[tuple[str, float, float]]:
         seed(url, clients, messages)
         print(f"seeded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         app, svc = in_process(url)
-        from app.reports.summary import summary_for
+        from app.reports.summary import ReportSettings, summary_for
+
+        def summary(days: int) -> dict:
+            return summary_for(svc.db, svc.clock.now(), ReportSettings.of(svc.settings),
+                               svc.kb_store, days)
 
         rows = [("baseline: `flask --app app report --help` (process start-up only)",
                  *timed(cli(url, "--help"))),
                 ("`report summary --json` (process, 30 days)", *timed(cli(url, "summary", "--json"))),
                 ("`report summary --json --days 90` (process)",
                  *timed(cli(url, "summary", "--json", "--days", "90"))),
-                ("summary in-process, 30 days", *timed(lambda: summary_for(svc, 30))),
-                ("summary in-process, 90 days", *timed(lambda: summary_for(svc, 90))),
+                ("summary in-process, 30 days", *timed(lambda: summary(30))),
+                ("summary in-process, 90 days", *timed(lambda: summary(90))),
                 ("GET /admin/dashboard?days=30", *timed(dashboard_get(app))),
                 ("`report clients --csv` (process)", *timed(cli(url, "clients", "--csv"), 3))]
         svc.shutdown()

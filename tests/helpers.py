@@ -5,8 +5,8 @@ import itertools
 import json
 from typing import Any
 
-from app.runtime.workers import WorkerPool
-from app.composition.services import services
+from app.composition.background import worker_pool
+from app.composition.factory import parts as services
 
 _ids = itertools.count(1)
 
@@ -30,7 +30,7 @@ def post(client: Any, body: Any, headers: dict | None = None) -> Any:
 
 def drain(app: Any, limit: int = 50) -> int:
     """Run due turns in this thread until none is due. Returns how many ran."""
-    pool = WorkerPool(services(app), 0, 0.01)
+    pool = worker_pool(services(app), 0, 0.01)
     n = 0
     while n < limit and pool.run_once():
         n += 1

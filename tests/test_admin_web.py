@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.models import AppState, Client, ClientChange, Dialog, Message, Reminder, Turn
 from app.admin.web.actions import staff_random_id
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests import browser
 from tests.browser import driver  # noqa: F401 - the module-scoped browser fixture
 from tests.helpers import csrf_token, drain, logged_in, message_new, panel_login, post

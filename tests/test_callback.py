@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.models import Client, Dialog, Message, ProcessedEvent
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.helpers import message_new, post
 
 

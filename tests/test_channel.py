@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.models import Dialog, ManagerAlert, Message, Turn, TurnStatus
-from app.composition.services import services
+from app.composition.factory import parts as services
 from app.vk.channel import CollectingChannel, OutboundMessage, UnconfiguredChannel
 from app.vk.errors import VkCannotSend, VkError, VkNetworkError
 from tests.helpers import drain, message_new, post

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.knowledge.base import KnowledgeBaseError, load_kb
 from app.models import Client, Dialog, Message, ProcessedEvent, Turn
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.helpers import HookedBrain, drain, message_new, post
 from tests.pg import ROOT
 

@@ -5,7 +5,7 @@ import json
 import shutil
 from datetime import timedelta
 
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.conftest import ROOT
 from tests.helpers import drain, message_new, post
 
@@ -81,13 +81,14 @@ def test_running_process_picks_up_a_changed_file_and_keeps_the_old_on_error(make
     import os
     import time
 
-    from app.runtime.kb_watcher import KbWatcher, request_reload
+    from app.composition.background import kb_watcher
+    from app.runtime.kb_watcher import request_reload
 
     kb_path = tmp_path / "kb.json"
     shutil.copy(ROOT / "knowledge_base.json", kb_path)
     app = make_app(knowledge_base_path=str(kb_path))
     svc = services(app)
-    watcher = KbWatcher(svc)
+    watcher = kb_watcher(svc)
     watcher.start()
     watcher.stop()
     old = svc.kb_store.current.version
@@ -104,5 +105,5 @@ def test_running_process_picks_up_a_changed_file_and_keeps_the_old_on_error(make
     assert watcher.tick().ok and svc.kb_store.current.version != old
     # another process ran `flask kb reload`: the generation counter moves, this one reloads
     other = make_app(knowledge_base_path=str(kb_path))
-    assert request_reload(services(other)).ok
+    assert request_reload(services(other).kb_store, services(other).db).ok
     assert watcher.tick() is not None

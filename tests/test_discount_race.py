@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.crm import sales
 from app.models import Client, IssuedOffer, Purchase
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.conftest import START
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Client, Dialog, Reminder, Turn
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.helpers import drain, message_new, post
 
 PEER = 6901

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select, text
 
 from app.brain.prompts import PROMPT_VERSION, PROMPTS_DIR, PromptSet
 from app.models import Client
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.fakes.gemini_server import (FakeGeminiServer, RecordedRequest, is_judge_request,
                                        judge_response, json_response, text_response,
                                        error_response)

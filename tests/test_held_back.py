@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.models import Client, Dialog, Message
-from app.composition.services import services
+from app.composition.factory import parts as services
 from app.turns.context import _history, card_from_client
 from tests.helpers import HookedBrain, drain, message_new, post
 

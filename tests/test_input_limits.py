@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.brain.offline.rules import EMAIL_RE
 from app.models import ProcessedEvent
-from app.composition.services import services
+from app.composition.factory import parts as services
 from app.vk.inbound.events import EventError, parse_message
 from app.vk.inbound.inbox import EVENT_MEMORY, prune_events
 from tests.helpers import message_new, post

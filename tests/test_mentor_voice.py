@@ -19,7 +19,7 @@ from app.brain.prompts import load_prompt, persona_name
 from app.brain.prompts.render import (
     build_analysis_content, build_reply_content, greeting_rule, render_analysis, render_whole_kb,
 )
-from app.composition.services import services
+from app.composition.factory import parts as services
 from app.knowledge.warnings import bonus_warnings
 from app.models import IssuedOffer, OfferDecisionLog
 from app.turns.context import SUMMARY_MAX_CHARS, bounded_summary

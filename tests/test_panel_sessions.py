@@ -7,7 +7,7 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 
 from app.models import LoginFailure
-from app.composition.services import services
+from app.composition.factory import parts as services
 
 
 def _login(c: Any, password: str = "admin-pass", ip: str = "127.0.0.1") -> int:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Client, Purchase
-from app.composition.services import services
+from app.composition.factory import parts as services
 
 SECRET = "pay-secret-1"
 ORDER = {"order_id": "W-1", "vk_id": 9001, "email": "buyer@example.com", "phone": "",

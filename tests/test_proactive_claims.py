@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.models import Client, Dialog, Reminder, Turn
-from app.composition.services import services
+from app.composition.factory import parts as services
 from app.turns import proactive
 from app.turns.proactive import fire_due
 from tests.helpers import drain, message_new, post
@@ -42,7 +42,7 @@ def test_no_reply_turn_runs_beside_a_reminder_turn(app: Any, clock: Any, vk: Any
         return real(svc, claim)
 
     monkeypatch.setattr(proactive, "process_claim", client_writes_meanwhile)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     with services(app).db.session() as s:
         r = s.get(Reminder, rid)
         assert during == {"replies_run": 0, "claimed_by": r.fired_turn_id}
@@ -66,7 +66,7 @@ def test_a_reminder_waits_while_a_reply_holds_the_dialog(app: Any, clock: Any, v
         s.add(turn)
         s.flush()
         d.claimed_turn_id, d.claimed_until = turn.id, clock.now() + timedelta(seconds=30)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     with services(app).db.session() as s:
         r = s.get(Reminder, rid)
         assert r.status == "pending" and "in progress" in r.status_reason

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.brain.promises import find_promise, find_redirect, handoff_when, keep_promise, \
     without_redirects
-from app.composition.services import services
+from app.composition.factory import parts as services
 from app.knowledge.base import load_kb
 from app.models import Dialog, ManagerAlert, Turn
 from tests.fakes.gemini_server import FakeGeminiServer

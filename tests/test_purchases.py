@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.crm.purchases.store import import_csv, import_rows
 from app.models import Client, ClientChange, Purchase
-from app.composition.services import services
+from app.composition.factory import parts as services
 
 HEADER = "order_id,vk_id,email,phone,product_id,amount_rub,paid_at\n"
 

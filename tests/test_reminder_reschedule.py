@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.models import Client, Reminder, Turn
 from app.turns.proactive import fire_due
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.helpers import drain, logged_in, message_new, post
 
 PEER = 6401
@@ -26,7 +26,7 @@ def test_rescheduled_undelivered_reminder_is_sent_with_a_new_turn(app: Any, cloc
         rid = s.execute(select(Reminder.id).join(Client).where(Client.vk_id == PEER)).scalar_one()
     clock.advance(3600 + 60)
     vk.emulator.fail_next("messages.send", 901)  # the client closed messages for a moment
-    fire_due(services(app))
+    fire_due(services(app).turns)
     with services(app).db.session() as s:
         r = s.get(Reminder, rid)
         old_turn = r.fired_turn_id
@@ -43,7 +43,7 @@ def test_rescheduled_undelivered_reminder_is_sent_with_a_new_turn(app: Any, cloc
     assert r.status_code == 302
     sent_before = len(vk.emulator.sent(PEER))
     clock.advance(3 * 3600)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     with services(app).db.session() as s:
         r = s.get(Reminder, rid)
         assert r.status == "sent", r.status_reason

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from app.models import Client, Dialog, Purchase, Reminder, Turn
 from app.turns.proactive import fire_due
-from app.runtime.leader import ReminderScheduler
-from app.composition.services import services
+from app.composition.background import leader
+from app.runtime.leader import Leader
+from app.composition.factory import parts as services
 from tests.helpers import drain, message_new, post
 
 MSK = timezone(timedelta(hours=3))
@@ -36,11 +37,11 @@ def test_agreement_in_a_minute_fires_once_with_two_instances_racing(make_app, vk
     assert r is not None and r.status == "pending" and not r.is_default
     assert r.due_at == datetime(2026, 11, 25, 14, 31, tzinfo=MSK)
     clock.advance(120)
-    scheds = [ReminderScheduler(services(a), fire_due) for a in (app_a, app_b)]
+    scheds = [leader(services(a)) for a in (app_a, app_b)]
     results: list[int] = []
     barrier = threading.Barrier(2)
 
-    def run(sc: ReminderScheduler) -> None:
+    def run(sc: Leader) -> None:
         barrier.wait()
         results.append(sc.tick())
 
@@ -61,7 +62,7 @@ def test_agreement_in_a_minute_fires_once_with_two_instances_racing(make_app, vk
 
 
 def test_lost_leader_is_replaced(make_app) -> None:  # noqa: ANN001
-    a, b = ReminderScheduler(services(make_app()), fire_due), ReminderScheduler(services(make_app()), fire_due)
+    a, b = leader(services(make_app())), leader(services(make_app()))
     a.tick()
     b.tick()
     assert a.lock.held and not b.lock.held
@@ -78,14 +79,14 @@ def test_restart_between_agreement_and_due_time(make_app, vk, clock) -> None:  #
     assert r.due_at == datetime(2026, 11, 26, 19, 0, tzinfo=MSK)
     clock.set(datetime(2026, 11, 26, 19, 5, tzinfo=MSK))
     second = make_app()
-    assert fire_due(services(second)) == 1
+    assert fire_due(services(second).turns) == 1
     assert reminder(second, r.id).status == "sent" and len(vk.emulator.sent(301)) == 2
 
 
 def test_late_beyond_grace_is_replanned_not_sent(app, vk, clock) -> None:  # noqa: ANN001
     r = agree(app, clock, 302, "напишите завтра в 12:00")
     clock.set(datetime(2026, 11, 27, 8, 30, tzinfo=MSK) + timedelta(hours=12))  # 20:30 next day
-    fire_due(services(app))
+    fire_due(services(app).turns)
     got = reminder(app, r.id)
     assert got.status == "pending" and got.due_at > clock.now()
     assert len(vk.emulator.sent(302)) == 1
@@ -96,7 +97,7 @@ def test_client_wrote_since_agreement_skips(app, vk, clock) -> None:  # noqa: AN
     post(app.test_client(), message_new(303, "Хотя нет, я уже разобралась, спасибо"))
     clock.advance(3 * 3600)
     drain(app)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     got = reminder(app, r.id)
     assert got.status == "skipped" and "wrote" in got.status_reason
 
@@ -111,7 +112,7 @@ def test_bought_the_discussed_product_skips(app, vk, clock) -> None:  # noqa: AN
         s.add(Purchase(order_id="o-304", client_id=row.client_id, product_id=row.product_id,
                        amount_rub=100, paid_at=clock.now() + timedelta(minutes=5)))
     clock.advance(2 * 3600)
-    fire_due(svc)
+    fire_due(svc.turns)
     assert reminder(app, r.id).status == "skipped"
 
 
@@ -120,7 +121,7 @@ def test_blocked_messages_skip(app, vk, clock) -> None:  # noqa: ANN001
     post(app.test_client(), {"type": "message_deny", "group_id": 1, "secret": "s3cret",
                              "event_id": "deny-305", "object": {"user_id": 305}})
     clock.advance(2 * 3600)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     assert reminder(app, r.id).status == "skipped"
 
 
@@ -130,7 +131,7 @@ def test_human_took_over_replans(app, vk, clock) -> None:  # noqa: ANN001
         d = s.execute(select(Dialog).join(Client).where(Client.vk_id == 306)).scalar_one()
         d.human_until = clock.now() + timedelta(hours=5)
     clock.advance(2 * 3600)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     got = reminder(app, r.id)
     assert got.status == "pending" and got.due_at >= clock.now() + timedelta(hours=3)
 
@@ -139,12 +140,12 @@ def test_quiet_hours_move_to_next_allowed_minute(make_app, vk, clock) -> None:  
     app = make_app(quiet_hours="21:00-09:00")
     r = agree(app, clock, 307, "напишите сегодня в 23:00")
     clock.set(datetime(2026, 11, 25, 23, 1, tzinfo=MSK))
-    fire_due(services(app))
+    fire_due(services(app).turns)
     got = reminder(app, r.id)
     assert got.status == "pending"
     assert got.due_at == datetime(2026, 11, 26, 9, 0, tzinfo=MSK)
     clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=MSK))
-    fire_due(services(app))
+    fire_due(services(app).turns)
     assert reminder(app, r.id).status == "sent"
 
 
@@ -152,11 +153,11 @@ def test_weekly_cap_of_proactive_messages(make_app, vk, clock) -> None:  # noqa:
     app = make_app(max_proactive_per_week=1)
     r1 = agree(app, clock, 308, "напишите через час")
     clock.advance(3600 + 60)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     assert reminder(app, r1.id).status == "sent"
     r2 = agree(app, clock, 308, "ок, тогда напишите через 2 часа")
     clock.advance(2 * 3600 + 60)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     got = reminder(app, r2.id)
     assert got.status == "pending" and got.due_at > clock.now() + timedelta(days=6)
 
@@ -187,9 +188,9 @@ def test_access_extension_offer_fires_once(app, vk, clock) -> None:  # noqa: ANN
         s.add(Purchase(order_id="o-311", client_id=client.id, product_id=product.id,
                        amount_rub=product.price_rub,
                        paid_at=clock.now() - timedelta(days=product.access_days - 3)))
-    sched = ReminderScheduler(svc, fire_due)
+    sched = leader(svc)
     sched.tick()
-    sched.last_access_scan = None
+    sched.last_run.clear()
     sched.tick()
     sched.stop()
     sent = vk.emulator.sent(311)
@@ -203,13 +204,13 @@ def test_access_extension_offer_fires_once(app, vk, clock) -> None:  # noqa: ANN
 def test_reminder_whose_message_went_out_is_not_sent_again_after_a_crash(app, vk, clock) -> None:  # noqa: ANN001
     r = agree(app, clock, 312, "напишите через час")
     clock.advance(3600 + 60)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     assert len(vk.emulator.sent(312)) == 2
     with services(app).db.session() as s:  # the process died before recording the outcome
         row = s.get(Reminder, r.id)
         row.status, row.claimed_until, row.sent_at = "sending", clock.now(), None
     clock.advance(300)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     assert len(vk.emulator.sent(312)) == 2 and reminder(app, r.id).status == "sent"
 
 
@@ -219,7 +220,7 @@ def test_reminder_waits_while_a_reply_to_the_client_is_due(app, vk, clock) -> No
     with services(app).db.session() as s:  # a reply turn is due or running in this dialog
         d = s.execute(select(Dialog).join(Client).where(Client.vk_id == 313)).scalar_one()
         d.claimed_until = clock.now() + timedelta(seconds=30)
-    fire_due(services(app))
+    fire_due(services(app).turns)
     got = reminder(app, r.id)
     assert got.status == "pending" and "in progress" in got.status_reason
     assert got.due_at >= clock.now() + timedelta(minutes=4) and len(vk.emulator.sent(313)) == 1

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.report_seed import ABROAD, SOLFEGE, seed_story
 
 PRICES = dict(gemini_price_input_per_m=1.0, gemini_price_output_per_m=10.0,

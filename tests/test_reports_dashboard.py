@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests import browser
 from tests.browser import driver  # noqa: F401 - the module-scoped browser fixture
 from tests.report_seed import ABROAD, SOLFEGE, seed_story

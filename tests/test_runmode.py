@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.models import Message
 from app.platform.runmode import ConfigError, server_database
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.helpers import message_new, post
 
 SERVER_URL = "postgresql+psycopg2://app:pw@db.internal.example:5432/app"

@@ -4,16 +4,16 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
 from typing import Any, Optional
 
 import pytest
 from sqlalchemy import func, select
 
+from app.brain.analysis import OfferRequest
 from app.crm import sales
 from app.knowledge.base import KnowledgeBase, parse_kb
 from app.models import Client, Dialog, IssuedOffer, OfferDecisionLog
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests import factories
 from tests.pg import ROOT
 
@@ -48,7 +48,7 @@ class Policy:
                turn_id: Optional[int] = None) -> Any:
         with self.svc.db.session() as s:
             client = s.get(Client, client_id)
-            request = SimpleNamespace(offer_id=offer_id, product_id=product_id, reason="")
+            request = OfferRequest(offer_id=offer_id, product_id=product_id, reason="")
             return sales.decide(s, client, request, self.kb, self.now, turn_id)
 
     def mentions(self, client_id: int) -> tuple[set[str], set[int]]:
@@ -317,8 +317,8 @@ def test_a_demanded_discount_is_never_granted(policy: Policy) -> None:
     insisting; a request the client forced is refused and logged, whatever the analysis says."""
     cid = policy.client("hot")
     with policy.svc.db.session() as s:
-        request = SimpleNamespace(offer_id="first-purchase", product_id="piano-from-zero",
-                                  reason="клиент требует", client_demand=True)
+        request = OfferRequest(offer_id="first-purchase", product_id="piano-from-zero",
+                               reason="клиент требует", client_demand=True)
         d = sales.decide(s, s.get(Client, cid), request, policy.kb, policy.now, None)
     assert not d.granted and "demand" in d.reason
     assert policy.rows(IssuedOffer, cid) == []

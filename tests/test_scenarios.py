@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Client, Dialog, IssuedOffer, ManagerAlert, Purchase, Reminder, Turn
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.fakes.gemini_server import FakeGeminiServer, RecordedRequest, error_response, text_response
 from tests.helpers import drain, message_new, post
 

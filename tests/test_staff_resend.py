@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.models import Dialog, Message
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.helpers import drain, logged_in, message_new, post
 
 PEER = 6301

@@ -14,76 +14,139 @@ from app.models import (FunnelStage, OfferState, OrderCheck, ReminderStatus, Tur
 
 APP = Path(__file__).resolve().parents[1] / "app"
 
-# package -> the app packages/modules it must never import (type-only imports are allowed)
+# unit (a top-level package or module of app/) -> the units it must never import, type-only
+# imports included (ARCHITECTURE.md: arrows run downwards)
+ADAPTERS = {"composition", "admin", "devchat", "eval", "health", "hooks"}
 FORBIDDEN = {
-    "brain": {"models", "db", "turns", "crm", "reminders", "vk", "admin", "devchat", "services",
-              "wiring", "health", "kb_sync", "eval", "reports"},
-    "knowledge": {"models", "db", "turns", "crm", "reminders", "vk", "brain", "admin",
-                  "devchat", "services", "wiring"},
-    "models": {"turns", "crm", "reminders", "vk", "brain", "admin", "devchat", "services",
-               "wiring", "knowledge"},
-    "reminders": {"turns", "admin", "devchat", "wiring"},
-    "crm": {"turns", "admin", "devchat", "wiring", "reminders"},
-    "vk": {"turns", "brain", "crm", "reminders", "admin", "devchat", "wiring"},
-    "turns": {"admin", "devchat", "wiring", "eval", "reports"},
-    "reports": {"turns", "vk", "brain", "admin", "devchat", "wiring", "eval"},
-    "eval": {"admin", "devchat", "wiring", "reports"},
+    "platform": {"models", "knowledge", "brain", "vk", "runtime", "turns", "crm", "reminders",
+                 "payments", "reports"} | ADAPTERS,
+    "models": {"turns", "crm", "reminders", "vk", "brain", "knowledge", "runtime", "reports"}
+    | ADAPTERS,
+    "knowledge": {"models", "turns", "crm", "reminders", "vk", "brain", "runtime", "reports"}
+    | ADAPTERS,
+    "brain": {"models", "turns", "crm", "reminders", "vk", "runtime", "reports"} | ADAPTERS,
+    "vk": {"turns", "brain", "crm", "reminders", "runtime", "reports"} | ADAPTERS - {"vk"},
+    "runtime": {"turns", "reminders", "crm", "vk", "brain", "reports"} | ADAPTERS,
+    "reminders": {"turns", "vk", "runtime", "reports"} | ADAPTERS,
+    "crm": {"turns", "reminders", "runtime", "reports"} | ADAPTERS,
+    "reports": {"turns", "vk", "brain", "crm", "reminders", "runtime"} | ADAPTERS,
+    "turns": {"reports"} | ADAPTERS,
+    "hooks": {"composition", "admin", "devchat", "eval", "health", "turns", "runtime"},
+    "health": {"composition", "admin", "devchat", "eval", "hooks", "turns", "runtime"},
+    "devchat": {"composition", "admin", "eval", "health", "hooks", "turns", "runtime"},
+    "eval": {"composition", "admin", "devchat", "health", "hooks", "reports"},
+    "admin": {"composition", "devchat", "health", "hooks"},
 }
 ALLOWED_IN_BRAIN = {"brain", "knowledge", "platform"}
+ANY_LIMIT = 25  # whole annotations `: Any` / `-> Any` in app/ (ARCHITECTURE.md: Protocols instead)
 
 
-def _runtime_imports(path: Path) -> set[str]:
-    """`app.<name>` targets imported at run time (skips `if TYPE_CHECKING:` blocks)."""
+def _imports(path: Path) -> set[str]:
+    """Every `app.…` module or name imported by the file, type-only imports included."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skip.update(id(n) for n in ast.walk(node))
     found: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if isinstance(node, ast.ImportFrom) and node.module:
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         else:
             continue
-        for name in names:
-            bits = name.split(".")
-            if len(bits) > 1 and bits[0] == "app":
-                found.add(bits[1])
+        found.update(name for name in names if name.startswith("app."))
     return found
+
+
+def _unit(path: Path) -> str:
+    rel = path.relative_to(APP).parts
+    return rel[0] if len(rel) > 1 else rel[0].removesuffix(".py")
 
 
 def _graph() -> dict[str, set[str]]:
     deps: dict[str, set[str]] = {}
     for path in APP.rglob("*.py"):
-        rel = path.relative_to(APP).parts
-        unit = rel[0] if len(rel) > 1 else rel[0].removesuffix(".py")
-        deps.setdefault(unit, set()).update(_runtime_imports(path) - {unit})
+        unit = _unit(path)
+        targets = {name.split(".")[1] for name in _imports(path)}
+        deps.setdefault(unit, set()).update(targets - {unit})
     return deps
 
 
-def test_packages_import_only_downwards() -> None:
+def test_units_import_only_downwards() -> None:
     deps = _graph()
-    broken = {pkg: sorted(deps.get(pkg, set()) & bad) for pkg, bad in FORBIDDEN.items()}
+    broken = {unit: sorted(deps.get(unit, set()) & bad) for unit, bad in FORBIDDEN.items()}
     assert {k: v for k, v in broken.items() if v} == {}
     assert deps["brain"] <= ALLOWED_IN_BRAIN, "the brain imports only knowledge, platform and itself"
 
 
-def test_no_import_cycles_between_packages() -> None:
+def test_nothing_below_composition_imports_it() -> None:
+    """No service locator: only `app/__init__.py` (the public create_app) and the composition
+    itself know the composition; no `svc` parameter anywhere below it."""
+    offenders = sorted(str(p.relative_to(APP)) for p in APP.rglob("*.py")
+                       if _unit(p) not in ("composition", "__init__")
+                       and any(name.startswith("app.composition") for name in _imports(p)))
+    assert offenders == []
+    svc_params = []
+    for path in APP.rglob("*.py"):
+        if _unit(path) == "composition":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+                if any(a.arg == "svc" for a in args):
+                    svc_params.append(f"{path.relative_to(APP)}:{node.name}")
+    assert svc_params == []
+
+
+def test_knowledge_touches_no_database() -> None:
+    for path in (APP / "knowledge").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        names = _imports(path)
+        assert not any(n.startswith(("app.models", "app.platform.db")) for n in names), path
+        assert "sqlalchemy" not in text, path
+
+
+def test_reports_only_read() -> None:
+    """Reports open read-only transactions and never add, insert, update or delete rows."""
+    writes = re.compile(r"\.add\(|(?<!\.)\b(?:insert|update|delete)\(|\.merge\(|"
+                        r"\b(?:INSERT|UPDATE|DELETE)\b")
+    offenders = [f"{p.relative_to(APP)}:{i}" for p in (APP / "reports").rglob("*.py")
+                 for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if writes.search(line)]
+    assert offenders == []
+
+
+def test_packages_with_a_public_api_are_used_through_it() -> None:
+    """A package whose `__init__` declares `__all__` is imported from outside through its top,
+    never through one of its modules."""
+    public = sorted(".".join(("app",) + p.parent.relative_to(APP).parts)
+                    for p in APP.rglob("__init__.py")
+                    if p.parent != APP and "__all__" in p.read_text(encoding="utf-8"))
+    offenders = []
+    for path in APP.rglob("*.py"):
+        mod = ".".join(("app",) + path.relative_to(APP).with_suffix("").parts)
+        for name in _imports(path):
+            for pkg in public:
+                inside = mod == pkg + ".__init__" or mod.startswith(pkg + ".")
+                if not inside and name.startswith(pkg + ".") and \
+                        not _exported(pkg, name[len(pkg) + 1:]):
+                    offenders.append(f"{path.relative_to(APP)} imports {name}")
+    assert sorted(set(offenders)) == [], "\n".join(sorted(set(offenders)))
+
+
+def _exported(pkg: str, rest: str) -> bool:
+    """`from pkg import Name` shows up as `pkg.Name`: allowed when Name is in `__all__`."""
+    init = APP.joinpath(*pkg.split(".")[1:], "__init__.py").read_text(encoding="utf-8")
+    return "." not in rest and f'"{rest}"' in init
+
+
+def test_no_import_cycles_between_units() -> None:
     deps = _graph()
-    # composition knows every part; until the service locator is dissolved (issue 19) it is
-    # left out of the cycle check
-    packages = {p.name for p in APP.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
-    packages.discard("composition")
+    units = set(deps)
 
     def reaches(start: str, goal: str) -> bool:
         seen, todo = set(), [start]
         while todo:
             cur = todo.pop()
-            for nxt in deps.get(cur, set()) & packages:
+            for nxt in deps.get(cur, set()) & units:
                 if nxt == goal:
                     return True
                 if nxt not in seen:
@@ -91,9 +154,54 @@ def test_no_import_cycles_between_packages() -> None:
                     todo.append(nxt)
         return False
 
-    cycles = [(a, b) for a, b in itertools.combinations(sorted(packages), 2)
+    cycles = [(a, b) for a, b in itertools.combinations(sorted(units - {"__init__"}), 2)
               if reaches(a, b) and reaches(b, a)]
     assert cycles == []
+
+
+def _whole_any(path: Path) -> list[int]:
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        annotations: list[ast.expr | None] = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            annotations = [x.annotation for x in a.posonlyargs + a.args + a.kwonlyargs]
+            annotations += [a.vararg.annotation if a.vararg else None,
+                            a.kwarg.annotation if a.kwarg else None, node.returns]
+        elif isinstance(node, ast.AnnAssign):
+            annotations = [node.annotation]
+        lines += [ann.lineno for ann in annotations
+                  if ann is not None and ast.unparse(ann) in ("Any", "typing.Any", "'Any'")]
+    return lines
+
+
+def test_few_whole_any_annotations() -> None:
+    """`Any` only where the data really is untyped; `dict[str, Any]` for JSON does not count."""
+    found = {str(p.relative_to(APP)): n for p in APP.rglob("*.py") if (n := len(_whole_any(p)))}
+    assert sum(found.values()) <= ANY_LIMIT, sorted(found.items(), key=lambda kv: -kv[1])
+
+
+# getattr with a literal name, allowed only where the object is no typed model: a brain
+# provider that may have a prompts version (a Protocol's optional extra), a thread's locals, a
+# logger's marker, google-genai's response fields (they vary by SDK version)
+GETATTR_ALLOWED = {("brain/engine.py", "prompt_version"), ("eval/sandbox.py", "now"),
+                   ("platform/logging.py", "_neuro_configured"),
+                   ("brain/gemini/brain.py", "block_reason"), ("brain/gemini/brain.py", "value")}
+
+
+def test_no_getattr_on_typed_objects() -> None:
+    """Typed ORM rows and pydantic models are read as attributes: a defensive
+    `getattr(obj, "name", default)` hides a typo or a schema change."""
+    offenders = []
+    for path in APP.rglob("*.py"):
+        rel = str(path.relative_to(APP))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                    node.func.id == "getattr" and len(node.args) >= 2 and \
+                    isinstance(node.args[1], ast.Constant) and \
+                    (rel, node.args[1].value) not in GETATTR_ALLOWED:
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == []
 
 
 def test_the_brain_and_search_load_without_a_database_or_flask() -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Client, Message, Purchase, UnmatchedOrder
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.helpers import drain, logged_in, message_new, post
 
 SECRET = "pay-secret-1"

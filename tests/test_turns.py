@@ -6,9 +6,10 @@ import threading
 from sqlalchemy import select
 
 from app.turns import claims
+from app.composition.background import worker_pool
 from app.runtime.workers import WorkerPool
 from app.models import Client, Message, Turn
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.helpers import drain, message_new, post
 
 
@@ -57,7 +58,7 @@ def test_two_workers_racing_answer_once(make_app, vk, clock) -> None:  # noqa: A
     for peer in range(200, 210):
         post(c, message_new(peer, "Здравствуйте, подскажите про курсы"))
     clock.advance(9)
-    pools = [WorkerPool(services(a), 0, 0.01) for a in (app_a, app_b)]
+    pools = [worker_pool(services(a), 0, 0.01) for a in (app_a, app_b)]
     barrier = threading.Barrier(4)
 
     def work(pool: WorkerPool) -> None:
@@ -180,7 +181,7 @@ def test_echo_of_a_panel_message_is_not_stored_twice(app, vk, clock) -> None:  #
 def test_idle_pool_polls_the_database_once_per_interval_not_once_per_thread(app) -> None:  # noqa: ANN001
     import time
 
-    pool = WorkerPool(services(app), 16, 0.1)
+    pool = worker_pool(services(app), 16, 0.1)
     calls = []
     real = pool._claim
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.models import Client, Reminder, ReminderStatus, Turn
 from app.turns.proactive import fire_due
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.helpers import post
 from tests.test_vk_rich import event, new, rows, run
 
@@ -107,7 +107,7 @@ def test_refused_reminder_is_marked_staff_told_and_next_turn_owns_up(app, vk, cl
     vk.emulator.rules.require_subscriptions()
     calls = vk.emulator.calls("messages.send")
     clock.set(r.due_at + timedelta(minutes=1))
-    assert fire_due(services(app)) == 1
+    assert fire_due(services(app).turns) == 1
     assert vk.emulator.calls("messages.send") - calls <= 3  # ≤ 2 paths + one manager alert
     with services(app).db.session() as s:
         done = s.get(Reminder, r.id)
@@ -117,7 +117,7 @@ def test_refused_reminder_is_marked_staff_told_and_next_turn_owns_up(app, vk, cl
     assert "не пропустил напоминание" in alert and "vk.com" in alert
     out = app.test_cli_runner().invoke(args=["reminders", "list"])
     assert f"#{r.id}" in out.output and "VK отказал" in out.output
-    assert fire_due(services(app)) == 0  # not retried blindly
+    assert fire_due(services(app).turns) == 0  # not retried blindly
     from tests.helpers import logged_in
 
     page = logged_in(app).get("/admin/clients/630").get_data(as_text=True)
@@ -139,7 +139,7 @@ def test_window_closed_at_vk_falls_back_to_the_subscribed_intent(app, vk, clock)
     vk.emulator.rules.require_subscriptions()
     vk.emulator.rules.subscribe(640, "confirmed_notification")
     clock.set(r.due_at + timedelta(minutes=1))
-    assert fire_due(services(app)) == 1
+    assert fire_due(services(app).turns) == 1
     sent = vk.emulator.sent(640)[-1]
     assert (sent.intent, sent.subscribe_id) == ("confirmed_notification", 1)
     with services(app).db.session() as s:

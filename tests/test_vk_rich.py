@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Client, Dialog, Message, ProcessedEvent, Turn
-from app.composition.services import services
+from app.composition.factory import parts as services
 from tests.fakes.gemini_server import FakeGeminiServer, RecordedRequest
 from tests.helpers import drain, post
 from tests.test_scenarios import ScriptedModel, analysis

@@ -4,31 +4,42 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from app.composition.services import services
+from app.knowledge.base import KnowledgeStore
+from app.platform.clock import Clock
+from app.platform.db import Database
+from app.platform.deps import deps_of, install
 
 clients = AppGroup("clients", help="Client cards.")
 bot = AppGroup("bot", help="Global switch of automatic replies.")
 
 
-def register(app: Flask) -> None:
-    """Every command group: staff commands here, the others beside their capability."""
-    from app.crm.cli import GROUPS as crm_groups
-    from app.devchat.seed import GROUPS as dev_groups
-    from app.eval.cli import eval_group
-    from app.knowledge.kb_cli import kb
-    from app.reminders.cli import GROUPS as reminder_groups
-    from app.reminders.followup_cli import followup
-    from app.reports.cli import report
+@dataclass(frozen=True)
+class StaffCliDeps:
+    db: Database
+    clock: Clock
+    kb_store: KnowledgeStore
 
+
+def init_app(app: Flask, deps: StaffCliDeps) -> None:
+    """The staff commands (clients, bot, kb, followup); the other groups are registered by
+    their own `init_app` beside their capability."""
+    from app.knowledge.kb_cli import kb
+    from app.reminders.followup_cli import followup
+
+    install(app, deps)
     _add_kb_reload(kb)
-    for group in (clients, bot, kb, followup, report, *reminder_groups, *crm_groups,
-                  *dev_groups, eval_group):
+    for group in (clients, bot, kb, followup):
         app.cli.add_command(group)
+
+
+def _deps() -> StaffCliDeps:
+    return deps_of(StaffCliDeps)
 
 
 def _add_kb_reload(kb: click.Group) -> None:
@@ -38,9 +49,9 @@ def _add_kb_reload(kb: click.Group) -> None:
     @kb.command("reload", help="Validate knowledge_base.json and tell every process to use it.")
     @with_appcontext
     def reload_cmd() -> None:
-        from app.runtime.kb_watcher import request_reload
+        from app.runtime import request_reload
 
-        result = request_reload(services())
+        result = request_reload(_deps().kb_store, _deps().db)
         if not result.ok:
             for err in result.errors:
                 click.echo(err, err=True)
@@ -57,9 +68,9 @@ def clients_show(vk_id: int, as_json: bool, turns: int) -> None:
     """The client card, purchases, offers, reminders and the last turns with their analysis."""
     from app.crm.card_view import client_report
 
-    svc = services()
-    with svc.db.session() as s:
-        report = client_report(s, vk_id, svc.kb_store.current, svc.clock.now(), turns)
+    deps = _deps()
+    with deps.db.session() as s:
+        report = client_report(s, vk_id, deps.kb_store.current, deps.clock.now(), turns)
     if report is None:
         click.echo(f"no client with vk_id {vk_id}", err=True)
         sys.exit(1)
@@ -74,8 +85,8 @@ def clients_show(vk_id: int, as_json: bool, turns: int) -> None:
 def _set_paused(paused: bool) -> None:
     from app.models import AppState
 
-    svc = services()
-    with svc.db.session() as s:
+    deps = _deps()
+    with deps.db.session() as s:
         row = s.get(AppState, "bot_paused") or AppState(key="bot_paused")
         row.value = "1" if paused else "0"
         s.add(row)

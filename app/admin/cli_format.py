@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 
-def _analysis_lines(analysis: Any) -> list[str]:
+def _analysis_lines(analysis: object) -> list[str]:
     if not isinstance(analysis, dict):
         return ["    analysis: —"]
     keys = ("psych_state", "funnel_stage", "intent", "short_term_strategy",

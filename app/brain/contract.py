@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Optional, Protocol
 
+from app.platform.vocabulary import TurnKind
+
 if TYPE_CHECKING:
     from app.brain.analysis import Analysis
     from app.knowledge.base import KnowledgeBase
@@ -53,7 +55,6 @@ class OfferDecision:
 
 
 Direction = Literal["in", "out"]
-TurnKind = Literal["reply", "reminder", "access_extension"]
 
 
 @dataclass
@@ -120,7 +121,7 @@ class TurnContext:
     summary: str  # rolling summary of messages older than the window
     kb: Optional[KnowledgeBase]  # the current valid version
     kb_index: Optional[KnowledgeIndex]  # built for that version
-    kind: TurnKind = "reply"
+    kind: TurnKind = TurnKind.REPLY
     reminder_context: Optional[str] = None  # what was agreed, for proactive turns
     media: list[MediaPart] = field(default_factory=list)  # files of the burst, for the model
     # voice notes of the burst nobody has transcribed (not sent, too long, failed download)

@@ -17,10 +17,11 @@ from typing import Any, Callable, Optional
 from app.brain.analysis import Analysis
 
 from app.brain.errors import LlmError
-from app.brain.guardrails.check import FALLBACK_REPLY, check_reply_details
+from app.brain.guardrails import FALLBACK_REPLY, check_reply_details
 from app.brain.prompts import PROMPT_VERSION
 from app.brain.promises import find_promise, keep_promise
 from app.brain.contract import Brain, BrainResult, Decisions, StageResult, TurnContext
+from app.platform.vocabulary import TurnFlag
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class _Run:
         self.reasons: list[str] = []
         self.usage: dict[str, Any] = {}
 
-    def event(self, name: str, **data: Any) -> None:
+    def event(self, name: str, **data: object) -> None:
         data.setdefault("turn_id", self.ctx.turn_id)
         log.info("brain %s %s", name, data)
         if self.on_event is not None:
@@ -55,7 +56,7 @@ class _Run:
         try:
             result = self.primary.analyze(self.ctx)
         except LlmError as exc:
-            self.flag("analysis_fallback")
+            self.flag(TurnFlag.ANALYSIS_FALLBACK)
             self.event("analysis_fallback", error=type(exc).__name__, detail=str(exc)[:300])
             result = self.offline.analyze(self.ctx)
         self.record("analysis", result)
@@ -85,7 +86,7 @@ class _Run:
         self.reasons = [f"{d.name}: {d.reason}" + (f" («{d.fragment[:60]}»)" if d.fragment else "")
                         for d in details[:4]]
         for f in flags:
-            self.flag(f"guardrail:{f}")
+            self.flag(TurnFlag.GUARDRAIL.detail(f))
         if details:
             stored = self.usage.setdefault("flag_details", [])
             stored += [{"flag": f"guardrail:{d.name}", "stage": stage, "reason": d.reason,
@@ -97,7 +98,7 @@ class _Run:
         text = self.reply(self.primary, analysis, decisions, "reply")
         from_offline = text is None or self.primary is self.offline
         if text is None:
-            self.flag("reply_fallback")
+            self.flag(TurnFlag.REPLY_FALLBACK)
             text = self.offline_reply(analysis, decisions, "reply")
         flags = self.guarded(text, analysis, decisions)
         if flags and not from_offline:
@@ -106,7 +107,7 @@ class _Run:
             flags = (self.guarded(text, analysis, decisions, "reply_regenerated") if text
                      else ["empty"])
             if flags:
-                self.flag("reply_fallback")
+                self.flag(TurnFlag.REPLY_FALLBACK)
                 text = self.offline_reply(analysis, decisions, "reply_offline")
                 flags = self.guarded(text, analysis, decisions, "reply_offline")
         if flags:
@@ -122,7 +123,7 @@ def run_brain(ctx: TurnContext, primary: Brain, offline: Brain,
     run = _Run(ctx, primary, offline, on_event)
     analysis = run.analyze()
     decisions = apply_effects(analysis)
-    run.flags += [f"effect_error:{name}" for name in decisions.effect_errors]
+    run.flags += [TurnFlag.EFFECT_ERROR.detail(name) for name in decisions.effect_errors]
     text, fallback = run.write(analysis, decisions)
     text, promised = keep_promise(text, ctx.now, ctx.card.timezone, ctx.kb)
     handoff = ""
@@ -130,7 +131,7 @@ def run_brain(ctx: TurnContext, primary: Brain, offline: Brain,
         promise = find_promise(text)
         handoff = "ассистент пообещал клиенту ответ человека: «" + (
             promise.sentence if promise else text)[:300] + "»"
-        run.flag("handoff:promise")
+        run.flag(TurnFlag.HANDOFF_PROMISE)
     version = getattr(primary, "prompt_version", PROMPT_VERSION)  # another prompts directory
     return BrainResult(analysis=analysis, reply_text=text, decisions=decisions,
                        prompt_version=version, usage=run.usage, flags=run.flags,

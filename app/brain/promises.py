@@ -14,10 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 from zoneinfo import ZoneInfo
 
 from app.platform.ru_format import _WEEKDAYS_ACC, local
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 SCHOOL_TZ = "Europe/Moscow"
 DEFAULT_HOURS = ("09:00", "21:00")
@@ -149,12 +152,11 @@ class Hours:
     tz: str
 
 
-def school_hours(kb: Any) -> Hours:
-    school = getattr(kb, "school", None)
-    wh = getattr(school, "working_hours", None)
+def school_hours(kb: Optional[KnowledgeBase]) -> Hours:
+    wh = kb.school.working_hours if kb is not None else None
     start, end = (wh.start, wh.end) if wh is not None else DEFAULT_HOURS
     return Hours(time.fromisoformat(start), time.fromisoformat(end),
-                 getattr(school, "timezone", None) or SCHOOL_TZ)
+                 (kb.school.timezone if kb is not None else "") or SCHOOL_TZ)
 
 
 def _clock(t: datetime) -> str:
@@ -170,7 +172,7 @@ def _day(moment: datetime, now: datetime) -> str:
     return f"в {_WEEKDAYS_ACC[moment.weekday()]}"
 
 
-def handoff_when(now: datetime, client_tz: str, kb: Any) -> str:
+def handoff_when(now: datetime, client_tz: str, kb: Optional[KnowledgeBase]) -> str:
     """When a person answers, in the client's words and zone: «сегодня до 21:00»,
     «завтра после 9:00», «сегодня после 11:00 по вашему времени»."""
     hours = school_hours(kb)
@@ -195,7 +197,8 @@ def when_sentence(when: str) -> str:
     return f"Коллеги напишут вам здесь же, {when}."
 
 
-def keep_promise(text: str, now: datetime, client_tz: str, kb: Any) -> tuple[str, bool]:
+def keep_promise(text: str, now: datetime, client_tz: str,
+                 kb: Optional[KnowledgeBase]) -> tuple[str, bool]:
     """(the reply to send, whether it promises a person). Redirects to the manager become a
     hand-over; a promise without a time gets one sentence saying when a person answers."""
     text = without_redirects(text)

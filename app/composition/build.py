@@ -1,31 +1,84 @@
-"""Assembling the services (DB, KB, channel, brains) and the blueprints for `create_app`, and
-the separate, explicit step that starts the background parts (workers, scheduler, KB watcher)."""
+"""`build`: the seams constructed from Settings (database, clock, KB store, channel, brains via
+one `gemini_from`, manager alerts, claims, the turn runner) as one `Parts`; the composition is
+the only code that knows every part."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
-
-from flask import Flask
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
 
 from app.brain.contract import Brain
+from app.brain.prompts import PromptSet
+from app.crm.alerts import AlertSettings, ManagerAlerts
+from app.knowledge.base import KnowledgeStore
 from app.platform.clock import Clock
 from app.platform.config import Settings
 from app.platform.db import Database
 from app.platform.migrate import embedded_url_at_head
-from app.composition.services import Services
-from app.runtime.inflight import InFlight
+from app.runtime import InFlight
+from app.turns import Claims, TurnRunner
 from app.vk.channel import OutboundChannel, UnconfiguredChannel
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from app.brain.gemini import GeminiBrain
+    from app.composition.background import Background
+    from app.devchat.vk_http import VkHttpServer
 
 log = logging.getLogger(__name__)
 LOCAL_VK_TOKEN = "local-dev-token"
 
 
-def build_services(settings: Settings, clock: Clock, lazy: bool = False, local: bool = False,
-                   channel: Optional[OutboundChannel] = None,
-                   primary_brain: Optional[Brain] = None) -> Services:
-    """`channel` / `primary_brain` replace the configured ones (tests, the eval runner)."""
-    from app.brain.offline.brain import OfflineBrain
-    from app.knowledge.base import KnowledgeStore
+@dataclass
+class Parts:
+    """Everything `build` made for one app. Composition code (and tests) read it; nothing
+    below the composition is handed it: each part gets only its own collaborators."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    kb_store: KnowledgeStore
+    channel: OutboundChannel
+    primary_brain: Brain
+    offline_brain: Brain
+    inflight: InFlight
+    alerts: ManagerAlerts
+    claims: Claims
+    turns: TurnRunner
+    wake: threading.Event  # set by the callback when a reply is due at once
+    local_vk: Optional[VkHttpServer] = None  # local mode only: the loopback VK stand-in
+    background: Optional[Background] = None  # the runners; started by `start_background`
+    flask: Flask = field(init=False)  # the app these parts serve (set by create_app)
+
+    def shutdown(self) -> None:
+        if self.background is not None:
+            self.background.halt()
+        if self.local_vk is not None:
+            self.local_vk.stop()
+        self.db.dispose()
+
+
+def gemini_from(settings: Settings, prompts: Optional[PromptSet] = None) -> Optional[GeminiBrain]:
+    """Gemini from the settings (prompts from `prompts`, else the built-in ones); None without
+    GEMINI_API_KEY. The one place a GeminiBrain is built: the app and the eval lab."""
+    if not settings.gemini_configured:
+        return None
+    from app.brain.gemini import GeminiBrain
+
+    return GeminiBrain(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
+                       analysis_model=settings.gemini_analysis_model,
+                       reply_model=settings.gemini_reply_model,
+                       timeout_s=settings.gemini_timeout_s,
+                       kb_token_budget=settings.kb_context_token_budget, prompts=prompts)
+
+
+def build(settings: Settings, clock: Clock, lazy: bool = False, local: bool = False,
+          channel: Optional[OutboundChannel] = None,
+          primary_brain: Optional[Brain] = None) -> Parts:
+    """`channel` / `primary_brain` replace the configured ones (tests, the eval lab)."""
+    from app.brain.offline import OfflineBrain
     from app.reminders.resolver import resolve
 
     url = settings.database_url or (lambda: embedded_url_at_head(settings.data_dir))
@@ -36,29 +89,27 @@ def build_services(settings: Settings, clock: Clock, lazy: bool = False, local: 
     if not lazy:
         kb_store.load()  # refuses to start only when there is no valid version at all
     offline = OfflineBrain(resolve_time=resolve)
-    svc = Services(settings=settings, db=db, clock=clock, kb_store=kb_store,
-                   channel=channel or UnconfiguredChannel(), inflight=InFlight(),
-                   primary_brain=primary_brain or _primary_brain(settings) or offline,
-                   offline_brain=offline)
+    if primary_brain is None:
+        primary_brain = gemini_from(settings)
+        if primary_brain is None:
+            log.info("GEMINI_API_KEY is not set: the offline rule-based brain answers")
+    local_vk = None
     if channel is None and not (lazy and not settings.vk_configured):
-        svc.channel = _vk_channel(settings, svc, local)  # CLI runs without a token need no stand-in
-    return svc
+        channel, local_vk = _vk_channel(settings, local)  # CLI runs without a token need no stand-in
+    channel = channel or UnconfiguredChannel()
+    inflight = InFlight()
+    alerts = ManagerAlerts(db, clock, channel, AlertSettings.of(settings))
+    claims = Claims(db, clock, settings.claim_timeout_s, settings.max_turn_attempts)
+    turns = TurnRunner(db, clock, kb_store, primary_brain or offline, offline, channel, alerts,
+                       claims, inflight, settings)
+    return Parts(settings=settings, db=db, clock=clock, kb_store=kb_store, channel=channel,
+                 primary_brain=primary_brain or offline, offline_brain=offline,
+                 inflight=inflight, alerts=alerts, claims=claims, turns=turns,
+                 wake=threading.Event(), local_vk=local_vk)
 
 
-def _primary_brain(settings: Settings) -> Optional[Brain]:
-    if not settings.gemini_configured:
-        log.info("GEMINI_API_KEY is not set: the offline rule-based brain answers")
-        return None
-    from app.brain.gemini.brain import GeminiBrain
-
-    return GeminiBrain(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
-                       analysis_model=settings.gemini_analysis_model,
-                       reply_model=settings.gemini_reply_model,
-                       timeout_s=settings.gemini_timeout_s,
-                       kb_token_budget=settings.kb_context_token_budget)
-
-
-def _vk_channel(settings: Settings, svc: Services, local: bool) -> OutboundChannel:
+def _vk_channel(settings: Settings,
+                local: bool) -> tuple[OutboundChannel, Optional[VkHttpServer]]:
     from app.vk.api import VkClient
 
     if settings.vk_configured:
@@ -68,69 +119,15 @@ def _vk_channel(settings: Settings, svc: Services, local: bool) -> OutboundChann
         return VkClient(settings.vk_group_token or "", settings.vk_group_id or 0,
                         api_base_url=settings.vk_api_base_url,
                         api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s,
-                        max_rps=settings.vk_max_rps / settings.web_concurrency)
+                        max_rps=settings.vk_max_rps / settings.web_concurrency), None
     if not local:  # a deployed app without a token: starts, stores, sends nothing
         log.warning("VK_GROUP_TOKEN is not set: replies cannot be sent until it is (the local "
                     "chat is only for LOCAL_MODE / make run)")
-        return UnconfiguredChannel()
+        return UnconfiguredChannel(), None
     from app.devchat.local_vk import start_local_vk
 
-    svc.local_vk = start_local_vk()
-    log.info("VK_GROUP_TOKEN is not set: local VK stand-in at %s", svc.local_vk.base_url)
+    local_vk = start_local_vk()
+    log.info("VK_GROUP_TOKEN is not set: local VK stand-in at %s", local_vk.base_url)
     return VkClient(LOCAL_VK_TOKEN, settings.vk_group_id or 1,
-                    api_base_url=svc.local_vk.base_url,
-                    api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s)
-
-
-def register_blueprints(app: Flask, svc: Services) -> None:
-    from app import health
-    from app.admin import cli
-    from app.admin.web import views as admin_web
-    from app.hooks import payment as payments
-    from app.vk.inbound import callback
-
-    for bp in (callback.bp, health.bp, payments.bp, admin_web.bp):
-        app.register_blueprint(bp)
-    if svc.local_vk is not None:  # local mode only: never beside a real VK token
-        from app.devchat import views as devchat
-
-        app.register_blueprint(devchat.bp)
-    cli.register(app)
-
-
-def start_background(svc: Services) -> None:
-    """Start the worker pool, the reminder scheduler and the KB watcher of this process.
-    Called by the gunicorn hook (`gunicorn.conf.py`) and `make run`, never by `create_app`."""
-    from app.runtime.kb_watcher import KbWatcher
-    from app.runtime.workers import WorkerPool
-
-    svc.kb_watcher = KbWatcher(svc)
-    svc.kb_watcher.start()
-    if svc.settings.worker_threads > 0:
-        svc.workers = WorkerPool(svc, svc.settings.worker_threads, svc.settings.worker_poll_s)
-        svc.workers.start()
-    if svc.settings.run_scheduler:
-        from app.runtime.leader import ReminderScheduler
-        from app.turns.proactive import fire_due
-
-        svc.scheduler = ReminderScheduler(svc, fire_due)
-        svc.scheduler.start()
-
-
-def stop_background(svc: Services, drain_s: float) -> int:
-    """Graceful stop (SIGTERM): stop claiming, let turns that end within `drain_s` finish, and
-    release the rest to the next process at once. Returns how many turns were released."""
-    from app.turns import claims
-
-    for part in (svc.scheduler, svc.workers):
-        if part is not None:
-            part.stop(wait=False)
-    svc.scheduler = svc.workers = None  # not joined: released turns are abandoned, not awaited
-
-    def release(leases: list[Any]) -> None:
-        with svc.db.session() as s:
-            claims.release(s, [lease.turn_id for lease in leases], svc.clock.now())
-
-    released = svc.inflight.drain(drain_s, release)
-    svc.shutdown()
-    return released
+                    api_base_url=local_vk.base_url,
+                    api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s), local_vk

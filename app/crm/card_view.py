@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 
 from app.crm.cards import purchases_view
 from app.models import Client, Dialog, IssuedOffer, Purchase, Reminder, Turn
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 CARD_FIELDS = ("vk_id", "first_name", "last_name", "email", "email_verified", "email_source",
                "phone", "phone_verified", "phone_source", "city", "timezone", "level",
@@ -23,7 +26,7 @@ def _iso(value: Optional[datetime], tz: Optional[str] = None) -> Optional[str]:
     return (value.astimezone(ZoneInfo(tz)) if tz else value).isoformat()
 
 
-def client_report(s: Session, vk_id: int, kb: Any, now: datetime, turns: int = 5) -> Optional[dict]:
+def client_report(s: Session, vk_id: int, kb: Optional[KnowledgeBase], now: datetime, turns: int = 5) -> Optional[dict]:
     client = s.execute(select(Client).where(Client.vk_id == vk_id)).scalar_one_or_none()
     if client is None:
         return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +11,10 @@ from sqlalchemy.orm import Session
 from app.brain.contract import OfferView, PurchaseView
 from app.crm.purchases.access_math import PaidItem, compute_access
 from app.models import FUNNEL_STAGES, Client, ClientChange, IssuedOffer, Purchase
+
+if TYPE_CHECKING:
+    from app.brain.analysis import Facts
+    from app.knowledge.base import KnowledgeBase
 
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,24}$")
 TEXT_FIELDS = ("level", "goal", "instrument", "age_group", "budget")  # facts the analysis has
@@ -39,7 +43,7 @@ def normalize_phone(value: Optional[str]) -> Optional[str]:
     return "+" + digits
 
 
-def record_change(s: Session, client: Client, field: str, new: Any, source: str) -> bool:
+def record_change(s: Session, client: Client, field: str, new: object, source: str) -> bool:
     old = getattr(client, field)
     if old == new:
         return False
@@ -89,17 +93,17 @@ def prove_contact(s: Session, client: Client, field: str, value: Optional[str],
     return set_contact(s, client, field, value, source, verified=True, origin=origin)
 
 
-def apply_facts(s: Session, client: Client, facts: Any, source: str) -> list[str]:
+def apply_facts(s: Session, client: Client, facts: Facts, source: str) -> list[str]:
     """Copy validated facts to the card; a worse guess never overwrites a good value.
     Contacts from chat are stored as unverified claims (see `claim_contact`)."""
     changed: list[str] = []
-    email = normalize_email(getattr(facts, "email", None))
+    email = normalize_email(facts.email)
     if email and claim_contact(s, client, "email", email, source):
         changed.append("email")
-    phone = normalize_phone(getattr(facts, "phone", None))
+    phone = normalize_phone(facts.phone)
     if phone and claim_contact(s, client, "phone", phone, source):
         changed.append("phone")
-    name = (getattr(facts, "name", None) or "").strip()
+    name = (facts.name or "").strip()
     if name and not client.first_name and len(name) <= 60:
         record_change(s, client, "first_name", name.split()[0].capitalize(), source)
         changed.append("first_name")
@@ -109,7 +113,7 @@ def apply_facts(s: Session, client: Client, facts: Any, source: str) -> list[str
             value = value.strip()[: FIELD_LIMITS.get(field, 200)]
             if record_change(s, client, field, value, source):
                 changed.append(field)
-    objections = [o for o in (getattr(facts, "objections", None) or []) if isinstance(o, str)]
+    objections = [o for o in (facts.objections or []) if isinstance(o, str)]
     if objections:
         note = "Возражения: " + "; ".join(o.strip()[:120] for o in objections[:5])
         if note not in (client.notes or ""):
@@ -133,7 +137,7 @@ def paid_items(s: Session, client_id: int) -> list[PaidItem]:
     return [PaidItem(p.product_id, p.paid_at) for p in rows]
 
 
-def purchases_view(s: Session, client_id: int, kb: Any) -> list[PurchaseView]:
+def purchases_view(s: Session, client_id: int, kb: Optional[KnowledgeBase]) -> list[PurchaseView]:
     access = compute_access(paid_items(s, client_id), kb)
     views = []
     for product_id, acc in sorted(access.items(), key=lambda kv: kv[1].first_paid_at):

@@ -4,20 +4,42 @@ Registered by `app.admin.cli` through `GROUPS`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import sys
 from datetime import datetime
 from typing import Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import or_, select
 
-from app.composition.services import services
+from app.knowledge.base import KnowledgeStore
+from app.platform.clock import Clock
+from app.platform.db import Database
+from app.platform.deps import deps_of, install
 
 purchases = AppGroup("purchases", help="Purchases from the shop.")
 offers = AppGroup("offers", help="Discounts and bonuses granted by the sales policy.")
 GROUPS = [purchases, offers]
+
+
+@dataclass(frozen=True)
+class CrmCliDeps:
+    db: Database
+    clock: Clock
+    kb_store: KnowledgeStore
+
+
+def init_app(app: Flask, deps: CrmCliDeps) -> None:
+    install(app, deps)
+    for group in GROUPS:
+        app.cli.add_command(group)
+
+
+def _deps() -> CrmCliDeps:
+    return deps_of(CrmCliDeps)
 
 
 @purchases.command("import")
@@ -30,9 +52,9 @@ def purchases_import(path: str) -> None:
     """
     from app.crm.purchases.store import import_csv
 
-    svc = services()
-    with svc.db.session() as s:
-        report = import_csv(s, path, svc.kb_store.current)
+    deps = _deps()
+    with deps.db.session() as s:
+        report = import_csv(s, path, deps.kb_store.current)
     click.echo(f"created {report.created}, duplicates {report.duplicates}, "
                f"errors {len(report.errors)}")
     for error in report.errors:
@@ -58,10 +80,10 @@ def purchases_unmatched(confirm_order: Optional[str], vk_id: Optional[int],
     from app.crm.purchases import unmatched
     from app.crm.purchases.unmatched_cli import act, print_waiting
 
-    svc = services()
-    with svc.db.session() as s:
+    deps = _deps()
+    with deps.db.session() as s:
         if confirm_order or dismiss_order:
-            ok, message = act(s, unmatched, confirm_order, vk_id, dismiss_order, svc.clock.now())
+            ok, message = act(s, unmatched, confirm_order, vk_id, dismiss_order, deps.clock.now())
             click.echo(message)
             if not ok:
                 sys.exit(1)
@@ -93,14 +115,14 @@ def offers_list(show_all: bool) -> None:
     """Issued promo codes and bonuses: code, percent, client, product, expiry, status."""
     from app.models import Client, IssuedOffer
 
-    svc = services()
-    now = svc.clock.now()
+    deps = _deps()
+    now = deps.clock.now()
     query = (select(IssuedOffer, Client).join(Client, Client.id == IssuedOffer.client_id)
              .order_by(IssuedOffer.id))
     if not show_all:
         query = query.where(IssuedOffer.redeemed.is_(False),
                             or_(IssuedOffer.expires_at.is_(None), IssuedOffer.expires_at > now))
-    with svc.db.session() as s:
+    with deps.db.session() as s:
         rows = s.execute(query).all()
     if not rows:
         click.echo("no offers" if show_all else "no active offers (use --all to see every one)")

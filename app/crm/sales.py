@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -26,14 +26,20 @@ from sqlalchemy.orm import Session
 from app.brain.contract import OfferDecision
 from app.crm.cards import paid_items
 from app.crm.purchases.access_math import split_extension
+from app.knowledge.schema import Bonus, Discount
 from app.models import Client, IssuedOffer, OfferDecisionLog
+
+if TYPE_CHECKING:
+    from app.brain.analysis import OfferRequest
+    from app.knowledge.base import KnowledgeBase
+    from app.knowledge.schema import OfferConditions
 
 log = logging.getLogger(__name__)
 LEAD_STAGES = ("warm", "hot")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-def _find_offer(kb: Any, offer_id: str) -> tuple[Optional[str], Any]:
+def _find_offer(kb: Optional[KnowledgeBase], offer_id: str) -> tuple[Optional[str], Any]:
     for d in kb.offers.discounts:
         if d.id == offer_id:
             return "discount", d
@@ -51,10 +57,10 @@ def _active_discount(s: Session, client_id: int, now: datetime) -> Optional[Issu
         or_(IssuedOffer.expires_at.is_(None), IssuedOffer.expires_at > now))).scalars().first()
 
 
-def _condition_refusal(kind: str, conditions: Any, stage: str, owned: set[str],
+def _condition_refusal(kind: str, conditions: Optional[OfferConditions], stage: str, owned: set[str],
                        product_id: Optional[str]) -> Optional[str]:
     """The offer's explicit KB `conditions` (or the default stage rule for discounts)."""
-    stages = getattr(conditions, "stages", None)
+    stages = conditions.stages if conditions is not None else None
     if stages and stage not in stages:
         return f"stage {stage} not in {list(stages)}"
     if not stages and kind == "discount" and stage not in LEAD_STAGES + ("returning",):
@@ -74,12 +80,12 @@ def _condition_refusal(kind: str, conditions: Any, stage: str, owned: set[str],
     return None
 
 
-def _refusal(kind: str, offer: Any, client: Client, owned: set[str], product_id: Optional[str],
+def _refusal(kind: str, offer: Optional[Discount | Bonus], client: Client, owned: set[str], product_id: Optional[str],
              s: Session, now: datetime, cap: int) -> Optional[str]:
     """The reason this client may not have this offer, or None if eligible."""
     if kind == "discount" and offer.percent > cap:
         return f"{offer.percent}% is above the cap of {cap}%"
-    reason = _condition_refusal(kind, getattr(offer, "conditions", None), client.funnel_stage,
+    reason = _condition_refusal(kind, offer.conditions if offer is not None else None, client.funnel_stage,
                                 owned, product_id)
     if reason is not None:
         return reason
@@ -101,16 +107,16 @@ def new_code(s: Session, percent: int) -> str:
             return code
 
 
-def decide(s: Session, client: Client, request: Any, kb: Any, now: datetime,
+def decide(s: Session, client: Client, request: OfferRequest, kb: Optional[KnowledgeBase], now: datetime,
            turn_id: Optional[int]) -> OfferDecision:
     """Grant or refuse one request (idempotent per turn) and log the decision."""
-    offer_id = str(getattr(request, "offer_id", "") or "").strip().lower()[:100]
-    product_id = getattr(request, "product_id", None)
+    offer_id = str(request.offer_id or "").strip().lower()[:100]
+    product_id = request.product_id
     previous = _decision_for_turn(s, client.id, turn_id, offer_id, kb)
     if previous is not None:
         return previous
     kind, offer = _find_offer(kb, offer_id)
-    if getattr(request, "client_demand", False) is True:  # never a prize for insisting
+    if request.client_demand:  # never a prize for insisting
         reason = "the client demanded it: a discount or bonus is never granted on a demand"
         s.add(OfferDecisionLog(client_id=client.id, turn_id=turn_id, requested_id=offer_id,
                                granted=False, reason=reason, created_at=now))
@@ -132,10 +138,10 @@ def decide(s: Session, client: Client, request: Any, kb: Any, now: datetime,
     return _grant(s, client, kind, offer, product_id, now, turn_id)
 
 
-def _grant(s: Session, client: Client, kind: str, offer: Any, product_id: Optional[str],
+def _grant(s: Session, client: Client, kind: str, offer: Discount | Bonus, product_id: Optional[str],
            now: datetime, turn_id: Optional[int]) -> OfferDecision:
     percent = offer.percent if kind == "discount" else None
-    days = getattr(offer, "valid_days", None)
+    days = offer.valid_days if isinstance(offer, Discount) else None
     expires = now + timedelta(days=days) if days else None
     code = new_code(s, percent) if kind == "discount" else None
     row = IssuedOffer(client_id=client.id, offer_id=offer.id, kind=kind, code=code,
@@ -143,18 +149,18 @@ def _grant(s: Session, client: Client, kind: str, offer: Any, product_id: Option
                       created_at=now)
     s.add(row)
     s.flush()
-    reason = getattr(getattr(offer, "when", None), "strip", lambda: "")() or "eligible"
+    reason = offer.when.strip() or "eligible"
     s.add(OfferDecisionLog(client_id=client.id, turn_id=turn_id, requested_id=offer.id,
                            granted=True, reason=f"granted: {reason}"[:1000],
                            issued_offer_id=row.id, created_at=now))
     log.info("offer %s granted to client %s (code %s)", offer.id, client.vk_id, code)
     return OfferDecision(offer.id, True, "granted", kind=kind, percent=percent, code=code,  # type: ignore[arg-type]
                          product_id=product_id, expires_at=expires,
-                         title=getattr(offer, "title", None))
+                         title=offer.title if isinstance(offer, Bonus) else None)
 
 
 def _decision_for_turn(s: Session, client_id: int, turn_id: Optional[int], offer_id: str,
-                       kb: Any = None) -> Optional[OfferDecision]:
+                       kb: Optional[KnowledgeBase] = None) -> Optional[OfferDecision]:
     if turn_id is None:
         return None
     row = s.execute(select(OfferDecisionLog).where(
@@ -170,7 +176,7 @@ def _decision_for_turn(s: Session, client_id: int, turn_id: Optional[int], offer
     _, offer = _find_offer(kb, offer_id) if kb is not None else (None, None)
     return OfferDecision(offer_id, True, "granted", kind=o.kind, percent=o.percent,  # type: ignore[arg-type]
                          code=o.code, product_id=o.product_id, expires_at=o.expires_at,
-                         title=getattr(offer, "title", None))
+                         title=offer.title if isinstance(offer, Bonus) else None)
 
 
 def allowed_mentions(s: Session, client_id: int, now: datetime) -> tuple[set[str], set[int]]:

@@ -4,14 +4,19 @@ stand-in via the database."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Optional
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
 from sqlalchemy import select
 
+from app.devchat.vk_http import VkHttpServer
 from app.models import Client, Dialog, Message
-from app.composition.services import Services, services
+from app.platform.clock import Clock
+from app.platform.config import Settings
+from app.platform.db import Database
+from app.platform.deps import deps_of, install
 from app.vk.inbound.callback import accept_event
 from app.vk.inbound.events import EventError, parse_event
 from app.vk.keyboards import buttons_of
@@ -21,6 +26,19 @@ MAX_TEXT = 4000
 # the page shows inline keyboards like VK's mobile app does
 LOCAL_CLIENT_INFO = {"keyboard": True, "inline_keyboard": True, "lang_id": 0,
                      "button_actions": ["text", "callback", "open_link", "intent_subscribe"]}
+
+
+@dataclass(frozen=True)
+class DevchatDeps:
+    settings: Settings
+    db: Database
+    clock: Clock
+    local_vk: Optional[VkHttpServer]  # the loopback VK stand-in (local mode only)
+
+
+def init_app(app: Flask, deps: DevchatDeps) -> None:
+    install(app, deps)
+    app.register_blueprint(bp)
 
 
 @bp.get("/dev/chat")
@@ -37,15 +55,15 @@ def send():  # noqa: ANN201
         return jsonify(error="vk_id должен быть числом"), 400
     if not text or not 0 < vk_id < 2_000_000_000:
         return jsonify(error="пустое сообщение или неверный vk_id"), 400
-    svc = services()
+    deps = deps_of(DevchatDeps)
     first, last = str(data.get("first_name") or "").strip(), str(data.get("last_name") or "").strip()
-    if first and svc.local_vk is not None:
-        svc.local_vk.emulator.set_user(vk_id, first[:50], last[:50])
+    if first and deps.local_vk is not None:
+        deps.local_vk.emulator.set_user(vk_id, first[:50], last[:50])
     message = {"id": 0, "peer_id": vk_id, "from_id": vk_id, "text": text,
-               "date": int(svc.clock.now().timestamp())}
+               "date": int(deps.clock.now().timestamp())}
     if isinstance(data.get("payload"), str):  # a text button pressed on the page
         message["payload"] = data["payload"][:1000]
-    return _as_vk_event(svc, vk_id, "message_new",
+    return _as_vk_event(deps, vk_id, "message_new",
                         {"message": message, "client_info": LOCAL_CLIENT_INFO})
 
 
@@ -56,7 +74,7 @@ def press():  # noqa: ANN201
     vk_id = _vk_id(data)
     if vk_id is None:
         return jsonify(error="vk_id должен быть числом"), 400
-    return _as_vk_event(services(), vk_id, "message_event",
+    return _as_vk_event(deps_of(DevchatDeps), vk_id, "message_event",
                         {"user_id": vk_id, "peer_id": vk_id, "event_id": uuid.uuid4().hex[:20],
                          "payload": str(data.get("payload") or "")[:1000],
                          "conversation_message_id": 0})
@@ -69,14 +87,14 @@ def _vk_id(data: dict[str, Any]) -> int | None:
         return None
 
 
-def _as_vk_event(svc: Services, vk_id: int, kind: str,
+def _as_vk_event(deps: DevchatDeps, vk_id: int, kind: str,
                  obj: dict[str, Any]) -> tuple[Response, int] | Response:
     """Hand the page's action to the callback's own handling as the VK event `kind` would
     arrive; the client's action opens VK's reply window."""
-    if svc.local_vk is not None:
-        svc.local_vk.emulator.rules.note_inbound(vk_id)
-    body = {"type": kind, "group_id": svc.settings.vk_group_id, "event_id": uuid.uuid4().hex,
-            "secret": svc.settings.vk_secret, "v": "5.199", "object": obj}
+    if deps.local_vk is not None:
+        deps.local_vk.emulator.rules.note_inbound(vk_id)
+    body = {"type": kind, "group_id": deps.settings.vk_group_id, "event_id": uuid.uuid4().hex,
+            "secret": deps.settings.vk_secret, "v": "5.199", "object": obj}
     try:
         accept_event(parse_event(body))
     except EventError as exc:
@@ -90,8 +108,8 @@ def messages():  # noqa: ANN201
         vk_id, after = int(request.args["vk_id"]), int(request.args.get("after", 0))
     except (KeyError, ValueError):
         abort(400)
-    svc = services()
-    with svc.db.session() as s:
+    deps = deps_of(DevchatDeps)
+    with deps.db.session() as s:
         dialog = s.execute(select(Dialog).join(Client, Client.id == Dialog.client_id)
                            .where(Client.vk_id == vk_id)).scalar_one_or_none()
         rows = [] if dialog is None else s.execute(
@@ -100,16 +118,16 @@ def messages():  # noqa: ANN201
         out = [{"id": m.id, "direction": m.direction, "source": m.source, "text": m.text,
                 "at": m.created_at.isoformat(), "buttons": buttons_of(m.keyboard)} for m in rows
                if m.direction == "in" or m.vk_message_id is not None]
-    return jsonify(messages=out, typing=_typing(svc, vk_id))
+    return jsonify(messages=out, typing=_typing(deps, vk_id))
 
 
-def _typing(svc, vk_id: int) -> bool:  # noqa: ANN001
-    if svc.local_vk is None:
+def _typing(deps: DevchatDeps, vk_id: int) -> bool:
+    if deps.local_vk is None:
         return False
-    events = svc.local_vk.emulator.typing_events(vk_id)
+    events = deps.local_vk.emulator.typing_events(vk_id)
     if not events:
         return False
-    sent = svc.local_vk.emulator.sent(vk_id)
+    sent = deps.local_vk.emulator.sent(vk_id)
     if sent and sent[-1].at >= events[-1].at:
         return False  # the reply typed has arrived
     return events[-1].at > datetime.now(timezone.utc) - timedelta(seconds=5)

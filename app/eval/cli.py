@@ -6,16 +6,34 @@ import logging
 import sys
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import click
+from flask import Flask
 from flask.cli import AppGroup
 
-from app.composition.services import services
+from app.eval.sandbox import MakeApp
+from app.platform.config import Settings
+from app.platform.deps import deps_of, install
+
+if TYPE_CHECKING:
+    from app.eval.runner import DialogRun
 
 eval_group = AppGroup("eval", help="The conversation lab: play scenario dialogs, judge, compare.")
+
+
+@dataclass(frozen=True)
+class EvalCliDeps:
+    settings: Settings
+    make_app: MakeApp  # builds the lab's app (handed in: the lab never imports create_app)
+
+
+def init_app(app: Flask, deps: EvalCliDeps) -> None:
+    install(app, deps)
+    app.cli.add_command(eval_group)
 
 
 def default_out_dir(runs_dir: str, prompt_version: str) -> Path:
@@ -43,7 +61,7 @@ class _Bars:
         self._lock = threading.Lock()
         self._bars: dict[str, Any] = {}
 
-    def __call__(self, phase: str, total: int, run: Any) -> None:
+    def __call__(self, phase: str, total: int, run: DialogRun) -> None:
         with self._lock:
             if phase not in self._bars:
                 for bar in self._bars.values():
@@ -80,7 +98,8 @@ def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str]
     from app.eval.scenarios import ScenarioError, load_scenarios
     from app.eval.session import EvalOptions, run_eval
 
-    settings = services().settings
+    deps = deps_of(EvalCliDeps)
+    settings = deps.settings
     try:
         scenarios = load_scenarios(scenarios_file)
     except ScenarioError as exc:
@@ -103,7 +122,7 @@ def eval_run(scenarios_file: str, kb_path: Optional[str], out_dir: Optional[str]
     bars = _Bars()
     with _quiet_logs(verbose):
         try:
-            results = run_eval(settings, opts, progress=bars)
+            results = run_eval(settings, opts, deps.make_app, progress=bars)
         finally:
             bars.close()
     _print_summary(results, out)

@@ -20,7 +20,7 @@ def load_results(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def _shape_problem(sc: Any) -> str:
+def _shape_problem(sc: object) -> str:
     """What keeps a scenario of results.json from being compared ("" when nothing)."""
     if not isinstance(sc, dict):
         return " is not an object"

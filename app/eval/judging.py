@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from app.brain.errors import LlmError
-from app.brain.gemini.judge import JudgeRequest, Point, Verdict
+from app.brain.gemini import JudgeRequest, Point, Verdict
 from app.brain.prompts.render import entry_text, kb_entry
 from app.eval.runner import DialogRun
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
+    from app.knowledge.search import KnowledgeIndex
 
 log = logging.getLogger(__name__)
 NOT_JUDGED = "без судьи: пункт не проверялся"
@@ -20,7 +24,7 @@ class Judge(Protocol):
     judge_model: str
     judge_version: str
 
-    def judge(self, req: JudgeRequest) -> Any: ...
+    def judge(self, req: JudgeRequest) -> Verdict: ...
 
 
 @dataclass
@@ -35,7 +39,7 @@ def points_of(run: DialogRun) -> list[Point]:
     return [Point("must", t) for t in sc.must] + [Point("must_not", t) for t in sc.must_not]
 
 
-def kb_ids_used(run: DialogRun, index: Any = None) -> list[str]:
+def kb_ids_used(run: DialogRun, index: Optional[KnowledgeIndex] = None) -> list[str]:
     """What the turns were grounded on: the analysis' kb_ids plus, like the reply stage, the
     search hits for each burst's text (when the KB's search index is given)."""
     bursts = run.scenario.bursts()
@@ -49,7 +53,7 @@ def kb_ids_used(run: DialogRun, index: Any = None) -> list[str]:
     return out
 
 
-def kb_passages(kb: Any, ids: list[str]) -> list[str]:
+def kb_passages(kb: Optional[KnowledgeBase], ids: list[str]) -> list[str]:
     return [entry_text(e) for e in (kb_entry(kb, i) for i in ids) if e is not None]
 
 
@@ -63,7 +67,7 @@ def not_judged(run: DialogRun, reason: str = NOT_JUDGED) -> Judged:
     return Judged(_as_points(points, [Verdict("not_judged", reason)] * len(points)))
 
 
-def judge_dialog(judge: Judge, run: DialogRun, kb: Any, index: Any = None) -> Judged:
+def judge_dialog(judge: Judge, run: DialogRun, kb: Optional[KnowledgeBase], index: Optional[KnowledgeIndex] = None) -> Judged:
     points = points_of(run)
     if not points:
         return Judged([])
@@ -81,7 +85,7 @@ def judge_dialog(judge: Judge, run: DialogRun, kb: Any, index: Any = None) -> Ju
     return Judged(_as_points(points, result.value), usage=asdict(result.usage))
 
 
-def judge_all(judge: Optional[Judge], runs: list[DialogRun], kb: Any, index: Any,
+def judge_all(judge: Optional[Judge], runs: list[DialogRun], kb: Optional[KnowledgeBase], index: Optional[KnowledgeIndex],
               concurrency: int, on_done: Optional[Callable[[DialogRun], None]] = None) -> list[Judged]:
     if judge is None:
         return [not_judged(r) for r in runs]

@@ -8,7 +8,7 @@ VERDICT_MARK = {"pass": "✅ pass", "fail": "❌ fail", "not_judged": "— not_j
 ROLE = {"client": "Клиент", "assistant": "Ассистент"}
 
 
-def cell(text: Any) -> str:
+def cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ").strip()
 
 

@@ -12,15 +12,16 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from sqlalchemy import select
 
 from app.eval.sandbox import EVAL_GROUP_ID, EVAL_SECRET, Lab
 from app.eval.scenarios import Scenario
 from app.models import Dialog, ManagerAlert, Turn
-from app.turns import claims
-from app.turns.pipeline import process_claim
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
 
 log = logging.getLogger(__name__)
 PEER_BASE = 880_000_000  # VK user ids of the simulated clients: PEER_BASE + dialog number
@@ -61,7 +62,7 @@ def callback_body(peer_id: int, text: str, date: int) -> dict[str, Any]:
                                        "button_actions": ["text"]}}}
 
 
-def _post(lab: Lab, client: Any, peer_id: int, text: str) -> None:
+def _post(lab: Lab, client: FlaskClient, peer_id: int, text: str) -> None:
     body = callback_body(peer_id, text, int(lab.clock.now().timestamp()))
     resp = client.post("/vk/callback", data=json.dumps(body, ensure_ascii=False),
                        content_type="application/json")
@@ -71,7 +72,7 @@ def _post(lab: Lab, client: Any, peer_id: int, text: str) -> None:
 
 
 def _dialog_id(lab: Lab, peer_id: int) -> Optional[int]:
-    with lab.svc.db.session() as s:
+    with lab.parts.db.session() as s:
         return s.execute(select(Dialog.id).where(Dialog.peer_id == peer_id)).scalar()
 
 
@@ -79,7 +80,7 @@ def handed_over(lab: Lab, dialog_id: Optional[int]) -> bool:
     """A person was called: the dialog is marked for staff and a manager alert was recorded."""
     if dialog_id is None:
         return False
-    with lab.svc.db.session() as s:
+    with lab.parts.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
         alert = s.execute(select(ManagerAlert.id).where(
             ManagerAlert.client_id == dialog.client_id).limit(1)).first()
@@ -88,14 +89,12 @@ def handed_over(lab: Lab, dialog_id: Optional[int]) -> bool:
 
 def run_due_turns(lab: Lab, dialog_id: int) -> int:
     """Run this dialog's due turns in this thread; returns how many ran."""
-    svc, ran = lab.svc, 0
+    turns, ran = lab.parts.turns, 0
     for _ in range(MAX_TURNS_PER_BURST):
-        with svc.db.session() as s:
-            claim = claims.claim_next(s, svc.clock.now(), svc.settings.claim_timeout_s,
-                                      svc.settings.max_turn_attempts, dialog_id=dialog_id)
+        claim = turns.claims.next(dialog_id=dialog_id)
         if claim is None:
             break
-        process_claim(svc, claim)
+        turns.process(claim)
         ran += 1
     return ran
 
@@ -108,7 +107,7 @@ def turn_record(turn: Turn, burst: int) -> dict[str, Any]:
 
 
 def _new_turns(lab: Lab, dialog_id: int, seen: set[int], burst: int) -> list[dict[str, Any]]:
-    with lab.svc.db.session() as s:
+    with lab.parts.db.session() as s:
         rows = s.execute(select(Turn).where(Turn.dialog_id == dialog_id, Turn.id.not_in(seen))
                          .order_by(Turn.id)).scalars().all()
         seen.update(t.id for t in rows)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Protocol
 
 from flask import Flask
 from sqlalchemy import create_engine, pool, text
@@ -23,8 +23,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.brain.prompts import PromptSet
+from app.knowledge.base import KnowledgeStore
 from app.platform.clock import Clock
 from app.platform.config import Settings
+from app.platform.db import Database
+from app.turns import TurnRunner
 from app.vk.channel import CollectingChannel
 
 log = logging.getLogger(__name__)
@@ -120,18 +123,29 @@ def brain_label(settings: Settings) -> str:
 
 
 def gemini_kwargs(settings: Settings) -> dict[str, Any]:
+    """The judge's connection (the lab's brain is built by the app's own `gemini_from`)."""
     return dict(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
                 analysis_model=settings.gemini_analysis_model,
                 reply_model=settings.gemini_reply_model, timeout_s=settings.gemini_timeout_s)
 
 
-def primary_brain(settings: Settings, prompts: PromptSet) -> Optional[Any]:
-    """Gemini reading `prompts` when a key is set; None → the app's offline brain."""
-    if not settings.gemini_configured:
-        return None
-    from app.brain.gemini.brain import GeminiBrain
+class LabApp(Protocol):
+    """An app built for the lab: what `make_app` returns."""
 
-    return GeminiBrain(prompts=prompts, **gemini_kwargs(settings))
+    flask: Flask
+    db: Database
+    kb_store: KnowledgeStore
+    turns: TurnRunner
+
+    def shutdown(self) -> None: ...
+
+
+class MakeApp(Protocol):
+    """Builds the app on the lab's settings, clock and channel, its brain reading `prompts`
+    (handed in by the composition: the lab never imports `create_app`)."""
+
+    def __call__(self, settings: Settings, *, clock: Clock, channel: CollectingChannel,
+                 prompts: PromptSet) -> LabApp: ...
 
 
 @dataclass
@@ -140,10 +154,7 @@ class Lab:
     clock: DialogClock
     channel: CollectingChannel
     settings: Settings
-
-    @property
-    def svc(self) -> Any:
-        return self.app.extensions["neuro"]
+    parts: LabApp
 
 
 def lab_settings(base: Settings, database_url: str, kb_path: str | Path,
@@ -157,15 +168,12 @@ def lab_settings(base: Settings, database_url: str, kb_path: str | Path,
 
 
 @contextmanager
-def open_lab(base: Settings, database_url: str, kb_path: str | Path, prompts: PromptSet,
-             concurrency: int) -> Iterator[Lab]:
-    from app import create_app
-
+def open_lab(make_app: MakeApp, base: Settings, database_url: str, kb_path: str | Path,
+             prompts: PromptSet, concurrency: int) -> Iterator[Lab]:
     settings = lab_settings(base, database_url, kb_path, concurrency)
     clock, channel = DialogClock(), CollectingChannel()
-    app = create_app(settings, clock=clock, channel=channel,
-                     primary_brain=primary_brain(settings, prompts), lazy=False)
+    parts = make_app(settings, clock=clock, channel=channel, prompts=prompts)
     try:
-        yield Lab(app=app, clock=clock, channel=channel, settings=settings)
+        yield Lab(app=parts.flask, clock=clock, channel=channel, settings=settings, parts=parts)
     finally:
-        app.extensions["neuro"].shutdown()
+        parts.shutdown()

@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 log = logging.getLogger(__name__)
 KNOWN_KEYS = frozenset({"id", "persona", "turns", "must", "must_not", "checks"})
@@ -59,7 +59,7 @@ def _unknown_keys(obj: dict, known: frozenset[str], where: str) -> None:
         log.warning("%s: key %r is not part of the scenario format; ignored", where, key)
 
 
-def _strings(value: Any, where: str, allow_empty_list: bool = True) -> tuple[str, ...]:
+def _strings(value: object, where: str, allow_empty_list: bool = True) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ScenarioError(f"{where}: expected a list of non-empty strings")
     if not value and not allow_empty_list:
@@ -67,7 +67,7 @@ def _strings(value: Any, where: str, allow_empty_list: bool = True) -> tuple[str
     return tuple(value)
 
 
-def _checks(value: Any, where: str) -> Checks:
+def _checks(value: object, where: str) -> Checks:
     if value is None:
         return Checks()
     if not isinstance(value, dict):
@@ -89,7 +89,7 @@ def _checks(value: Any, where: str) -> Checks:
                   handed_over=handed)
 
 
-def parse_scenario(obj: Any, where: str = "scenario") -> Scenario:
+def parse_scenario(obj: object, where: str = "scenario") -> Scenario:
     if not isinstance(obj, dict):
         raise ScenarioError(f"{where}: expected a JSON object")
     _unknown_keys(obj, KNOWN_KEYS, where)

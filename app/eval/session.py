@@ -14,7 +14,7 @@ from app.eval.judging import Judge, judge_all
 from app.eval.report import render_report
 from app.eval.results import build_results
 from app.eval.runner import DialogRun, play_all
-from app.eval.sandbox import (EVAL_START, brain_label, gemini_kwargs, open_lab,
+from app.eval.sandbox import (EVAL_START, MakeApp, brain_label, gemini_kwargs, open_lab,
                               throwaway_database)
 from app.eval.scenarios import Scenario
 
@@ -33,7 +33,7 @@ class EvalOptions:
 
 
 def make_judge(settings: Settings, prompts: PromptSet) -> Judge:
-    from app.brain.gemini.judge import GeminiJudge
+    from app.brain.gemini import GeminiJudge
 
     return GeminiJudge(prompts=prompts, judge_model=settings.eval_judge_model,
                        **gemini_kwargs(settings))
@@ -55,7 +55,7 @@ def _meta(settings: Settings, opts: EvalOptions, prompts: PromptSet, kb_version:
     }
 
 
-def run_eval(settings: Settings, opts: EvalOptions,
+def run_eval(settings: Settings, opts: EvalOptions, make_app: MakeApp,
              progress: Optional[Progress] = None) -> dict[str, Any]:
     prompts = PromptSet(opts.prompts_dir)
     judge = make_judge(settings, prompts) if opts.judge else None
@@ -63,8 +63,8 @@ def run_eval(settings: Settings, opts: EvalOptions,
     notify = (lambda phase: (lambda run: progress(phase, len(opts.scenarios), run))) \
         if progress else (lambda phase: None)
     with throwaway_database(settings) as url:
-        with open_lab(settings, url, opts.kb_path, prompts, opts.concurrency) as lab:
-            snapshot = lab.svc.kb_store.snapshot()
+        with open_lab(make_app, settings, url, opts.kb_path, prompts, opts.concurrency) as lab:
+            snapshot = lab.parts.kb_store.snapshot()
             kb = snapshot.kb
             meta = _meta(settings, opts, prompts, kb.version, judge)
             runs = play_all(lab, opts.scenarios, opts.concurrency, notify("play"))

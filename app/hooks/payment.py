@@ -10,19 +10,37 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 
 from app.crm.purchases.store import import_one
-from app.composition.services import services
+from app.knowledge.base import KnowledgeStore
+from app.platform.db import Database
+from app.platform.deps import deps_of, install
+
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
 
 log = logging.getLogger(__name__)
 bp = Blueprint("payments", __name__)
 MAX_BODY_BYTES = 64 * 1024
 
 
-def _error(status: int, message: str, **extra: Any) -> Any:
+@dataclass(frozen=True)
+class PaymentHookDeps:
+    db: Database
+    kb_store: KnowledgeStore
+    secret: str | None  # PAYMENT_WEBHOOK_SECRET; unset → the hook is off
+
+
+def init_app(app: Flask, deps: PaymentHookDeps) -> None:
+    install(app, deps)
+    app.register_blueprint(bp)
+
+
+def _error(status: int, message: str, **extra: object) -> ResponseReturnValue:
     return jsonify({"status": "error", "error": message, **extra}), status
 
 
@@ -51,9 +69,9 @@ def _parse_body() -> tuple[Any, str | None]:
 
 
 @bp.post("/hooks/payment")
-def payment_hook() -> Any:
-    svc = services()
-    expected = svc.settings.payment_webhook_secret
+def payment_hook() -> ResponseReturnValue:
+    deps = deps_of(PaymentHookDeps)
+    expected = deps.secret
     if not expected:
         return _error(503, "payment webhook disabled")
     if not _secret_ok(expected):
@@ -62,8 +80,8 @@ def payment_hook() -> Any:
     body, problem = _parse_body()
     if problem is not None:
         return _error(400, problem)
-    with svc.db.session() as s:
-        outcome = import_one(s, body, svc.kb_store.current, "webhook")
+    with deps.db.session() as s:
+        outcome = import_one(s, body, deps.kb_store.current, "webhook")
     if outcome.status == "duplicate":
         return jsonify({"status": "duplicate", "order_id": outcome.order_id}), 200
     if outcome.status == "unmatched":

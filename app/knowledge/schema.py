@@ -230,7 +230,7 @@ def _pydantic_errors(exc: ValidationError) -> list[str]:
 
 # ---------------------------------------------------------------------------- cross-entry checks
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -252,7 +252,7 @@ def _duplicate_ids(data: dict[str, Any]) -> list[str]:
     return errors
 
 
-def _offer_errors(offers: Any, known: set[Any]) -> list[str]:
+def _offer_errors(offers: object, known: set[Any]) -> list[str]:
     if not isinstance(offers, dict):
         return []
     errors: list[str] = []
@@ -280,7 +280,7 @@ def _offer_errors(offers: Any, known: set[Any]) -> list[str]:
     return errors
 
 
-def validate_data(data: Any) -> tuple[KnowledgeBaseFile | None, list[str]]:
+def validate_data(data: object) -> tuple[KnowledgeBaseFile | None, list[str]]:
     """Validate parsed JSON. Returns (model or None, all errors)."""
     if not isinstance(data, dict):
         return None, ["<root>: must be a JSON object"]

@@ -9,9 +9,13 @@ offer should agree.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from app.knowledge import ru_text
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
+    from app.knowledge.schema import Product
 
 GIFT_RE = re.compile(r"в подарок|подарок|подарим|бонус\w*|бесплатн\w*|в придачу", re.I)
 SENTENCE_RE = re.compile(r"(?<=[.!?…])\s+")
@@ -27,19 +31,19 @@ _KIND_WORDS = {"course": "курс", "bundle": "комплект", "subscription
                "consultation": "консультац"}
 
 
-def _covers(when: str, product: Any) -> bool:
+def _covers(when: str, product: Product) -> bool:
     """The bonus' condition includes this product: «любого комплекта» for a bundle, or the
     product's own title («курса «Мастерство исполнения»»)."""
-    kind = _KIND_WORDS.get(getattr(product, "kind", ""), "")
+    kind = _KIND_WORDS.get(product.kind, "")
     if kind and re.search(rf"любо\w*\s+{kind}", when, re.I):
         return True
     title = _words(product.title)
     return bool(title) and len(title & _words(when)) >= min(2, len(title))
 
 
-def bonus_warnings(kb: Any) -> list[str]:
+def bonus_warnings(kb: KnowledgeBase) -> list[str]:
     """`products[i].field: …` for each product sentence that gives away a conditional bonus."""
-    bonuses = [(b, _words(b.title)) for b in getattr(kb.offers, "bonuses", None) or []]
+    bonuses = [(b, _words(b.title)) for b in kb.offers.bonuses]
     out: list[str] = []
     for i, p in enumerate(kb.products):
         fields = [("summary", p.summary or ""), ("description", p.description or "")]
@@ -50,7 +54,7 @@ def bonus_warnings(kb: Any) -> list[str]:
                     continue
                 mine = _words(sentence)
                 for b, title in bonuses:
-                    when = (getattr(b, "when", "") or "").strip()
+                    when = b.when.strip()
                     if when and len(mine & title) >= MIN_SHARED and not _covers(when, p):
                         out.append(
                             f"products[{i}].{field}: promises «{sentence.strip()[:80]}» as a gift, "

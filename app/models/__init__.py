@@ -6,13 +6,13 @@ from app.models.alert import ManagerAlert
 from app.models.offer import IssuedOffer, OfferDecisionLog
 from app.models.purchase import Purchase, UnmatchedOrder
 from app.models.reminder import Reminder
-from app.models.states import (FunnelStage, OfferState, OrderCheck, ReminderStatus, TurnKind,
-                               TurnStatus)
+from app.models.states import (FunnelStage, OfferState, OrderCheck, ReminderStatus, TurnFlag,
+                               TurnKind, TurnStatus)
 from app.models.security import AdminSession, LoginFailure
 
 __all__ = [
     "FUNNEL_STAGES", "AppState", "Client", "ClientChange", "Dialog", "IssuedOffer",
     "ManagerAlert", "Message", "OfferDecisionLog", "ProcessedEvent", "Purchase", "Reminder",
-    "Turn", "FunnelStage", "OfferState", "ReminderStatus", "TurnKind", "TurnStatus",
+    "Turn", "FunnelStage", "OfferState", "ReminderStatus", "TurnFlag", "TurnKind", "TurnStatus",
     "UnmatchedOrder", "AdminSession", "LoginFailure", "OrderCheck",
 ]

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, text)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.platform.db import Base
 from app.models.base import Timestamps, utcnow
-from app.models.states import TurnKind, TurnStatus
+from app.models.states import TurnFlag, TurnKind, TurnStatus
 
 if TYPE_CHECKING:
     from app.models.client import Client
@@ -72,6 +74,13 @@ class Message(Base):
 
     turn: Mapped[Optional["Turn"]] = relationship(foreign_keys=[turn_id])
 
+    @classmethod
+    def client_wrote_since(cls, s: Session, dialog_id: int, after_id: int) -> bool:
+        """Has the client written to the dialog after message `after_id`?"""
+        return s.execute(select(cls.id).where(
+            cls.dialog_id == dialog_id, cls.direction == "in",
+            cls.id > after_id).limit(1)).first() is not None
+
 
 class Turn(Base):
     __tablename__ = "turns"
@@ -89,7 +98,7 @@ class Turn(Base):
     analysis: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     decisions: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     reply_text: Mapped[Optional[str]] = mapped_column(Text)
-    flags: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    flags: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     brain: Mapped[Optional[str]] = mapped_column(String(100))
@@ -110,7 +119,7 @@ class Turn(Base):
         """Too many failed attempts: stop retrying (the caller calls a person)."""
         self.finish(TurnStatus.FAILED, now)
         self.error = (self.error or "") + f" | {why}"
-        self.add_flag("gave_up")
+        self.add_flag(TurnFlag.GAVE_UP)
 
     def skip(self, now: datetime, why: str) -> None:
         """A proactive turn whose message no longer makes sense."""

@@ -2,20 +2,14 @@
 
 Values equal the strings stored in the database (so a plain string compares equal); each enum
 has `label`, and `labels()` feeds the panel: a state without a label cannot be added.
+`TurnKind` and `TurnFlag` live in `app.platform.vocabulary` (the brain uses them too).
 """
 from __future__ import annotations
 
-from enum import StrEnum
+from app.platform.vocabulary import LABELS, Labelled as _Labelled, TurnFlag, TurnKind
 
-
-class _Labelled(StrEnum):
-    @property
-    def label(self) -> str:
-        return _LABELS[type(self).__name__][self.value]
-
-    @classmethod
-    def labels(cls) -> dict[str, str]:
-        return {m.value: m.label for m in cls}
+__all__ = ["FunnelStage", "OfferState", "OrderCheck", "ReminderStatus", "TurnFlag", "TurnKind",
+           "TurnStatus"]
 
 
 class FunnelStage(_Labelled):
@@ -24,12 +18,6 @@ class FunnelStage(_Labelled):
     HOT = "hot"
     CLIENT = "client"
     RETURNING = "returning"
-
-
-class TurnKind(_Labelled):
-    REPLY = "reply"
-    REMINDER = "reminder"
-    ACCESS_EXTENSION = "access_extension"
 
 
 class TurnStatus(_Labelled):
@@ -65,10 +53,9 @@ class OrderCheck(_Labelled):
     DISMISSED = "dismissed"
 
 
-_LABELS: dict[str, dict[str, str]] = {
+LABELS.update({
     "FunnelStage": {"cold": "холодный", "warm": "тёплый", "hot": "горячий", "client": "клиент",
                     "returning": "вернувшийся"},
-    "TurnKind": {"reply": "ответ", "reminder": "напоминание", "access_extension": "продление"},
     "TurnStatus": {"running": "выполняется", "done": "отправлен", "silent": "не отправлен",
                    "undeliverable": "VK не доставил", "skipped": "пропущен",
                    "failed": "ошибка, позван человек"},
@@ -77,4 +64,4 @@ _LABELS: dict[str, dict[str, str]] = {
                        "refused": "VK отказал"},
     "OfferState": {"active": "действует", "expired": "истекло", "redeemed": "использовано"},
     "OrderCheck": {"waiting": "ждёт проверки", "confirmed": "привязан", "dismissed": "отклонён"},
-}
+})

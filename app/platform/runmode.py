@@ -13,8 +13,11 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from app.platform.config import Settings
 
 log = logging.getLogger(__name__)
 MIN_SECRET_KEY_CHARS = 32
@@ -37,7 +40,7 @@ def server_database(url: str | None) -> bool:
     return host.lower() not in LOCAL_HOSTS
 
 
-def is_local(settings: Any) -> bool:
+def is_local(settings: Settings) -> bool:
     if not settings.local_mode:
         return False
     if settings.on_railway or server_database(settings.database_url):
@@ -47,7 +50,7 @@ def is_local(settings: Any) -> bool:
     return True
 
 
-def secret_key(settings: Any, local: bool, cli_run: bool) -> str:
+def secret_key(settings: Settings, local: bool, cli_run: bool) -> str:
     given = settings.secret_key or ""
     if local:
         return given or _stored_key(Path(settings.data_dir))

@@ -4,19 +4,24 @@ Inputs from outside (VK, forms, CSV) are refused with a clear error instead; thi
 we must keep anyway, such as a model's answer."""
 from __future__ import annotations
 
-from typing import Any
+
+def storable(value: str) -> bool:
+    """PostgreSQL can store it as it is: no NUL character, no lone surrogate."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def clean_text(value: str) -> str:
     value = value.replace("\x00", "")
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8")
+    return value if storable(value) else value.encode("utf-8", "replace").decode("utf-8")
 
 
-def clean_json(value: Any) -> Any:
+def clean_json(value: object) -> object:
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, dict):

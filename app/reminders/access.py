@@ -3,8 +3,8 @@ kind `access_extension`, fired through the same machinery: quiet hours, weekly c
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any, TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -12,20 +12,20 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.crm.cards import paid_items
 from app.crm.purchases.access_math import compute_access
+from app.knowledge.base import KnowledgeBase
 from app.models import Client, Purchase, Reminder, ReminderStatus
+from app.platform.db import Database
 
 if TYPE_CHECKING:
-    from app.composition.services import Services
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
 
-def plan_access_reminders(svc: Services) -> int:
-    now = svc.clock.now()
-    kb = svc.kb_store.current
-    days = svc.settings.access_reminder_days
+def plan_access_reminders(db: Database, now: datetime, kb: KnowledgeBase, days: int) -> int:
+    """Plan the access-extension offers due within `days` (ACCESS_REMINDER_DAYS)."""
     created = 0
-    with svc.db.session() as s:
+    with db.session() as s:
         client_ids = s.execute(select(Purchase.client_id).distinct()).scalars().all()
         for client_id in client_ids:
             for product_id, access in compute_access(paid_items(s, client_id), kb).items():
@@ -40,7 +40,7 @@ def plan_access_reminders(svc: Services) -> int:
     return created
 
 
-def _insert(s: Any, client_id: int, product_id: str, until: Any, now: Any, title: str) -> int:
+def _insert(s: Session, client_id: int, product_id: str, until: datetime, now: datetime, title: str) -> int:
     client = s.get(Client, client_id)
     if client is None or not client.can_write:
         return 0

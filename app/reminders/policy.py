@@ -3,13 +3,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Dialog, Turn, TurnStatus
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 PROACTIVE_KINDS = ("reminder", "access_extension")
 
@@ -20,14 +23,14 @@ class QuietHours:
     end: time  # until (e.g. 09:00)
 
     @classmethod
-    def parse(cls, value: Optional[str], kb: Any) -> Optional["QuietHours"]:
+    def parse(cls, value: Optional[str], kb: Optional[KnowledgeBase]) -> Optional["QuietHours"]:
         """QUIET_HOURS ("21:00-09:00" | "off") or, unset, the complement of the KB's hours."""
         if value == "off":
             return None
         if value:
             a, b = value.split("-")
             return cls(_hhmm(a), _hhmm(b))
-        hours = getattr(getattr(kb, "school", None), "working_hours", None)
+        hours = kb.school.working_hours if kb is not None else None
         if hours is None:
             return cls(time(21), time(9))
         return cls(_hhmm(hours.end), _hhmm(hours.start))

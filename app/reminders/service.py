@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -12,6 +12,11 @@ from sqlalchemy.orm import Session
 
 from app.models import Client, Reminder, ReminderStatus
 from app.reminders.resolver import resolve
+
+if TYPE_CHECKING:
+    from app.brain.analysis import FollowUp
+    from app.brain.contract import TurnContext
+    from app.platform.config import Settings
 
 log = logging.getLogger(__name__)
 DEFAULT_DELAY_DAYS = 3
@@ -43,21 +48,21 @@ def _existing(s: Session, turn_id: int) -> Optional[Reminder]:
     return s.execute(select(Reminder).where(Reminder.dedupe_key == f"turn:{turn_id}")).scalar_one_or_none()
 
 
-def apply_follow_up(s: Session, client: Client, ctx: Any, follow_up: Any, now: datetime,
-                    settings: Any, product_id: Optional[str] = None) -> FollowUpOutcome:
+def apply_follow_up(s: Session, client: Client, ctx: TurnContext, follow_up: FollowUp, now: datetime,
+                    settings: Settings, product_id: Optional[str] = None) -> FollowUpOutcome:
     if follow_up is None:
         return FollowUpOutcome()
-    if getattr(follow_up, "cancel_all", False):
+    if follow_up.cancel_all:
         n = cancel_pending(s, client.id, "client asked not to write")
         log.info("client %s asked not to write: %d reminders cancelled", client.vk_id, n)
         return FollowUpOutcome(cancelled=True)
-    if not getattr(follow_up, "agreed", False):
+    if not follow_up.agreed:
         return FollowUpOutcome()
     existing = _existing(s, ctx.turn_id)
     if existing is not None:
         return FollowUpOutcome(existing.due_at, existing.is_default)
     said_at = ctx.new_messages[-1].created_at if ctx.new_messages else now
-    text = (getattr(follow_up, "text", None) or ctx.new_text or "").strip()
+    text = (follow_up.text or ctx.new_text or "").strip()
     due = resolve(text, said_at, client.timezone) if text else None
     is_default = due is None
     if due is None:
@@ -65,7 +70,7 @@ def apply_follow_up(s: Session, client: Client, ctx: Any, follow_up: Any, now: d
     cancel_pending(s, client.id, f"replaced by the agreement of turn {ctx.turn_id}", "followup")
     s.add(Reminder(client_id=client.id, kind="followup", due_at=due, agreed_at=said_at,
                    status=ReminderStatus.PENDING, is_default=is_default, source_text=text[:1000],
-                   context=(getattr(follow_up, "note", "") or text)[:2000], product_id=product_id,
+                   context=(follow_up.note or text)[:2000], product_id=product_id,
                    source_turn_id=ctx.turn_id, dedupe_key=f"turn:{ctx.turn_id}"))
     log.info("reminder for client %s at %s (default=%s)", client.vk_id, due.isoformat(),
              is_default)

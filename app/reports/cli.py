@@ -1,15 +1,39 @@
 """`flask --app app report summary [--days N] [--json]` and `report clients --csv`."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 import sys
 
 import click
+from flask import Flask
 from flask.cli import AppGroup
 
-from app.composition.services import services
+from app.knowledge.base import KnowledgeStore
+from app.platform.clock import Clock
+from app.platform.config import Settings
+from app.platform.db import Database
+from app.platform.deps import deps_of, install
 
 report = AppGroup("report", help="The owner's numbers: funnel, revenue, offers, costs, KB gaps.")
+
+
+@dataclass(frozen=True)
+class ReportsCliDeps:
+    settings: Settings
+    db: Database
+    clock: Clock
+    kb_store: KnowledgeStore
+
+
+def init_app(app: Flask, deps: ReportsCliDeps) -> None:
+    install(app, deps)
+    for group in (report,):
+        app.cli.add_command(group)
+
+
+def _deps() -> ReportsCliDeps:
+    return deps_of(ReportsCliDeps)
 
 
 @report.command("summary")
@@ -18,10 +42,12 @@ report = AppGroup("report", help="The owner's numbers: funnel, revenue, offers, 
 def summary_cmd(days: int, as_json: bool) -> None:
     """Funnel, revenue, offers, reminders, escalations, model cost and KB gaps."""
     from app.reports.period import PeriodError
-    from app.reports.summary import summary_for
+    from app.reports.summary import ReportSettings, summary_for
 
+    deps = _deps()
     try:
-        result = summary_for(services(), days)
+        result = summary_for(deps.db, deps.clock.now(), ReportSettings.of(deps.settings),
+                             deps.kb_store, days)
     except PeriodError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -40,6 +66,6 @@ def clients_cmd(as_csv: bool) -> None:
     escalations."""
     from app.reports.clients_csv import write_csv
 
-    svc = services()
-    with svc.db.session() as s:
+    deps = _deps()
+    with deps.db.session() as s:
         write_csv(s, sys.stdout)

@@ -27,7 +27,7 @@ MAX_GAP_TURNS = 5000  # the newest; enough for a to-do list, bounded for a huge 
 GAP_TURNS = text(r"""
 WITH cand AS MATERIALIZED (
   SELECT t.id, t.dialog_id, t.started_at, t.upto_message_id,
-    t.flags::text LIKE '%"kb_no_match"%' AS no_match,
+    t.flags @> '["kb_no_match"]'::jsonb AS no_match,
     coalesce((strpos(lower(t.reply_text), 'коллег') > 0
               AND t.reply_text ~* '(уточн|спрош|спрашива|узна|переда|выясн|посовету)')
              OR t.reply_text ~* :ask_staff, false) AS colleagues,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.platform.config import Settings
 from app.reports.period import Period
 
 
@@ -25,7 +26,7 @@ class Prices:
     cached_per_m: float
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Prices":
+    def from_settings(cls, settings: Settings) -> "Prices":
         return cls(settings.gemini_price_input_per_m, settings.gemini_price_output_per_m,
                    settings.gemini_price_cached_per_m)
 
@@ -52,9 +53,9 @@ WHERE t.started_at >= :since GROUP BY day
 """)
 
 FALLBACKS = text("""
-SELECT count(*) FILTER (WHERE t.flags::jsonb ?| array['analysis_fallback', 'reply_fallback']),
+SELECT count(*) FILTER (WHERE t.flags ?| array['analysis_fallback', 'reply_fallback']),
        count(*) FILTER (WHERE t.brain LIKE 'offline%')
-FROM turns t WHERE t.started_at >= :since AND json_typeof(t.flags) = 'array'
+FROM turns t WHERE t.started_at >= :since AND jsonb_typeof(t.flags) = 'array'
 """)
 
 

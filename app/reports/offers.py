@@ -1,12 +1,15 @@
 """Offers: granted, refused and redeemed per offer, and the revenue forgone on discounts."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.reports.period import Period
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 GRANTED = text("""
 SELECT o.offer_id, min(o.kind), count(*), count(*) FILTER (WHERE o.redeemed)
@@ -44,12 +47,12 @@ def forgone_rub(percent: int, list_price: Optional[int], paid: Optional[int]) ->
     return 0
 
 
-def _list_price(kb: Any, product_id: Optional[str]) -> Optional[int]:
+def _list_price(kb: Optional[KnowledgeBase], product_id: Optional[str]) -> Optional[int]:
     product = kb.product(product_id) if kb is not None and product_id else None
-    return getattr(product, "price_rub", None) if product is not None else None
+    return product.price_rub if product is not None else None
 
 
-def offers(s: Session, period: Period, kb: Any) -> dict[str, Any]:
+def offers(s: Session, period: Period, kb: Optional[KnowledgeBase]) -> dict[str, Any]:
     by_offer: dict[str, dict[str, Any]] = {}
 
     def row(offer_id: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.models.states import ReminderStatus
+from app.models import ReminderStatus
 from app.reports.period import Period
 
 ANSWER_HOURS = 48

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.platform.ru_format import format_rub
+
 
 def _rows(title: str, pairs: list[tuple[str, Any]]) -> list[str]:
     width = max([len(k) for k, _ in pairs] + [10])
     return [title] + [f"  {k.ljust(width)}  {v}" for k, v in pairs]
 
 
-def _rub(n: int) -> str:
-    return f"{n:,}".replace(",", " ") + " ₽"
+_rub = format_rub
 
 
 def _money(r: dict[str, Any]) -> list[str]:

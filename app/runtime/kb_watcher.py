@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Optional, TYPE_CHECKING
+from typing import Callable, Optional
 
-from app.knowledge.base import ReloadResult
+from app.knowledge.base import KnowledgeStore, ReloadResult
 from app.models import AppState
-
-if TYPE_CHECKING:
-    from app.composition.services import Services
+from app.platform.db import Database
 
 log = logging.getLogger(__name__)
 KEY = "kb_generation"
 
 
-def _generation(svc: Services) -> Optional[str]:
-    with svc.db.session() as s:
+def generation(db: Database) -> Optional[str]:
+    """The KB generation counter `flask kb reload` bumps (shared by all processes)."""
+    with db.session() as s:
         row = s.get(AppState, KEY)
         return row.value if row else None
 
 
-def request_reload(svc: Services) -> ReloadResult:
-    result = svc.kb_store.reload()
+def request_reload(kb_store: KnowledgeStore, db: Database) -> ReloadResult:
+    """Reload this process' KB and, when valid, tell every other process to reload too."""
+    result = kb_store.reload()
     if result.ok:
-        with svc.db.session() as s:
+        with db.session() as s:
             row = s.get(AppState, KEY) or AppState(key=KEY, value="0")
             row.value = str(int(row.value or 0) + 1)
             s.add(row)
@@ -39,8 +39,9 @@ def request_reload(svc: Services) -> ReloadResult:
 class KbWatcher:
     """Polls the file and the generation counter; reloads when either changed."""
 
-    def __init__(self, svc: Services, interval_s: float = 2.0) -> None:
-        self.svc = svc
+    def __init__(self, kb_store: KnowledgeStore, generation: Callable[[], Optional[str]],
+                 interval_s: float = 2.0) -> None:
+        self.kb_store, self.generation = kb_store, generation
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._seen: Optional[str] = None
@@ -48,7 +49,7 @@ class KbWatcher:
 
     def start(self) -> None:
         try:
-            self._seen = _generation(self.svc)
+            self._seen = self.generation()
         except Exception as exc:  # noqa: BLE001 - DB may be down at start; tick retries
             log.warning("kb watcher: %s", exc)
         self._thread = threading.Thread(target=self._loop, name="kb-watcher", daemon=True)
@@ -58,11 +59,11 @@ class KbWatcher:
         self._stop.set()
 
     def tick(self) -> Optional[ReloadResult]:
-        result = self.svc.kb_store.reload_if_changed()
-        generation = _generation(self.svc)
+        result = self.kb_store.reload_if_changed()
+        generation = self.generation()
         if generation != self._seen:
             self._seen = generation
-            result = self.svc.kb_store.reload()
+            result = self.kb_store.reload()
         if result is not None:
             if result.ok:
                 log.info("knowledge base version %s in use", result.version)

@@ -6,24 +6,22 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional, TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from app.reminders.access import plan_access_reminders
-
-if TYPE_CHECKING:
-    from app.composition.services import Services
+from app.platform.clock import Clock
+from app.platform.db import Database
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 7_241_139_011  # "neuro reminders"
-ACCESS_SCAN_EVERY_S = 600
 
 
 class LeaderLock:
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self._conn: Optional[Connection] = None
 
@@ -66,17 +64,30 @@ class LeaderLock:
             self._conn = None
 
 
-class ReminderScheduler:
-    def __init__(self, svc: Services, fire_due: Callable[[Any], int], interval_s: float = 5.0) -> None:
-        """`fire_due(svc)` handles the due reminders (the turns package's proactive turns)."""
-        self.svc = svc
-        self.fire_due = fire_due
+@dataclass(frozen=True)
+class Job:
+    """A job of the leader: `run()` returns how many things it handled; `every_s` > 0 runs it at
+    most that often (else on every tick); `counted` adds its result to `fired`."""
+
+    name: str
+    run: Callable[[], int]
+    every_s: float = 0.0
+    counted: bool = False
+
+
+class Leader:
+    """Ticks every `interval_s`; only the holder of the advisory lock runs the jobs handed in
+    (due reminders, the access scan, pruning processed events: the composition decides)."""
+
+    def __init__(self, db: Database, clock: Clock, jobs: list[Job], interval_s: float = 5.0) -> None:
+        self.clock = clock
+        self.jobs = jobs
         self.interval_s = interval_s
-        self.lock = LeaderLock(svc.db)
+        self.lock = LeaderLock(db)
         self._sched: Optional[BackgroundScheduler] = None
         self._tick_lock = threading.Lock()
         self.last_tick: Optional[datetime] = None
-        self.last_access_scan: Optional[datetime] = None
+        self.last_run: dict[str, datetime] = {}
         self.fired = 0
         self.last_error: Optional[str] = None
 
@@ -95,33 +106,29 @@ class ReminderScheduler:
         self.lock.release()
 
     def tick(self) -> int:
-        """One scheduler round; only the leader fires. Returns how many reminders were handled."""
+        """One scheduler round; only the leader runs the jobs. Returns the counted jobs' total
+        (how many reminders were handled)."""
         with self._tick_lock:
             try:
                 if not self.lock.acquire():
                     return 0
-                now = self.svc.clock.now()
+                now = self.clock.now()
                 self.last_tick = now
-                if (self.last_access_scan is None
-                        or (now - self.last_access_scan).total_seconds() >= ACCESS_SCAN_EVERY_S):
-                    plan_access_reminders(self.svc)
-                    self._prune(now)
-                    self.last_access_scan = now
-                n = self.fire_due(self.svc)
+                n = 0
+                for job in self.jobs:
+                    last = self.last_run.get(job.name)
+                    if job.every_s and last is not None and \
+                            (now - last).total_seconds() < job.every_s:
+                        continue
+                    done = job.run()
+                    self.last_run[job.name] = now
+                    n += done if job.counted else 0
                 self.fired += n
                 return n
             except Exception as exc:  # noqa: BLE001 - the scheduler thread must survive
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.exception("reminder tick failed")
                 return 0
-
-    def _prune(self, now: Any) -> None:
-        from app.vk.inbound.inbox import prune_events
-
-        with self.svc.db.session() as s:
-            n = prune_events(s, now)
-        if n:
-            log.info("forgot %d processed VK event ids older than the retry window", n)
 
     def health(self) -> dict[str, Any]:
         return {"running": self._sched is not None, "leader": self.lock.held,

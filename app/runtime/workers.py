@@ -1,24 +1,27 @@
-"""A pool of worker threads that claim due dialogs from PostgreSQL and run the pipeline."""
+"""A pool of worker threads fed two callables: `claim` (the next due job, or None) and
+`process` (run it). The turns package supplies them; this module knows no turn code."""
 from __future__ import annotations
 
 import logging
 import random
 import threading
 import time
-from typing import Any, Optional, TYPE_CHECKING
-
-from app.turns import claims
-from app.turns.pipeline import process_claim
-
-if TYPE_CHECKING:
-    from app.composition.services import Services
+from typing import Any, Callable, Generic, Optional, TypeVar
 
 log = logging.getLogger(__name__)
 
 
-class WorkerPool:
-    def __init__(self, svc: Services, threads: int, poll_s: float) -> None:
-        self.svc = svc
+J = TypeVar("J")
+
+
+class WorkerPool(Generic[J]):
+    def __init__(self, claim: Callable[[], Optional[J]], process: Callable[[J], object],
+                 threads: int, poll_s: float, wake: Optional[threading.Event] = None,
+                 draining: Callable[[], bool] = lambda: False) -> None:
+        """`wake` is set to look for due work at once; `draining` says the process is stopping."""
+        self.claim, self.process = claim, process
+        self.wake = wake or threading.Event()
+        self.draining = draining
         self.size = threads
         self.poll_s = poll_s
         self._stop = threading.Event()
@@ -39,7 +42,7 @@ class WorkerPool:
     def stop(self, wait: bool = True, timeout: float = 5.0) -> None:
         """Stop claiming; with `wait`, join the threads (all within `timeout` seconds)."""
         self._stop.set()
-        self.svc.wake.set()
+        self.wake.set()
         if not wait:
             return
         deadline = time.monotonic() + timeout
@@ -59,21 +62,19 @@ class WorkerPool:
         self._process(claim)
         return True
 
-    def _claim(self) -> Optional[claims.Claim]:
-        with self.svc.db.session() as s:
-            return claims.claim_next(s, self.svc.clock.now(), self.svc.settings.claim_timeout_s,
-                                     self.svc.settings.max_turn_attempts)
+    def _claim(self) -> Optional[J]:
+        return self.claim()
 
-    def _process(self, claim: claims.Claim) -> None:
-        process_claim(self.svc, claim)
+    def _process(self, claim: J) -> None:
+        self.process(claim)
         with self._lock:
             self.processed += 1
 
-    def _next_claim(self) -> Optional[claims.Claim]:
+    def _next_claim(self) -> Optional[J]:
         """Claims go one at a time per process; one empty answer quiets the pool for a poll
         interval, so idle threads ask the database once per interval, not once each."""
         with self._claim_lock:
-            if self._stop.is_set() or self.svc.inflight.draining:
+            if self._stop.is_set() or self.draining():
                 return None
             if time.monotonic() < self._quiet_until:
                 return None
@@ -95,8 +96,8 @@ class WorkerPool:
                 self._stop.wait(min(5.0, self.poll_s * 4))
                 continue
             idle_for = max(0.01, self._quiet_until - time.monotonic())
-            if self.svc.wake.wait(idle_for):
-                self.svc.wake.clear()
+            if self.wake.wait(idle_for):
+                self.wake.clear()
                 self._quiet_until = 0.0
 
     def health(self) -> dict[str, Any]:

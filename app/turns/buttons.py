@@ -2,13 +2,16 @@
 never from the model's text; only for an app that shows inline keyboards, and not every time."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from app.brain.contract import Decisions, TurnContext
 from app.platform.config import SUBSCRIPTION_INTENTS, Settings
 from app.turns.context import DialogState
 from app.vk import keyboards
 from app.vk.keyboards import ButtonSpec
+
+if TYPE_CHECKING:
+    from app.brain.analysis import Analysis
 
 SUBSCRIBE_LABEL = "Получить напоминание"
 
@@ -17,16 +20,16 @@ def _can(actions: set[str], kind: str) -> bool:
     return not actions or kind in actions  # an app that lists nothing: the basic kinds
 
 
-def _products(ctx: TurnContext, analysis: Any) -> list[Any]:
+def _products(ctx: TurnContext, analysis: Optional[Analysis]) -> list[Any]:
     found = []
-    for entry_id in getattr(analysis, "kb_ids", None) or []:
+    for entry_id in (analysis.kb_ids if analysis is not None else None) or []:
         product = ctx.kb.product(entry_id) if ctx.kb is not None else None
-        if product is not None and getattr(product, "url", None):
+        if product is not None and product.url:
             found.append(product)
     return found
 
 
-def choose(ctx: TurnContext, analysis: Any, decisions: Decisions, state: DialogState,
+def choose(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions, state: DialogState,
            settings: Settings) -> list[ButtonSpec]:
     caps = state.capabilities or {}
     if not settings.vk_buttons or ctx.kind != "reply" or caps.get("inline_keyboard") is not True:
@@ -55,6 +58,6 @@ def choose(ctx: TurnContext, analysis: Any, decisions: Decisions, state: DialogS
     return buttons[:keyboards.MAX_BUTTONS]
 
 
-def keyboard_for(ctx: TurnContext, analysis: Any, decisions: Decisions, state: DialogState,
+def keyboard_for(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions, state: DialogState,
                  settings: Settings) -> Optional[str]:
     return keyboards.build(choose(ctx, analysis, decisions, state, settings))

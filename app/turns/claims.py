@@ -11,15 +11,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import threading
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Dialog, Message, Reminder, ReminderStatus, Turn, TurnKind, TurnStatus
-
-if TYPE_CHECKING:
-    from app.composition.services import Services
+from app.platform.clock import Clock
+from app.platform.db import Database
+from app.runtime import InFlight
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,7 @@ def _give_up(s: Session, dialog: Dialog, turn: Turn, now: datetime) -> None:
 def _release(s: Session, dialog: Dialog, now: datetime) -> None:
     dialog.claimed_until = None
     dialog.claimed_turn_id = None
-    newer = s.execute(select(Message.id).where(
-        Message.dialog_id == dialog.id, Message.direction == "in",
-        Message.id > dialog.answered_upto_id).limit(1)).first()
-    if newer is None:
+    if not Message.client_wrote_since(s, dialog.id, dialog.answered_upto_id):
         dialog.reply_due_at = None
 
 
@@ -131,35 +128,29 @@ class Heartbeat:
     loses its turns within seconds) and beaten several times per lease. Registered with the
     process' `InFlight` so a stopping process can release the turn."""
 
-    def __init__(self, svc: Services, turn_id: int, dialog_id: int) -> None:
-        self.svc, self.turn_id, self.dialog_id = svc, turn_id, dialog_id
-        self.interval = max(0.2, svc.settings.claim_timeout_s / 5)
+    def __init__(self, claims: Claims, inflight: InFlight, turn_id: int, dialog_id: int) -> None:
+        self.claims, self.inflight = claims, inflight
+        self.turn_id, self.dialog_id = turn_id, dialog_id
+        self.interval = max(0.2, claims.lease_s / 5)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True,
                                         name=f"claim-heartbeat-{turn_id}")
 
     def __enter__(self) -> "Heartbeat":
-        self.svc.inflight.add(self)
+        self.inflight.add(self)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self._thread.join(5)
-        self.svc.inflight.remove(self.turn_id)
+        self.inflight.remove(self.turn_id)
 
     def stop(self) -> None:
         self._stop.set()
 
     def beat(self) -> None:
-        until = self.svc.clock.now() + timedelta(seconds=self.svc.settings.claim_timeout_s)
-        with self.svc.db.session() as s:
-            s.execute(update(Dialog).where(Dialog.id == self.dialog_id,
-                                           Dialog.claimed_turn_id == self.turn_id)
-                      .values(claimed_until=until))
-            s.execute(update(Reminder).where(Reminder.fired_turn_id == self.turn_id,
-                                             Reminder.status == ReminderStatus.SENDING)
-                      .values(claimed_until=until))
+        self.claims.beat(self.turn_id, self.dialog_id)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -193,3 +184,44 @@ def postpone(s: Session, claim: Claim, now: datetime, seconds: float, error: str
         turn.note_error(error)
     if dialog is not None and dialog.claimed_turn_id == claim.turn_id:
         dialog.claimed_until = now + timedelta(seconds=seconds)
+
+
+class Claims:
+    """The claims of this process' turns, on one database and clock: take the next due dialog,
+    keep a claim alive, finish, postpone or release it."""
+
+    def __init__(self, db: Database, clock: Clock, lease_s: float, max_attempts: int) -> None:
+        self.db, self.clock = db, clock
+        self.lease_s, self.max_attempts = lease_s, max_attempts
+
+    def next(self, dialog_id: Optional[int] = None) -> Optional[Claim]:
+        """Claim one due dialog (only `dialog_id`, when given), committed."""
+        with self.db.session() as s:
+            return claim_next(s, self.clock.now(), self.lease_s, self.max_attempts, dialog_id)
+
+    def finish(self, claim: Claim, status: str = TurnStatus.DONE,
+               timings: Optional[dict[str, float]] = None) -> None:
+        with self.db.session() as s:
+            finish(s, claim, self.clock.now(), status, timings)
+
+    def postpone(self, claim: Claim, seconds: float, error: str) -> None:
+        with self.db.session() as s:
+            postpone(s, claim, self.clock.now(), seconds, error)
+
+    def release(self, turn_ids: list[int]) -> None:
+        with self.db.session() as s:
+            release(s, turn_ids, self.clock.now())
+
+    def beat(self, turn_id: int, dialog_id: int) -> None:
+        """Push the claim's lease (dialog, and the reminder of a proactive turn) forward."""
+        until = self.clock.now() + timedelta(seconds=self.lease_s)
+        with self.db.session() as s:
+            s.execute(update(Dialog).where(Dialog.id == dialog_id,
+                                           Dialog.claimed_turn_id == turn_id)
+                      .values(claimed_until=until))
+            s.execute(update(Reminder).where(Reminder.fired_turn_id == turn_id,
+                                             Reminder.status == ReminderStatus.SENDING)
+                      .values(claimed_until=until))
+
+    def heartbeat(self, inflight: InFlight, turn_id: int, dialog_id: int) -> Heartbeat:
+        return Heartbeat(self, inflight, turn_id, dialog_id)

@@ -18,30 +18,30 @@ from app.turns.context import DialogState
 from app.brain.analysis import Analysis
 from app.brain.demands import demands_discount
 from app.brain.contract import Decisions, HistoryMessage, TurnContext
-from app.crm import alerts, cards, sales
+from app.crm import cards, sales
 from app.models import Client, Dialog, Message
 from app.reminders import service as reminders
 
 if TYPE_CHECKING:
-    from app.composition.services import Services
+    from app.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
 
 
-def apply_effects(svc: Services, ctx: TurnContext, state: DialogState,
+def apply_effects(tr: TurnRunner, ctx: TurnContext, state: DialogState,
                   analysis: Analysis) -> Decisions:
     """Every effect runs in its own SAVEPOINT: one that raises (a resolver bug, a card value the
     database refuses, the sales policy) is rolled back, logged and flagged `effect_error:<name>`
     in `decisions.effect_errors`; the others stand and the reply still goes out."""
     decisions = Decisions()
     source = f"turn:{ctx.turn_id}"
-    now = svc.clock.now()
+    now = tr.clock.now()
     try:
-        store_transcript(svc, ctx, getattr(analysis, "transcript", None))
+        store_transcript(tr, ctx, analysis.transcript)
     except Exception:  # noqa: BLE001 - a transcript that cannot be stored never fails the turn
         log.exception("turn %s: the voice transcript was not stored", ctx.turn_id)
         decisions.effect_errors.append("transcript")
-    with svc.db.session() as s:
+    with tr.db.session() as s:
         client = s.get(Client, state.client_id)
 
         def step(name: str, effect: Callable[[], None]) -> None:
@@ -49,18 +49,18 @@ def apply_effects(svc: Services, ctx: TurnContext, state: DialogState,
 
         step("card_facts", lambda: _card(s, client, ctx, analysis, source))
         if ctx.kind == "reply":
-            step("follow_up", lambda: _follow_up(svc, s, client, ctx, analysis, now, decisions))
+            step("follow_up", lambda: _follow_up(tr, s, client, ctx, analysis, now, decisions))
         if analysis.offer is not None and analysis.offer.offer_id:
             step("sales_policy", lambda: _offer(s, client, ctx, analysis, now, decisions))
         step("allowed_mentions", lambda: _mentions(s, client, now, decisions))
         if analysis.escalate.needed:
             step("escalation", lambda: _escalate(s, state, decisions))
     if decisions.escalated:
-        alerts.notify_managers(svc, state, analysis.escalate.reason, ctx.turn_id)
+        tr.alerts.notify(state, analysis.escalate.reason, ctx.turn_id)
     return decisions
 
 
-def store_transcript(svc: Services, ctx: TurnContext, transcript: object) -> None:
+def store_transcript(tr: TurnRunner, ctx: TurnContext, transcript: object) -> None:
     """The model heard the voice note: its transcript becomes the message's text (marked
     transcribed) and the reply stage reads it as the client's words."""
     voices = [m for m in ctx.media if m.kind == "voice"]
@@ -68,7 +68,7 @@ def store_transcript(svc: Services, ctx: TurnContext, transcript: object) -> Non
         return
     text = transcript.strip()[:4000]
     if len(voices) == 1 and voices[0].message_id:
-        with svc.db.session() as s:
+        with tr.db.session() as s:
             s.execute(update(Message).where(Message.id == voices[0].message_id,
                                             Message.transcribed.is_(False))
                       .values(text=text, transcribed=True))
@@ -91,15 +91,15 @@ def _guarded(s: Session, name: str, effect: Callable[[], None], errors: list[str
 
 def _card(s: Session, client: Client, ctx: TurnContext, analysis: Analysis, source: str) -> None:
     cards.apply_facts(s, client, analysis.facts, source)
-    _apply_timezone(s, client, getattr(analysis.facts, "timezone", None), source)
+    _apply_timezone(s, client, analysis.facts.timezone, source)
     cards.set_stage(s, client, analysis.funnel_stage, source, owns_products=bool(ctx.card.purchases))
     s.flush()
 
 
-def _follow_up(svc: Services, s: Session, client: Client, ctx: TurnContext, analysis: Analysis,
+def _follow_up(tr: TurnRunner, s: Session, client: Client, ctx: TurnContext, analysis: Analysis,
                now: datetime, decisions: Decisions) -> None:
     outcome = reminders.apply_follow_up(s, client, ctx, analysis.follow_up, now,
-                                        svc.settings, _discussed_product(ctx, analysis))
+                                        tr.cfg, _discussed_product(ctx, analysis))
     s.flush()
     decisions.reminder_due_at = outcome.due_at
     decisions.reminder_is_default = outcome.is_default
@@ -108,7 +108,7 @@ def _follow_up(svc: Services, s: Session, client: Client, ctx: TurnContext, anal
 
 def _offer(s: Session, client: Client, ctx: TurnContext, analysis: Analysis, now: datetime,
            decisions: Decisions) -> None:
-    if not getattr(analysis.offer, "product_id", None):
+    if not analysis.offer.product_id:
         analysis.offer.product_id = _discussed_product(ctx, analysis)
     if demands_discount(ctx.words):  # whatever the analysis says, a demand is not granted
         analysis.offer.client_demand = True
@@ -139,7 +139,7 @@ def _apply_timezone(s: Session, client: Client, tz: object, source: str) -> None
 
 
 def _discussed_product(ctx: TurnContext, analysis: Analysis) -> Optional[str]:
-    for entry_id in getattr(analysis, "kb_ids", None) or []:
+    for entry_id in analysis.kb_ids or []:
         if ctx.kb is not None and ctx.kb.product(entry_id) is not None:
             return entry_id
     return None

@@ -11,12 +11,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from app.brain.contract import MediaPart, TurnContext
+from app.models import TurnFlag
 from app.turns.context import DialogState
 from app.vk.inbound.attachments import Doc, Photo, Voice
 from app.vk.media import MediaError, MediaLimits, fetch
 
 if TYPE_CHECKING:
-    from app.composition.services import Services
+    from app.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
 MAX_PARTS = 6
@@ -27,21 +28,21 @@ def _minutes(seconds: int) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def load_media(svc: Services, ctx: TurnContext, state: DialogState) -> list[str]:
+def load_media(tr: TurnRunner, ctx: TurnContext, state: DialogState) -> list[str]:
     """Fill `ctx.media` / `ctx.unheard_voice`; returns flags for the turn."""
-    limits = MediaLimits.of(svc.settings)
+    limits = MediaLimits.of(tr.cfg)
     flags: list[str] = []
     total = 0
-    if not svc.settings.gemini_configured:  # the offline rules can neither hear nor see
+    if not tr.cfg.gemini_configured:  # the offline rules can neither hear nor see
         ctx.unheard_voice += [f"голосовое сообщение {_minutes(i.duration)}: нет модели"
                               for _, _, i in state.media_refs if isinstance(i, Voice)]
         return flags
     for message_id, alone, item in state.media_refs:
         if isinstance(item, Voice):
             label = f"голосовое сообщение {_minutes(item.duration)}"
-            if item.duration > svc.settings.voice_max_seconds:
+            if item.duration > tr.cfg.voice_max_seconds:
                 ctx.unheard_voice.append(f"{label}: слишком длинное")
-                flags.append("voice_too_long")
+                flags.append(TurnFlag.VOICE_TOO_LONG)
                 continue
             url, mime, kind = item.url_ogg or item.url_mp3, \
                 "audio/ogg" if item.url_ogg else "audio/mpeg", "voice"
@@ -52,7 +53,7 @@ def load_media(svc: Services, ctx: TurnContext, state: DialogState) -> list[str]
         else:
             continue  # stickers, reposts, other documents: the bracketed note is enough
         if len(ctx.media) >= MAX_PARTS:
-            flags.append("media_skipped")
+            flags.append(TurnFlag.MEDIA_SKIPPED)
             continue
         try:
             data = fetch(url, limits)

@@ -19,7 +19,7 @@ from app.turns import claims
 from app.turns.effects import apply_effects
 from app.turns.context import DialogState, load_turn_context, silent_reason
 from app.brain.contract import BrainResult, TurnContext
-from app.models import Client, Dialog, Message, Turn, TurnKind, TurnStatus
+from app.models import Client, Dialog, Message, Turn, TurnFlag, TurnKind, TurnStatus
 from app.vk.api import derive_part_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkCannotSend, VkError, VkRefused
@@ -28,10 +28,10 @@ from app.turns.buttons import keyboard_for
 from app.turns.media import load_media
 from app.turns.sending import send_part, send_paths
 from app.turns.storing import store_result, turn_random_id
-from app.brain.offline.media import voice_unheard
+from app.brain.offline import voice_unheard
 
 if TYPE_CHECKING:
-    from app.composition.services import Services
+    from app.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 30.0  # first retry of a turn that hit a transient error; doubles each time
@@ -51,70 +51,69 @@ RELEASED = "released"  # process_claim's answer for a turn handed over at shutdo
 POSTPONED = "postponed"  # … for a turn that hit a transient error and is retried later
 
 
-def _check_released(svc: Services, turn_id: int) -> None:
-    if svc.inflight.is_released(turn_id):
+def _check_released(tr: TurnRunner, turn_id: int) -> None:
+    if tr.inflight.is_released(turn_id):
         raise TurnReleased(f"turn {turn_id} was released to the next process")
 
 
-def process_claim(svc: Services, claim: claims.Claim) -> str:
+def process_claim(tr: TurnRunner, claim: claims.Claim) -> str:
     """Run one claimed turn to its end. Returns the final status (a `TurnStatus`), "postponed"
     (retried later) or `RELEASED` (handed to the next process at shutdown)."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     try:
-        with claims.Heartbeat(svc, claim.turn_id, claim.dialog_id):
-            status = _run(svc, claim, t0, timings)
-        _check_released(svc, claim.turn_id)
+        with tr.claims.heartbeat(tr.inflight, claim.turn_id, claim.dialog_id):
+            status = _run(tr, claim, t0, timings)
+        _check_released(tr, claim.turn_id)
     except TurnReleased:
         log.info("turn %s left to the next process", claim.turn_id)
         return RELEASED
     except VkCannotSend as exc:
-        status = _undeliverable(svc, claim, exc)
+        status = _undeliverable(tr, claim, exc)
     except VkRefused as exc:
-        status = refusals.refused_turn(svc, claim, exc)
+        status = refusals.refused_turn(tr, claim, exc)
     except VkError as exc:
-        _postpone(svc, claim, f"VK: {exc}")
+        _postpone(tr, claim, f"VK: {exc}")
         return POSTPONED
     except Exception as exc:  # noqa: BLE001 - the turn must never be lost: retry it later
-        if svc.inflight.is_released(claim.turn_id):
+        if tr.inflight.is_released(claim.turn_id):
             return RELEASED  # the process is stopping; the next one runs the turn
         log.exception("turn %s failed: %s", claim.turn_id, exc)
-        _postpone(svc, claim, f"{type(exc).__name__}: {exc}")
+        _postpone(tr, claim, f"{type(exc).__name__}: {exc}")
         return POSTPONED
-    with svc.db.session() as s:
-        claims.finish(s, claim, svc.clock.now(), status, timings)
+    tr.claims.finish(claim, status, timings)
     return status
 
 
-def _run(svc: Services, claim: claims.Claim, t0: float, timings: dict[str, float]) -> str:
-    snap = svc.kb_store.snapshot()
-    with svc.db.session() as s:
+def _run(tr: TurnRunner, claim: claims.Claim, t0: float, timings: dict[str, float]) -> str:
+    snap = tr.kb.snapshot()
+    with tr.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
         ctx, state = load_turn_context(
-            s, turn, svc.clock.now(), snap.kb, snap.index, svc.settings.history_window,
-            bot_paused=svc.bot_paused(s))
+            s, turn, tr.clock.now(), snap.kb, snap.index, tr.cfg.history_window,
+            bot_paused=tr.bot_paused(s))
         stored = _stored_parts(s, claim.turn_id)
     if stored:  # a retaken turn already decided what to say: deliver exactly that, once
-        return _deliver_if_allowed(svc, claim.turn_id, state, stored)
-    media_flags = load_media(svc, ctx, state) if state.media_refs else []
+        return _deliver_if_allowed(tr, claim.turn_id, state, stored)
+    media_flags = load_media(tr, ctx, state) if state.media_refs else []
     marks = {"start": t0, "loaded": time.perf_counter()}
     if state.may_send:
         if state.needs_names:
-            _fetch_names(svc, state, ctx)
-        svc.channel.set_typing(state.peer_id)
+            _fetch_names(tr, state, ctx)
+        tr.channel.set_typing(state.peer_id)
     marks["vk_before"] = time.perf_counter()
-    result = run_brain(ctx, svc.primary_brain, svc.offline_brain,
-                       lambda analysis: apply_effects(svc, ctx, state, analysis))
+    result = run_brain(ctx, tr.primary, tr.offline,
+                       lambda analysis: apply_effects(tr, ctx, state, analysis))
     marks["brain"] = time.perf_counter()
-    _check_released(svc, claim.turn_id)
-    result.flags += media_flags + (["voice_unheard"] if voice_unheard(ctx) else [])
+    _check_released(tr, claim.turn_id)
+    result.flags += media_flags + ([TurnFlag.VOICE_UNHEARD] if voice_unheard(ctx) else [])
     keyboard = None if result.fallback else keyboard_for(ctx, result.analysis, result.decisions,
-                                                         state, svc.settings)
-    parts = store_result(svc, claim, result, state, keyboard)  # and the outbound rows
+                                                         state, tr.cfg)
+    parts = store_result(tr, claim, result, state, keyboard)  # and the outbound rows
     if result.fallback or (result.handoff and parts):  # the reply promised a person: call one
-        _call_a_human(svc, state, claim.turn_id, result.flags, result.handoff)
+        _call_a_human(tr, state, claim.turn_id, result.flags, result.handoff)
     marks["stored"] = time.perf_counter()
-    status = _deliver_if_allowed(svc, claim.turn_id, state, parts) if parts else TurnStatus.SILENT
+    status = _deliver_if_allowed(tr, claim.turn_id, state, parts) if parts else TurnStatus.SILENT
     if status == TurnStatus.SILENT:
         log.info("turn %s answered silently: %s", claim.turn_id, state.silent_reason)
     marks["sent"] = time.perf_counter()
@@ -128,32 +127,27 @@ def _stored_parts(s: Session, turn_id: int) -> list[str]:
     return list(rows)
 
 
-def _deliver_if_allowed(svc: Services, turn_id: int, state: DialogState, parts: list[str]) -> str:
+def _deliver_if_allowed(tr: TurnRunner, turn_id: int, state: DialogState, parts: list[str]) -> str:
     """Re-check just before sending: a person may have taken over while the model thought."""
-    with svc.db.session() as s:
+    with tr.db.session() as s:
         reason = silent_reason(s.get(Client, state.client_id), s.get(Dialog, state.dialog_id),
-                               svc.clock.now(), svc.bot_paused(s))
+                               tr.clock.now(), tr.bot_paused(s))
         turn = s.get(Turn, turn_id)
-        if reason is None and turn.kind != TurnKind.REPLY and _client_wrote(s, turn):
+        if reason is None and turn.kind != TurnKind.REPLY and Message.client_wrote_since(
+                s, turn.dialog_id, turn.upto_message_id):
             reason = "client_wrote"  # a proactive text must not cross the client's new message
         if reason is not None:  # the stored reply stays for staff, marked as never sent
             s.execute(update(Message).where(Message.turn_id == turn_id,
                                             Message.vk_message_id.is_(None))
                       .values(held_back=True))
-            flag = f"silent:{reason}"
+            flag = TurnFlag.SILENT.detail(reason)
             if flag not in (turn.flags or []):
                 turn.flags = list(turn.flags or []) + [flag]
     if reason is not None:
         state.silent_reason = reason
         return TurnStatus.SILENT
-    deliver(svc, turn_id, state, parts)
+    deliver(tr, turn_id, state, parts)
     return TurnStatus.DONE
-
-
-def _client_wrote(s: Any, turn: Turn) -> bool:
-    return s.execute(select(Message.id).where(
-        Message.dialog_id == turn.dialog_id, Message.direction == "in",
-        Message.id > turn.upto_message_id).limit(1)).first() is not None
 
 
 def _timings(m: dict[str, float], result: BrainResult) -> dict[str, float]:
@@ -171,62 +165,60 @@ def _timings(m: dict[str, float], result: BrainResult) -> dict[str, float]:
     return timings
 
 
-def _call_a_human(svc: Services, state: DialogState, turn_id: int, flags: list[str],
+def _call_a_human(tr: TurnRunner, state: DialogState, turn_id: int, flags: list[str],
                   reason: str = "") -> None:
     """The reply promised a person (the safe fallback, or a promise the analysis did not
     escalate): mark the dialog and alert the managers."""
-    from app.crm.alerts import notify_managers
-
-    with svc.db.session() as s:
+    with tr.db.session() as s:
         s.get(Dialog, state.dialog_id).needs_human = True
-    notify_managers(svc, state, reason or "автоответ не справился: " + ", ".join(flags), turn_id)
+    tr.alerts.notify(state, reason or "автоответ не справился: " + ", ".join(flags), turn_id)
 
 
-def _fetch_names(svc: Services, state: DialogState, ctx: TurnContext) -> None:
+def _fetch_names(tr: TurnRunner, state: DialogState, ctx: TurnContext) -> None:
     try:
-        names = svc.channel.get_user_name(state.peer_id)
+        names = tr.channel.get_user_name(state.peer_id)
     except VkError as exc:
         log.warning("users.get failed for %s: %s", state.peer_id, exc)
         return
     first, last = names or ("", "")
-    with svc.db.session() as s:
+    with tr.db.session() as s:
         client = s.get(Client, state.client_id)
         client.first_name, client.last_name = first or client.first_name, last or client.last_name
-        client.names_fetched_at = svc.clock.now()
+        client.names_fetched_at = tr.clock.now()
     ctx.card.first_name = first or ctx.card.first_name
     ctx.card.last_name = last or ctx.card.last_name
 
 
-def deliver(svc: Services, turn_id: int, state: DialogState, parts: list[str]) -> list[int]:
+def deliver(tr: TurnRunner, turn_id: int, state: DialogState, parts: list[str]) -> list[int]:
     """Send the stored parts not yet delivered (random_id per part: VK drops a repeat), and
     record each part's VK id as soon as it is sent."""
     base = turn_random_id(turn_id)
     ids: list[int] = []
-    paths = send_paths(svc.settings, state.kind, state.last_inbound_at, svc.clock.now())
+    paths = send_paths(tr.cfg, state.kind, state.last_inbound_at, tr.clock.now())
     for i, part in enumerate(parts):
-        with svc.db.session() as s:
+        with tr.db.session() as s:
             row = s.execute(select(Message).where(Message.turn_id == turn_id,
                                                   Message.part == i)).scalar_one_or_none()
             if row is not None and row.vk_message_id is not None:
                 ids.append(row.vk_message_id)
                 continue
             keyboard = row.keyboard if row is not None else None
-        _check_released(svc, turn_id)
-        sent = send_part(svc.channel, OutboundMessage(state.peer_id, part,
+        _check_released(tr, turn_id)
+        sent = send_part(tr.channel, OutboundMessage(state.peer_id, part,
                                                       derive_part_random_id(base, i), keyboard),
                          paths)
         ids += sent
-        with svc.db.session() as s:
+        with tr.db.session() as s:
             s.execute(update(Message).where(Message.turn_id == turn_id, Message.part == i)
                       .values(vk_message_id=sent[0] if sent else None))
-            s.get(Dialog, state.dialog_id).last_outbound_at = svc.clock.now()
+            s.get(Dialog, state.dialog_id).last_outbound_at = tr.clock.now()
     return ids
 
 
-def _undeliverable(svc: Services, claim: claims.Claim, exc: Exception) -> str:
+def _undeliverable(tr: TurnRunner, claim: claims.Claim, exc: Exception) -> str:
     log.warning("turn %s: VK refuses to deliver (%s); client marked not writable",
                 claim.turn_id, exc)
-    with svc.db.session() as s:
+    with tr.db.session() as s:
         dialog = s.get(Dialog, claim.dialog_id)
         client = s.get(Client, dialog.client_id)
         client.can_write = False
@@ -235,11 +227,10 @@ def _undeliverable(svc: Services, claim: claims.Claim, exc: Exception) -> str:
     return TurnStatus.UNDELIVERABLE
 
 
-def _postpone(svc: Services, claim: claims.Claim, error: str) -> None:
-    if svc.inflight.is_released(claim.turn_id):
+def _postpone(tr: TurnRunner, claim: claims.Claim, error: str) -> None:
+    if tr.inflight.is_released(claim.turn_id):
         return  # handed to the next process: its claim must stay expired
     try:
-        with svc.db.session() as s:
-            claims.postpone(s, claim, svc.clock.now(), retry_delay(claim.attempts), error)
+        tr.claims.postpone(claim, retry_delay(claim.attempts), error)
     except Exception:  # noqa: BLE001 - the claim simply expires if even this fails
         log.exception("could not postpone turn %s", claim.turn_id)

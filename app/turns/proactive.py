@@ -1,7 +1,8 @@
 """Proactive turns: firing due reminders. Claim in a transaction, re-check the situation,
 write through the same pipeline (brain + guardrails + channel), or skip / re-plan with a reason.
 
-The reminders package never imports this: the scheduler is handed `fire_due` by the wiring."""
+The reminders package never imports this: the leader is handed `TurnRunner.fire_due` by the
+composition."""
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,7 @@ from app.models import (Client, Dialog, Message, Purchase, Reminder, ReminderSta
 from app.reminders.policy import QuietHours, weekly_cap_free_at
 
 if TYPE_CHECKING:
-    from app.composition.services import Services
+    from app.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
 RETRY_S = 60
@@ -46,10 +47,12 @@ def claim_due(s: Session, now: datetime, claim_s: float) -> Optional[Reminder]:
 
 
 def _wrote_since(s: Session, r: Reminder, dialog: Dialog) -> bool:
-    q = select(Message.id).where(Message.dialog_id == dialog.id, Message.direction == "in")
     upto = s.get(Turn, r.source_turn_id).upto_message_id if r.source_turn_id else None
-    q = q.where(Message.id > upto) if upto else q.where(Message.created_at > r.agreed_at)
-    return s.execute(q.limit(1)).first() is not None
+    if upto:
+        return Message.client_wrote_since(s, dialog.id, upto)
+    return s.execute(select(Message.id).where(
+        Message.dialog_id == dialog.id, Message.direction == "in",
+        Message.created_at > r.agreed_at).limit(1)).first() is not None
 
 
 def _bought_since(s: Session, r: Reminder, client: Client) -> bool:
@@ -77,7 +80,7 @@ def _still_relevant(s: Session, r: Reminder, client: Client, dialog: Dialog, kb:
     return None
 
 
-def recheck(svc: Services, s: Session, r: Reminder, now: datetime, kb: Optional[KnowledgeBase]) -> Verdict:
+def recheck(tr: TurnRunner, s: Session, r: Reminder, now: datetime, kb: Optional[KnowledgeBase]) -> Verdict:
     client = s.get(Client, r.client_id)
     dialog = s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one_or_none()
     if dialog is None:
@@ -85,21 +88,21 @@ def recheck(svc: Services, s: Session, r: Reminder, now: datetime, kb: Optional[
     reason = _still_relevant(s, r, client, dialog, kb, now)
     if reason:
         return Verdict("skip", reason)
-    quiet = QuietHours.parse(svc.settings.quiet_hours, kb)
+    quiet = QuietHours.parse(tr.cfg.quiet_hours, kb)
     tz = client.timezone
     if dialog.human_until is not None and dialog.human_until > now:
         return Verdict("replan", "a person is handling the dialog", _allowed(quiet, dialog.human_until, tz))
-    if svc.bot_paused(s) or client.bot_paused:
+    if tr.bot_paused(s) or client.bot_paused:
         return Verdict("replan", "bot paused", _allowed(quiet, now + timedelta(hours=1), tz))
     if dialog.reply_due_at is not None or (dialog.claimed_until and dialog.claimed_until > now):
         return Verdict("replan", "a reply to the client is in progress",
                        _allowed(quiet, now + timedelta(minutes=5), tz))
-    if now - r.due_at > timedelta(hours=svc.settings.reminder_grace_hours):
+    if now - r.due_at > timedelta(hours=tr.cfg.reminder_grace_hours):
         nxt = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
         return Verdict("replan", "fell due while the app was down; re-planned", _allowed(quiet, nxt, tz))
     if quiet is not None and quiet.next_allowed(now, tz) != now:
         return Verdict("replan", "quiet hours", quiet.next_allowed(now, tz))
-    free_at = weekly_cap_free_at(s, client.id, now, svc.settings.max_proactive_per_week)
+    free_at = weekly_cap_free_at(s, client.id, now, tr.cfg.max_proactive_per_week)
     if free_at is not None:
         return Verdict("replan", "weekly cap of proactive messages", _allowed(quiet, free_at, tz))
     return Verdict("send")
@@ -109,17 +112,17 @@ def _allowed(quiet: Optional[QuietHours], moment: datetime, tz: str) -> datetime
     return quiet.next_allowed(moment, tz) if quiet is not None else moment
 
 
-def fire_one(svc: Services) -> bool:
+def fire_one(tr: TurnRunner) -> bool:
     """Claim and handle one due reminder. False when none is due."""
-    now = svc.clock.now()
-    kb = svc.kb_store.current
-    with svc.db.session() as s:
-        r = claim_due(s, now, svc.settings.claim_timeout_s)
+    now = tr.clock.now()
+    kb = tr.kb.current
+    with tr.db.session() as s:
+        r = claim_due(s, now, tr.cfg.claim_timeout_s)
         if r is None:
             return False
-        if _already_finished(s, r, now, svc.settings.max_turn_attempts):
+        if _already_finished(s, r, now, tr.cfg.max_turn_attempts):
             return True
-        verdict = recheck(svc, s, r, now, kb)
+        verdict = recheck(tr, s, r, now, kb)
         dialog = _claim_dialog(s, r, now) if verdict.action == "send" else None
         if verdict.action == "send" and dialog is None:
             verdict = Verdict("replan", "a reply to the client is in progress",
@@ -127,17 +130,17 @@ def fire_one(svc: Services) -> bool:
         if dialog is None:
             _settle(s, r, verdict, now)
             return True
-        claim = _proactive_turn(s, r, dialog, now, svc.settings.claim_timeout_s)
-    status = process_claim(svc, claim)
+        claim = _proactive_turn(s, r, dialog, now, tr.cfg.claim_timeout_s)
+    status = process_claim(tr, claim)
     if status == RELEASED:
         return True  # the next process takes the reminder's turn again
-    with svc.db.session() as s:
+    with tr.db.session() as s:
         reminder = s.get(Reminder, r.id)
-        refused = refusals.settle(s, reminder, svc.clock.now())
+        refused = refusals.settle(s, reminder, tr.clock.now())
         if refused is None:
-            _record_outcome(s, reminder, status, svc.clock.now())
+            _record_outcome(s, reminder, status, tr.clock.now())
     if refused is not None:
-        refusals.alert(svc, r.id)
+        refusals.alert(tr, r.id)
     return True
 
 
@@ -208,8 +211,8 @@ def _record_outcome(s: Session, r: Reminder, status: str, now: datetime) -> None
         r.hold(now + timedelta(seconds=RETRY_S))
 
 
-def fire_due(svc: Services, limit: int = 100) -> int:
+def fire_due(tr: TurnRunner, limit: int = 100) -> int:
     n = 0
-    while n < limit and fire_one(svc):
+    while n < limit and fire_one(tr):
         n += 1
     return n

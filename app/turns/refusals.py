@@ -16,7 +16,7 @@ from app.turns.context import DialogState
 from app.vk.errors import VkRefused
 
 if TYPE_CHECKING:
-    from app.composition.services import Services
+    from app.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
 _FLAG = re.compile(r"^vk_refused:(\d+)$")
@@ -42,17 +42,15 @@ def settle(s: Session, r: Reminder, now: datetime) -> Optional[int]:
     return code
 
 
-def alert(svc: Services, reminder_id: int) -> None:
-    from app.crm.alerts import notify_refused_reminder
-
-    notify_refused_reminder(svc, reminder_id)
+def alert(tr: TurnRunner, reminder_id: int) -> None:
+    tr.alerts.refused_reminder(reminder_id)
 
 
-def refused_turn(svc: Services, claim: Claim, exc: VkRefused) -> str:
+def refused_turn(tr: TurnRunner, claim: Claim, exc: VkRefused) -> str:
     """VK refused under its rules (950/943/944): not retried; the turn records why (a proactive
     turn's reminder is then marked by `settle`; a refused reply calls a person)."""
     log.warning("turn %s: VK refused the send (%s, code %s)", claim.turn_id, exc, exc.code)
-    with svc.db.session() as s:
+    with tr.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
         turn.error = f"VK refused ({exc.code}): {exc}"[:2000]
         turn.add_flag(f"vk_refused:{exc.code}")
@@ -61,9 +59,7 @@ def refused_turn(svc: Services, claim: Claim, exc: VkRefused) -> str:
             dialog.needs_human = True
         peer_id, client_id = dialog.peer_id, dialog.client_id
     if claim.kind == "reply":
-        from app.crm.alerts import notify_managers
-
         state = DialogState(claim.dialog_id, client_id, peer_id, False, None, False)
-        notify_managers(svc, state, f"ВКонтакте не пропустил ответ клиенту ({exc.code}: {exc})",
+        tr.alerts.notify(state, f"ВКонтакте не пропустил ответ клиенту ({exc.code}: {exc})",
                         claim.turn_id)
     return TurnStatus.UNDELIVERABLE

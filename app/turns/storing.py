@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Optional, TYPE_CHECKING
+from typing import Optional, TYPE_CHECKING
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -19,19 +19,19 @@ from app.turns.context import DialogState, roll_summary
 from app.vk.api import derive_part_random_id, derive_random_id, split_text
 
 if TYPE_CHECKING:
-    from app.composition.services import Services
+    from app.turns.runner import TurnRunner
 
 
 def turn_random_id(turn_id: int) -> int:
     return derive_random_id(f"turn:{turn_id}")
 
 
-def store_result(svc: Services, claim: claims.Claim, result: BrainResult,
+def store_result(tr: TurnRunner, claim: claims.Claim, result: BrainResult,
                  state: DialogState, keyboard: str | None = None) -> list[str]:
     """The turn's analysis and reply, and (when it may be sent) the outbound rows."""
     result.reply_text = clean_text(result.reply_text or "")
     parts = split_text(result.reply_text) if state.may_send else []
-    with svc.db.session() as s:
+    with tr.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
         turn.analysis = clean_json(jsonable(result.analysis))
         turn.decisions = clean_json(jsonable(result.decisions))
@@ -42,8 +42,8 @@ def store_result(svc: Services, claim: claims.Claim, result: BrainResult,
         turn.prompt_version = result.prompt_version
         turn.brain = "+".join(sorted({u.get("model", "?") for u in result.usage.values()
                                       if isinstance(u, dict)})) or None
-        roll_summary(s, s.get(Dialog, claim.dialog_id), svc.settings.history_window)
-        store_outbound(s, claim.turn_id, state, parts, svc.clock.now(), "bot", keyboard)
+        roll_summary(s, s.get(Dialog, claim.dialog_id), tr.cfg.history_window)
+        store_outbound(s, claim.turn_id, state, parts, tr.clock.now(), "bot", keyboard)
     return parts
 
 
@@ -60,7 +60,7 @@ def store_outbound(s: Session, turn_id: int, state: DialogState, parts: list[str
         ).on_conflict_do_nothing(constraint="uq_messages_turn_part"))
 
 
-def jsonable(value: Any) -> Any:
+def jsonable(value: object) -> object:
     """A pydantic model, a dataclass or plain data as JSON data; sets become sorted lists,
     anything else unknown (datetimes) its str()."""
     if value is None:
@@ -72,7 +72,7 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_fallback))
 
 
-def _fallback(value: Any) -> Any:
+def _fallback(value: object) -> object:
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=lambda v: (str(type(v)), v))
     return str(value)

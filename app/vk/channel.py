@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Iterator, Optional, Protocol, runtime_checkable
 
 from app.vk.errors import VkError
 
@@ -58,7 +58,7 @@ class CollectingChannel:
     typing: list[int] = field(default_factory=list)
     answered: list[tuple[str, int, int, Optional[dict[str, Any]]]] = field(default_factory=list)
     fail_with: list[VkError] = field(default_factory=list)
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _by_random_id: dict[tuple[int, int], int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

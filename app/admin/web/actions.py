@@ -20,7 +20,8 @@ from app.vk.channel import OutboundMessage
 from app.vk.errors import VkError
 
 if TYPE_CHECKING:
-    from app.composition.services import Services
+    from app.admin.web.deps import AdminDeps
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 STAFF = "staff"
@@ -40,18 +41,18 @@ class Outcome:
     status: int = 400  # the HTTP status a view answers with when not ok
 
 
-def pause_dialog(svc: Services, dialog_id: int) -> Outcome:
-    with svc.db.session() as s:
+def pause_dialog(deps: AdminDeps, dialog_id: int) -> Outcome:
+    with deps.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
         if dialog is None:
             return Outcome(False, "Диалог не найден")
-        dialog.human_until = svc.clock.now() + timedelta(hours=svc.settings.handoff_pause_hours)
+        dialog.human_until = deps.clock.now() + timedelta(hours=deps.settings.handoff_pause_hours)
     log.info("admin: dialog %s paused", dialog_id)
-    return Outcome(True, f"Бот молчит в этом диалоге {svc.settings.handoff_pause_hours:g} ч")
+    return Outcome(True, f"Бот молчит в этом диалоге {deps.settings.handoff_pause_hours:g} ч")
 
 
-def resume_dialog(svc: Services, dialog_id: int) -> Outcome:
-    with svc.db.session() as s:
+def resume_dialog(deps: AdminDeps, dialog_id: int) -> Outcome:
+    with deps.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
         if dialog is None:
             return Outcome(False, "Диалог не найден")
@@ -60,8 +61,8 @@ def resume_dialog(svc: Services, dialog_id: int) -> Outcome:
     return Outcome(True, "Бот снова отвечает в этом диалоге")
 
 
-def resolve_needs_human(svc: Services, dialog_id: int) -> Outcome:
-    with svc.db.session() as s:
+def resolve_needs_human(deps: AdminDeps, dialog_id: int) -> Outcome:
+    with deps.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
         if dialog is None:
             return Outcome(False, "Диалог не найден")
@@ -81,7 +82,7 @@ def staff_random_id(send_key: str, text: str) -> int:
     return derive_random_id(f"staff:{send_key}:{digest}")
 
 
-def send_staff_message(svc: Services, dialog_id: int, text: str, send_key: str) -> Outcome:
+def send_staff_message(deps: AdminDeps, dialog_id: int, text: str, send_key: str) -> Outcome:
     """Store first, then send through VK with a deterministic random_id; pause the bot."""
     text = (text or "").strip()
     if not text:
@@ -90,7 +91,7 @@ def send_staff_message(svc: Services, dialog_id: int, text: str, send_key: str) 
         return Outcome(False, f"Слишком длинное сообщение (больше {MAX_STAFF_TEXT} символов)")
     key = send_key if send_key and len(send_key) <= 64 else new_send_key()
     random_id = staff_random_id(key, text)
-    with svc.db.session() as s:
+    with deps.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
         if dialog is None:
             return Outcome(False, "Диалог не найден")
@@ -101,34 +102,34 @@ def send_staff_message(svc: Services, dialog_id: int, text: str, send_key: str) 
             return Outcome(True, "Это сообщение уже отправлено (повтор не отправлялся)")
         if row is None:
             row = Message(dialog_id=dialog_id, direction="out", source=STAFF, text=text,
-                          random_id=random_id, attachments=[], created_at=svc.clock.now())
+                          random_id=random_id, attachments=[], created_at=deps.clock.now())
             s.add(row)
         s.flush()
         message_id = row.id
-    return _deliver_staff(svc, dialog_id, peer_id, text, random_id, message_id)
+    return _deliver_staff(deps, dialog_id, peer_id, text, random_id, message_id)
 
 
-def _deliver_staff(svc: Services, dialog_id: int, peer_id: int, text: str, random_id: int,
+def _deliver_staff(deps: AdminDeps, dialog_id: int, peer_id: int, text: str, random_id: int,
                    message_id: int) -> Outcome:
     try:
-        ids = svc.channel.send(OutboundMessage(peer_id, text, random_id))
+        ids = deps.channel.send(OutboundMessage(peer_id, text, random_id))
     except VkError as exc:
         log.warning("admin: staff message to %s failed: %s", peer_id, exc)
-        with svc.db.session() as s:  # not delivered: do not pretend it was
+        with deps.db.session() as s:  # not delivered: do not pretend it was
             row = s.get(Message, message_id)
             if row is not None and row.vk_message_id is None:
                 s.delete(row)
         return Outcome(False, f"ВКонтакте не принял сообщение: {exc}. Текст сохранён в форме, "
                               "попробуйте ещё раз.", status=502)
-    with svc.db.session() as s:
+    with deps.db.session() as s:
         row = s.get(Message, message_id)
         if row is not None:
             row.vk_message_id = ids[0] if ids else None
         dialog = s.get(Dialog, dialog_id)
-        dialog.last_outbound_at = svc.clock.now()
-        dialog.human_until = svc.clock.now() + timedelta(hours=svc.settings.handoff_pause_hours)
+        dialog.last_outbound_at = deps.clock.now()
+        dialog.human_until = deps.clock.now() + timedelta(hours=deps.settings.handoff_pause_hours)
     return Outcome(True, f"Отправлено. Бот молчит в этом диалоге "
-                         f"{svc.settings.handoff_pause_hours:g} ч")
+                         f"{deps.settings.handoff_pause_hours:g} ч")
 
 
 def parse_card_form(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -164,11 +165,11 @@ def parse_card_form(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, 
     return values, errors
 
 
-def update_card(svc: Services, vk_id: int, form: Mapping[str, str]) -> Outcome:
+def update_card(deps: AdminDeps, vk_id: int, form: Mapping[str, str]) -> Outcome:
     values, errors = parse_card_form(form)
     if errors:
         return Outcome(False, "Карточка не сохранена: исправьте ошибки", errors)
-    with svc.db.session() as s:
+    with deps.db.session() as s:
         client = s.execute(select(Client).where(Client.vk_id == vk_id)).scalar_one_or_none()
         if client is None:
             return Outcome(False, "Клиент не найден")
@@ -183,7 +184,7 @@ def update_card(svc: Services, vk_id: int, form: Mapping[str, str]) -> Outcome:
     return Outcome(True, "Сохранено: " + ", ".join(FIELD_NAMES.get(f, f) for f in changed))
 
 
-def _staff_contact(s: Any, client: Client, name: str, value: Optional[str],
+def _staff_contact(s: Session, client: Client, name: str, value: Optional[str],
                    form: Mapping[str, str]) -> bool:
     """Staff typing a contact proves it; an unchanged claim is proven only by the tick box."""
     if value == getattr(client, name):
@@ -193,7 +194,7 @@ def _staff_contact(s: Any, client: Client, name: str, value: Optional[str],
     return set_contact(s, client, name, value, STAFF, verified=value is not None)
 
 
-def _own_reminder(s: Any, vk_id: int,
+def _own_reminder(s: Session, vk_id: int,
                   reminder_id: int) -> tuple[Optional[Client], Optional[Reminder]]:
     client = s.execute(select(Client).where(Client.vk_id == vk_id)).scalar_one_or_none()
     reminder = s.get(Reminder, reminder_id)
@@ -202,8 +203,8 @@ def _own_reminder(s: Any, vk_id: int,
     return client, reminder
 
 
-def cancel_reminder(svc: Services, vk_id: int, reminder_id: int) -> Outcome:
-    with svc.db.session() as s:
+def cancel_reminder(deps: AdminDeps, vk_id: int, reminder_id: int) -> Outcome:
+    with deps.db.session() as s:
         _, reminder = _own_reminder(s, vk_id, reminder_id)
         if reminder is None:
             return Outcome(False, "Напоминание не найдено")
@@ -213,7 +214,7 @@ def cancel_reminder(svc: Services, vk_id: int, reminder_id: int) -> Outcome:
     return Outcome(True, "Напоминание отменено")
 
 
-def _restart(s: Any, reminder: Reminder, now: datetime) -> None:
+def _restart(s: Session, reminder: Reminder, now: datetime) -> None:
     """A rescheduled reminder gets a new turn (and so a new VK random_id) when it fires: the old
     one is finished, or closed here if a re-plan left it open."""
     old = s.get(Turn, reminder.fired_turn_id) if reminder.fired_turn_id else None
@@ -222,9 +223,9 @@ def _restart(s: Any, reminder: Reminder, now: datetime) -> None:
     reminder.fired_turn_id = None
 
 
-def reschedule_reminder(svc: Services, vk_id: int, reminder_id: int, local_value: str) -> Outcome:
+def reschedule_reminder(deps: AdminDeps, vk_id: int, reminder_id: int, local_value: str) -> Outcome:
     """`local_value` is a datetime-local input (YYYY-MM-DDTHH:MM) in the client's time zone."""
-    with svc.db.session() as s:
+    with deps.db.session() as s:
         client, reminder = _own_reminder(s, vk_id, reminder_id)
         if client is None or reminder is None:
             return Outcome(False, "Напоминание не найдено")
@@ -235,9 +236,9 @@ def reschedule_reminder(svc: Services, vk_id: int, reminder_id: int, local_value
         except ValueError:
             return Outcome(False, "Неверные дата и время")
         due = local.replace(tzinfo=ZoneInfo(client.timezone))
-        if due <= svc.clock.now():
+        if due <= deps.clock.now():
             return Outcome(False, "Это время уже прошло")
-        _restart(s, reminder, svc.clock.now())
+        _restart(s, reminder, deps.clock.now())
         reminder.due_at, reminder.status = due, "pending"
         reminder.claimed_until, reminder.status_reason = None, "перенесено сотрудником"
     return Outcome(True, f"Напоминание перенесено на {local:%d.%m.%Y %H:%M} ({client.timezone})")

@@ -6,14 +6,18 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from flask import current_app, request, session
 from sqlalchemy import case, delete
 from sqlalchemy.dialects.postgresql import insert
 
 from app.models import AdminSession, LoginFailure
-from app.composition.services import services
+from app.admin.web.deps import panel
+
+if TYPE_CHECKING:
+    from app.platform.clock import Clock
+    from app.platform.db import Database
 
 SESSION_KEY = "admin_auth"
 CSRF_KEY = "csrf_token"
@@ -42,10 +46,10 @@ def _session_mark(password: str) -> str:
 def log_in(password: str) -> None:
     """A fresh session (and CSRF token) with its own id, stored server-side: no fixation, and
     logout (or a new ADMIN_PASSWORD) ends it even for a copied cookie."""
-    svc = services()
-    now = svc.clock.now()
+    deps = panel()
+    now = deps.clock.now()
     sid = secrets.token_urlsafe(32)
-    with svc.db.session() as s:
+    with deps.db.session() as s:
         s.execute(delete(AdminSession).where(AdminSession.expires_at < now))
         s.add(AdminSession(sid=sid, password_mark=_session_mark(password), created_at=now,
                            expires_at=now + SESSION_LIFETIME))
@@ -58,7 +62,7 @@ def log_in(password: str) -> None:
 def log_out() -> None:
     sid = session.get(SESSION_KEY)
     if isinstance(sid, str) and sid:
-        with services().db.session() as s:
+        with panel().db.session() as s:
             s.execute(delete(AdminSession).where(AdminSession.sid == sid))
     session.clear()
 
@@ -67,10 +71,10 @@ def is_logged_in(password: Optional[str]) -> bool:
     sid = session.get(SESSION_KEY)
     if not password or not isinstance(sid, str) or not sid or len(sid) > 64:
         return False
-    svc = services()
-    with svc.db.session() as s:
+    deps = panel()
+    with deps.db.session() as s:
         row = s.get(AdminSession, sid)
-        if row is None or row.expires_at <= svc.clock.now():
+        if row is None or row.expires_at <= deps.clock.now():
             return False
         return hmac.compare_digest(row.password_mark, _session_mark(password))
 
@@ -100,7 +104,7 @@ class LoginLimiter:
     failures within a window of `window_s` → blocked until the window ends. Rows of ended
     windows are deleted on each failure, so the table stays bounded."""
 
-    def __init__(self, db: Any, clock: Any, limit: int = MAX_FAILURES,
+    def __init__(self, db: Database, clock: Clock, limit: int = MAX_FAILURES,
                  window_s: float = WINDOW_S) -> None:
         self.db, self.clock = db, clock
         self.limit, self.window = limit, timedelta(seconds=window_s)
@@ -129,5 +133,5 @@ class LoginLimiter:
 
 
 def limiter() -> LoginLimiter:
-    svc = services()
-    return LoginLimiter(svc.db, svc.clock)
+    deps = panel()
+    return LoginLimiter(deps.db, deps.clock)

@@ -3,28 +3,31 @@ Read-only: runs are made by `flask eval run` on a throw-away database, never fro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Response, abort, render_template
 
 from app.admin.web.views import bp
 from app.eval.report import verdict_counts
 from app.eval.runs import find_run, list_runs
-from app.composition.services import services
+from app.admin.web.deps import panel
+
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
 
 
 def _root() -> Path:
-    return Path(services().settings.eval_runs_dir)
+    return Path(panel().settings.eval_runs_dir)
 
 
 @bp.get("/eval")
-def eval_runs() -> Any:
+def eval_runs() -> ResponseReturnValue:
     root = _root()
     return render_template("admin/eval_runs.html", runs=list_runs(root), root=root.resolve())
 
 
 @bp.get("/eval/run/<path:run_id>")
-def eval_run(run_id: str) -> Any:
+def eval_run(run_id: str) -> ResponseReturnValue:
     run = find_run(_root(), run_id)
     if run is None or run.results is None:
         abort(404)
@@ -33,7 +36,7 @@ def eval_run(run_id: str) -> Any:
 
 
 @bp.get("/eval/report/<path:run_id>")
-def eval_report_md(run_id: str) -> Any:
+def eval_report_md(run_id: str) -> ResponseReturnValue:
     run = find_run(_root(), run_id)
     if run is None or not run.has_report:
         abort(404)

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Optional
 
 from markupsafe import Markup
 
 from app.reports.svg import columns, hbars
-from app.reports.summary import summary_for
 
 PERIODS = (7, 30, 90, 365)
 STAGE_ORDER = ("cold", "warm", "hot", "client", "returning")
@@ -16,7 +15,7 @@ REMINDER_ROWS = (("planned", "запланировано"), ("sent", "отпра
                  ("cancelled", "отменено"), ("pending", "ждут"))
 
 
-def parse_days(raw: Any) -> int:
+def parse_days(raw: Optional[str]) -> int:
     """The `days` query argument (default 30); ValueError with a Russian message if bad."""
     if raw in (None, ""):
         return 30
@@ -29,8 +28,8 @@ def parse_days(raw: Any) -> int:
     return days
 
 
-def owner_view(svc: Any, days: int, stage_labels: dict[str, str]) -> dict[str, Any]:
-    r = summary_for(svc, days)
+def owner_view(r: dict[str, Any], days: int, stage_labels: dict[str, str]) -> dict[str, Any]:
+    """The dashboard's owner section from `summary_for`'s result."""
     return {"r": r, "days": days, "periods": PERIODS, "charts": _charts(r, stage_labels)}
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, cast, distinct, func, select
@@ -13,6 +13,9 @@ from app.crm.card_view import client_report
 from app.knowledge.base import KnowledgeBaseError, load_kb
 from app.models import (Client, ClientChange, Dialog, Message, OfferDecisionLog, Reminder,
                         ReminderStatus, Turn)
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase, KnowledgeStore
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 200
@@ -93,7 +96,7 @@ def dialog_timeline(s: Session, dialog_id: int) -> Optional[dict[str, Any]]:
             "truncated": len(msgs) >= TIMELINE_LIMIT}
 
 
-def client_card(s: Session, vk_id: int, kb: Any, now: datetime) -> Optional[dict[str, Any]]:
+def client_card(s: Session, vk_id: int, kb: Optional[KnowledgeBase], now: datetime) -> Optional[dict[str, Any]]:
     report = client_report(s, vk_id, kb, now, turns=0)
     if report is None:
         return None
@@ -110,7 +113,7 @@ def client_card(s: Session, vk_id: int, kb: Any, now: datetime) -> Optional[dict
     return report
 
 
-def kb_status(kb_store: Any, path: str) -> dict[str, Any]:
+def kb_status(kb_store: KnowledgeStore, path: str) -> dict[str, Any]:
     current = kb_store.current if kb_store.loaded else None
     disk_version, disk_errors = None, []
     try:
@@ -156,7 +159,7 @@ def dashboard(s: Session, now: datetime, tz: str) -> dict[str, Any]:
 def _flag_counts(s: Session, since: datetime) -> list[tuple[str, int]]:
     """Turns per flag (fallbacks, guardrails, silent reasons) over the period."""
     flags = (select(Turn.id.label("turn_id"),
-                    func.json_array_elements_text(Turn.flags).label("flag"))
+                    func.jsonb_array_elements_text(Turn.flags).label("flag"))
              .where(Turn.started_at >= since).subquery())
     rows = s.execute(select(flags.c.flag, func.count(distinct(flags.c.turn_id)))
                      .group_by(flags.c.flag).order_by(flags.c.flag)).all()

@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
                    url_for)
 
 from app.admin.web import actions, auth, queries
-from app.models import FUNNEL_STAGES, FunnelStage, ReminderStatus, TurnKind, TurnStatus
-from app.composition.services import services
+from app.platform.textsafe import storable
+from app.models import (FUNNEL_STAGES, AppState, FunnelStage, ReminderStatus, TurnKind,
+                        TurnStatus)
+from app.admin.web.deps import panel
+
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
 
 bp = Blueprint("admin_web", __name__, url_prefix="/admin")
 STAGE_LABELS = FunnelStage.labels()
@@ -20,28 +25,28 @@ REMINDER_STATUS = ReminderStatus.labels()
 OPEN_ENDPOINTS = ("admin_web.login",)
 
 
-def _error(title: str, message: str, status: int) -> Any:
+def _error(title: str, message: str, status: int) -> ResponseReturnValue:
     return render_template("admin/error.html", title=title, message=message), status
 
 
 @bp.errorhandler(404)
-def _not_found(_exc: Exception) -> Any:
+def _not_found(_exc: Exception) -> ResponseReturnValue:
     return _error("Не найдено", "Такой страницы или записи нет.", 404)
 
 
 @bp.before_request
-def guard() -> Any:
-    svc = services()
+def guard() -> ResponseReturnValue:
+    deps = panel()
     g.admin = False
-    password = svc.settings.admin_password
+    password = deps.settings.admin_password
     if not password:
         return _error("Панель отключена", "панель отключена: задайте ADMIN_PASSWORD", 503)
     if request.endpoint not in OPEN_ENDPOINTS:
         if not auth.is_logged_in(password):
             return redirect(url_for("admin_web.login", next=request.full_path.rstrip("?")))
         g.admin = True
-        with svc.db.session() as s:
-            g.bot_paused = svc.bot_paused(s)
+        with deps.db.session() as s:
+            g.bot_paused = AppState.flag(s, "bot_paused")
     if request.method == "POST" and not auth.csrf_ok():
         return _error("Форма устарела", "Ошибка проверки формы (CSRF-токен не совпал): "
                       "обновите страницу и повторите действие.", 400)
@@ -51,16 +56,9 @@ def guard() -> Any:
     return None
 
 
-def _storable(values: Any) -> bool:
+def _storable(values: Iterable[str]) -> bool:
     """PostgreSQL stores neither NUL characters nor lone surrogates."""
-    for value in values:
-        if "\x00" in value:
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-    return True
+    return all(storable(value) for value in values)
 
 
 @bp.context_processor
@@ -72,18 +70,18 @@ def _template_globals() -> dict[str, Any]:
 
 
 @bp.app_template_filter("admin_dt")
-def _format_dt(value: Any, tz: Optional[str] = None) -> str:
+def _format_dt(value: Optional[datetime], tz: Optional[str] = None) -> str:
     """Aware datetime or ISO string → '25.11.2026 14:30' in `tz` (default: the school's)."""
     if value is None or value == "":
         return "—"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    zone = ZoneInfo(tz or services().settings.school_timezone)
+    zone = ZoneInfo(tz or panel().settings.school_timezone)
     return value.astimezone(zone).strftime("%d.%m.%Y %H:%M")
 
 
 @bp.app_template_filter("media_view")
-def _media_view(attachments: Any) -> list[dict[str, Any]]:
+def _media_view(attachments: object) -> list[dict[str, Any]]:
     """What a client sent besides text, for the timeline: a note and a thumbnail URL."""
     from app.vk.inbound.attachments import Photo, from_stored, note
 
@@ -98,17 +96,17 @@ def _safe_next(target: Optional[str]) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Any:
-    svc, ip = services(), auth.client_ip()
+def login() -> ResponseReturnValue:
+    deps, ip = panel(), auth.client_ip()
     limiter = auth.limiter()
     if limiter.blocked(ip):
         return render_template("admin/login.html", error="Слишком много неудачных попыток. "
                                "Подождите 5 минут."), 429
     if request.method == "GET":
         return render_template("admin/login.html", error=None)
-    if auth.password_ok(request.form.get("password", ""), svc.settings.admin_password):
+    if auth.password_ok(request.form.get("password", ""), deps.settings.admin_password):
         limiter.reset(ip)
-        auth.log_in(svc.settings.admin_password or "")
+        auth.log_in(deps.settings.admin_password or "")
         current_app.logger.info("admin: login from %s", ip)
         return redirect(_safe_next(request.args.get("next")))
     limiter.fail(ip)
@@ -117,58 +115,58 @@ def login() -> Any:
 
 
 @bp.post("/logout")
-def logout() -> Any:
+def logout() -> ResponseReturnValue:
     auth.log_out()
     return redirect(url_for("admin_web.login"))
 
 
 @bp.get("/")
-def index() -> Any:
-    svc = services()
+def index() -> ResponseReturnValue:
+    deps = panel()
     stage = request.args.get("stage") if request.args.get("stage") in FUNNEL_STAGES else None
     needs_human = request.args.get("needs_human") == "1"
     page = request.args.get("page", 1, type=int) or 1
     page = max(page, 1)
-    with svc.db.session() as s:
-        rows, total = queries.dialogs_page(s, svc.clock.now(), g.bot_paused, stage,
+    with deps.db.session() as s:
+        rows, total = queries.dialogs_page(s, deps.clock.now(), g.bot_paused, stage,
                                            needs_human, page)
     pages = max(1, -(-total // queries.PAGE_SIZE))
     return render_template("admin/dialogs.html", rows=rows, total=total, page=page, pages=pages,
                            stage=stage, needs_human=needs_human)
 
 
-def _render_dialog(dialog_id: int, draft: str = "", send_key: str = "", status: int = 200) -> Any:
-    svc = services()
-    with svc.db.session() as s:
+def _render_dialog(dialog_id: int, draft: str = "", send_key: str = "", status: int = 200) -> ResponseReturnValue:
+    deps = panel()
+    with deps.db.session() as s:
         view = queries.dialog_timeline(s, dialog_id)
         if view is None:
             abort(404)
-        state = queries.dialog_status(view["client"], view["dialog"], svc.clock.now(),
+        state = queries.dialog_status(view["client"], view["dialog"], deps.clock.now(),
                                       g.bot_paused)
         return render_template("admin/dialog.html", v=view, state=state, draft=draft,
                                send_key=send_key or actions.new_send_key(),
-                               now=svc.clock.now(),
-                               pause_hours=svc.settings.handoff_pause_hours), status
+                               now=deps.clock.now(),
+                               pause_hours=deps.settings.handoff_pause_hours), status
 
 
 @bp.get("/dialogs/<int:dialog_id>")
-def dialog(dialog_id: int) -> Any:
+def dialog(dialog_id: int) -> ResponseReturnValue:
     return _render_dialog(dialog_id)
 
 
 @bp.post("/dialogs/<int:dialog_id>/<any(pause, resume, resolve):action>")
-def dialog_action(dialog_id: int, action: str) -> Any:
+def dialog_action(dialog_id: int, action: str) -> ResponseReturnValue:
     run = {"pause": actions.pause_dialog, "resume": actions.resume_dialog,
            "resolve": actions.resolve_needs_human}[action]
-    outcome = run(services(), dialog_id)
+    outcome = run(panel(), dialog_id)
     flash(outcome.message, "ok" if outcome.ok else "error")
     return redirect(url_for("admin_web.dialog", dialog_id=dialog_id))
 
 
 @bp.post("/dialogs/<int:dialog_id>/send")
-def dialog_send(dialog_id: int) -> Any:
+def dialog_send(dialog_id: int) -> ResponseReturnValue:
     text, key = request.form.get("text", ""), request.form.get("send_key", "")
-    outcome = actions.send_staff_message(services(), dialog_id, text, key)
+    outcome = actions.send_staff_message(panel(), dialog_id, text, key)
     if outcome.ok:
         flash(outcome.message, "ok")
         return redirect(url_for("admin_web.dialog", dialog_id=dialog_id))
@@ -177,21 +175,21 @@ def dialog_send(dialog_id: int) -> Any:
 
 
 def _render_client(vk_id: int, form: Optional[dict] = None, errors: Optional[dict] = None,
-                   status: int = 200) -> Any:
-    svc = services()
-    with svc.db.session() as s:
-        card = queries.client_card(s, vk_id, svc.kb_store.current, svc.clock.now())
+                   status: int = 200) -> ResponseReturnValue:
+    deps = panel()
+    with deps.db.session() as s:
+        card = queries.client_card(s, vk_id, deps.kb_store.current, deps.clock.now())
         if card is None:
             abort(404)
         return render_template("admin/client.html", c=card, form=form, errors=errors or {},
-                               now=svc.clock.now()), status
+                               now=deps.clock.now()), status
 
 
 @bp.route("/clients/<int:vk_id>", methods=["GET", "POST"])
-def client(vk_id: int) -> Any:
+def client(vk_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         return _render_client(vk_id)
-    outcome = actions.update_card(services(), vk_id, request.form)
+    outcome = actions.update_card(panel(), vk_id, request.form)
     if outcome.errors:
         flash(outcome.message, "error")
         return _render_client(vk_id, form=request.form.to_dict(), errors=outcome.errors,
@@ -201,29 +199,29 @@ def client(vk_id: int) -> Any:
 
 
 @bp.post("/clients/<int:vk_id>/reminders/<int:reminder_id>/<any(cancel, reschedule):action>")
-def reminder_action(vk_id: int, reminder_id: int, action: str) -> Any:
-    svc = services()
+def reminder_action(vk_id: int, reminder_id: int, action: str) -> ResponseReturnValue:
+    deps = panel()
     if action == "cancel":
-        outcome = actions.cancel_reminder(svc, vk_id, reminder_id)
+        outcome = actions.cancel_reminder(deps, vk_id, reminder_id)
     else:
-        outcome = actions.reschedule_reminder(svc, vk_id, reminder_id,
+        outcome = actions.reschedule_reminder(deps, vk_id, reminder_id,
                                               request.form.get("due_local", ""))
     flash(outcome.message, "ok" if outcome.ok else "error")
     return redirect(url_for("admin_web.client", vk_id=vk_id) + "#reminders")
 
 
 @bp.get("/kb")
-def kb() -> Any:
-    svc = services()
-    status = queries.kb_status(svc.kb_store, svc.settings.knowledge_base_path)
+def kb() -> ResponseReturnValue:
+    deps = panel()
+    status = queries.kb_status(deps.kb_store, deps.settings.knowledge_base_path)
     return render_template("admin/kb.html", kb=status)
 
 
 @bp.post("/kb/reload")
-def kb_reload() -> Any:
-    from app.runtime.kb_watcher import request_reload
+def kb_reload() -> ResponseReturnValue:
+    from app.runtime import request_reload
 
-    result = request_reload(services())
+    result = request_reload(panel().kb_store, panel().db)
     if result.ok:
         flash(f"База знаний {'обновлена' if result.changed else 'без изменений'}: версия "
               f"{result.version}", "ok")
@@ -234,18 +232,22 @@ def kb_reload() -> Any:
 
 
 @bp.get("/dashboard")
-def dashboard() -> Any:
+def dashboard() -> ResponseReturnValue:
     from app.admin.web.owner import owner_view, parse_days
+    from app.reports.summary import ReportSettings, summary_for
 
     try:
         days = parse_days(request.args.get("days"))
     except ValueError as exc:
         return _error("Неверный период", str(exc), 400)
-    svc = services()
-    with svc.db.session() as s:
-        data = queries.dashboard(s, svc.clock.now(), svc.settings.school_timezone)
+    deps = panel()
+    with deps.db.session() as s:
+        data = queries.dashboard(s, deps.clock.now(), deps.settings.school_timezone)
     return render_template("admin/dashboard.html", d=data,
-                           o=owner_view(svc, days, STAGE_LABELS))
+                           o=owner_view(summary_for(deps.db, deps.clock.now(),
+                                                    ReportSettings.of(deps.settings),
+                                                    deps.kb_store, days),
+                                        days, STAGE_LABELS))
 
 
 from app.admin.web import eval_runs as _eval_runs  # noqa: E402,F401 - registers /admin/eval

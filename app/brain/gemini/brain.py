@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import httpx2
 from google import genai
@@ -28,6 +28,9 @@ from app.brain.prompts.render import (
 from app.brain.prompts import DEFAULT_PROMPTS, PromptSet
 from app.brain.prompts.media import media_note
 from app.brain.contract import Decisions, StageResult, TurnContext, Usage
+
+if TYPE_CHECKING:
+    from app.brain.analysis import Analysis
 
 
 # What the SDK retries by itself (its defaults too; spelled out so the policy is ours)
@@ -200,7 +203,7 @@ class GeminiBrain:
         return StageResult(value=analysis, usage=answer.usage,
                            prompt_chars=len(system) + len(content))
 
-    def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult:
+    def write_reply(self, ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> StageResult:
         system = self.prompts.load("reply" if ctx.kind == "reply" else "reminder")
         content = build_reply_content(ctx, analysis, decisions, self.kb_token_budget)
         config = gtypes.GenerateContentConfig(system_instruction=system, temperature=0.7)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from app.knowledge import ru_text
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 SPACE = "[ \u00a0\u202f]"
 NUM = rf"\d{{1,3}}(?:{SPACE}\d{{3}})+(?![\d])|\d+(?:[.,]\d+)?"
@@ -111,14 +114,14 @@ class KbMoney:
         return out
 
 
-def _texts(kb: Any) -> list[str]:
+def _texts(kb: Optional[KnowledgeBase]) -> list[str]:
     out = []
     for p in kb.products:
         out += [p.title, p.summary or "", p.description or "", *p.includes, *p.suits]
     for f in kb.faq_entries:
         out += [f.question, f.answer, *f.alt_questions]
-    offers = getattr(kb, "offers", None)
-    for b in getattr(offers, "bonuses", None) or []:
+    offers = kb.offers if kb is not None else None
+    for b in (offers.bonuses if offers is not None else None) or []:
         out.append(b.title)
     return out
 
@@ -132,16 +135,16 @@ def quote_form(text: str) -> str:
     return " ".join(text.split()).strip(" .,;:!?…")
 
 
-def kb_money(kb: Any) -> KbMoney:
+def kb_money(kb: Optional[KnowledgeBase]) -> KbMoney:
     """The money facts of one KB version (memoised: a reload builds a new KB object)."""
     hit = _CACHE.get(id(kb))
     if hit is not None and hit[0] is kb:
         return hit[1]
     texts = _texts(kb)
     joined = "\n".join(texts)
-    offers = getattr(kb, "offers", None)
+    offers = kb.offers if kb is not None else None
     percents = {num(m.group(1)) for m in PERCENT_RE.finditer(joined)}
-    percents |= {float(d.percent) for d in getattr(offers, "discounts", None) or []}
+    percents |= {float(d.percent) for d in (offers.discounts if offers is not None else None) or []}
     prices = sorted({float(p.price_rub) for p in kb.products})
     # sums of up to three prices and multiples of one («4 разовые по 2 500 ₽ — 10 000 ₽»), and
     # their differences with a price («пакет на 1 100 ₽ дешевле»)
@@ -155,7 +158,7 @@ def kb_money(kb: Any) -> KbMoney:
               for value in stated_amounts(s)]
     money = KbMoney(products=[], percents=percents, text_amounts=stated, combos=combos,
                     free_lemmas=free, tokens=tokens,
-                    cap=int(getattr(offers, "max_discount_percent", 20) or 20),
+                    cap=int((offers.max_discount_percent if offers is not None else 20) or 20),
                     quoted="\n".join(quote_form(t) for t in texts))
     for p in kb.products:
         own = {float(p.price_rub)}

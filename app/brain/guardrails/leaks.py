@@ -8,12 +8,16 @@ card's notes and tags and the analysis' strategy and plan.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from app.brain.guardrails.money import Flag
 from app.brain.prompts.kb import render_whole_kb
 from app.brain.prompts import distinctive_lines
 from app.knowledge import ru_text
+
+if TYPE_CHECKING:
+    from app.brain.contract import ClientCard
+    from app.knowledge.base import KnowledgeBase
 
 _MARKERS_RE = re.compile(
     r"internal[_ ]analysis|funnel[_ ]stage|psych[_ ]state|short[_ ]term[_ ]strategy|"
@@ -92,14 +96,14 @@ def _note_flags(text: str, notes: str, client: str) -> list[Flag]:
     return [Flag("leak", "заметка сотрудников в ответе", f[:80]) for f in dict.fromkeys(found)]
 
 
-def echo_flags(text: str, card: Any, analysis: Optional[Any], kb: Any,
+def echo_flags(text: str, card: ClientCard, analysis: Optional[Any], kb: Optional[KnowledgeBase],
                client: str = "") -> list[Flag]:
     """What only staff or the analysis wrote, repeated to the client (what the client said
     themselves, or what the KB says, is no secret)."""
-    flags = _note_flags(text, getattr(card, "notes", "") or "", client)
+    flags = _note_flags(text, card.notes or "", client)
     low = ru_text.fold(text)
-    kb_text = ru_text.fold(" ".join(getattr(kb, "ids", lambda: [])()) + " " + _kb_words(kb))
-    for tag in getattr(card, "tags", None) or []:
+    kb_text = ru_text.fold(" ".join(kb.ids() if kb is not None else []) + " " + _kb_words(kb))
+    for tag in card.tags or []:
         rx = _tag_rx(tag)
         m = rx.search(low) if rx else None
         if m and not rx.search(kb_text) and not _client_said(tag, client):
@@ -113,5 +117,5 @@ def echo_flags(text: str, card: Any, analysis: Optional[Any], kb: Any,
     return flags
 
 
-def _kb_words(kb: Any) -> str:
+def _kb_words(kb: Optional[KnowledgeBase]) -> str:
     return render_whole_kb(kb) if kb is not None else ""

@@ -8,11 +8,17 @@ sent in the dialog and never lists products to someone who is "just looking".
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from app.brain.offline.asks import generic_only, joined_asks, sentences
 from app.platform.ru_format import format_rub
+from app.platform.vocabulary import TurnFlag
 from app.brain.contract import TurnContext
+from app.knowledge.schema import FaqEntry
+
+if TYPE_CHECKING:
+    from app.knowledge.schema import Product
+    from app.knowledge.search import Hit
 
 # Confidence is judged on `Hit.support`: the share of the question the entry matches, where the
 # question's words that the KB never uses count as unmatched («билеты в филармонию» is not a
@@ -41,7 +47,7 @@ def confident(found: list[Any]) -> Optional[Any]:
     if not found:
         return None
     top = found[0]
-    support = getattr(top, "support", 1.0)
+    support = top.support
     if len(found) == 1 or found[1].score <= 0:
         return top if support >= LONE_SUPPORT else None
     margin = top.score / found[1].score
@@ -67,7 +73,7 @@ def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]
         if unknown and generic_only(part):
             continue
         top = confident(hits(ctx, part))
-        if top is not None and buying and top.kind == "faq" and getattr(top, "exact", 1) == 0:
+        if top is not None and buying and top.kind == "faq" and top.exact == 0:
             continue
         if top is not None and foreign_subject(ctx, part, top):
             continue
@@ -88,22 +94,21 @@ FOREIGN_NOUNS = 2  # nouns the KB does not know that make a thin match a differe
 FOREIGN_SUPPORT = 0.6
 
 
-def foreign_subject(ctx: TurnContext, text: str, top: Any) -> bool:
+def foreign_subject(ctx: TurnContext, text: str, top: Hit) -> bool:
     """A thin match for a question about something else («настройщик в Казани» is not «какое
     пианино купить» though both say «пианино»): an honest hand-over, not an unrelated entry."""
-    count = getattr(ctx.kb_index, "foreign_nouns", None)
-    return (count is not None and getattr(top, "support", 1.0) < FOREIGN_SUPPORT
-            and count(text) >= FOREIGN_NOUNS)
+    return (ctx.kb_index is not None and top.support < FOREIGN_SUPPORT
+            and ctx.kb_index.foreign_nouns(text) >= FOREIGN_NOUNS)
 
 
 NUMBER_RE = re.compile(r"(?<![\w.,])(\d{1,3})\s+([а-яё]{3,})", re.I)  # «61 клавишу», «16 лет»
 NUMBER_SHARE = 0.35  # the entry naming the client's number scores at least this share of the top
 
 
-def names_number(entry: Any, number: str, unit: str) -> bool:
+def names_number(entry: Product | FaqEntry, number: str, unit: str) -> bool:
     """True when a sentence of the entry has the number and a word of the same stem as the
     client's unit («61 клавиши» for «61 клавишу»), not just the digits («3–4 недели»)."""
-    words = " ".join([getattr(entry, "question", ""), getattr(entry, "answer", "")])
+    words = " ".join([entry.question, entry.answer]) if isinstance(entry, FaqEntry) else " "
     for sentence in re.split(r"(?<=[.!?])\s+", words):
         if number in re.findall(r"(?<![\w.,])\d+(?!\d)", sentence) and \
                 re.search(r"\b" + re.escape(unit[:4].lower()), sentence.lower()):
@@ -145,7 +150,7 @@ def unknown_subject(ctx: TurnContext, text: str) -> bool:
     return any(confident(hits(ctx, a)) is None for a in asks if not generic_only(a))
 
 
-KB_NO_MATCH = "kb_no_match"  # a question the rules found no confident KB entry for (reports)
+KB_NO_MATCH = TurnFlag.KB_NO_MATCH  # a question the rules found no confident KB entry for (reports)
 
 
 def kb_no_match(ctx: TurnContext) -> bool:
@@ -160,19 +165,19 @@ def policy_sentence(ctx: TurnContext, text: str) -> str:
     """The opening of the FAQ answer that confidently matches (a refund's terms) for a reply
     that hands the client over to a person; "" when none does."""
     faq = [ctx.kb.entry(i) for i in answered_ids(ctx, text)]
-    answer = next((getattr(e, "answer", "") for e in faq if hasattr(e, "answer")), "")
+    answer = next((e.answer for e in faq if isinstance(e, FaqEntry)), "")
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", answer) if x.strip()]
     if len(sentences) > 1 and sentences[0].strip().lower() == "да.":
         sentences = sentences[1:]  # a bare «Да.» answers a question the client did not ask
     return sentences[0] if sentences else ""
 
 
-def product_line(p: Any) -> str:
+def product_line(p: Product) -> str:
     access = f"доступ на {p.access_days} дней" if p.access_days else "бессрочный доступ"
     return f"«{p.title}» — {format_rub(p.price_rub)}, {access}. {p.summary}"
 
 
-def entry_answer(entry: Any) -> str:
+def entry_answer(entry: Product | FaqEntry) -> str:
     return entry.answer if hasattr(entry, "answer") else product_line(entry)
 
 
@@ -185,7 +190,7 @@ def already_sent(ctx: TurnContext, text: str) -> bool:
 def clarifying_question(ctx: TurnContext, text: str) -> Optional[str]:
     """One question naming the two closest entries, when the search hesitates between them."""
     found = hits(ctx, text)
-    if len(found) < 2 or getattr(found[0], "coverage", 1.0) < 0.25:
+    if len(found) < 2 or found[0].coverage < 0.25:
         return None
     if foreign_subject(ctx, text, found[0]):  # neither entry is about what was asked
         return None

@@ -17,7 +17,7 @@ from app.brain.offline.rules import (
     EXTEND_RE, THANKS_RE, GREETING_RE, BOT_RE, THINK_RE, RIVAL_RE, PAY_RE,
 )
 from app.brain.demands import demands_discount
-from app.brain.guardrails.facts import mention_regex
+from app.brain.guardrails import mention_regex
 from app.brain.offline import moments
 from app.brain.offline.answers import (  # noqa: F401 (KB_NO_MATCH is imported from here)
     KB_NO_MATCH, already_sent, answered_ids, not_repeated, clarifying_question, confident,
@@ -31,7 +31,7 @@ from app.brain.offline.students import (
 )
 from app.brain.contract import Decisions, StageResult, TurnContext, Usage
 
-# The reminders' time resolver, handed in by the wiring (the brain imports no other package).
+# The reminders' time resolver, handed in by the composition (the brain imports no other package).
 TimeResolver = Callable[[str, datetime, str], Optional[datetime]]
 
 
@@ -228,11 +228,11 @@ def should_greet(ctx: TurnContext) -> bool:
     return bool(ctx.history) and ctx.now - ctx.history[-1].created_at > timedelta(days=1)
 
 
-def _name(ctx: TurnContext, analysis: Any) -> str:
+def _name(ctx: TurnContext, analysis: Optional[Analysis]) -> str:
     return ctx.card.first_name or (analysis.facts.name if analysis is not None else None) or ""
 
 
-def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[Any]:
+def suggest_products(ctx: TurnContext, analysis: Optional[Analysis], hits: list[Any]) -> list[Any]:
     owned = {p.product_id for p in ctx.card.purchases}
     level = analysis.facts.level or ctx.card.level
     found = [kb_entry(ctx.kb, h.id) for h in hits if h.kind == "product"
@@ -247,7 +247,7 @@ def suggest_products(ctx: TurnContext, analysis: Any, hits: list[Any]) -> list[A
     return [p for p in found if p is not None and p.id not in owned][:2]
 
 
-def _question(ctx: TurnContext, analysis: Any) -> str:
+def _question(ctx: TurnContext, analysis: Optional[Analysis]) -> str:
     if (analysis.facts.goal or ctx.card.goal) == "обучение ребёнка":
         return pick(("Расскажите, сколько лет ребёнку и занимался ли он этим раньше?",
                      "Ребёнок уже пробовал заниматься или начинает с нуля?"), ctx.turn_id)
@@ -260,7 +260,7 @@ def _question(ctx: TurnContext, analysis: Any) -> str:
     return pick(("Если появятся вопросы — пишите, я на связи.", "Что ещё подсказать?"), ctx.turn_id)
 
 
-def _answer(ctx: TurnContext, analysis: Any, ids: list[str]) -> list[str]:
+def _answer(ctx: TurnContext, analysis: Optional[Analysis], ids: list[str]) -> list[str]:
     """The entries' answers (no stock opener) and a closing question by the step: someone who
     needs help (access, payment, documents) or a student is not asked about their goals."""
     entries = [kb_entry(ctx.kb, i) for i in ids]
@@ -275,7 +275,7 @@ def _answer(ctx: TurnContext, analysis: Any, ids: list[str]) -> list[str]:
     return [*answers, close]
 
 
-def _products(ctx: TurnContext, analysis: Any, found: list[Any]) -> list[str]:
+def _products(ctx: TurnContext, analysis: Optional[Analysis], found: list[Any]) -> list[str]:
     """A short list of fitting products, never one this dialog has already been sent."""
     named = chosen_product(ctx, ctx.words)
     owned = {p.product_id for p in ctx.card.purchases}
@@ -289,7 +289,7 @@ def _products(ctx: TurnContext, analysis: Any, found: list[Any]) -> list[str]:
             + fresh + [_question(ctx, analysis)])
 
 
-def _not_sure(ctx: TurnContext, analysis: Any, text: str) -> list[str]:
+def _not_sure(ctx: TurnContext, analysis: Optional[Analysis], text: str) -> list[str]:
     clarify = clarifying_question(ctx, text) if "?" in text or len(text) > 25 else None
     if clarify and not analysis.escalate.needed:
         return [pick(("Хочу ответить точно.", "Хочу понять вас правильно."), ctx.turn_id), clarify]
@@ -305,7 +305,7 @@ ORDER_CHECK_TEXT = ("Вижу, что по вашему контакту ест�
                     "менеджер проверит заказ и напишет вам, как только всё сверит.")
 
 
-def _body(ctx: TurnContext, analysis: Any) -> list[str]:
+def _body(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
     text, turn = ctx.words, ctx.turn_id
     found = _hits(ctx, text)
     mine = ctx.card.purchases and ACCESS_RE.search(text)
@@ -354,7 +354,7 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
     if products:
         return products
     if ctx.card.is_new:
-        school = getattr(getattr(ctx.kb, "school", None), "name", "") or "школа"
+        school = (ctx.kb.school.name if ctx.kb is not None else "") or "школа"
         return [f"Это {school}, меня зовут {persona_name()} — я виртуальный помощник школы: "
                 "подскажу, с чего начать, помогу выбрать курс и отвечу на вопросы о занятиях.",
                 _question(ctx, analysis)]
@@ -366,7 +366,7 @@ def _body(ctx: TurnContext, analysis: Any) -> list[str]:
     return _not_sure(ctx, analysis, text)
 
 
-def _handover(ctx: TurnContext, analysis: Any) -> list[str]:
+def _handover(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
     """Whoever escalated (the rules or a model's analysis), the words fit what happened."""
     text = ctx.words
     kind = analysis.escalate.kind or moments.escalation_kind(
@@ -376,7 +376,7 @@ def _handover(ctx: TurnContext, analysis: Any) -> list[str]:
     return moments.handover(ctx, kind, policy_sentence(ctx, ctx.words))
 
 
-def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
+def compose_reply(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> str:
     tz, name = ctx.card.timezone, _name(ctx, analysis)
     parts = [f"Здравствуйте, {name}!" if name else "Здравствуйте!"] if should_greet(ctx) else []
     parts.append(offline_media.lead(ctx) or "")
@@ -403,7 +403,7 @@ def compose_reply(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
     return not_repeated(ctx, " ".join(p.strip() for p in parts if p and p.strip()))
 
 
-def compose_proactive(ctx: TurnContext, analysis: Any, decisions: Decisions) -> str:
+def compose_proactive(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> str:
     name = _name(ctx, analysis)
     parts = [f"{day_greeting(ctx)}, {name}!" if name else f"{day_greeting(ctx)}!"]
     if ctx.kind == "access_extension":
@@ -429,7 +429,7 @@ class OfflineBrain:
         return StageResult(value=value, usage=Usage(model=self.name),
                            flags=[KB_NO_MATCH] if kb_no_match(ctx) and not back else [])
 
-    def write_reply(self, ctx: TurnContext, analysis: Any, decisions: Decisions) -> StageResult:
+    def write_reply(self, ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> StageResult:
         if analysis is None:
             analysis = analyze_rules(ctx, self.resolve_time)
         compose = compose_reply if ctx.kind == "reply" else compose_proactive

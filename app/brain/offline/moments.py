@@ -8,7 +8,7 @@ notes, calls) is answered about the assistant. Deterministic; phrasing varies by
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Optional
 
 from app.brain.contract import TurnContext
 from app.brain.offline.rules import (
@@ -18,6 +18,7 @@ from app.brain.offline.rules import (
 from app.brain.prompts import persona_name
 from app.brain.promises import find_redirect
 from app.platform.ru_format import format_rub
+from app.knowledge.schema import FaqEntry, Product
 
 # the words around an access problem that make it the school's (not «синтезатор не работает»)
 SCHOOL_THINGS_RE = re.compile(r"оплат|купил|кабинет|доступ|урок|видео|письм|платформ|курс|"
@@ -50,10 +51,12 @@ def goodbye(text: str) -> bool:
         THANKS_RE.search(text) and len(text) < 60 and not THINK_RE.search(text)))
 
 
-def is_support_entry(entry: Any) -> bool:
+def is_support_entry(entry: Optional[Product | FaqEntry]) -> bool:
     """An FAQ about access, payment, documents, a refund: asked by someone who needs help, not
     a lead to be questioned about their goals."""
-    words = " ".join([getattr(entry, "question", ""), *getattr(entry, "tags", [])])
+    if not isinstance(entry, FaqEntry):
+        return False
+    words = " ".join([entry.question, *entry.tags])
     return bool(SUPPORT_RE.search(words))
 
 
@@ -103,7 +106,7 @@ def installments(ctx: TurnContext) -> str:
         return ""
     for h in ctx.kb_index.search("оплатить частями рассрочка", k=3):
         entry = ctx.kb.entry(h.id)
-        answer = getattr(entry, "answer", "")
+        answer = entry.answer if isinstance(entry, FaqEntry) else ""
         found = [x for x in re.split(r"(?<=[.!?])\s+", answer)
                  if re.search(r"частям|рассроч|долям", x, re.I) and not find_redirect(x)]
         if found:
@@ -112,7 +115,7 @@ def installments(ctx: TurnContext) -> str:
 
 
 def refuse_demand(ctx: TurnContext) -> list[str]:
-    cap = getattr(getattr(ctx.kb, "offers", None), "max_discount_percent", None)
+    cap = ctx.kb.offers.max_discount_percent if ctx.kb is not None else None
     rule = f", и больше {cap}% не бывает" if cap else ""
     return [_pick((f"Промокод по запросу я, к сожалению, выдать не могу: скидки в школе "
                    f"действуют только по её правилам{rule}.",
@@ -123,10 +126,10 @@ def refuse_demand(ctx: TurnContext) -> list[str]:
             "Какой курс вы присматриваете?"]
 
 
-def rival(ctx: TurnContext, product: Optional[Any]) -> list[str]:
+def rival(ctx: TurnContext, product: Optional[Product | FaqEntry]) -> list[str]:
     lines = ["Сравнивать — правильно. Про другие школы судить не возьмусь, а у нас так:"]
-    if product is not None:
-        includes = "; ".join(list(getattr(product, "includes", []))[:3])
+    if isinstance(product, Product):
+        includes = "; ".join(product.includes[:3])
         lines.append(f"«{product.title}» — {format_rub(product.price_rub)}"
                      + (f": {includes}." if includes else "."))
     more = installments(ctx)

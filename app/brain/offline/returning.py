@@ -5,12 +5,15 @@ the card has none, from the client's own words («год назад проход
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from app.brain.offline.answers import hits, product_line
 from app.brain.offline.students import extension_lines
 from app.brain.prompts.render import format_rub, kb_entry
 from app.brain.contract import TurnContext
+
+if TYPE_CHECKING:
+    from app.knowledge.schema import Product
 
 LEVEL_ORDER = ("beginner", "intermediate", "advanced")
 PAST_RE = re.compile(r"проходил|прош[её]л|прошла|закончил|окончил|занимал(?:ся|ась) у вас|"
@@ -19,7 +22,7 @@ OURS_RE = re.compile(r"у вас|ваш|курс", re.I)
 COMEBACK_RE = re.compile(r"продолж|верну|возобнов|снова|дальше|следующ|посовету", re.I)
 
 
-def for_kids(p: Any) -> bool:
+def for_kids(p: Product) -> bool:
     text = " ".join([p.id, p.title, *p.suits]).lower()
     return bool(re.search(r"kid|child|дет(?!ств)|ребён|ребен|школьник", text))
 
@@ -34,7 +37,7 @@ def taken_from_words(ctx: TurnContext, text: str) -> Optional[Any]:
     return next((p for p in found if p is not None and p.kind == "course"), None)
 
 
-def next_course(ctx: TurnContext, taken: Any) -> Optional[Any]:
+def next_course(ctx: TurnContext, taken: Product) -> Optional[Any]:
     """A course of the next level for the same audience (children or adults), not owned."""
     if taken.level not in LEVEL_ORDER[:-1]:
         return None
@@ -69,7 +72,7 @@ def returning_lines(ctx: TurnContext, text: str, stage: str) -> list[str]:
         lines.append(f"Следующая ступень после «{taken.title}»: {product_line(after)}")
     if ctx.card.purchases:
         lines += extension_lines(ctx)
-    elif getattr(taken, "extension", None) is not None:
+    elif taken.extension is not None:
         ext = taken.extension
         lines.append(f"А если хочется сначала повторить пройденное, доступ к «{taken.title}» "
                      f"можно продлить на {ext.days} дней за {format_rub(ext.price_rub)}.")

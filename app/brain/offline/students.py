@@ -2,13 +2,14 @@
 and the offer granted to a client."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from app.brain.prompts.render import format_rub, kb_entry, ru_date
 from app.brain.contract import Decisions, TurnContext
+from app.knowledge.schema import Product
 
 
-def access_phrase(p: Any, ctx: TurnContext) -> str:
+def access_phrase(p: Product, ctx: TurnContext) -> str:
     if p.access_until is None:
         return "бессрочный доступ"
     verb = "доступ до " if p.access_until > ctx.now else "доступ закончился "
@@ -24,7 +25,8 @@ def extension_lines(ctx: TurnContext) -> list[str]:
     """How each owned course with a limited access can be extended (price from the KB)."""
     lines = []
     for p in ctx.card.purchases:
-        ext = getattr(kb_entry(ctx.kb, p.product_id), "extension", None)
+        entry = kb_entry(ctx.kb, p.product_id)
+        ext = entry.extension if isinstance(entry, Product) else None
         if p.access_until is not None and ext is not None:
             lines.append(f"Доступ к «{p.title}» можно продлить на {ext.days} дней за "
                          f"{format_rub(ext.price_rub)}.")
@@ -39,7 +41,7 @@ def extension_text(ctx: TurnContext) -> list[str]:
     verb = "заканчивается" if p.access_until > ctx.now else "закончился"
     out = [f"Напоминаю: доступ к курсу «{p.title}» {verb} {ru_date(p.access_until, ctx.card.timezone)}."]
     product = kb_entry(ctx.kb, p.product_id)
-    ext = getattr(product, "extension", None)
+    ext = product.extension if isinstance(product, Product) else None
     if ext:
         out.append(f"Его можно продлить на {ext.days} дней за {format_rub(ext.price_rub)}.")
     out.append("Подсказать, как это сделать?" if ext else "Подсказать, как продолжить занятия?")

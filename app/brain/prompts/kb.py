@@ -5,10 +5,15 @@ as the first block of the request; over the budget, search picks the passages.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from app.platform.ru_format import clip, format_rub
 from app.brain.contract import TurnContext
+from app.knowledge.schema import Product
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
+    from app.knowledge.schema import FaqEntry
 
 KB_MAX_PASSAGES = 8
 KB_SEARCH_K = 6
@@ -22,21 +27,21 @@ _LEVELS = {"beginner": "с нуля / начинающий", "intermediate": "с
            "advanced": "продвинутый", "any": "любой"}
 
 
-def kb_entry(kb: Any, entry_id: str) -> Any:
+def kb_entry(kb: Optional[KnowledgeBase], entry_id: str) -> Optional[Product | FaqEntry]:
     """A product or FAQ entry of the knowledge base, or None."""
     return kb.entry(entry_id) if kb is not None else None
 
 
-def is_product(entry: Any) -> bool:
-    return getattr(entry, "price_rub", None) is not None
+def is_product(entry: Optional[Product | FaqEntry]) -> bool:
+    return isinstance(entry, Product)
 
 
-def entry_text(entry: Any) -> str:
+def entry_text(entry: Product | FaqEntry) -> str:
     """The client-facing text of an entry, as a passage gives it (for guardrails too)."""
     return render_product(entry) if is_product(entry) else render_faq(entry)
 
 
-def render_product(p: Any) -> str:
+def render_product(p: Product) -> str:
     days = p.access_days
     access = f"доступ {days} дней" if days else "бессрочный доступ"
     lines = [f"[{p.id}] Продукт «{p.title}» — {format_rub(p.price_rub)}, "
@@ -46,7 +51,7 @@ def render_product(p: Any) -> str:
         lines.append(f"Продление доступа: {format_rub(ext.price_rub)} "
                      f"за {ext.days} дней.")
     lines.append(p.summary or "")
-    if getattr(p, "description", None):
+    if p.description:
         lines.append("Подробно: " + p.description)
     if p.includes:
         lines.append("Входит: " + "; ".join(p.includes))
@@ -57,7 +62,7 @@ def render_product(p: Any) -> str:
     return "\n".join(x for x in lines if x)
 
 
-def render_faq(f: Any) -> str:
+def render_faq(f: FaqEntry) -> str:
     return f"[{f.id}] Вопрос: {f.question}\nОтвет: {f.answer}"
 
 
@@ -99,14 +104,14 @@ def estimate_tokens(text: str) -> int:
 _WHOLE: dict[int, tuple[Any, str]] = {}
 
 
-def render_whole_kb(kb: Any) -> str:
+def render_whole_kb(kb: Optional[KnowledgeBase]) -> str:
     """Every product and FAQ entry, in file order: byte-identical for one KB version."""
     cached = _WHOLE.get(id(kb))
     if cached is not None and cached[0] is kb:
         return cached[1]
-    school = getattr(kb, "school", None)
+    school = kb.school if kb is not None else None
     head = [f"Школа: {school.name}"] if school is not None else []
-    if school is not None and getattr(school, "manager_contact", None):
+    if school is not None and school.manager_contact:
         head.append(f"Связь с менеджером: {school.manager_contact}")
     body = [render_product(p) for p in kb.products] + [render_faq(f) for f in kb.faq_entries]
     text = "\n\n".join(["\n".join(head), *body]).strip()
@@ -116,11 +121,11 @@ def render_whole_kb(kb: Any) -> str:
     return text
 
 
-def whole_kb_fits(kb: Any, kb_budget: int) -> bool:
+def whole_kb_fits(kb: Optional[KnowledgeBase], kb_budget: int) -> bool:
     return kb is not None and kb_budget > 0 and estimate_tokens(render_whole_kb(kb)) <= kb_budget
 
 
-def kb_head(kb: Any, kb_budget: int) -> list[str]:
+def kb_head(kb: Optional[KnowledgeBase], kb_budget: int) -> list[str]:
     """The stable leading block (whole KB) when it fits the budget, else nothing."""
     if not whole_kb_fits(kb, kb_budget):
         return []
@@ -128,20 +133,20 @@ def kb_head(kb: Any, kb_budget: int) -> list[str]:
             + render_whole_kb(kb) + "\n</база_знаний>"]
 
 
-def render_catalogue(kb: Any) -> str:
+def render_catalogue(kb: Optional[KnowledgeBase]) -> str:
     lines = [f"[{p.id}] «{p.title}» — {format_rub(p.price_rub)}, "
              f"уровень: {_LEVELS.get(p.level, p.level)}"
              for p in (kb.products if kb is not None else [])]
     return clip("\n".join(lines), CATALOGUE_CHARS)
 
 
-def render_offers(kb: Any) -> str:
+def render_offers(kb: Optional[KnowledgeBase]) -> str:
     """Discounts and bonuses the analysis may request by id (only the analysis sees them: the
     program decides, and the reply mentions only what it granted)."""
-    offers = getattr(kb, "offers", None)
+    offers = kb.offers if kb is not None else None
     lines = [f"[{d.id}] скидка {d.percent}% на {d.valid_days} дн.: {d.when}"
-             for d in getattr(offers, "discounts", None) or []]
+             for d in (offers.discounts if offers is not None else None) or []]
     lines += [f"[{b.id}] бонус «{b.title}»: {b.when}"
-              for b in getattr(offers, "bonuses", None) or []]
+              for b in (offers.bonuses if offers is not None else None) or []]
     return "<предложения_школы> (запрашивать по id; решает программа)\n" + (
         "\n".join(lines) or "(нет)") + "\n</предложения_школы>"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from app.brain.prompts.kb import (  # noqa: F401  (re-exported: guardrails, offline, tests)
     DEFAULT_KB_TOKEN_BUDGET, entry_text, estimate_tokens, is_product, kb_entry, kb_head,
@@ -24,6 +24,9 @@ from app.platform.ru_format import (  # noqa: F401
 )
 from app.brain.contract import ClientCard, Decisions, HistoryMessage, PreviousTurn, TurnContext
 from app.brain.promises import handoff_when
+
+if TYPE_CHECKING:
+    from app.brain.analysis import Analysis
 
 __all__ = [  # the KB renderers and formatters are re-exported for guardrails, offline and tests
     "DEFAULT_KB_TOKEN_BUDGET", "build_analysis_content", "build_reply_content", "clip",
@@ -47,7 +50,6 @@ PREVIOUS_CHARS = 1200
 PAUSE_TO_GREET = timedelta(days=1)
 # the sum of the section budgets plus headers; the final content is clipped to it anyway
 MAX_CONTENT_CHARS = 29000
-
 
 
 def _access(until: Optional[datetime], now: datetime, tz: str) -> str:
@@ -190,14 +192,15 @@ ANALYSIS_FIELDS = ("psych_state", "mood", "conversation_step", "funnel_stage", "
                    "long_term_strategy", "kb_ids", "reply_plan", "follow_up", "escalate")
 
 
-def render_analysis(analysis: Any) -> str:
+def render_analysis(analysis: Optional[Analysis]) -> str:
     """The whole plan the reply follows: state, step, what is known and missing, the strategy,
     the KB entries to ground on, the plan; the client's objections from the facts."""
-    data = analysis.model_dump(include=set(ANALYSIS_FIELDS) & set(type(analysis).model_fields))
+    if analysis is None:
+        return "{}"
+    data = analysis.model_dump(include=set(ANALYSIS_FIELDS))
     ordered = {k: data[k] for k in ANALYSIS_FIELDS if k in data}
-    objections = getattr(getattr(analysis, "facts", None), "objections", None)
-    if objections:
-        ordered["objections"] = list(objections)
+    if analysis.facts.objections:
+        ordered["objections"] = list(analysis.facts.objections)
     return clip(json.dumps(ordered, ensure_ascii=False), ANALYSIS_CHARS)
 
 
@@ -233,12 +236,12 @@ def render_decisions(d: Decisions, tz: str, when: str = "") -> str:
     return clip("\n".join(rows), DECISIONS_CHARS)
 
 
-def build_reply_content(ctx: TurnContext, analysis: Any, decisions: Decisions,
+def build_reply_content(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions,
                         kb_budget: int = DEFAULT_KB_TOKEN_BUDGET) -> str:
     head = kb_head(ctx.kb, kb_budget)
     parts = [_task(ctx)] + _common(ctx)
     if not head:
-        ids = kb_ids_for(ctx, extra=list(getattr(analysis, "kb_ids", []) or []))
+        ids = kb_ids_for(ctx, extra=list((analysis.kb_ids if analysis is not None else []) or []))
         parts.append("<база_знаний>\n" + render_kb(ctx, ids) + "\n</база_знаний>")
         parts.append("<каталог>\n" + render_catalogue(ctx.kb) + "\n</каталог>")
     parts.append("<внутренний_анализ> (не показывать клиенту)\n" + render_analysis(analysis)

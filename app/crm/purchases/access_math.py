@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 EXTENSION_SUFFIXES = (":extension", "-extension")
 
@@ -35,7 +38,7 @@ class Access:
     until: Optional[datetime]  # None = lifetime
 
 
-def compute_access(items: Iterable[PaidItem], kb: Any) -> dict[str, Access]:
+def compute_access(items: Iterable[PaidItem], kb: Optional[KnowledgeBase]) -> dict[str, Access]:
     """Per product: access end after all purchases and extensions, in payment order."""
     result: dict[str, Access] = {}
     for item in sorted(items, key=lambda i: i.paid_at):

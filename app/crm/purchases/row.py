@@ -9,11 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 from zoneinfo import ZoneInfo
 
 from app.crm import cards
+from app.platform.textsafe import storable
 from app.crm.purchases.access_math import split_extension
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 MAX_VK_ID, MAX_AMOUNT = 2**62, 100_000_000
 INT_RE = re.compile(r"(\d+)(?:[.,]0+)?")  # "14900", "14 900", "14900.00"
@@ -31,7 +35,7 @@ class PurchaseRow:  # one validated purchase, before it is matched to a client
     paid_at: datetime
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -39,23 +43,20 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         value = int(value) if value.is_integer() else value
     text = str(value)
-    if "\x00" in text:
-        raise ValueError("contains a NUL character")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("is not valid Unicode text") from None
+    if not storable(text):
+        raise ValueError("contains a NUL character" if "\x00" in text
+                         else "is not valid Unicode text")
     return text.replace("\u00a0", " ").strip()
 
 
-def _int(value: Any, what: str, limit: int = MAX_AMOUNT) -> int:
+def _int(value: object, what: str, limit: int = MAX_AMOUNT) -> int:
     match = INT_RE.fullmatch(_text(value).replace(" ", ""))
     if match is None or int(match[1]) > limit:
         raise ValueError(f"must be {what}, got {_text(value)!r}")
     return int(match[1])
 
 
-def parse_paid_at(value: Any, tz: str) -> datetime:
+def parse_paid_at(value: object, tz: str) -> datetime:
     raw = _text(value)
     if not raw:
         raise ValueError("is required")
@@ -69,7 +70,7 @@ def parse_paid_at(value: Any, tz: str) -> datetime:
     return moment
 
 
-def _product(value: Any, kb: Any) -> tuple[str, bool]:
+def _product(value: object, kb: Optional[KnowledgeBase]) -> tuple[str, bool]:
     raw = _text(value)
     if not raw:
         raise ValueError("is required")
@@ -84,14 +85,14 @@ def _product(value: Any, kb: Any) -> tuple[str, bool]:
     return f"{base}:extension", True
 
 
-def _order_id(value: Any) -> str:
+def _order_id(value: object) -> str:
     raw = _text(value)
     if not raw or len(raw) > 100:
         raise ValueError("must be at most 100 characters" if raw else "is required")
     return raw
 
 
-def _vk_id(value: Any) -> Optional[int]:
+def _vk_id(value: object) -> Optional[int]:
     raw = _text(value)
     if not raw:
         return None
@@ -101,7 +102,7 @@ def _vk_id(value: Any) -> Optional[int]:
     return vk_id
 
 
-def _contact(value: Any, normalize: Any, what: str) -> Optional[str]:
+def _contact(value: object, normalize: Callable[[object], Optional[str]], what: str) -> Optional[str]:
     raw = _text(value)
     if not raw:
         return None
@@ -110,7 +111,7 @@ def _contact(value: Any, normalize: Any, what: str) -> Optional[str]:
     return normalized
 
 
-def validate_row(row: dict, kb: Any) -> tuple[Optional[PurchaseRow], list[str]]:
+def validate_row(row: dict, kb: Optional[KnowledgeBase]) -> tuple[Optional[PurchaseRow], list[str]]:
     """A row (CSV strings or JSON values) → a purchase, or the list of `field: problem`."""
     tz = kb.school.timezone
     checks = {

@@ -16,7 +16,7 @@ import csv
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import IO, Any, Iterable, Optional, Union
+from typing import TYPE_CHECKING, IO, Iterable, Optional, Union
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,9 @@ from app.crm.purchases.csv_import import csv_rows, read_text
 from app.crm.purchases.row import PurchaseRow, parse_paid_at, validate_row  # noqa: F401
 from app.crm.purchases.access_math import split_extension
 from app.models import Client, OrderCheck, Purchase, UnmatchedOrder
+
+if TYPE_CHECKING:
+    from app.knowledge.base import KnowledgeBase
 
 UNMATCHED_REASON = ("matches only contact data a client typed in chat (unverified): "
                     "waits for staff in `flask purchases unmatched`")
@@ -127,7 +130,7 @@ def _is_duplicate(s: Session, order_id: str) -> bool:
         UnmatchedOrder.order_id == order_id)).first() is not None
 
 
-def import_one(s: Session, raw: dict, kb: Any, source: str, retry: bool = True) -> Outcome:
+def import_one(s: Session, raw: dict, kb: Optional[KnowledgeBase], source: str, retry: bool = True) -> Outcome:
     """Validate and store one purchase in its own SAVEPOINT."""
     row, errors = validate_row(raw, kb)
     if row is None:
@@ -153,7 +156,7 @@ def import_one(s: Session, raw: dict, kb: Any, source: str, retry: bool = True) 
     return Outcome("created", row.order_id)
 
 
-def import_rows(s: Session, rows: Iterable[tuple[int, dict]], kb: Any,
+def import_rows(s: Session, rows: Iterable[tuple[int, dict]], kb: Optional[KnowledgeBase],
                 source: str = "import") -> ImportReport:
     """Import `(line number, row)` pairs; bad rows are reported as `line N: …` and skipped."""
     report = ImportReport()
@@ -170,7 +173,7 @@ def import_rows(s: Session, rows: Iterable[tuple[int, dict]], kb: Any,
     return report
 
 
-def import_csv(s: Session, path_or_stream: Union[str, os.PathLike, IO], kb: Any) -> ImportReport:
+def import_csv(s: Session, path_or_stream: Union[str, os.PathLike, IO], kb: Optional[KnowledgeBase]) -> ImportReport:
     try:
         text = read_text(path_or_stream)
     except UnicodeDecodeError as exc:

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Client, UnmatchedOrder
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 
 def print_waiting(rows: list[Any]) -> None:
@@ -22,7 +25,7 @@ def print_waiting(rows: list[Any]) -> None:
                               r.email or "-", r.phone or "-", r.source, cands]))
 
 
-def act(s: Session, unmatched: Any, confirm_order: Optional[str], vk_id: Optional[int],
+def act(s: Session, unmatched: ModuleType, confirm_order: Optional[str], vk_id: Optional[int],
         dismiss_order: Optional[str], now: datetime) -> tuple[bool, str]:
     order_id = confirm_order or dismiss_order
     row = s.execute(select(UnmatchedOrder).where(

@@ -96,15 +96,15 @@ _OTHER_NAMES = {"video": "видео", "audio": "аудиозапись", "marke
                 "wall_reply": "комментарий", "podcast": "подкаст", "story": "история"}
 
 
-def _s(value: Any, limit: int = 2000) -> str:
+def _s(value: object, limit: int = 2000) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _n(value: Any) -> int:
+def _n(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def _url(value: Any) -> Optional[str]:
+def _url(value: object) -> Optional[str]:
     return value if isinstance(value, str) and value.startswith(("https://", "http://")) \
         and len(value) <= 2000 else None
 
@@ -114,7 +114,7 @@ def preview(text: str, words: int = PREVIEW_WORDS) -> str:
     return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
 
 
-def pick_size(sizes: Any, target: int = PHOTO_TARGET_WIDTH) -> Optional[dict[str, Any]]:
+def pick_size(sizes: object, target: int = PHOTO_TARGET_WIDTH) -> Optional[dict[str, Any]]:
     """The smallest size at least `target` wide, else the largest (by width, not VK's letter)."""
     usable = [s for s in sizes if isinstance(s, dict) and _url(s.get("url"))] \
         if isinstance(sizes, list) else []
@@ -143,7 +143,7 @@ def _voice(obj: dict[str, Any]) -> Voice:
                  url_mp3=_url(obj.get("link_mp3")), transcript=transcript)
 
 
-def parse_one(item: Any) -> Optional[Media]:
+def parse_one(item: object) -> Optional[Media]:
     if not isinstance(item, dict) or not isinstance(item.get("type"), str):
         return None
     kind = item["type"][:40]
@@ -167,12 +167,12 @@ def parse_one(item: Any) -> Optional[Media]:
     return Unknown(type=kind)
 
 
-def parse_attachments(value: Any) -> list[Media]:
+def parse_attachments(value: object) -> list[Media]:
     items = value[:MAX_ITEMS] if isinstance(value, list) else []
     return [m for m in (parse_one(i) for i in items) if m is not None]
 
 
-def quoted(obj: Any, reply: bool) -> Optional[Quoted]:
+def quoted(obj: object, reply: bool) -> Optional[Quoted]:
     """A forwarded or quoted message (one level: deeper forwards become a note)."""
     if not isinstance(obj, dict):
         return None
@@ -186,7 +186,7 @@ def to_stored(items: list[Media]) -> list[dict[str, Any]]:
     return [asdict(m) for m in items]
 
 
-def from_stored(rows: Any) -> list[Media]:
+def from_stored(rows: object) -> list[Media]:
     """Typed objects from the stored JSON (rows of an older shape are skipped)."""
     out: list[Media] = []
     for row in rows if isinstance(rows, list) else []:

@@ -5,14 +5,19 @@ import hmac
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Callable, Optional
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, request
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.composition.services import Services, services
+from app.platform.clock import Clock
+from app.platform.config import Settings
+from app.platform.db import Database
+from app.platform.deps import deps_of, install
+from app.vk.channel import OutboundChannel
 from app.vk.inbound import inbox
 from app.vk.inbound import inbox_events
 from app.vk.errors import VkError
@@ -27,13 +32,33 @@ ANSWER_WAIT_S = 2.0  # a button press is a complete message: answer it almost at
 _typing = inbox_events.TypingThrottle()
 
 
+@dataclass(frozen=True)
+class CallbackDeps:
+    """What the callback uses: it stores and wakes, it never runs a turn."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    channel: OutboundChannel  # answers a button press (the spinner)
+    wake_workers: Callable[[], None]
+
+
+def init_app(app: Flask, deps: CallbackDeps) -> None:
+    install(app, deps)
+    app.register_blueprint(bp)
+
+
+def _deps() -> CallbackDeps:
+    return deps_of(CallbackDeps)
+
+
 def _text(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
 
 def _authentic(env: Envelope) -> bool:
     """group_id must match; the secret must match (VK may omit it only on `confirmation`)."""
-    settings = services().settings
+    settings = _deps().settings
     if settings.vk_group_id is not None and env.group_id != settings.vk_group_id:
         return False
     if not settings.vk_secret or (env.type == "confirmation" and env.secret is None):
@@ -57,7 +82,7 @@ def callback() -> Response:
                     event.envelope.event_id)
         return _text("forbidden", 403)
     if isinstance(event, Confirmation):
-        return _text(services().settings.vk_confirmation_code)
+        return _text(_deps().settings.vk_confirmation_code)
     try:
         accept_event(event, retry=request.headers.get("X-Retry-Counter"))
     except SQLAlchemyError as exc:  # not stored: VK sends it again
@@ -67,68 +92,68 @@ def callback() -> Response:
     return _text("ok")
 
 
-def _store_message_new(svc: Services, event: MessageNew, now: datetime) -> Optional[int]:
+def _store_message_new(deps: CallbackDeps, event: MessageNew, now: datetime) -> Optional[int]:
     """One statement in its own transaction."""
-    cfg = inbox.InboxSettings.of(svc.settings)
+    cfg = inbox.InboxSettings.of(deps.settings)
 
     def work(conn: Connection) -> Optional[int]:
         return inbox.store_message_new(conn, event, now, cfg)
 
-    with svc.db.engine.begin() as conn:
+    with deps.db.engine.begin() as conn:
         return work(conn)
 
 
 def accept_event(event: object, retry: str | None = None) -> None:
     """Store an authenticated event once (also used by the local chat page)."""
-    svc = services()
+    deps = _deps()
     env: Envelope = event.envelope  # type: ignore[attr-defined]
-    now = svc.clock.now()
+    now = deps.clock.now()
     if isinstance(event, MessageNew):
-        stored = _store_message_new(svc, event, now)
+        stored = _store_message_new(deps, event, now)
         if stored is None:
             log.info("vk.callback event %s (retry %s): repeated or not a private message",
                      env.event_id, retry)
-        elif svc.settings.debounce_seconds <= 0:
-            svc.wake_workers()  # with a debounce, the workers' poll finds it when it is due
+        elif deps.settings.debounce_seconds <= 0:
+            deps.wake_workers()  # with a debounce, the workers' poll finds it when it is due
         return
     if isinstance(event, (TypingState, MessageEdit, ButtonPress)):
         _client_event(event, now)
         return
-    with svc.db.session() as s:
+    with deps.db.session() as s:
         if not inbox.claim_event(s, env.event_id, env.type):
             log.info("vk.callback duplicate event %s (retry %s) dropped", env.event_id, retry)
             return
         if isinstance(event, MessageReply):
-            inbox.store_reply(s, event, now, inbox.InboxSettings.of(svc.settings))
+            inbox.store_reply(s, event, now, inbox.InboxSettings.of(deps.settings))
         elif isinstance(event, MessagePermission):
-            inbox.store_permission(s, event, inbox.InboxSettings.of(svc.settings))
+            inbox.store_permission(s, event, inbox.InboxSettings.of(deps.settings))
         elif isinstance(event, OtherEvent):
             log.info("vk.callback event type %s acknowledged, not handled", env.type)
 
 
 def _client_event(event: TypingState | MessageEdit | ButtonPress, now: object) -> None:
-    svc = services()
+    deps = _deps()
     if isinstance(event, TypingState):
         if not _typing.allow(event.from_id):
             return  # a flood: the due time was moved a moment ago
-        with svc.db.engine.begin() as conn:
-            due = inbox_events.push_due(conn, event, now, svc.settings.typing_grace_s,
-                                        svc.settings.typing_max_wait_s)  # type: ignore[arg-type]
+        with deps.db.engine.begin() as conn:
+            due = inbox_events.push_due(conn, event, now, deps.settings.typing_grace_s,
+                                        deps.settings.typing_max_wait_s)  # type: ignore[arg-type]
         if due is not None:
             log.debug("vk.callback typing from %s: reply due %s", event.from_id, due)
         return
     if isinstance(event, MessageEdit):
-        with svc.db.engine.begin() as conn:
+        with deps.db.engine.begin() as conn:
             edited = inbox_events.store_edit(conn, event, now)  # type: ignore[arg-type]
         log.info("vk.callback message_edit of %s: %s", event.message.id,
                  "text updated before the reply" if edited else "already answered or unknown")
         return
-    with svc.db.session() as s:
+    with deps.db.session() as s:
         stored = inbox_events.store_press(s, event, now, min(PRESS_DUE_S,  # type: ignore[arg-type]
-                                                              svc.settings.debounce_seconds))
-    _answer_press(svc.channel, event)
-    if stored is not None and svc.settings.debounce_seconds <= 0:
-        svc.wake_workers()
+                                                              deps.settings.debounce_seconds))
+    _answer_press(deps.channel, event)
+    if stored is not None and deps.settings.debounce_seconds <= 0:
+        deps.wake_workers()
 
 
 def _answer_press(channel: object, event: ButtonPress) -> None:

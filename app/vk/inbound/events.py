@@ -10,6 +10,7 @@ import json
 import logging
 from typing import Any, Optional, Union
 
+from app.platform.textsafe import storable
 from app.vk.inbound.attachments import Media, parse_attachments, quoted
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ Event = Union[Confirmation, MessageNew, MessageReply, MessagePermission, Message
               TypingState, ButtonPress, OtherEvent]
 
 
-def _int(value: Any, name: str, required: bool = True) -> Optional[int]:
+def _int(value: object, name: str, required: bool = True) -> Optional[int]:
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -119,16 +120,13 @@ def _int(value: Any, name: str, required: bool = True) -> Optional[int]:
 
 def _clean_text(value: str, name: str) -> str:
     """PostgreSQL stores neither NUL nor lone surrogates: refuse them (VK never sends them)."""
-    if "\x00" in value:
-        raise EventError(f"{name}: contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise EventError(f"{name}: not valid Unicode") from exc
+    if not storable(value):
+        raise EventError(f"{name}: contains a NUL character" if "\x00" in value
+                         else f"{name}: not valid Unicode")
     return value
 
 
-def _str(value: Any, name: str, limit: int = 200) -> Optional[str]:
+def _str(value: object, name: str, limit: int = 200) -> Optional[str]:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -138,7 +136,7 @@ def _str(value: Any, name: str, limit: int = 200) -> Optional[str]:
     return _clean_text(value, name)
 
 
-def parse_envelope(body: Any) -> Envelope:
+def parse_envelope(body: object) -> Envelope:
     if not isinstance(body, dict):
         raise EventError("body: must be a JSON object")
     etype = _str(body.get("type"), "type", 50)
@@ -152,7 +150,7 @@ def parse_envelope(body: Any) -> Envelope:
     )
 
 
-def _attachments(value: Any) -> list[dict[str, Any]]:
+def _attachments(value: object) -> list[dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -160,7 +158,7 @@ def _attachments(value: Any) -> list[dict[str, Any]]:
     return [a for a in value[:20] if isinstance(a, dict)]
 
 
-def parse_payload(value: Any, where: str) -> Optional[dict[str, Any]]:
+def parse_payload(value: object, where: str) -> Optional[dict[str, Any]]:
     """A button payload: a JSON object (VK sends a string for text buttons, an object for
     callback ones) of at most MAX_PAYLOAD characters. Anything else is logged and dropped: the
     message itself is still handled."""
@@ -194,7 +192,7 @@ def _media(obj: dict[str, Any]) -> list[Media]:
     return items + ([reply] if reply is not None else [])
 
 
-def parse_message(obj: Any, where: str) -> VkMessage:
+def parse_message(obj: object, where: str) -> VkMessage:
     if not isinstance(obj, dict):
         raise EventError(f"{where}: must be an object")
     text = obj.get("text", "")
@@ -219,7 +217,7 @@ def parse_message(obj: Any, where: str) -> VkMessage:
     )
 
 
-def parse_event(body: Any) -> Event:
+def parse_event(body: object) -> Event:
     env = parse_envelope(body)
     obj = body.get("object")
     if env.type == "confirmation":
@@ -246,7 +244,7 @@ def parse_event(body: Any) -> Event:
     return OtherEvent(env)
 
 
-def _typing(env: Envelope, obj: Any) -> TypingState:
+def _typing(env: Envelope, obj: object) -> TypingState:
     if not isinstance(obj, dict):
         raise EventError("object: must be an object")
     from_id = _int(obj.get("from_id"), "object.from_id")
@@ -255,7 +253,7 @@ def _typing(env: Envelope, obj: Any) -> TypingState:
                        obj.get("state") in ("typing", "audiomessage"))
 
 
-def _button_press(env: Envelope, obj: Any) -> ButtonPress:
+def _button_press(env: Envelope, obj: object) -> ButtonPress:
     if not isinstance(obj, dict):
         raise EventError("object: must be an object")
     event_id = _str(obj.get("event_id"), "object.event_id", 200)
