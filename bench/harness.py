@@ -72,7 +72,7 @@ def app_env(database_url: str, vk_base_url: str, gemini_base_url: Optional[str] 
         "VK_API_BASE_URL": vk_base_url, "VK_SECRET": "bench-secret",
         "VK_CONFIRMATION_CODE": "bench-code", "KNOWLEDGE_BASE_PATH": str(ROOT / "knowledge_base.json"),
         "DEBOUNCE_SECONDS": "1", "QUIET_HOURS": "off", "ADMIN_PASSWORD": "bench",
-        "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
+        "SECRET_KEY": "harness-signing-key-0123456789abcdef0123456789",
         "PYTHONPATH": str(ROOT),
     })
     if gemini_base_url:

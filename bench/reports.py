@@ -42,7 +42,8 @@ def timed(fn: Callable[[], Any], runs: int = RUNS) -> tuple[float, float]:
 
 
 def env_for(url: str) -> dict[str, str]:
-    return dict(os.environ, DATABASE_URL=url, ADMIN_PASSWORD="bench", SECRET_KEY="b" * 40,
+    return dict(os.environ, DATABASE_URL=url, ADMIN_PASSWORD="bench",
+                SECRET_KEY="reports-key-0123456789abcdef0123456789abcdef",
                 START_WORKERS="false",
                 RUN_SCHEDULER="false", KNOWLEDGE_BASE_PATH=str(ROOT / "knowledge_base.json"),
                 GEMINI_API_KEY="")

@@ -4,7 +4,8 @@ resolver (random Russian time phrases) and the e-mail pattern. Every check was a
 hole; each is pinned by a regression test (tests/test_trust_contacts.py, test_runmode.py,
 test_panel_sessions.py, test_healthz_public.py, test_resolver_fuzz.py, test_input_limits.py,
 test_staff_resend.py, test_reminder_reschedule.py, test_proactive_claims.py,
-test_discount_race.py, test_effects_never_fail_turn.py, test_held_back.py).
+test_discount_race.py, test_effects_never_fail_turn.py, test_held_back.py). Issue 20's round 3
+is in bench/security_round3.py (tests/test_trust_round3.py, test_properties.py).
 
     .venv/bin/python bench/security.py [--quick] [--write]
 """
@@ -29,6 +30,7 @@ from bench.fake_model import print_table, update_doc, verdict  # noqa: E402
 from bench.harness import (BenchPostgres, Gunicorn, app_env, message_event, post_json,  # noqa: E402
                            wait_idle)
 from tests.fakes.vk_server import FakeVkServer  # noqa: E402
+from bench import security_round3 as r3  # noqa: E402
 
 RERUN = ".venv/bin/python bench/security.py --write"
 PAY_SECRET = "bench-pay-secret"
@@ -177,21 +179,42 @@ def run(quick: bool) -> tuple[bool, str]:
     vk = FakeVkServer().start()
     gun = None
     rows: list[Row] = []
+    tried: list[r3.Tried] = []
     try:
         url = pg.fresh_database()
-        env = app_env(url, vk.base_url, PAYMENT_WEBHOOK_SECRET=PAY_SECRET, DEBOUNCE_SECONDS=0.3)
+        runs = pg.dir / "eval-runs"
+        r3.prepare_eval_runs(runs)
+        env = app_env(url, vk.base_url, PAYMENT_WEBHOOK_SECRET=PAY_SECRET, DEBOUNCE_SECONDS=0.3,
+                      EVAL_RUNS_DIR=str(runs))
         gun = Gunicorn(env, workers=2, threads=4).start(log_path=str(pg.dir / "gunicorn.log"))
         engine = create_engine(url)
         rows += claimed_contacts(gun.url, engine, vk)
         rows += panel(gun.url, vk, engine)
+        tried += r3.forged_peer(gun.url, engine, vk)
+        tried += r3.carried_contacts(gun.url, PAY_SECRET)
+        tried += r3.login_race(gun.url, engine)
+        tried += r3.eval_symlink(gun.url, runs)
+        base = gun.url
+        tried += r3.reports_and_card(engine, base, lambda: wait_idle(engine, 60, 0.3))
         engine.dispose()
         gun.stop()
         gun = None
         rows += deployments(pg, vk)
+        tried += r3.deployments(pg, vk)
+        tried += r3.local_mode()
+        tried += r3.media()
+        tried += r3.model_output()
         rows += in_process(3000 if quick else 20000)
         rows.append(("wall time, s", f"{time.monotonic() - t0:.0f}", ""))
-        ok = all(r[2] in ("", "ok") for r in rows)
-        return ok, print_table("Security: trust-boundary reproductions (issue 16)", rows)
+        detail, by_area = r3.summary(tried)
+        ok = all(r[2] in ("", "ok") for r in rows + detail)
+        table = print_table("Security: trust-boundary reproductions (issue 16)", rows)
+        table += "\n\n" + print_table("Security, round 3: the reproductions of issue 20", detail)
+        areas = "\n".join(["**Issue 20: bad inputs tried and held, by area** (a row per "
+                           "attempt; indented rows are follow-up checks, not counted)", "",
+                           *by_area])
+        print(areas)
+        return ok, table + "\n\n" + areas
     finally:
         if gun is not None:
             gun.stop()

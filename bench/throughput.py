@@ -7,10 +7,11 @@ reply (counted in the VK emulator), and the time from the first POST to the last
 
 The limit it is compared with (see docs/benchmarks.md, "Whole-dialog throughput"):
 
-    model bound = debounce + 2 stages x stage_s x ceil(N / (processes x WORKER_THREADS))
-    VK bound    = calls per turn x N / 20 calls/s   (VK's limit per community token, shared:
-                  each process spaces its calls 1/(20/WEB_CONCURRENCY) s, serialised, HTTP included;
-                  a new client's turn makes users.get + messages.setActivity + messages.send)
+    model bound = debounce + 2 stages x stage_s x ceil(N / (processes x min(WORKER_THREADS,
+                  MODEL_MAX_CONCURRENCY)))
+    VK bound    = ceil(N / 25) requests / 20 requests/s   (VK's limit per community token, one
+                  budget shared by all processes; concurrent turns' replies ride in one `execute`
+                  of up to 25 calls; names and typing join those requests)
     limit       = max(model bound, VK bound)
 
     .venv/bin/python bench/throughput.py [--quick] [--write]
@@ -40,7 +41,8 @@ from bench.load import run_load, write_doc_section  # noqa: E402
 HEADING = "## Whole-dialog throughput"
 RERUN = ".venv/bin/python bench/throughput.py --write"
 VK_RATE = 20.0  # VK's limit per community token; the app splits it across processes
-VK_CALLS_PER_NEW_CLIENT_TURN = 3  # users.get + messages.setActivity + messages.send
+EXECUTE_CALLS = 25  # API calls one `execute` request carries
+MODEL_MAX_CONCURRENCY = 48  # the settings' default per process
 
 ANALYSIS = {
     "psych_state": "интересуется, немного сомневается", "mood": "спокойное",
@@ -142,8 +144,9 @@ class RunResult:
 
 def bounds(clients: int, processes: int, threads: int, stage_s: float,
            debounce_s: float) -> tuple[float, float]:
-    model = debounce_s + 2 * stage_s * math.ceil(clients / (processes * threads))
-    vk = VK_CALLS_PER_NEW_CLIENT_TURN * clients / VK_RATE
+    lanes = processes * min(threads, MODEL_MAX_CONCURRENCY)
+    model = debounce_s + 2 * stage_s * math.ceil(clients / lanes)
+    vk = math.ceil(clients / EXECUTE_CALLS) / VK_RATE
     return model, vk
 
 
@@ -251,9 +254,9 @@ def main() -> int:
 
 The limit, a lower bound for the given configuration:
 
-* **model bound** = debounce + 2 stages × {args.stage_s:g} s × ⌈{clients} / (processes × `WORKER_THREADS`)⌉ — a turn holds its worker thread through both model calls, so the threads work through the clients in waves.
-* **VK bound** = {VK_CALLS_PER_NEW_CLIENT_TURN} calls × {clients} / 20 calls/s. VK allows 20 calls/s per community token, so the app splits it: each gunicorn process spaces its calls 1/(20 / `WEB_CONCURRENCY`) s apart behind `vk_api`'s **one lock per process** (held during the HTTP request itself), whatever its thread count. A new client's turn makes three: `users.get` (the name, once per client), `messages.setActivity` (typing) and `messages.send`; a returning client's, two. With 1 process that is {VK_CALLS_PER_NEW_CLIENT_TURN * clients / VK_RATE:.0f} s for {clients} new clients — half a minute of pure VK pacing, independent of the model.
-* **limit** = max(model bound, VK bound). It ignores everything else (DB, posting, polling every 0.5 s, typing being sent before the model calls), so it is optimistic; the two bounds also overlap only partly in reality (a thread waits for the VK lock while holding its turn), which is why a run near the crossover lands above both.
+* **model bound** = debounce + 2 stages × {args.stage_s:g} s × ⌈{clients} / (processes × min(`WORKER_THREADS`, `MODEL_MAX_CONCURRENCY` = {MODEL_MAX_CONCURRENCY}))⌉ — a turn needs its two model calls one after the other, and a process runs at most that many at once, so the clients are served in waves.
+* **VK bound** = ⌈{clients} / {EXECUTE_CALLS}⌉ requests / 20 requests/s. VK allows 20 requests/s per community token; since issue 22 every process and replica takes its slots from one budget in PostgreSQL, and concurrent turns' replies ride in one `execute` of up to {EXECUTE_CALLS} calls (names in one `users.get`, typing only while the budget has room, never ahead of a reply).
+* **limit** = max(model bound, VK bound). It ignores everything else (DB, posting, polling), so it is optimistic.
 
 {dt.date.today().isoformat()}, 2 cores, one run per configuration.
 
@@ -263,9 +266,8 @@ Target: within 2× of the limit, everyone answered exactly once: **{'met' if all
 
 What the runs show:
 
-* With few threads the **model latency** sets the pace: a turn holds its worker thread for both calls, so `WORKER_THREADS` (× processes) is the number of clients served per {2 * args.stage_s:g} s.
-* From ~32 threads on, the **VK pacing** dominates: 3 calls per new client at 20/s for the whole app (the first run of this benchmark let each process take 20/s, which VK would answer with error 6; the app now divides `VK_MAX_RPS` by `WEB_CONCURRENCY`). More threads or processes cannot beat it: the cap is {VK_CALLS_PER_NEW_CLIENT_TURN * clients / VK_RATE:.0f} s for {clients} new clients, whatever the deployment.
-* `users.get` and `messages.setActivity` run **before** the model calls, behind the same lock, so they throttle how fast turns *start* (10 per second per process): the peak number of Gemini calls in flight stays below the thread count, and typing for a client who is about to wait seconds for the model spends a third of the VK budget. Ideas for `app/`: fetch names in batches (`users.get` takes up to 1000 ids) or after the reply, skip or coalesce typing when the VK queue is long, and give `messages.send` priority over typing.
+* With few threads the **model latency** sets the pace: `min(WORKER_THREADS, MODEL_MAX_CONCURRENCY)` × processes clients are served per {2 * args.stage_s:g} s.
+* The VK pacing no longer dominates: before issue 22 a new client cost three VK calls at 20/s behind one lock per process (`users.get`, `messages.setActivity`, `messages.send`: 30 s for 200 clients whatever the deployment); now the calls of concurrent turns share `execute` requests. See "Webinar burst" for the same burst against a VK stand-in with latency and error 6.
 * Posting the burst is slower with many worker threads in the process (column "posting"): see "Webhook latency" — every `message_new` wakes all idle workers.
 
 Rerun: `{RERUN}` (≈ 4 min; `--quick`: 40 clients, 2 configurations, < 1 min)."""

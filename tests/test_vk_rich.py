@@ -279,3 +279,16 @@ def test_offline_brain_answers_a_vk_transcript_like_the_same_words_typed(oapp, v
     run(oapp, clock)
     prices = [set(re.findall(r"\d[\d  ]*₽", vk.emulator.sent(p)[-1].text)) for p in (505, 506)]
     assert prices[0] and prices[0] == prices[1]
+
+
+def test_malformed_attachment_url_is_skipped_not_a_failed_turn(gapp, model, vk,
+                                                               clock) -> None:  # noqa: ANN001
+    """Issue 20.5: `https://[vk.com/x` raised ValueError out of the media loader on every try."""
+    model.replies.append("Курс «Фортепиано с нуля» стоит 14 900 ₽.")
+    post(gapp.test_client(), new(540, "Сколько стоит курс с нуля?",
+                                 [photo("https://[vk.com/s.jpg", "https://[vk.com/y.jpg"),
+                                  voice("https://[127.0.0.1/v.ogg")]))
+    run(gapp, clock)
+    assert "₽" in vk.emulator.sent(540)[-1].text
+    turn = turns(gapp)[-1]
+    assert turn.status == "done" and "media_failed:image" in turn.flags

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -120,13 +119,29 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 
 ANALYSIS_SCHEMA: dict[str, Any] = _inline_refs(Analysis.model_json_schema())
 
-_FENCE_RE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?\s*```\s*$", re.S)
+# An analysis is a few thousand characters; the model's output is capped too (max_output_tokens).
+# Longer text is not parsed at all.
+MAX_ANSWER_CHARS = 64_000
+FENCE = "```"
+
+
+def _unfence(text: str) -> str:
+    """Markdown fences around the JSON removed with plain string operations (a regex here was
+    polynomial: ``` and thousands of newlines froze the process for minutes)."""
+    body = text.strip()
+    if not body.startswith(FENCE):
+        return body
+    body = body[len(FENCE):]
+    if body[:4].lower() == "json":
+        body = body[4:]
+    body = body.rstrip()
+    if body.endswith(FENCE):
+        body = body[:-len(FENCE)]
+    return body.strip()
 
 
 def _strip(text: str) -> str:
-    match = _FENCE_RE.match(text)
-    body = match.group(1) if match else text
-    body = body.strip()
+    body = _unfence(text)
     if not body.startswith("{"):
         start, end = body.find("{"), body.rfind("}")
         if start != -1 and end > start:
@@ -137,11 +152,16 @@ def _strip(text: str) -> str:
 def parse_analysis(text: Optional[str]) -> Analysis:
     if text is None or not text.strip():
         raise AnalysisInvalid("empty answer: expected one JSON object")
+    if len(text) > MAX_ANSWER_CHARS:
+        raise AnalysisInvalid(f"answer of {len(text)} characters: expected one JSON object of "
+                              f"at most {MAX_ANSWER_CHARS}")
     body = _strip(text)
     try:
         json.loads(body)
     except json.JSONDecodeError as exc:
         raise AnalysisInvalid(f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise AnalysisInvalid("not valid JSON: nested too deeply") from exc
     try:
         return Analysis.model_validate_json(body)
     except ValidationError as exc:

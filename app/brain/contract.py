@@ -73,6 +73,7 @@ class ClientCard:
     budget: Optional[str] = None
     notes: str = ""
     tags: list[str] = field(default_factory=list)
+    objections: list[str] = field(default_factory=list)  # the client's words: data, fenced
     purchases: list[PurchaseView] = field(default_factory=list)
     offers: list[OfferView] = field(default_factory=list)
     is_new: bool = False  # no reply has ever been sent to this client

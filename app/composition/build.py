@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
+from app.brain.bounded import BoundedBrain
 from app.brain.contract import Brain
 from app.brain.prompts import PromptSet
 from app.crm.alerts import AlertSettings, ManagerAlerts
@@ -53,8 +54,12 @@ class Parts:
     flask: Flask = field(init=False)  # the app these parts serve (set by create_app)
 
     def shutdown(self) -> None:
+        from app.vk.batching import BatchingChannel
+
         if self.background is not None:
             self.background.halt()
+        if isinstance(self.channel, BatchingChannel):
+            self.channel.stop()
         if self.local_vk is not None:
             self.local_vk.stop()
         self.db.dispose()
@@ -71,7 +76,8 @@ def gemini_from(settings: Settings, prompts: Optional[PromptSet] = None) -> Opti
                        analysis_model=settings.gemini_analysis_model,
                        reply_model=settings.gemini_reply_model,
                        timeout_s=settings.gemini_timeout_s,
-                       kb_token_budget=settings.kb_context_token_budget, prompts=prompts)
+                       kb_token_budget=settings.kb_context_token_budget,
+                       max_output_tokens=settings.gemini_max_output_tokens, prompts=prompts)
 
 
 def build(settings: Settings, clock: Clock, lazy: bool = False, local: bool = False,
@@ -90,12 +96,14 @@ def build(settings: Settings, clock: Clock, lazy: bool = False, local: bool = Fa
         kb_store.load()  # refuses to start only when there is no valid version at all
     offline = OfflineBrain(resolve_time=resolve)
     if primary_brain is None:
-        primary_brain = gemini_from(settings)
-        if primary_brain is None:
+        gemini = gemini_from(settings)
+        if gemini is None:
             log.info("GEMINI_API_KEY is not set: the offline rule-based brain answers")
+        else:  # many turns wait on the model at once, at most MODEL_MAX_CONCURRENCY calls
+            primary_brain = BoundedBrain(gemini, settings.model_max_concurrency)
     local_vk = None
     if channel is None and not (lazy and not settings.vk_configured):
-        channel, local_vk = _vk_channel(settings, local)  # CLI runs without a token need no stand-in
+        channel, local_vk = _vk_channel(settings, local, db)  # CLI runs without a token need no stand-in
     channel = channel or UnconfiguredChannel()
     inflight = InFlight()
     alerts = ManagerAlerts(db, clock, channel, AlertSettings.of(settings))
@@ -108,18 +116,27 @@ def build(settings: Settings, clock: Clock, lazy: bool = False, local: bool = Fa
                  wake=threading.Event(), local_vk=local_vk)
 
 
-def _vk_channel(settings: Settings,
-                local: bool) -> tuple[OutboundChannel, Optional[VkHttpServer]]:
+def _vk_channel(settings: Settings, local: bool,
+                db: Database) -> tuple[OutboundChannel, Optional[VkHttpServer]]:
+    """The VK sender: calls of concurrent turns batched into `execute` requests, paced by one
+    budget for the community in PostgreSQL (shared by every process and replica)."""
     from app.vk.api import VkClient
+    from app.vk.batching import BatchingChannel
+    from app.vk.budget import PgBudget
+
+    def batching(token: str, group_id: int, base_url: str) -> BatchingChannel:
+        budget = PgBudget(lambda: db.engine, group_id, settings.vk_max_rps,
+                          settings.web_concurrency)
+        return BatchingChannel(VkClient(token, group_id, api_base_url=base_url,
+                                        api_version=settings.vk_api_version,
+                                        timeout_s=settings.vk_timeout_s, budget=budget))
 
     if settings.vk_configured:
         if not settings.vk_secret:
             log.warning("VK_SECRET is not set: anyone can post events to /vk/callback; set the "
                         "secret key of the Callback API server in VK and here")
-        return VkClient(settings.vk_group_token or "", settings.vk_group_id or 0,
-                        api_base_url=settings.vk_api_base_url,
-                        api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s,
-                        max_rps=settings.vk_max_rps / settings.web_concurrency), None
+        return batching(settings.vk_group_token or "", settings.vk_group_id or 0,
+                        settings.vk_api_base_url), None
     if not local:  # a deployed app without a token: starts, stores, sends nothing
         log.warning("VK_GROUP_TOKEN is not set: replies cannot be sent until it is (the local "
                     "chat is only for LOCAL_MODE / make run)")
@@ -128,6 +145,4 @@ def _vk_channel(settings: Settings,
 
     local_vk = start_local_vk()
     log.info("VK_GROUP_TOKEN is not set: local VK stand-in at %s", local_vk.base_url)
-    return VkClient(LOCAL_VK_TOKEN, settings.vk_group_id or 1,
-                    api_base_url=local_vk.base_url,
-                    api_version=settings.vk_api_version, timeout_s=settings.vk_timeout_s), local_vk
+    return batching(LOCAL_VK_TOKEN, settings.vk_group_id or 1, local_vk.base_url), local_vk

@@ -28,7 +28,7 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
                channel: Optional[OutboundChannel] = None,
                primary_brain: Optional[Brain] = None, lazy: Optional[bool] = None) -> Flask:
     from app.platform.logging import configure_logging
-    from app.platform.runmode import is_local, secret_key
+    from app.platform.runmode import is_local, require_vk_secret, secret_key
 
     settings = settings or Settings()
     configure_logging(settings.log_json)
@@ -37,6 +37,7 @@ def create_app(settings: Optional[Settings] = None, *, clock: Optional[Clock] = 
     local = is_local(settings)
     app = Flask("app", template_folder="admin/web/templates")
     app.config["SECRET_KEY"] = secret_key(settings, local, cli_run=lazy)
+    require_vk_secret(settings, local, cli_run=lazy)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = settings.cookies_secure

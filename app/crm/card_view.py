@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 CARD_FIELDS = ("vk_id", "first_name", "last_name", "email", "email_verified", "email_source",
                "phone", "phone_verified", "phone_source", "city", "timezone", "level",
                "goal", "instrument", "age_group", "budget", "funnel_stage", "tags", "notes",
-               "can_write", "bot_paused")
+               "objections", "can_write", "bot_paused")
 
 
 def _iso(value: Optional[datetime], tz: Optional[str] = None) -> Optional[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -81,7 +81,7 @@ def claim_contact(s: Session, client: Client, field: str, value: Optional[str],
 
 def prove_contact(s: Session, client: Client, field: str, value: Optional[str],
                   source: str, origin: Optional[str] = None) -> bool:
-    """A contact proven by a paid order (matched by vk_id) or by staff: it replaces a claim,
+    """A contact proven by staff (by hand, or by attaching a waiting order): it replaces a claim,
     fills an empty field, and never overwrites another proven value."""
     if not value:
         return False
@@ -91,6 +91,30 @@ def prove_contact(s: Session, client: Client, field: str, value: Optional[str],
     if current == value and proven:
         return False
     return set_contact(s, client, field, value, source, verified=True, origin=origin)
+
+
+MAX_OBJECTIONS, OBJECTION_CHARS = 10, 120
+
+
+def merge_objections(current: Optional[Sequence[object]],
+                     heard: Optional[Sequence[object]]) -> list[str]:
+    """The card's objections plus the new ones the model heard (the client's words, kept in
+    their own field: never in the staff's notes), without repeats, the latest MAX_OBJECTIONS."""
+    out = [o for o in (current or []) if isinstance(o, str)]
+    for item in (heard or [])[:5]:
+        text = item.strip()[:OBJECTION_CHARS] if isinstance(item, str) else ""
+        if text and text not in out:
+            out.append(text)
+    return out[-MAX_OBJECTIONS:]
+
+
+def plain_name(value: object, limit: int = 60) -> str:
+    """A name the model heard: letters, spaces and hyphens only (no formula, markup or digits),
+    with a letter first; anything else is not a name and is dropped ("")."""
+    name = value.strip() if isinstance(value, str) else ""
+    if not name or len(name) > limit or not name[0].isalpha():
+        return ""
+    return name if all(c.isalpha() or c in " -" for c in name) else ""
 
 
 def apply_facts(s: Session, client: Client, facts: Facts, source: str) -> list[str]:
@@ -103,8 +127,8 @@ def apply_facts(s: Session, client: Client, facts: Facts, source: str) -> list[s
     phone = normalize_phone(facts.phone)
     if phone and claim_contact(s, client, "phone", phone, source):
         changed.append("phone")
-    name = (facts.name or "").strip()
-    if name and not client.first_name and len(name) <= 60:
+    name = plain_name(facts.name)
+    if name and not client.first_name:
         record_change(s, client, "first_name", name.split()[0].capitalize(), source)
         changed.append("first_name")
     for field in TEXT_FIELDS:
@@ -113,13 +137,10 @@ def apply_facts(s: Session, client: Client, facts: Facts, source: str) -> list[s
             value = value.strip()[: FIELD_LIMITS.get(field, 200)]
             if record_change(s, client, field, value, source):
                 changed.append(field)
-    objections = [o for o in (facts.objections or []) if isinstance(o, str)]
-    if objections:
-        note = "Возражения: " + "; ".join(o.strip()[:120] for o in objections[:5])
-        if note not in (client.notes or ""):
-            record_change(s, client, "notes", ((client.notes or "") + "\n" + note).strip()[-4000:],
-                          source)
-            changed.append("notes")
+    merged = merge_objections(client.objections, facts.objections)
+    if merged != list(client.objections or []):
+        record_change(s, client, "objections", merged, source)
+        changed.append("objections")
     return changed
 
 

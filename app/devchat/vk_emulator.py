@@ -8,6 +8,9 @@ Thread-safe.
 """
 from __future__ import annotations
 
+import collections
+import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -94,6 +97,39 @@ def _int_param(params: dict[str, Any], *names: str) -> int | None:
     return None
 
 
+_API_CALL = re.compile(r"API\.([A-Za-z]+\.[A-Za-z]+)\(")
+
+
+def parse_execute(code: str) -> list[tuple[str, dict[str, Any]]] | None:
+    """The calls of `return [API.m({json}), …];`, or None for code of another shape."""
+    code = code.strip()
+    if not (code.startswith("return [") and code.endswith("];")):
+        return None
+    decoder = json.JSONDecoder()
+    calls: list[tuple[str, dict[str, Any]]] = []
+    pos = len("return [")
+    while True:
+        m = _API_CALL.match(code, pos)
+        if m is None:
+            return None
+        try:
+            params, end = decoder.raw_decode(code, m.end())
+        except ValueError:
+            return None
+        if not isinstance(params, dict) or code[end:end + 1] != ")":
+            return None
+        calls.append((m.group(1), {k: v if isinstance(v, str) else json.dumps(v)
+                                   if isinstance(v, (dict, list)) else v
+                                   for k, v in params.items()}))
+        rest = code[end + 1:].lstrip()
+        if rest.startswith(","):
+            pos = end + 1 + (len(code[end + 1:]) - len(rest)) + 1
+            while code[pos] == " ":
+                pos += 1
+            continue
+        return calls if rest == "];" else None
+
+
 class VkEmulator:
     def __init__(self, group_id: int = 1, group_name: str = "Онлайн-школа фортепиано",
                  screen_name: str = "piano_school") -> None:
@@ -122,6 +158,10 @@ class VkEmulator:
             self._cannot_send: set[int] = set()
             self._users: dict[int, tuple[str, str]] = {}
             self._latency = 0.0
+            self._rate_limit = 0.0  # requests a second before error 6 (0: no limit)
+            self._arrivals: collections.deque[float] = collections.deque()
+            self.rate_limited = 0  # requests refused with error 6
+            self._requests = 0  # HTTP requests (an execute is one, whatever it carries)
             self._next_id = 1
             self._answers: list[EventAnswer] = []
             self.rules = SendRules()  # VK's reply window and intents
@@ -147,6 +187,13 @@ class VkEmulator:
         with self._cond:
             self._latency = float(seconds)
 
+    def set_rate_limit(self, per_second: float) -> None:
+        """VK's limit per community: requests beyond `per_second` in any second get error 6
+        (an `execute` is one request, however many calls it carries)."""
+        with self._cond:
+            self._rate_limit = float(per_second)
+            self._arrivals.clear()
+
     # ---- inspection ---------------------------------------------------------------------
 
     def sent(self, peer_id: int | None = None, after_id: int = 0) -> list[SentMessage]:
@@ -160,6 +207,17 @@ class VkEmulator:
     def event_answers(self) -> list[EventAnswer]:
         with self._cond:
             return list(self._answers)
+
+    def requests(self) -> int:
+        with self._cond:
+            return self._requests
+
+    def reset_counters(self) -> None:
+        """Zero the call, request and error-6 counters (messages stay)."""
+        with self._cond:
+            self._calls.clear()
+            self._requests = 0
+            self.rate_limited = 0
 
     def calls(self, method: str | None = None) -> int:
         with self._cond:
@@ -186,12 +244,18 @@ class VkEmulator:
         params = dict(params or {})
         with self._cond:
             self._calls[method] = self._calls.get(method, 0) + 1
+            self._requests += 1
             latency = self._latency
+            over = self._over_rate_locked()
         if latency > 0:
             time.sleep(latency)
         try:
             if not str(params.get("access_token") or "").strip():
                 raise _VkFail(5)
+            if over:
+                raise _VkFail(6)
+            if method == "execute":
+                return self._execute(str(params.get("code") or ""))
             handler = self._handlers.get(method)
             if handler is None:
                 raise _VkFail(3)
@@ -200,6 +264,45 @@ class VkEmulator:
                 return {"response": handler(params)}
         except _VkFail as fail:
             return self._error(method, params, fail)
+
+    def _over_rate_locked(self) -> bool:
+        if self._rate_limit <= 0:
+            return False
+        now = time.monotonic()
+        while self._arrivals and now - self._arrivals[0] >= 1.0:
+            self._arrivals.popleft()
+        if len(self._arrivals) >= self._rate_limit:
+            self.rate_limited += 1
+            return True
+        self._arrivals.append(now)
+        return False
+
+    def _execute(self, code: str) -> dict[str, Any]:
+        """`execute` with code of the form `return [API.m({...}), …];` (what the app writes):
+        each call runs as if made alone; a failed one is `false` plus an `execute_errors`
+        entry."""
+        calls = parse_execute(code)
+        if calls is None or len(calls) > 25:
+            raise _VkFail(12, "Unable to compile code")
+        results: list[Any] = []
+        errors: list[dict[str, Any]] = []
+        with self._cond:
+            for method, params in calls:
+                self._calls[method] = self._calls.get(method, 0) + 1
+                handler = self._handlers.get(method)
+                try:
+                    if handler is None:
+                        raise _VkFail(3)
+                    self._take_fault(method, params)
+                    results.append(handler(params))
+                except _VkFail as fail:
+                    results.append(False)
+                    errors.append({"method": method, "error_code": fail.code,
+                                   "error_msg": fail.message})
+        answer: dict[str, Any] = {"response": results}
+        if errors:
+            answer["execute_errors"] = errors
+        return answer
 
     def _error(self, method: str, params: dict[str, Any], fail: _VkFail) -> dict[str, Any]:
         request_params = [{"key": "method", "value": method}]

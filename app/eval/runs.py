@@ -20,14 +20,30 @@ class RunInfo:
     modified: datetime
     results: Optional[dict[str, Any]]  # None when results.json cannot be read
     error: str = ""
+    root: Optional[Path] = None  # EVAL_RUNS_DIR, resolved: no file outside it is ever read
 
     @property
     def summary(self) -> dict[str, Any]:
         return (self.results or {}).get("summary") or {}
 
     @property
+    def report_path(self) -> Optional[Path]:
+        return file_within(self.root or self.path, self.path / "report.md")
+
+    @property
     def has_report(self) -> bool:
-        return (self.path / "report.md").is_file()
+        return self.report_path is not None
+
+
+def file_within(root: Path, path: Path) -> Optional[Path]:
+    """`path` with every symlink resolved, when it is a regular file inside `root`; None when
+    it is missing or leads out (a `report.md` linked to /etc/… is not a report)."""
+    try:
+        resolved = path.resolve(strict=True)
+        return resolved if resolved.is_file() and resolved.is_relative_to(root.resolve()) \
+            else None
+    except (OSError, RuntimeError):  # missing, a loop, unreadable
+        return None
 
 
 def _candidates(root: Path) -> list[Path]:
@@ -36,7 +52,7 @@ def _candidates(root: Path) -> list[Path]:
     for _ in range(MAX_DEPTH + 1):
         nxt: list[Path] = []
         for folder in level:
-            if (folder / "results.json").is_file():
+            if file_within(root, folder / "results.json") is not None:
                 found.append(folder)
             try:
                 nxt += sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
@@ -55,8 +71,9 @@ def _read(folder: Path, root: Path) -> RunInfo:
         if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
             raise ValueError("no 'scenarios' list")
     except (OSError, ValueError) as exc:
-        return RunInfo(run_id, folder, modified, None, f"results.json не читается: {exc}")
-    return RunInfo(run_id, folder, modified, data)
+        return RunInfo(run_id, folder, modified, None, f"results.json не читается: {exc}",
+                       root=root)
+    return RunInfo(run_id, folder, modified, data, root=root)
 
 
 def list_runs(root: str | Path) -> list[RunInfo]:

@@ -126,7 +126,8 @@ def gemini_kwargs(settings: Settings) -> dict[str, Any]:
     """The judge's connection (the lab's brain is built by the app's own `gemini_from`)."""
     return dict(api_key=settings.gemini_api_key or "", base_url=settings.gemini_base_url,
                 analysis_model=settings.gemini_analysis_model,
-                reply_model=settings.gemini_reply_model, timeout_s=settings.gemini_timeout_s)
+                reply_model=settings.gemini_reply_model, timeout_s=settings.gemini_timeout_s,
+                max_output_tokens=settings.gemini_max_output_tokens)
 
 
 class LabApp(Protocol):

@@ -9,10 +9,11 @@ from app.models.reminder import Reminder
 from app.models.states import (FunnelStage, OfferState, OrderCheck, ReminderStatus, TurnFlag,
                                TurnKind, TurnStatus)
 from app.models.security import AdminSession, LoginFailure
+from app.models.vk_budget import VkRateBudget
 
 __all__ = [
     "FUNNEL_STAGES", "AppState", "Client", "ClientChange", "Dialog", "IssuedOffer",
     "ManagerAlert", "Message", "OfferDecisionLog", "ProcessedEvent", "Purchase", "Reminder",
     "Turn", "FunnelStage", "OfferState", "ReminderStatus", "TurnFlag", "TurnKind", "TurnStatus",
-    "UnmatchedOrder", "AdminSession", "LoginFailure", "OrderCheck",
+    "UnmatchedOrder", "AdminSession", "LoginFailure", "OrderCheck", "VkRateBudget",
 ]

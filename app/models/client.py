@@ -28,8 +28,9 @@ class Client(Timestamps, Base):
     names_fetched_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     email: Mapped[Optional[str]] = mapped_column(String(254), index=True)
     phone: Mapped[Optional[str]] = mapped_column(String(32), index=True)
-    # a contact typed in chat is a claim; staff or a paid order (matched by vk_id) proves it.
-    # Only proven contacts attach orders automatically. *_source: "turn:12", "staff", "order:A-1"
+    # a contact typed in chat or carried by an order is a claim; staff prove it (by hand or by
+    # attaching a waiting order). Only proven contacts attach orders automatically.
+    # *_source: "turn:12", "staff", "order:A-1", "staff:order:A-1"
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     email_source: Mapped[Optional[str]] = mapped_column(String(120))
     phone_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
@@ -44,7 +45,10 @@ class Client(Timestamps, Base):
     budget: Mapped[Optional[str]] = mapped_column(String(100))
     funnel_stage: Mapped[str] = mapped_column(String(16), default="cold", server_default="cold")
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
-    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")  # staff's own
+    # the client's objections as the model heard them: the client's words, shown to the model as
+    # client data (fenced), never mixed into the staff's notes
+    objections: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     can_write: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     bot_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     # what the client's VK app can show (from `client_info`): inline_keyboard, button_actions

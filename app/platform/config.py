@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     gemini_analysis_model: str = DEFAULT_GEMINI_MODEL
     gemini_reply_model: str = DEFAULT_GEMINI_MODEL
     gemini_timeout_s: float = Field(30.0, gt=0)
+    gemini_max_output_tokens: int = Field(8192, ge=256)  # every model call's output cap
     # USD per 1M tokens for the configured Flash model (paid tier, prompts <= 200k tokens).
     # Defaults follow Google's Flash price list of late 2026; CHECK them against
     # https://ai.google.dev/gemini-api/docs/pricing whenever the model or the prices change.
@@ -78,7 +79,11 @@ class Settings(BaseSettings):
 
     knowledge_base_path: str = "knowledge_base.json"
     debounce_seconds: float = Field(8.0, ge=0)
-    worker_threads: int = Field(8, ge=0, le=256)
+    # turns in flight per process: I/O-bound threads that mostly wait on the model or VK
+    worker_threads: int = Field(64, ge=0, le=512)
+    # model calls at once per process; calls beyond wait for a slot (never dropped). 48 x 2
+    # processes of ~3 s calls is ~1 900 requests a minute: a paid tier's Flash quota
+    model_max_concurrency: int = Field(48, ge=1, le=1024)
     worker_poll_s: float = Field(0.25, gt=0)  # one claim query per interval per process
     # a turn's lease: kept alive by a heartbeat (every lease/5), so a dead process loses its
     # turns within this many seconds

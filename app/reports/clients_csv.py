@@ -38,11 +38,25 @@ def client_rows(s: Session) -> Iterator[tuple[Any, ...]]:
                last_at.isoformat() if last_at else "", *(int(n) for n in counts))
 
 
+# a spreadsheet reads a cell starting with one of these as a formula (CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A text cell that would start a formula is prefixed with an apostrophe (shown as text);
+    a bare carriage return becomes a newline (which the writer quotes: the row stays whole)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_START):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def write_csv(s: Session, out: IO[str]) -> int:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     n = 0
     for row in client_rows(s):
-        writer.writerow(row)
+        writer.writerow([safe_cell(v) for v in row])
         n += 1
     return n

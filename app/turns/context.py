@@ -52,6 +52,7 @@ def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[Kno
         timezone=client.timezone, level=client.level, goal=client.goal,
         instrument=client.instrument, age_group=client.age_group, budget=client.budget,
         notes=client.notes, tags=list(client.tags or []),
+        objections=[o for o in (client.objections or []) if isinstance(o, str)],
         purchases=purchases_view(s, client.id, kb), offers=offers_view(s, client.id, now),
         is_new=answered is None, order_check_pending=pending_for(s, client.id) > 0,
     )

@@ -1,7 +1,9 @@
 """VK API client: send messages, typing, user names; typed errors; bounded retries.
 
-Built on `vk_api.VkApiGroup`, which spaces calls 1/20 s apart behind one lock shared by all
-threads (the lock is held during the HTTP request too, so calls are fully serialised).
+Built on `vk_api.VkApiGroup` without its lock: vk_api holds one lock during every HTTP request
+(calls of a process fully serialised, each process a fixed share of the rate). Here every call,
+retries included, takes a slot of a `RateBudget` first (shared by all processes and replicas
+when it lives in PostgreSQL) and then runs its request in parallel with the others.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import hashlib
 import json
 import logging
 import random
+import contextlib
 import re
 import threading
 import time
@@ -20,6 +23,7 @@ import requests
 import vk_api
 from vk_api.exceptions import ApiError, ApiHttpError, Captcha
 
+from app.vk.budget import LocalBudget, RateBudget
 from app.vk.channel import OutboundMessage
 from app.vk.errors import (
     RATE_LIMIT_CODES, VkError, VkNetworkError, VkRateLimited, error_from_code,
@@ -87,6 +91,27 @@ def _map_exception(exc: Exception, method: str) -> VkError:
     return VkNetworkError(f"unexpected VK answer: {type(exc).__name__}: {exc}", method=method)
 
 
+def send_params(message: OutboundMessage) -> list[dict[str, Any]]:
+    """The `messages.send` parameters of each part of a message (split at <= 4000 chars; the
+    keyboard rides on the last part; part i has its own deterministic random_id)."""
+    parts = split_text(message.text)
+    if not parts:
+        raise ValueError("cannot send an empty message")
+    calls: list[dict[str, Any]] = []
+    for index, part in enumerate(parts):
+        params: dict[str, Any] = {
+            "peer_id": int(message.peer_id), "message": part,
+            "random_id": derive_part_random_id(int(message.random_id), index)}
+        if message.keyboard and index == len(parts) - 1:
+            params["keyboard"] = message.keyboard
+        if message.intent:
+            params["intent"] = message.intent
+        if message.subscribe_id is not None:
+            params["subscribe_id"] = int(message.subscribe_id)
+        calls.append(params)
+    return calls
+
+
 class _RewritingSession(requests.Session):
     """Sends vk_api's hard-coded api.vk.ru URLs to the configured base, with a timeout."""
 
@@ -95,6 +120,9 @@ class _RewritingSession(requests.Session):
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.headers["User-Agent"] = "neuro-employee/1.0 (+vk_api)"
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         for prefix in _VK_PREFIXES:
@@ -118,7 +146,8 @@ class VkClient:
                  api_base_url: str = "https://api.vk.com/method",
                  api_version: str = "5.199", timeout_s: float = 10.0,
                  max_retries: int = 3, *, backoff_base_s: float = 0.5,
-                 backoff_max_s: float = 8.0, max_rps: float = 20.0) -> None:
+                 backoff_max_s: float = 8.0, max_rps: float = 20.0,
+                 budget: RateBudget | None = None) -> None:
         self.group_id = int(group_id)
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
@@ -130,8 +159,11 @@ class VkClient:
         # and no KeyError when a captcha error lacks captcha_sid/captcha_img.
         self._api.error_handlers.pop(vk_api.exceptions.TOO_MANY_RPS_CODE, None)
         self._api.error_handlers.pop(vk_api.exceptions.CAPTCHA_ERROR_CODE, None)
-        # VK allows 20 calls/s per community token, shared by every process that uses it
-        self._api.RPS_DELAY = 1.0 / max(0.1, max_rps)
+        # VK allows 20 calls/s per community token, shared by every process that uses it: the
+        # budget paces the calls; vk_api's own spacing and its lock (held during HTTP) are off
+        self._api.RPS_DELAY = 0.0
+        self._api.lock = contextlib.nullcontext()
+        self.budget: RateBudget = budget or LocalBudget(max_rps)
         self._stats_lock = threading.Lock()
         self._calls = 0
         self._errors: dict[str, int] = {}
@@ -146,22 +178,7 @@ class VkClient:
         Repeating the same call is safe: every part has a deterministic random_id and VK
         drops a repeat, returning the first message's id.
         """
-        parts = split_text(message.text)
-        if not parts:
-            raise ValueError("cannot send an empty message")
-        ids: list[int] = []
-        for index, part in enumerate(parts):
-            params: dict[str, Any] = {
-                "peer_id": int(message.peer_id), "message": part,
-                "random_id": derive_part_random_id(int(message.random_id), index)}
-            if message.keyboard and index == len(parts) - 1:
-                params["keyboard"] = message.keyboard
-            if message.intent:
-                params["intent"] = message.intent
-            if message.subscribe_id is not None:
-                params["subscribe_id"] = int(message.subscribe_id)
-            ids.append(int(self._call("messages.send", params)))
-        return ids
+        return [int(self._call("messages.send", params)) for params in send_params(message)]
 
     def send_message(self, peer_id: int, text: str, random_id: int) -> list[int]:
         """Plain text to a peer (see `send`)."""
@@ -207,11 +224,19 @@ class VkClient:
 
     # ---- internals ----------------------------------------------------------------------
 
-    def _call(self, method: str, params: dict[str, Any], retry: bool = True) -> Any:
+    def call(self, method: str, params: dict[str, Any], *, slot_taken: bool = False,
+             raw: bool = False) -> Any:
+        """One API call with the bounded retries on error 6/9 (each retry takes a new slot of
+        the budget). `slot_taken`: the caller already waited for the first attempt's slot."""
+        return self._call(method, params, slot_taken=slot_taken, raw=raw)
+
+    def _call(self, method: str, params: dict[str, Any], retry: bool = True, *,
+              slot_taken: bool = False, raw: bool = False) -> Any:
         attempts = 1 + (self.max_retries if retry else 0)
         for attempt in range(attempts):
             try:
-                return self._call_once(method, params)
+                return self._call_once(method, params, paced=slot_taken and attempt == 0,
+                                       raw=raw)
             except VkRateLimited as exc:
                 if attempt + 1 >= attempts:
                     exc.retry_after = self._backoff(attempt + 1)
@@ -228,18 +253,21 @@ class VkClient:
         delay = min(self.backoff_max_s, self.backoff_base_s * (2 ** attempt))
         return delay / 2 + random.uniform(0, delay / 2)
 
-    def _call_once(self, method: str, params: dict[str, Any]) -> Any:
+    def _call_once(self, method: str, params: dict[str, Any], paced: bool = False,
+                   raw: bool = False) -> Any:
+        if not paced:
+            self.budget.take()
         with self._stats_lock:
             self._calls += 1
         try:
-            return self._api.method(method, params)
+            return self._api.method(method, params, raw=raw)
         except (Captcha, ApiError, ApiHttpError, requests.RequestException,
                 ValueError, KeyError, TypeError) as exc:
             err = _map_exception(exc, method)
-            self._record_error(err)
+            self.record_error(err)
             raise err from exc
 
-    def _record_error(self, err: VkError) -> None:
+    def record_error(self, err: VkError) -> None:
         key = str(err.code) if err.code is not None else "network"
         with self._stats_lock:
             self._errors[key] = self._errors.get(key, 0) + 1

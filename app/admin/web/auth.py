@@ -117,15 +117,26 @@ class LoginLimiter:
                     and row.failures >= self.limit)
 
     def fail(self, ip: str) -> None:
+        self._count(ip)
+
+    def attempt(self, ip: str) -> bool:
+        """Count this login attempt first, atomically (one upsert on the address' row, which
+        serialises parallel tries), and say whether it may check the password: at most `limit`
+        per window, however many arrive at once. A success calls `reset`."""
+        return self._count(ip) <= self.limit
+
+    def _count(self, ip: str) -> int:
         now = self.clock.now()
         fresh = LoginFailure.window_start > now - self.window
-        stmt = insert(LoginFailure).values(ip=ip[:64], failures=1, window_start=now)
-        stmt = stmt.on_conflict_do_update(index_elements=[LoginFailure.ip], set_={
+        row = insert(LoginFailure).values(ip=ip[:64], failures=1, window_start=now)
+        upsert = row.on_conflict_do_update(index_elements=[LoginFailure.ip], set_={
             "failures": case((fresh, LoginFailure.failures + 1), else_=1),
-            "window_start": case((fresh, LoginFailure.window_start), else_=now)})
+            "window_start": case((fresh, LoginFailure.window_start), else_=now)}
+        ).returning(LoginFailure.failures)
         with self.db.session() as s:
-            s.execute(stmt)
+            count = int(s.execute(upsert).scalar_one())
             s.execute(delete(LoginFailure).where(LoginFailure.window_start <= now - self.window))
+        return count
 
     def reset(self, ip: str) -> None:
         with self.db.session() as s:

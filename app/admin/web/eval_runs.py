@@ -38,8 +38,9 @@ def eval_run(run_id: str) -> ResponseReturnValue:
 @bp.get("/eval/report/<path:run_id>")
 def eval_report_md(run_id: str) -> ResponseReturnValue:
     run = find_run(_root(), run_id)
-    if run is None or not run.has_report:
+    report = run.report_path if run is not None else None
+    if report is None:  # missing, or a link leading out of EVAL_RUNS_DIR
         abort(404)
-    text = (run.path / "report.md").read_text(encoding="utf-8")
+    text = report.read_text(encoding="utf-8")
     return Response(text, mimetype="text/plain; charset=utf-8",  # shown as text, never as HTML
                     headers={"X-Content-Type-Options": "nosniff"})

@@ -104,12 +104,14 @@ def login() -> ResponseReturnValue:
                                "Подождите 5 минут."), 429
     if request.method == "GET":
         return render_template("admin/login.html", error=None)
+    if not limiter.attempt(ip):  # counted before the check: parallel tries cannot slip past
+        return render_template("admin/login.html", error="Слишком много неудачных попыток. "
+                               "Подождите 5 минут."), 429
     if auth.password_ok(request.form.get("password", ""), deps.settings.admin_password):
         limiter.reset(ip)
         auth.log_in(deps.settings.admin_password or "")
         current_app.logger.info("admin: login from %s", ip)
         return redirect(_safe_next(request.args.get("next")))
-    limiter.fail(ip)
     current_app.logger.warning("admin: failed login from %s", ip)
     return render_template("admin/login.html", error="Неверный пароль"), 401
 

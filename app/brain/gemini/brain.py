@@ -36,6 +36,16 @@ if TYPE_CHECKING:
 # What the SDK retries by itself (its defaults too; spelled out so the policy is ours)
 RETRY_STATUS_CODES = (408, 429, 500, 502, 503, 504)
 MAX_BACKOFF_S = 8.0
+# every call's output is capped (thinking tokens count against it): a model that runs on never
+# produces an unbounded text to parse (GEMINI_MAX_OUTPUT_TOKENS)
+DEFAULT_MAX_OUTPUT_TOKENS = 8192
+
+
+def capped(config: gtypes.GenerateContentConfig, cap: Optional[int]) -> gtypes.GenerateContentConfig:
+    """`config` with `max_output_tokens` set to `cap` unless the call set its own."""
+    if not cap or config.max_output_tokens is not None:
+        return config
+    return config.model_copy(update={"max_output_tokens": cap})
 
 
 def retry_options(attempts: int, backoff_base_s: float) -> gtypes.HttpRetryOptions:
@@ -119,8 +129,10 @@ class GeminiBrain:
                  *, api_version: Optional[str] = "v1beta", max_connections: int = 64,
                  sleep: Callable[[float], None] = time.sleep, name: str = "gemini",
                  prompts: Optional[PromptSet] = None,
-                 kb_token_budget: int = DEFAULT_KB_TOKEN_BUDGET):
+                 kb_token_budget: int = DEFAULT_KB_TOKEN_BUDGET,
+                 max_output_tokens: Optional[int] = DEFAULT_MAX_OUTPUT_TOKENS):
         self.name = name
+        self.max_output_tokens = max_output_tokens
         self.prompts = prompts or DEFAULT_PROMPTS  # another directory: the eval lab's --prompts
         self.prompt_version = self.prompts.version
         self.kb_token_budget = kb_token_budget
@@ -144,6 +156,7 @@ class GeminiBrain:
     def _generate(self, model: str, contents: Any, config: gtypes.GenerateContentConfig) -> _Answer:
         started = time.monotonic()
         self._attempts.sent = 0
+        config = capped(config, self.max_output_tokens)
         while True:
             try:
                 response = self._client.models.generate_content(

@@ -2,10 +2,12 @@
 
 One purchase = `order_id, vk_id, email, phone, product_id, amount_rub, paid_at`. Rules:
 - idempotent by `order_id`: a repeat is a duplicate, never an error and never a second row;
-- the buyer: by `vk_id` (created when unknown), else by a *proven* e-mail, else phone (entered
-  by staff or proven by an earlier order); an order matching only contacts a client typed in
-  chat (claims) is parked in `unmatched_orders` for staff (`flask purchases unmatched`);
-- the order proves its e-mail/phone for the card it attaches to (audited "order:<id>");
+- the buyer: by `vk_id` (created when unknown), else by a *proven* e-mail, else phone (proven
+  by staff); an order matching only unproven contacts (typed in chat, or carried by another
+  order) is parked in `unmatched_orders` for staff (`flask purchases unmatched`);
+- the order's e-mail/phone go on the card it attaches to as claims (audited "order:<id>"):
+  whoever pays types them into the shop's form, so they prove nothing for other orders; an
+  order staff attach by hand proves them ("staff:order:<id>");
 - `product_id` is a KB product or `<id>:extension` of a product that has an extension;
 - `paid_at` is ISO-8601 (date or date-time); without an offset it is in the school's zone;
 - each row runs in its own SAVEPOINT, so one bad row never spoils the good ones.
@@ -91,10 +93,27 @@ def _buyer(s: Session, row: PurchaseRow) -> Match:
     return Match(error="vk_id: empty and no client has this email or phone; give vk_id")
 
 
+STAFF_PROOF = "staff:"  # `proof` of an order staff attached by hand (they checked the buyer)
+
+
+def carry_contact(s: Session, client: Client, field: str, value: Optional[str],
+                  proof: str) -> bool:
+    """A contact carried by an order the code attached: whoever paid typed it into the shop's
+    form, so it proves nothing — it is a claim on this card (origin "order:<id>"), never
+    replacing a proven contact; a later order with only this contact waits for staff. Only an
+    order staff attached (`proof` "staff:…") proves its contacts."""
+    if proof.startswith(STAFF_PROOF):
+        return cards.prove_contact(s, client, field, value, "import", proof)
+    if not value or value == getattr(client, field) or getattr(client, f"{field}_verified"):
+        return False
+    return cards.set_contact(s, client, field, value, "import", verified=False, origin=proof)
+
+
 def update_card(s: Session, client: Client, row: PurchaseRow, proof: str) -> None:
-    """The order proves its contacts for this client; the stage follows the purchases."""
+    """The order's contacts go on the card (proven only when staff attached the order); the
+    stage follows the purchases."""
     for name in cards.CONTACTS:
-        cards.prove_contact(s, client, name, getattr(row, name), "import", proof)
+        carry_contact(s, client, name, getattr(row, name), proof)
     products = s.execute(select(Purchase.product_id).where(
         Purchase.client_id == client.id)).scalars().all()
     distinct = {split_extension(p)[0] for p in products}

@@ -111,7 +111,7 @@ def accept_event(event: object, retry: str | None = None) -> None:
     if isinstance(event, MessageNew):
         stored = _store_message_new(deps, event, now)
         if stored is None:
-            log.info("vk.callback event %s (retry %s): repeated or not a private message",
+            log.info("vk.callback event %s (retry %s): repeated, refused or not a private message",
                      env.event_id, retry)
         elif deps.settings.debounce_seconds <= 0:
             deps.wake_workers()  # with a debounce, the workers' poll finds it when it is due

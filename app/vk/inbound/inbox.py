@@ -113,6 +113,8 @@ def store_message_new(conn: Connection, ev: MessageNew, now: datetime,
     if msg.peer_id <= 0 or msg.peer_id >= 2_000_000_000 or msg.from_id <= 0:
         log.info("vk.inbox ignored message from peer %s (not a private dialog)", msg.peer_id)
         return None
+    if forged_peer(msg):
+        return None
     text, transcribed = inbound_text(msg)
     caps = capabilities(ev.client_info)
     params = {"eid": ev.envelope.event_id, "now": now, "vk": msg.from_id,
@@ -122,6 +124,18 @@ def store_message_new(conn: Connection, ev: MessageNew, now: datetime,
               "att": json.dumps(to_stored(msg.media), ensure_ascii=False), "tr": transcribed,
               "caps": json.dumps(caps) if caps else None}
     return conn.exec_driver_sql(STORE_MESSAGE_NEW, params).scalar_one_or_none()
+
+
+def forged_peer(msg: VkMessage) -> bool:
+    """In a private dialog VK always sends peer_id == from_id. A message claiming one sender and
+    another peer would hijack the sender's dialog (replies, card data and names go to the other
+    peer): it is refused (logged, not stored; the callback still answers "ok", so VK does not
+    send it again)."""
+    if msg.peer_id == msg.from_id:
+        return False
+    log.warning("vk.inbox refused message_new %s: peer %s is not its sender from_id %s",
+                msg.id, msg.peer_id, msg.from_id)
+    return True
 
 
 def inbound_text(msg: VkMessage) -> tuple[str, bool]:
