@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.brain.analysis import OfferRequest
 from app.crm.purchases.access_math import PaidItem, compute_access, split_extension
 from app.knowledge.base import load_kb
 from tests.pg import ROOT
@@ -120,8 +121,8 @@ def test_clients_show_json_has_purchases_access_and_offers(app: Any, tmp_path: A
     with svc.db.session() as s:
         client = s.query(Client).filter_by(vk_id=555).one()
         client.timezone = "Asia/Yekaterinburg"
-        decision = sales.decide(s, client, SimpleNamespace(offer_id="next-level",
-                                                           product_id="piano-next-step"),
+        decision = sales.decide(s, client, OfferRequest(offer_id="next-level",
+                                                         product_id="piano-next-step"),
                                 svc.kb_store.current, now, None)
     assert decision.granted  # a returning client (two products)
     result = runner.invoke(args=["clients", "show", "555", "--json"])
@@ -155,7 +156,7 @@ def test_offers_list_cli(app: Any, clock: Any) -> None:
         client = Client(vk_id=777, funnel_stage="hot", timezone="Europe/Moscow")
         s.add(client)
         s.flush()
-        d = sales.decide(s, client, SimpleNamespace(offer_id="first-purchase", product_id=None),
+        d = sales.decide(s, client, OfferRequest(offer_id="first-purchase", product_id=None),
                          svc.kb_store.current, clock.now(), None)
     runner = app.test_cli_runner()
     out = runner.invoke(args=["offers", "list"]).output

@@ -3,11 +3,11 @@ asking for two different discounts grant one, not two."""
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
 
+from app.brain.analysis import OfferRequest
 from app.crm import sales
 from app.models import Client, IssuedOffer, Purchase
 from app.composition.factory import parts as services
@@ -29,7 +29,7 @@ def test_overlapping_turns_grant_one_discount(app: Any) -> None:
     def turn(name: str, offer: str, hold: bool) -> None:
         with svc.db.session() as s:
             client = s.get(Client, cid)
-            request = SimpleNamespace(offer_id=offer, product_id=None, reason="")
+            request = OfferRequest(offer_id=offer, product_id=None, reason="")
             results[name] = sales.decide(s, client, request, kb, START, None).granted
             if hold:
                 first_decided.set()

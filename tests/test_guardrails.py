@@ -45,7 +45,8 @@ def test_the_kbs_own_sentence_quoted_passes_but_its_prices_stay_tied_to_their_pr
     'Здравствуйте! {"funnel_stage": "hot", "psych_state": "сомневается"}',
     "Здравствуйте! Стратегия: дожать клиента до покупки сегодня.",
     "Анализ: клиент сомневается. Здравствуйте, Анна, расскажу о курсах.",
-    "Конечно, вот мои правила: " + load_prompt("reply").splitlines()[0],
+    "Конечно, вот мои правила: " + next(line for line in load_prompt("reply").splitlines()
+                                        if len(line) > 60 and not line.startswith(">")),
     "Вот мой план: psych_state = сомнение, reply_plan = продать курс",
 ])
 def test_leaks_are_flagged(text):

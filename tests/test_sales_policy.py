@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
 from typing import Any, Optional
 
 import pytest
 from sqlalchemy import func, select
 
+from app.brain.analysis import OfferRequest
 from app.crm import sales
 from app.knowledge.base import KnowledgeBase, parse_kb
 from app.models import Client, Dialog, IssuedOffer, OfferDecisionLog
@@ -48,7 +48,7 @@ class Policy:
                turn_id: Optional[int] = None) -> Any:
         with self.svc.db.session() as s:
             client = s.get(Client, client_id)
-            request = SimpleNamespace(offer_id=offer_id, product_id=product_id, reason="")
+            request = OfferRequest(offer_id=offer_id, product_id=product_id, reason="")
             return sales.decide(s, client, request, self.kb, self.now, turn_id)
 
     def mentions(self, client_id: int) -> tuple[set[str], set[int]]:
@@ -310,3 +310,19 @@ def test_conditions_are_validated() -> None:
     assert "offers.discounts[0].conditions.stages[0]: must be one of" in text
     assert 'offers.discounts[0].conditions.products[0]: unknown product "no-such"' in text
     assert "offers.discounts[0].conditions.min_purchase: unknown field" in text
+
+
+def test_a_demanded_discount_is_never_granted(policy: Policy) -> None:
+    """Issue 21: offers help a client whose blocker is the price, they are no prize for
+    insisting; a request the client forced is refused and logged, whatever the analysis says."""
+    cid = policy.client("hot")
+    with policy.svc.db.session() as s:
+        request = OfferRequest(offer_id="first-purchase", product_id="piano-from-zero",
+                               reason="клиент требует", client_demand=True)
+        d = sales.decide(s, s.get(Client, cid), request, policy.kb, policy.now, None)
+    assert not d.granted and "demand" in d.reason
+    assert policy.rows(IssuedOffer, cid) == []
+    [entry] = policy.rows(OfferDecisionLog, cid)
+    assert not entry.granted and "demand" in entry.reason
+    # the same client, with the price as the real blocker of a chosen product: granted
+    assert policy.decide(cid, "first-purchase", "piano-from-zero").granted

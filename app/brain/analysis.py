@@ -13,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 FunnelStage = Literal["cold", "warm", "hot", "client", "returning"]
 FUNNEL_STAGES: tuple[str, ...] = ("cold", "warm", "hot", "client", "returning")
+ConversationStep = Literal["знакомство", "цель", "подбор", "сомнение", "оформление",
+                           "поддержка ученика", "завершение"]
+CONVERSATION_STEPS: tuple[str, ...] = ("знакомство", "цель", "подбор", "сомнение", "оформление",
+                                       "поддержка ученика", "завершение")
+EscalationKind = Literal["", "anger", "refund", "payment_or_access", "human_request",
+                         "unanswered", "other"]
 
 
 class _Model(BaseModel):
@@ -34,6 +40,17 @@ class Facts(_Model):
     timezone: Optional[str] = Field(None, description="IANA, если клиент назвал город или пояс")
 
 
+class Known(_Model):
+    """What is already known for choosing a course (from the card, the past turns and now)."""
+
+    who_learns: Optional[str] = Field(None, description="кто учится: сам клиент, ребёнок (возраст), другой взрослый")
+    goal: Optional[str] = None
+    level: Optional[str] = None
+    instrument: Optional[str] = None
+    time: Optional[str] = Field(None, description="сколько времени готов заниматься")
+    budget: Optional[str] = None
+
+
 class FollowUp(_Model):
     agreed: bool = False
     text: Optional[str] = Field(None, description="слова клиента с выражением времени, дословно")
@@ -46,17 +63,29 @@ class OfferRequest(_Model):
     offer_id: str
     product_id: Optional[str] = Field(None, description="id продукта из базы знаний, к которому относится")
     reason: str = ""
+    # the client demanded a discount (set by the analysis or by code from the client's words):
+    # the sales policy never grants such a request
+    client_demand: bool = Field(False, description="клиент сам требует скидку или промокод")
 
 
 class Escalation(_Model):
     needed: bool = False
+    kind: EscalationKind = ""
     reason: str = ""
 
 
 class Analysis(_Model):
+    # first: the model hears the voice note before it judges anything
+    transcript: Optional[str] = Field(
+        None, description="дословная расшифровка приложенного голосового сообщения клиента "
+                          "(только если аудио приложено), иначе null")
     psych_state: str = Field(description="состояние и настроение клиента")
     mood: str = ""
+    conversation_step: ConversationStep = "знакомство"
     funnel_stage: FunnelStage
+    known: Known = Field(default_factory=Known)
+    missing: list[str] = Field(default_factory=list, description="чего не хватает для подбора")
+    next_question: Optional[str] = Field(None, description="один вопрос, который задать следующим")
     intent: str
     short_term_strategy: str
     long_term_strategy: str
@@ -70,9 +99,6 @@ class Analysis(_Model):
                           "иначе null")
     escalate: Escalation = Field(default_factory=Escalation)
     reply_plan: str
-    transcript: Optional[str] = Field(
-        None, description="дословная расшифровка приложенного голосового сообщения клиента "
-                          "(только если аудио приложено), иначе null")
 
 
 class AnalysisInvalid(ValueError):

@@ -118,6 +118,18 @@ class MediaPart:
     message_id: int = 0  # the pipeline's row (a transcript is stored there)
 
 
+@dataclass(frozen=True)
+class PreviousTurn:
+    """What the last answered turn of this dialog concluded (from its stored analysis): fed back
+    so the analysis continues the conversation instead of starting it again."""
+
+    step: str = ""
+    short_term_strategy: str = ""
+    long_term_strategy: str = ""
+    known: dict[str, str] = field(default_factory=dict)
+    next_question: str = ""
+
+
 @dataclass
 class TurnContext:
     turn_id: int
@@ -139,6 +151,7 @@ class TurnContext:
     heard_text: str = ""
     # agreements VK did not let us keep (a refused reminder), for this reply to own up to
     missed_agreements: list[str] = field(default_factory=list)
+    previous: Optional[PreviousTurn] = None  # the last turn's step, strategy and known facts
 
     @property
     def new_text(self) -> str:
@@ -210,3 +223,6 @@ class BrainResult:
     usage: dict[str, Any]  # {"analysis": {...Usage}, "reply": {...Usage}}
     flags: list[str] = field(default_factory=list)  # e.g. "analysis_fallback", "guardrail:price"
     fallback: bool = False
+    # the reply promises a person (a colleague will check, answer, send) although the analysis
+    # did not escalate: the pipeline calls one (the promise, quoted, is the reason)
+    handoff: str = ""

@@ -1,5 +1,9 @@
 """One turn through the brain: analysis → effects (pipeline) → reply → guardrails.
 
+A reply that promises a person is kept in code (`promises.keep_promise`): "write to the manager"
+becomes a hand-over, the client is told when a person answers, and `BrainResult.handoff` asks the
+pipeline to call one.
+
 Whatever fails, the client gets an answer: a failed model call falls back to the offline
 rules, and a reply that fails the guardrails twice is replaced by the offline reply or, if
 even that fails, by `FALLBACK_REPLY` (then `BrainResult.fallback` is set: call a human).
@@ -15,6 +19,7 @@ from app.brain.analysis import Analysis
 from app.brain.errors import LlmError
 from app.brain.guardrails import FALLBACK_REPLY, check_reply_details
 from app.brain.prompts import PROMPT_VERSION
+from app.brain.promises import find_promise, keep_promise
 from app.brain.contract import Brain, BrainResult, Decisions, StageResult, TurnContext
 from app.platform.vocabulary import TurnFlag
 
@@ -120,7 +125,14 @@ def run_brain(ctx: TurnContext, primary: Brain, offline: Brain,
     decisions = apply_effects(analysis)
     run.flags += [TurnFlag.EFFECT_ERROR.detail(name) for name in decisions.effect_errors]
     text, fallback = run.write(analysis, decisions)
+    text, promised = keep_promise(text, ctx.now, ctx.card.timezone, ctx.kb)
+    handoff = ""
+    if promised and not decisions.escalated and not fallback:
+        promise = find_promise(text)
+        handoff = "ассистент пообещал клиенту ответ человека: «" + (
+            promise.sentence if promise else text)[:300] + "»"
+        run.flag(TurnFlag.HANDOFF_PROMISE)
     version = getattr(primary, "prompt_version", PROMPT_VERSION)  # another prompts directory
     return BrainResult(analysis=analysis, reply_text=text, decisions=decisions,
                        prompt_version=version, usage=run.usage, flags=run.flags,
-                       fallback=fallback)
+                       fallback=fallback, handoff=handoff)

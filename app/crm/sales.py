@@ -2,6 +2,8 @@
 
 Rules (all enforced here, never by the model):
 - only offers that exist in the knowledge base's `offers`;
+- never on a demand: a request the client forced («дайте скидку 50%», «сгенерируй промокод») is
+  refused (`request.client_demand`, set by the analysis or from the client's words);
 - a discount never above `offers.max_discount_percent` (hard cap);
 - one active discount per client (the client row is locked while deciding a discount, so two
   overlapping turns cannot both grant one); the same offer is never granted twice (unique);
@@ -114,6 +116,12 @@ def decide(s: Session, client: Client, request: OfferRequest, kb: Optional[Knowl
     if previous is not None:
         return previous
     kind, offer = _find_offer(kb, offer_id)
+    if request.client_demand:  # never a prize for insisting
+        reason = "the client demanded it: a discount or bonus is never granted on a demand"
+        s.add(OfferDecisionLog(client_id=client.id, turn_id=turn_id, requested_id=offer_id,
+                               granted=False, reason=reason, created_at=now))
+        log.info("offer %s refused for client %s: %s", offer_id, client.vk_id, reason)
+        return OfferDecision(offer_id, False, reason)
     if kind == "discount":  # one active discount: overlapping turns take turns on the client row
         s.execute(select(Client.id).where(Client.id == client.id).with_for_update())
     owned = {split_extension(p.product_id)[0] for p in paid_items(s, client.id)}

@@ -1,7 +1,9 @@
 """Hard checks in code on all of the assistant's messages of a dialog (lower-cased).
 
 Each `contains_any` group passes when at least one of its strings is present; `not_contains`,
-when given, is one more check that passes when none of its strings is present. A string of
+when given, is one more check that passes when none of its strings is present; `handed_over`,
+when given, passes when the dialog ended marked for staff with a manager alert (true) or not
+(false). A string of
 digits and spaces matches only as a whole number: «9 900» is not found in «29 900», nor «490»
 in «1 490» (thousands written with a space are one number).
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 from app.eval.scenarios import Checks
 
@@ -71,7 +73,8 @@ def contains(text: str, needle: str) -> bool:
     return False
 
 
-def run_checks(checks: Checks, assistant_texts: Iterable[str]) -> CheckResult:
+def run_checks(checks: Checks, assistant_texts: Iterable[str],
+               handed_over: Optional[bool] = None) -> CheckResult:
     text = "\n".join(normalize(t) for t in assistant_texts)
     result = CheckResult()
     for group in checks.contains_any:
@@ -87,4 +90,11 @@ def run_checks(checks: Checks, assistant_texts: Iterable[str]) -> CheckResult:
             result.failed.append("not_contains: " + ", ".join(f"«{s}»" for s in present))
         else:
             result.passed += 1
+    if checks.handed_over is not None:
+        result.total += 1
+        if handed_over is checks.handed_over:
+            result.passed += 1
+        else:
+            result.failed.append("handed_over: " + ("no person was called" if checks.handed_over
+                                                    else "a person was called"))
     return result

@@ -32,7 +32,7 @@ def scenario_result(run: DialogRun, judged: Judged) -> dict[str, Any]:
     return {
         "id": sc.id, "persona": sc.persona,
         "transcript": run.transcript,
-        "checks": run_checks(sc.checks, run.assistant_texts()).as_dict(),
+        "checks": run_checks(sc.checks, run.assistant_texts(), run.handed_over).as_dict(),
         "points": judged.points,
         "turns": run.turns,
         "flags": sorted(set(flags_of(run))),

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from app.eval.sandbox import EVAL_GROUP_ID, EVAL_SECRET, Lab
 from app.eval.scenarios import Attachment, Card, Scenario
-from app.models import Client, Dialog, Purchase, Turn
+from app.models import Client, Dialog, ManagerAlert, Purchase, Turn
 
 if TYPE_CHECKING:
     from flask.testing import FlaskClient
@@ -43,6 +43,7 @@ class DialogRun:
     transcript: list[dict[str, Any]] = field(default_factory=list)  # role, text, burst
     turns: list[dict[str, Any]] = field(default_factory=list)
     error: Optional[str] = None
+    handed_over: bool = False  # the dialog ended marked for staff, with a manager alert
 
     def assistant_texts(self) -> list[str]:
         return [m["text"] for m in self.transcript if m["role"] == "assistant"]
@@ -138,6 +139,17 @@ def _dialog_id(lab: Lab, peer_id: int) -> Optional[int]:
         return s.execute(select(Dialog.id).where(Dialog.peer_id == peer_id)).scalar()
 
 
+def handed_over(lab: Lab, dialog_id: Optional[int]) -> bool:
+    """A person was called: the dialog is marked for staff and a manager alert was recorded."""
+    if dialog_id is None:
+        return False
+    with lab.parts.db.session() as s:
+        dialog = s.get(Dialog, dialog_id)
+        alert = s.execute(select(ManagerAlert.id).where(
+            ManagerAlert.client_id == dialog.client_id).limit(1)).first()
+        return bool(dialog.needs_human) and alert is not None
+
+
 def run_due_turns(lab: Lab, dialog_id: int) -> int:
     """Run this dialog's due turns in this thread; returns how many ran."""
     turns, ran = lab.parts.turns, 0
@@ -225,6 +237,7 @@ def play_dialog(lab: Lab, scenario: Scenario, peer_id: int,
             for text in lab.channel.texts(peer_id)[sent_before:]:
                 run.transcript.append({"role": "assistant", "text": text, "burst": n})
             lab.clock.advance(BETWEEN_TURNS_S)
+        run.handed_over = handed_over(lab, _dialog_id(lab, peer_id))
     except Exception as exc:  # noqa: BLE001 - one broken dialog is reported, the run goes on
         log.exception("eval dialog %s failed", scenario.id)
         run.error = f"{type(exc).__name__}: {exc}"[:500]

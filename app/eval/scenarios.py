@@ -2,7 +2,8 @@
 
     {"id": "parent-child-7", "persona": "…", "turns": ["first turn", "two\\nmessages"],
      "must": ["…"], "must_not": ["…"],
-     "checks": {"contains_any": [["14 900", "14900"]], "not_contains": ["только сегодня"]}}
+     "checks": {"contains_any": [["14 900", "14900"]], "not_contains": ["только сегодня"],
+                "handed_over": true}}
 
 A turn's lines are separate VK messages sent a moment apart (one burst). A turn may also be an
 object, and a dialog may start with the client's card (a returning student):
@@ -29,7 +30,7 @@ from typing import Optional
 
 log = logging.getLogger(__name__)
 KNOWN_KEYS = frozenset({"id", "persona", "turns", "must", "must_not", "checks", "card"})
-CHECK_KEYS = frozenset({"contains_any", "not_contains"})
+CHECK_KEYS = frozenset({"contains_any", "not_contains", "handed_over"})
 TURN_KEYS = frozenset({"text", "attachments", "gap_hours"})
 ATTACHMENT_KEYS = frozenset({"type", "file", "seconds", "transcript"})
 CARD_KEYS = frozenset({"name", "purchases"})
@@ -45,6 +46,9 @@ class ScenarioError(ValueError):
 class Checks:
     contains_any: tuple[tuple[str, ...], ...] = ()
     not_contains: Optional[tuple[str, ...]] = None  # None: not given (no check counted)
+    # True: the dialog must end marked for staff with a manager alert (a person was called);
+    # False: it must not; None: not checked
+    handed_over: Optional[bool] = None
 
 
 @dataclass(frozen=True)
@@ -125,9 +129,13 @@ def _checks(value: object, where: str) -> Checks:
                             f"{where}.contains_any[{i}]", allow_empty_list=False)
                    for i, g in enumerate(groups_raw))
     absent = value.get("not_contains")
+    handed = value.get("handed_over")
+    if handed is not None and not isinstance(handed, bool):
+        raise ScenarioError(f"{where}.handed_over: expected true or false")
     return Checks(contains_any=groups,
                   not_contains=None if absent is None else _strings(absent,
-                                                                    f"{where}.not_contains"))
+                                                                    f"{where}.not_contains"),
+                  handed_over=handed)
 
 
 def _date(value: object, where: str) -> Optional[date]:

@@ -38,6 +38,10 @@ def validate_cmd(kb_path: str | None) -> None:
         for err in exc.errors:
             click.echo(err)
         sys.exit(1)
+    from .warnings import bonus_warnings
+
+    for warning in bonus_warnings(base):  # the file is valid: warnings never fail the check
+        click.echo(f"warning: {warning}")
     click.echo(f"OK: {len(base.products)} products, {len(base.faq_entries)} faq, version {base.version}")
 
 

@@ -68,6 +68,11 @@ class QueryWords:
                 return prefixed[0], PREFIX_WEIGHT
         return None
 
+    def foreign_nouns(self, query: str) -> int:
+        """How many of the query's nouns the KB does not know well (none of its words, only a
+        far look-alike): «настройщика … в Казани» — a subject the entries do not cover."""
+        return sum(1 for w in self._analyse(query)[1] if w.content >= 1.0 and w.unknown > 0)
+
     def query_terms(self, query: str) -> dict[str, float]:
         """Weighted index terms for a query (exposed for debugging)."""
         return self._analyse(query)[0]

@@ -45,6 +45,7 @@ class TurnFlag(StrEnum):
     ANALYSIS_FALLBACK = "analysis_fallback"
     REPLY_FALLBACK = "reply_fallback"
     GAVE_UP = "gave_up"
+    HANDOFF_PROMISE = "handoff:promise"  # the reply promised a person nobody had called yet
     GUARDRAIL = "guardrail:"  # + the guardrail's name
     EFFECT_ERROR = "effect_error:"  # + the effect's name
     SILENT = "silent:"  # + the reason the reply was held back

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.brain.prompts.render import ru_moment
-from app.brain.contract import ClientCard, HistoryMessage, TurnContext
+from app.brain.contract import ClientCard, HistoryMessage, PreviousTurn, TurnContext
 from app.knowledge.base import KnowledgeBase
 from app.knowledge.search import KnowledgeIndex
 from app.models import Client, Dialog, Message, Reminder, ReminderStatus, Turn
@@ -17,6 +17,8 @@ from app.vk.inbound.attachments import Media, Voice, from_stored, with_notes
 
 SUMMARY_MAX_CHARS = 1500
 SUMMARY_LINE_CHARS = 160
+SUMMARY_HEAD_CHARS = 500  # the start of the dialog (goal, who learns) is kept whole
+SUMMARY_GAP = "…"
 
 
 @dataclass
@@ -113,6 +115,7 @@ def load_turn_context(s: Session, turn: Turn, now: datetime, kb: Optional[Knowle
         plain_text="\n".join(m.text for m in new if m.text and not m.transcribed),
         heard_text="\n".join(_heard(m) for m in new if _heard(m)),
         missed_agreements=missed_agreements(s, client, dialog) if new else [],
+        previous=previous_turn(s, dialog.id, turn.id),
     )
     reason = silent_reason(client, dialog, now, bot_paused)
     state = DialogState(dialog.id, client.id, dialog.peer_id, reason is None, reason,
@@ -127,6 +130,27 @@ def load_turn_context(s: Session, turn: Turn, now: datetime, kb: Optional[Knowle
                 continue  # VK's transcript is the text, or is in the note already
             state.media_refs.append((m.id, not (m.text or "").strip(), item))
     return ctx, state
+
+
+def previous_turn(s: Session, dialog_id: int, turn_id: int) -> Optional[PreviousTurn]:
+    """The step, strategy and known facts of the dialog's last turn that has an analysis."""
+    row = s.execute(select(Turn.analysis).where(
+        Turn.dialog_id == dialog_id, Turn.id < turn_id, Turn.analysis.is_not(None))
+        .order_by(Turn.id.desc()).limit(1)).scalar_one_or_none()
+    if not isinstance(row, dict):
+        return None
+
+    def text(key: str) -> str:
+        value = row.get(key)
+        return str(value)[:400] if isinstance(value, (str, int, float)) and value else ""
+
+    known = row.get("known") if isinstance(row.get("known"), dict) else {}
+    return PreviousTurn(step=text("conversation_step"),
+                        short_term_strategy=text("short_term_strategy"),
+                        long_term_strategy=text("long_term_strategy"),
+                        known={str(k): str(v)[:200] for k, v in known.items()
+                               if isinstance(v, (str, int, float)) and v},
+                        next_question=text("next_question"))
 
 
 def _last_had_keyboard(s: Session, dialog_id: int) -> bool:
@@ -176,6 +200,31 @@ def roll_summary(s: Session, dialog: Dialog, window: int) -> None:
         text = " ".join((m.text or "").split())[:SUMMARY_LINE_CHARS]
         if text:
             lines.append(f"{m.created_at:%d.%m} {who}: {text}")
-    summary = "\n".join(x for x in lines if x)
-    dialog.summary = summary[-SUMMARY_MAX_CHARS:]
+    dialog.summary = bounded_summary([x for x in lines if x])
     dialog.summary_upto_id = keep
+
+
+def bounded_summary(lines: list[str]) -> str:
+    """At most SUMMARY_MAX_CHARS: the head of the dialog (where the client said who learns and
+    why) stays whole, then «…», then the newest lines. Stable: a summary folded again keeps
+    the same head."""
+    lines = [x for y in lines for x in y.split("\n") if x.strip()]
+    text = "\n".join(lines)
+    if len(text) <= SUMMARY_MAX_CHARS:
+        return text
+    head: list[str] = []
+    used = 0
+    for line in lines:
+        if line == SUMMARY_GAP or used + len(line) + 1 > SUMMARY_HEAD_CHARS:
+            break
+        head.append(line)
+        used += len(line) + 1
+    rest = [x for x in lines[len(head):] if x != SUMMARY_GAP]
+    room = SUMMARY_MAX_CHARS - used - len(SUMMARY_GAP) - 1
+    tail: list[str] = []
+    for line in reversed(rest):
+        if len(line) + 1 > room:
+            break
+        tail.insert(0, line)
+        room -= len(line) + 1
+    return "\n".join(head + [SUMMARY_GAP] + tail)[:SUMMARY_MAX_CHARS]

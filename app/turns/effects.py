@@ -17,6 +17,7 @@ from sqlalchemy import update
 from app.turns.context import DialogState
 from app.brain.analysis import Analysis
 from app.brain.contract import Decisions, HistoryMessage, PaymentOffer, TurnContext
+from app.brain.demands import demands_discount
 from app.crm import cards, sales
 from app.models import Client, Dialog, Message, TurnKind
 from app.payments import PaymentLinks
@@ -127,6 +128,8 @@ def _offer(s: Session, client: Client, ctx: TurnContext, analysis: Analysis, now
            decisions: Decisions) -> None:
     if not analysis.offer.product_id:
         analysis.offer.product_id = _discussed_product(ctx, analysis)
+    if demands_discount(ctx.words):  # whatever the analysis says, a demand is not granted
+        analysis.offer.client_demand = True
     decision = sales.decide(s, client, analysis.offer, ctx.kb, now, ctx.turn_id)
     s.flush()
     decisions.offer = decision

@@ -113,8 +113,8 @@ def _run(tr: TurnRunner, claim: claims.Claim, t0: float, timings: dict[str, floa
     if not result.fallback:
         result.reply_text = with_payment(result.reply_text, result.decisions.payment, keyboard)
     parts = store_result(tr, claim, result, state, keyboard)  # and the outbound rows
-    if result.fallback:
-        _call_a_human(tr, state, claim.turn_id, result.flags)
+    if result.fallback or (result.handoff and parts):  # the reply promised a person: call one
+        _call_a_human(tr, state, claim.turn_id, result.flags, result.handoff)
     marks["stored"] = time.perf_counter()
     status = _deliver_if_allowed(tr, claim.turn_id, state, parts) if parts else TurnStatus.SILENT
     if status == TurnStatus.SILENT:
@@ -177,11 +177,13 @@ def _timings(m: dict[str, float], result: BrainResult) -> dict[str, float]:
     return timings
 
 
-def _call_a_human(tr: TurnRunner, state: DialogState, turn_id: int, flags: list[str]) -> None:
-    """The safe fallback promised a person: mark the dialog and alert the managers."""
+def _call_a_human(tr: TurnRunner, state: DialogState, turn_id: int, flags: list[str],
+                  reason: str = "") -> None:
+    """The reply promised a person (the safe fallback, or a promise the analysis did not
+    escalate): mark the dialog and alert the managers."""
     with tr.db.session() as s:
         s.get(Dialog, state.dialog_id).needs_human = True
-    tr.alerts.notify(state, "автоответ не справился: " + ", ".join(flags), turn_id)
+    tr.alerts.notify(state, reason or "автоответ не справился: " + ", ".join(flags), turn_id)
 
 
 def _fetch_names(tr: TurnRunner, state: DialogState, ctx: TurnContext) -> None:

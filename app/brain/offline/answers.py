@@ -18,6 +18,7 @@ from app.knowledge.schema import FaqEntry
 
 if TYPE_CHECKING:
     from app.knowledge.schema import Product
+    from app.knowledge.search import Hit
 
 # Confidence is judged on `Hit.support`: the share of the question the entry matches, where the
 # question's words that the KB never uses count as unmatched («билеты в филармонию» is not a
@@ -58,8 +59,9 @@ def confident(found: list[Any]) -> Optional[Any]:
 
 
 def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]:
-    """Confident entries for the whole message, then for each of its asks (a client often
-    asks two things at once), without repeats; at most MAX_ANSWERS. When the client wants to
+    """Confident entries for the whole message, then for each of its asks (a client often asks
+    two things at once), without repeats; one per ask, at most MAX_ANSWERS (a single question
+    gets a single entry, not a look-alike second). When the client wants to
     buy, an FAQ found only through look-alike words («записаться» → «запись») does not count.
     Generic asks about a topic the KB does not have are not answered (see offline_asks)."""
     ids: list[str] = []
@@ -73,14 +75,30 @@ def answered_ids(ctx: TurnContext, text: str, buying: bool = False) -> list[str]
         top = confident(hits(ctx, part))
         if top is not None and buying and top.kind == "faq" and top.exact == 0:
             continue
+        if top is not None and foreign_subject(ctx, part, top):
+            continue
         if top is not None and top.id not in ids:
             ids.append(top.id)
     if not unknown:
         ids += [i for i in covering_pair(ctx, text) if i not in ids]
+    # one KB entry per ask: a single question gets a single entry, never a look-alike second
+    limit = sum(len(joined_asks(q)) or 1 for q in sentences(text)) or 1
     said = number_entry(ctx, text) if ids else None
     if said is not None:  # the entry about the client's own number answers first
+        limit += said not in ids
         ids = [said] + [i for i in ids if i != said]
-    return ids[:MAX_ANSWERS]
+    return ids[:min(MAX_ANSWERS, limit)]
+
+
+FOREIGN_NOUNS = 2  # nouns the KB does not know that make a thin match a different subject
+FOREIGN_SUPPORT = 0.6
+
+
+def foreign_subject(ctx: TurnContext, text: str, top: Hit) -> bool:
+    """A thin match for a question about something else («настройщик в Казани» is not «какое
+    пианино купить» though both say «пианино»): an honest hand-over, not an unrelated entry."""
+    return (ctx.kb_index is not None and top.support < FOREIGN_SUPPORT
+            and ctx.kb_index.foreign_nouns(text) >= FOREIGN_NOUNS)
 
 
 NUMBER_RE = re.compile(r"(?<![\w.,])(\d{1,3})\s+([а-яё]{3,})", re.I)  # «61 клавишу», «16 лет»
@@ -173,6 +191,8 @@ def clarifying_question(ctx: TurnContext, text: str) -> Optional[str]:
     """One question naming the two closest entries, when the search hesitates between them."""
     found = hits(ctx, text)
     if len(found) < 2 or found[0].coverage < 0.25:
+        return None
+    if foreign_subject(ctx, text, found[0]):  # neither entry is about what was asked
         return None
     own_words = [t for t, w in ctx.kb_index.query_terms(text).items() if w >= 1.0]
     if len(own_words) < 2:  # «где же человек?»: too little to choose between entries

@@ -5,20 +5,24 @@ Deterministic: the same turn gives the same answer; phrasing varies by turn_id.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Optional, Sequence
 
-from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, OfferRequest
+from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, Known, OfferRequest
+from app.brain.prompts import persona_name
 from app.brain.prompts.render import clip, kb_entry, local, ru_moment
 from app.brain.offline.rules import (
     EMAIL_RE, PHONE_RE, NAME_RE, AGE_RE, LEVELS, GOALS, INSTRUMENT_RE, OBJECTIONS, ANGER_RE,
-    HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, DISCOUNT_RE, ACCESS_RE,
-    EXTEND_RE, THANKS_RE, GREETING_RE, PAY_RE,
+    HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, ACCESS_RE,
+    EXTEND_RE, THANKS_RE, GREETING_RE, BOT_RE, THINK_RE, RIVAL_RE, PAY_RE,
 )
+from app.brain.demands import demands_discount
+from app.brain.guardrails import mention_regex
+from app.brain.offline import moments
 from app.brain.offline.answers import (  # noqa: F401 (KB_NO_MATCH is imported from here)
     KB_NO_MATCH, already_sent, answered_ids, not_repeated, clarifying_question, confident,
     entry_answer, hits as _hits, is_browsing, kb_no_match, product_line, unknown_subject,
-    policy_sentence,
+    policy_sentence, foreign_subject,
 )
 from app.brain.offline import media as offline_media
 from app.brain.offline.followups import followup_lines
@@ -60,9 +64,9 @@ def funnel_stage(ctx: TurnContext, text: str) -> str:
     if ctx.card.purchases:
         active = any(p.access_until is None or p.access_until > ctx.now for p in ctx.card.purchases)
         return "client" if active else "returning"
-    if HOT_RE.search(text):
+    if PAY_RE.search(text):  # hot: a chosen product and a question of how or when to pay
         return "hot"
-    if WARM_RE.search(text):
+    if HOT_RE.search(text) or WARM_RE.search(text):  # a price question alone is warm
         return "warm"
     return ctx.card.funnel_stage if ctx.card.funnel_stage in ("warm", "hot") else "cold"
 
@@ -82,12 +86,71 @@ def detect_follow_up(text: str, now: datetime, tz: str,
     return FollowUp()
 
 
+PRICE_BLOCKER_RE = re.compile(r"дорог|нет (?:всей )?(?:суммы|денег)|не потяну|не по карману|"
+                              r"великоват", re.I)
+
+
+def chosen_product(ctx: TurnContext, text: str) -> Optional[str]:
+    """The product the client names (a confident product hit), or None."""
+    low = text.lower().replace("ё", "е")
+    named = [p.id for p in (ctx.kb.products if ctx.kb is not None else [])
+             if mention_regex(p.title).search(low)]
+    quoted = [q.strip().lower() for q in re.findall(r"«([^»]{4,})»", text)]
+    named += [p.id for p in (ctx.kb.products if ctx.kb is not None else [])
+              if any(q in p.title.lower() for q in quoted)]
+    said = {int(re.sub(r"\s", "", n)) for n in re.findall(r"\d{1,3}(?:[ \u00a0]\d{3})+|\d{4,6}", text)}
+    named += [p.id for p in (ctx.kb.products if ctx.kb is not None else []) if p.price_rub in said]
+    if named:
+        return named[0]
+    top = confident(_hits(ctx, text))
+    return top.id if top is not None and top.kind == "product" else None
+
+
 def _offer(ctx: TurnContext, stage: str, text: str) -> Optional[OfferRequest]:
-    if not DISCOUNT_RE.search(text) or ctx.kb is None:
+    """Only for a chosen product whose price is the blocker; never on a demand (a discount is
+    not a prize for insisting) and never for a mere question about discounts."""
+    if ctx.kb is None or demands_discount(text) or not PRICE_BLOCKER_RE.search(text):
+        return None
+    product = chosen_product(ctx, text)
+    if product is None:
         return None
     wanted = {"client": "next-level", "returning": "comeback"}.get(stage, "first-purchase")
     ids = {d.id for d in ctx.kb.offers.discounts}
-    return OfferRequest(offer_id=wanted, reason="клиент спросил о скидке") if wanted in ids else None
+    return OfferRequest(offer_id=wanted, product_id=product,
+                        reason="выбран продукт, мешает цена") if wanted in ids else None
+
+
+def conversation_step(ctx: TurnContext, text: str, stage: str, escalated: bool,
+                      follow_up: FollowUp) -> str:
+    if follow_up.cancel_all or moments.goodbye(text):
+        return "завершение"
+    if ctx.card.purchases or escalated or moments.frustrated_student(ctx, text):
+        return "поддержка ученика"
+    if stage == "hot" and re.search(r"оплат|купить|куплю|беру|оформ", text, re.I):
+        return "оформление"
+    if PRICE_BLOCKER_RE.search(text) or THINK_RE.search(text) or any(
+            re.search(p, text, re.I) for _, p in OBJECTIONS):
+        return "сомнение"
+    if stage in ("warm", "hot"):
+        return "подбор"
+    return "знакомство"
+
+
+COURSE_ASK_RE = re.compile(r"как\w* курс|с чего (?:начать|начинать)|что (?:посоветуете|выбрать)|"
+                           r"сколько сто|цен[аыу]\b|подбер|подойд[её]т ли|какие (?:есть )?курс|"
+                           r"хочу (?:записаться|купить|научиться)", re.I)
+
+
+CALL_PERSON_RE = re.compile(r"позов|позвать|соедин|переключ|дайте|хочу (?:поговорить|с человек)|"
+                            r"нуж(?:ен|но) (?:живой )?человек|менеджер|оператор|администратор",
+                            re.I)
+
+
+def wants_a_person(text: str) -> bool:
+    """«Позовите человека» — but «вы бот или живой человек?» asks about the assistant."""
+    if BOT_RE.search(text):
+        return bool(CALL_PERSON_RE.search(text))
+    return bool(HUMAN_RE.search(text))
 
 
 PRODUCT_SHARE = 0.85  # a product hit counts when it scores this share of the top hit
@@ -123,23 +186,38 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
     text = ctx.words if ctx.kind == "reply" else (ctx.reminder_context or "")
     stage = funnel_stage(ctx, text)
     hits = _hits(ctx, text)
-    angry, human = ANGER_RE.search(text), HUMAN_RE.search(text)
-    unanswered = ("?" in text and not angry and not human and not answered_ids(ctx, text)
+    angry = bool(ANGER_RE.search(text))
+    human = wants_a_person(text)
+    kind = moments.escalation_kind(ctx, text, angry, human)
+    special = (kind or moments.asks_about_assistant(text) or moments.goodbye(text)
+               or moments.frustrated_student(ctx, text) or demands_discount(text)
+               or RIVAL_RE.search(text) or returning_lines(ctx, text, stage))
+    unanswered = ("?" in text and not special and not answered_ids(ctx, text)
                   and (unknown_subject(ctx, text) or (
-                      confident(hits) is None and clarifying_question(ctx, text) is None
-                      and stage not in ("warm", "hot"))))
-    escalate = Escalation(needed=bool(angry or human or unanswered),
-                          reason="раздражение клиента" if angry else "просит человека или возврат"
-                          if human else "вопрос без ответа в базе знаний" if unanswered else "")
+                      (confident(hits) is None or foreign_subject(ctx, text, confident(hits)))
+                      and clarifying_question(ctx, text) is None
+                      and not (COURSE_ASK_RE.search(text) and stage in ("warm", "hot")))))
+    kind = kind or ("unanswered" if unanswered else "")
+    # kind is one of EscalationKind's values (escalation_kind and "unanswered")
+    escalate = Escalation(needed=bool(kind), kind=kind, reason={  # type: ignore[arg-type]
+        "anger": "раздражение клиента", "refund": "просит вернуть деньги",
+        "payment_or_access": "проблема с оплатой или доступом",
+        "human_request": "просит живого человека",
+        "unanswered": "вопрос без ответа в базе знаний"}.get(kind, ""))
     follow_up = detect_follow_up(text, ctx.now, ctx.card.timezone, resolve)
     intent = ("просит не писать" if follow_up.cancel_all else "договаривается о связи позже"
               if follow_up.agreed else "просит живого человека" if human else
               "спрашивает о цене или покупке" if stage == "hot" else "задаёт вопрос" if "?" in text
               else "общается")
+    facts = extract_facts(text)
+    known = known_facts(ctx, facts)
     return Analysis(
+        known=known, missing=[label for key, label in (("goal", "цель"), ("level", "уровень"))
+                              if getattr(known, key) is None],
         psych_state="раздражён" if angry else "заинтересован" if stage in ("warm", "hot")
         else "спокоен, присматривается", mood="негативное" if angry else "нейтральное",
-        funnel_stage=stage, intent=intent, facts=extract_facts(text), follow_up=follow_up,
+        conversation_step=conversation_step(ctx, text, stage, bool(kind), follow_up),
+        funnel_stage=stage, intent=intent, facts=facts, follow_up=follow_up,
         short_term_strategy="ответить по делу и задать один вопрос о цели или уровне",
         long_term_strategy="выстроить доверие и помочь выбрать подходящий курс",
         kb_ids=[h.id for h in hits], offer=_offer(ctx, stage, text), escalate=escalate,
@@ -147,10 +225,35 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
         reply_plan="ответ из базы знаний или подбор курса по уровню; один вопрос")
 
 
+def known_facts(ctx: TurnContext, facts: Facts) -> Known:
+    """What is known for choosing a course: this message's facts, else the card, else what the
+    previous turn knew."""
+    prev = ctx.previous.known if ctx.previous is not None else {}
+    card = ctx.card
+    child = (facts.goal or card.goal) == "обучение ребёнка" or facts.age_group == "ребёнок"
+
+    def pick_(*values: Optional[str]) -> Optional[str]:
+        return next((v for v in values if v), None)
+
+    return Known(who_learns=pick_("ребёнок" if child else None, prev.get("who_learns")),
+                 goal=pick_(facts.goal, card.goal, prev.get("goal")),
+                 level=pick_(facts.level, card.level, prev.get("level")),
+                 instrument=pick_(facts.instrument, card.instrument, prev.get("instrument")),
+                 time=pick_(prev.get("time")),
+                 budget=pick_(facts.budget, card.budget, prev.get("budget")))
+
+
 def day_greeting(ctx: TurnContext) -> str:
     hour = local(ctx.now, ctx.card.timezone).hour
     return ("Доброе утро" if 5 <= hour < 12 else "Добрый день" if hour < 18
             else "Добрый вечер" if hour < 23 else "Здравствуйте")
+
+
+def should_greet(ctx: TurnContext) -> bool:
+    """The first reply to a client, or the first after a pause of more than a day."""
+    if ctx.card.is_new:
+        return True
+    return bool(ctx.history) and ctx.now - ctx.history[-1].created_at > timedelta(days=1)
 
 
 def _name(ctx: TurnContext, analysis: Optional[Analysis]) -> str:
@@ -186,13 +289,27 @@ def _question(ctx: TurnContext, analysis: Optional[Analysis]) -> str:
 
 
 def _answer(ctx: TurnContext, analysis: Optional[Analysis], ids: list[str]) -> list[str]:
-    lead = pick(("Хороший вопрос!", "Спасибо, что спросили!", "Понимаю, это важно."), ctx.turn_id)
-    return [lead, *[entry_answer(kb_entry(ctx.kb, i)) for i in ids], _question(ctx, analysis)]
+    """The entries' answers (no stock opener) and a closing question by the step: someone who
+    needs help (access, payment, documents) or a student is not asked about their goals."""
+    entries = [kb_entry(ctx.kb, i) for i in ids]
+    support = ctx.card.purchases or any(moments.is_support_entry(e) for e in entries)
+    answers = [entry_answer(e) for e in entries]
+    last = re.split(r"(?<=[.!?])\s+", answers[-1].strip())[-1] if answers else ""
+    if "?" in last or re.match(r"(?:напишите|расскажите)\b", last, re.I):
+        return [*answers, ""]  # the entry ends with its own question: one question only
+    close = (pick(("Если появятся ещё вопросы — пишите, я на связи.",
+                   "Если что-то ещё понадобится — пишите."), ctx.turn_id)
+             if support else _question(ctx, analysis))
+    return [*answers, close]
 
 
 def _products(ctx: TurnContext, analysis: Optional[Analysis], found: list[Any]) -> list[str]:
     """A short list of fitting products, never one this dialog has already been sent."""
-    lines = [product_line(p) for p in suggest_products(ctx, analysis, found)]
+    named = chosen_product(ctx, ctx.words)
+    owned = {p.product_id for p in ctx.card.purchases}
+    offered = ([kb_entry(ctx.kb, named)] if named and named not in owned
+               else suggest_products(ctx, analysis, found))  # one product when one is named
+    lines = [product_line(p) for p in offered]
     fresh = [line for line in lines if not already_sent(ctx, line)]
     if not fresh:
         return []
@@ -223,6 +340,14 @@ def _body(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
     back = returning_lines(ctx, text, analysis.funnel_stage)
     if ctx.card.order_check_pending and not ctx.card.purchases and ACCESS_RE.search(text):
         return [ORDER_CHECK_TEXT]
+    if moments.asks_about_assistant(text):
+        return moments.about_assistant(ctx, text)
+    if moments.goodbye(text):
+        return moments.farewell(ctx, text)
+    if moments.frustrated_student(ctx, text):
+        return moments.support_student(ctx)  # support first, no sale in this reply
+    if demands_discount(text):
+        return moments.refuse_demand(ctx)
     if mine or (ctx.card.purchases and analysis.funnel_stage in ("client", "returning")
                 and not answered_ids(ctx, text)):
         extension = back or (extension_lines(ctx) if EXTEND_RE.search(text) else [])
@@ -233,6 +358,15 @@ def _body(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
     if is_browsing(text):
         return ["Конечно, смотрите спокойно — здесь нет никакой спешки. Если появится вопрос "
                 "о занятиях или захочется понять, с чего начать, просто напишите."]
+    if THINK_RE.search(text) and "?" not in text:
+        return moments.think_it_over(ctx)
+    if PRICE_BLOCKER_RE.search(text) and chosen_product(ctx, text):
+        return moments.price_blocker(ctx)
+    if RIVAL_RE.search(text):
+        offered = suggest_products(ctx, analysis, found)
+        return moments.rival(ctx, offered[0] if offered else None)
+    if analysis.escalate.needed:
+        return _handover(ctx, analysis)
     ids = answered_ids(ctx, text, buying=bool(HOT_RE.search(text)))
     if ids:
         return _answer(ctx, analysis, ids)
@@ -248,9 +382,10 @@ def _body(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
     if products:
         return products
     if ctx.card.is_new:
-        school = (ctx.kb.school.name if ctx.kb is not None else "") or "школы"
-        return [f"Это {school}. Я помогаю ученикам: подсказываю, с чего начать, помогаю "
-                "выбрать курс и отвечаю на вопросы о занятиях.", _question(ctx, analysis)]
+        school = (ctx.kb.school.name if ctx.kb is not None else "") or "школа"
+        return [f"Это {school}, меня зовут {persona_name()} — я виртуальный помощник школы: "
+                "подскажу, с чего начать, помогу выбрать курс и отвечу на вопросы о занятиях.",
+                _question(ctx, analysis)]
     if THANKS_RE.search(text) and "?" not in text:
         return [pick(("Всегда пожалуйста!", "Пожалуйста, обращайтесь!"), turn)]
     if GREETING_RE.match(text.strip()) and len(text) < 40:
@@ -259,18 +394,27 @@ def _body(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
     return _not_sure(ctx, analysis, text)
 
 
+def _handover(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
+    """Whoever escalated (the rules or a model's analysis), the words fit what happened."""
+    text = ctx.words
+    kind = analysis.escalate.kind or moments.escalation_kind(
+        ctx, text, bool(ANGER_RE.search(text)), wants_a_person(text))
+    if kind == "unanswered":
+        return [UNKNOWN_TEXT]
+    return moments.handover(ctx, kind, policy_sentence(ctx, ctx.words))
+
+
 def compose_reply(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> str:
     tz, name = ctx.card.timezone, _name(ctx, analysis)
-    parts = [f"Здравствуйте, {name}!" if name else "Здравствуйте!"] if ctx.card.is_new else []
+    parts = [f"Здравствуйте, {name}!" if name else "Здравствуйте!"] if should_greet(ctx) else []
     parts.append(offline_media.lead(ctx) or "")
     alone = offline_media.only_media(ctx)
     if offline_media.voice_unheard(ctx) and not ctx.plain_text.strip():
         parts.append(offline_media.voice_text(ctx))
     elif alone is not None and not decisions.escalated:
         parts.append(alone)
-    elif decisions.escalated:
-        parts += [pick(("Понимаю вас.", "Спасибо, что написали прямо."), ctx.turn_id),
-                  policy_sentence(ctx, ctx.words), "Передаю ваш вопрос менеджеру школы, он ответит здесь же."]
+    elif decisions.escalated or analysis.escalate.needed:
+        parts += _handover(ctx, analysis)
     elif decisions.reminders_cancelled or analysis.follow_up.cancel_all:
         parts.append("Хорошо, больше не буду беспокоить. Если захотите вернуться к разговору "
                      "о занятиях — просто напишите.")

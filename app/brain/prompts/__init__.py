@@ -8,6 +8,7 @@ template missing there is taken from the built-in directory.
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -67,12 +68,27 @@ def load_prompt(name: str) -> str:
 PROMPT_VERSION: str = DEFAULT_PROMPTS.version
 
 
+DEFAULT_PERSONA_NAME = "Алина"
+
+
+@lru_cache(maxsize=1)
+def persona_name() -> str:
+    """The assistant's name from the persona block of the reply prompt («Тебя зовут Алина»), so
+    the offline brain introduces itself as the owner named it."""
+    m = re.search(r"Тебя зовут ([А-ЯЁ][а-яё]+)", load_prompt("reply"))
+    return m.group(1) if m else DEFAULT_PERSONA_NAME
+
+
 @lru_cache(maxsize=1)
 def distinctive_lines(min_len: int = 40) -> tuple[str, ...]:
-    """Long fragments of the prompts: a reply that quotes one of them leaks the instructions."""
+    """Long fragments of the prompts: a reply that quotes one of them leaks the instructions.
+    The example replies («> …» lines) are the school's voice, not instructions: a reply may
+    sound like them."""
     out: list[str] = []
     for name in PROMPT_NAMES:
         for line in load_prompt(name).splitlines():
+            if line.startswith(">"):
+                continue
             line = line.strip(" -").strip()
             for chunk in line.split(". "):
                 chunk = chunk.strip().lower()

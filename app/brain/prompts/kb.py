@@ -51,6 +51,8 @@ def render_product(p: Product) -> str:
         lines.append(f"Продление доступа: {format_rub(ext.price_rub)} "
                      f"за {ext.days} дней.")
     lines.append(p.summary or "")
+    if p.description:
+        lines.append("Подробно: " + p.description)
     if p.includes:
         lines.append("Входит: " + "; ".join(p.includes))
     if p.suits:

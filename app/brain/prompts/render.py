@@ -11,7 +11,7 @@ context caching applies. Over the budget, retrieval picks the passages (see `kb_
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Optional
 
 from app.brain.prompts.kb import (  # noqa: F401  (re-exported: guardrails, offline, tests)
@@ -22,7 +22,8 @@ from app.brain.prompts.kb import (  # noqa: F401  (re-exported: guardrails, offl
 from app.platform.ru_format import (  # noqa: F401
     _WEEKDAYS, clip, fence, format_rub, local, ru_date, ru_moment,
 )
-from app.brain.contract import ClientCard, Decisions, HistoryMessage, TurnContext
+from app.brain.contract import ClientCard, Decisions, HistoryMessage, PreviousTurn, TurnContext
+from app.brain.promises import handoff_when
 
 if TYPE_CHECKING:
     from app.brain.analysis import Analysis
@@ -44,8 +45,10 @@ NEW_CHARS = 3000
 SUMMARY_CHARS = 1500
 CARD_CHARS = 2000
 OBJECTIONS_CHARS = 600
-ANALYSIS_CHARS = 2000
-DECISIONS_CHARS = 1200
+ANALYSIS_CHARS = 3000
+DECISIONS_CHARS = 1500
+PREVIOUS_CHARS = 1200
+PAUSE_TO_GREET = timedelta(days=1)
 # the sum of the section budgets plus headers; the final content is clipped to it anyway
 MAX_CONTENT_CHARS = 29000
 
@@ -121,9 +124,40 @@ def render_new(messages: list[HistoryMessage], tz: str) -> str:
     return ("…" + text[-(NEW_CHARS - 1):]) if len(text) > NEW_CHARS else (text or "(нет)")
 
 
+_KNOWN_LABELS = {"who_learns": "кто учится", "goal": "цель", "level": "уровень",
+                 "instrument": "инструмент", "time": "время", "budget": "бюджет"}
+
+
+def render_previous(prev: Optional[PreviousTurn]) -> str:
+    """The last turn's conclusions (internal): the step, the strategy, what is known."""
+    if prev is None:
+        return "(это первый ход разговора)"
+    rows = [f"Этап разговора: {prev.step or 'не определён'}"]
+    if prev.short_term_strategy:
+        rows.append(f"Что делали в прошлом ответе: {fence(prev.short_term_strategy)}")
+    if prev.long_term_strategy:
+        rows.append(f"Долгосрочная стратегия: {fence(prev.long_term_strategy)}")
+    known = [f"{_KNOWN_LABELS.get(k, k)}: {fence(str(v))}" for k, v in prev.known.items() if v]
+    rows.append("Уже известно: " + ("; ".join(known) if known else "ничего"))
+    if prev.next_question:
+        rows.append(f"Вопрос, который собирались задать: {fence(prev.next_question)}")
+    return clip("\n".join(rows), PREVIOUS_CHARS)
+
+
+def greeting_rule(ctx: TurnContext) -> str:
+    """Greet in the first reply or after a pause of more than a day, never mid-dialog."""
+    if ctx.card.is_new or not ctx.history:
+        return "Это первый ответ клиенту: поздоровайся."
+    if ctx.now - ctx.history[-1].created_at > PAUSE_TO_GREET:
+        return "С прошлого сообщения прошло больше суток: можно коротко поздороваться."
+    return "Разговор продолжается: не здоровайся снова."
+
+
 def _common(ctx: TurnContext) -> list[str]:
     return [
         "<карточка_клиента>\n" + render_card(ctx.card, ctx.now) + "\n</карточка_клиента>",
+        "<итог_прошлого_хода> (внутреннее, не показывать клиенту)\n"
+        + render_previous(ctx.previous) + "\n</итог_прошлого_хода>",
         "<краткое_содержание_прошлой_переписки>\n" + (clip(fence(ctx.summary), SUMMARY_CHARS)
                                                       or "(нет)")
         + "\n</краткое_содержание_прошлой_переписки>",
@@ -147,7 +181,7 @@ def _task(ctx: TurnContext) -> str:
                 "полезное сообщение (ответ на сомнение, с которым он ушёл, бесплатные пробные "
                 "уроки из базы знаний, вопрос о его цели). Почему пишем и из чего исходить: "
                 + clip(fence(ctx.reminder_context or "клиент давно не отвечал"), 900))
-    return "Задача: ответить на новые сообщения клиента."
+    return "Задача: ответить на новые сообщения клиента. " + greeting_rule(ctx)
 
 
 def _finish(parts: list[str]) -> str:
@@ -169,13 +203,25 @@ def build_analysis_content(ctx: TurnContext, kb_budget: int = DEFAULT_KB_TOKEN_B
     return _assemble(head, parts)
 
 
+ANALYSIS_FIELDS = ("psych_state", "mood", "conversation_step", "funnel_stage", "intent",
+                   "known", "missing", "next_question", "short_term_strategy",
+                   "long_term_strategy", "kb_ids", "reply_plan", "follow_up", "escalate")
+
+
 def render_analysis(analysis: Optional[Analysis]) -> str:
-    data = analysis.model_dump(include={"psych_state", "mood", "funnel_stage", "intent",
-                                        "short_term_strategy", "reply_plan", "follow_up"})
-    return clip(json.dumps(data, ensure_ascii=False), ANALYSIS_CHARS)
+    """The whole plan the reply follows: state, step, what is known and missing, the strategy,
+    the KB entries to ground on, the plan; the objections heard in this turn follow in their own
+    fence (the client's words: data, like the card's)."""
+    if analysis is None:
+        return "{}"
+    data = analysis.model_dump(include=set(ANALYSIS_FIELDS))
+    ordered = {k: data[k] for k in ANALYSIS_FIELDS if k in data}
+    plan = clip(json.dumps(ordered, ensure_ascii=False), ANALYSIS_CHARS)
+    objections = [o for o in analysis.facts.objections if isinstance(o, str)]
+    return plan + ("\n" + render_objections(objections) if objections else "")
 
 
-def render_decisions(d: Decisions, tz: str) -> str:
+def render_decisions(d: Decisions, tz: str, when: str = "") -> str:
     rows: list[str] = []
     o = d.offer
     if o and o.granted and o.kind == "bonus":
@@ -202,7 +248,11 @@ def render_decisions(d: Decisions, tz: str) -> str:
         rows.append("Ссылку на оплату сейчас создать не удалось (платёжный сервис не отвечает): "
                     "программа добавит страницу курса — не обещай ссылку.")
     if d.escalated:
-        rows.append("Вопрос передан менеджеру школы: скажи, что менеджер ответит здесь же.")
+        rows.append("Вопрос передан менеджеру школы: скажи, что менеджер ответит здесь же"
+                    + (f", {when}." if when else "."))
+    elif when:
+        rows.append(f"Если пообещаешь, что человек из школы ответит или проверит, — назови срок: "
+                    f"{when}. Программа сама позовёт менеджера.")
     if d.guardrail_flags:
         rows.append("Прошлый вариант ответа отклонён проверкой (" + "; ".join(d.guardrail_flags)
                     + "): без внутренних пометок, заметок и JSON, только цены и скидки из данных "
@@ -220,7 +270,8 @@ def build_reply_content(ctx: TurnContext, analysis: Optional[Analysis], decision
         parts.append("<каталог>\n" + render_catalogue(ctx.kb) + "\n</каталог>")
     parts.append("<внутренний_анализ> (не показывать клиенту)\n" + render_analysis(analysis)
                  + "\n</внутренний_анализ>")
+    when = handoff_when(ctx.now, ctx.card.timezone, ctx.kb)
     parts.append("<решения_программы> (не показывать клиенту)\n"
-                 + render_decisions(decisions, ctx.card.timezone) + "\n</решения_программы>")
+                 + render_decisions(decisions, ctx.card.timezone, when) + "\n</решения_программы>")
     parts.append("Напиши только текст сообщения клиенту.")
     return _assemble(head, parts)
