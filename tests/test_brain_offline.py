@@ -206,13 +206,13 @@ def test_parent_asking_for_a_child_is_asked_about_the_child(brain):
 
 
 def test_offline_rules_tell_a_client_who_wants_to_pay_and_for_what() -> None:
-    from app.brain.offline.brain import chosen_product
+    from app.brain.offline.brain import product_to_pay
 
-    assert chosen_product(make_ctx("Беру курс «Фортепиано с нуля»"),
+    assert product_to_pay(make_ctx("Беру курс «Фортепиано с нуля»"),
                           "Беру курс «Фортепиано с нуля»") == "piano-from-zero"
     history = (msg("Курс «Фортепиано для детей 6–12 лет» стоит 12 900 ₽.", "out"),)
     ctx = make_ctx("Пришлите ссылку на оплату", history=history)
-    assert chosen_product(ctx, "Пришлите ссылку на оплату") == "kids-piano"
-    assert chosen_product(make_ctx("Как оплатить?"), "Как оплатить?") is None  # unclear: asks
-    assert chosen_product(ctx, "Сколько стоит курс?") is None
-    assert chosen_product(ctx, "Как оплатить продление доступа?") is None
+    assert product_to_pay(ctx, "Пришлите ссылку на оплату") == "kids-piano"
+    assert product_to_pay(make_ctx("Как оплатить?"), "Как оплатить?") is None  # unclear: asks
+    assert product_to_pay(ctx, "Сколько стоит курс?") is None
+    assert product_to_pay(ctx, "Как оплатить продление доступа?") is None

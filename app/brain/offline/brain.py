@@ -165,7 +165,7 @@ def _named_product(ctx: TurnContext, text: str) -> Optional[str]:
     return None
 
 
-def chosen_product(ctx: TurnContext, text: str) -> Optional[str]:
+def product_to_pay(ctx: TurnContext, text: str) -> Optional[str]:
     """The product a client who asks to pay has chosen: named now (by title, or as the search's
     sure product hit), else the latest one named in the dialog, else the one a granted
     discount is for. None when unclear (no link is made; the reply asks)."""
@@ -221,7 +221,7 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
         short_term_strategy="ответить по делу и задать один вопрос о цели или уровне",
         long_term_strategy="выстроить доверие и помочь выбрать подходящий курс",
         kb_ids=[h.id for h in hits], offer=_offer(ctx, stage, text), escalate=escalate,
-        pay_product_id=chosen_product(ctx, text) if ctx.kind == "reply" else None,
+        pay_product_id=product_to_pay(ctx, text) if ctx.kind == "reply" else None,
         reply_plan="ответ из базы знаний или подбор курса по уровню; один вопрос")
 
 

@@ -11,6 +11,7 @@ from app.brain.offline.answers import already_sent, hits, product_line
 from app.brain.prompts.render import clip, kb_entry
 
 TRIAL_RE = re.compile(r"бесплатн|пробн", re.I)
+HANDOVER_RE = re.compile(r"менеджер|коллег|напишите|свяжитесь|обратитесь", re.I)
 
 
 def _last_client_text(ctx: TurnContext) -> str:
@@ -28,7 +29,12 @@ def _product(ctx: TurnContext, text: str) -> Optional[Any]:
 def _trial(ctx: TurnContext) -> Optional[str]:
     for entry in ctx.kb.faq_entries if ctx.kb is not None else []:
         if TRIAL_RE.search(entry.question) and TRIAL_RE.search(entry.answer):
-            return str(entry.answer)
+            # the FAQ answers a yes/no question: «Да. Первые три урока…» reads odd unasked; and
+            # a follow-up offers, it does not promise a person («ссылку пришлёт менеджер»): staff
+            # are called when the client says yes (issue 21's kept promises)
+            answer = re.sub(r"^(?:да|нет)[.,!]\s*", "", str(entry.answer).strip(), flags=re.I)
+            kept = [s for s in re.split(r"(?<=[.!?])\s+", answer) if not HANDOVER_RE.search(s)]
+            return " ".join(kept) or None
     return None
 
 
