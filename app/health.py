@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 
 from app.knowledge.base import KnowledgeStore
 from app.platform.config import Settings
@@ -38,10 +38,10 @@ def init_app(app: Flask, deps: HealthDeps) -> None:
 
 
 @bp.get("/healthz")
-def healthz():  # noqa: ANN201 - Flask view
+def healthz() -> tuple[Response, int]:
     deps = deps_of(HealthDeps)
     db_ok = deps.db.ping()
-    body = _full(deps, db_ok)
+    body: object = _full(deps, db_ok)
     if not (db_ok and deps.is_staff()):
         body = _public(body)
     return jsonify(body), 200 if db_ok else 503

@@ -3,7 +3,7 @@ No threads start here: `start_background(app)` starts them."""
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 from flask import Flask
 
@@ -95,7 +95,7 @@ def _adapters(app: Flask, p: Parts) -> None:
     eval_cli.init_app(app, eval_cli.EvalCliDeps(s, lab_app, judge_from))
 
 
-def _background_health(p: Parts):  # noqa: ANN202 - a closure over the parts
+def _background_health(p: Parts) -> Callable[[], dict[str, dict[str, object]]]:
     def health() -> dict[str, dict[str, object]]:
         if p.background is None:
             return {"workers": {"threads": 0, "alive": 0}, "scheduler": {"running": False}}

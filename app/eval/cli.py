@@ -63,7 +63,7 @@ class _Bars:
         self._lock = threading.Lock()
         self._bars: dict[str, Any] = {}
 
-    def __call__(self, phase: str, total: int, run: DialogRun) -> None:
+    def __call__(self, phase: str, total: int, run: Optional[DialogRun]) -> None:
         with self._lock:
             if phase not in self._bars:
                 for bar in self._bars.values():

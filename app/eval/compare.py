@@ -48,7 +48,7 @@ def _delta(a: int, b: int) -> str:
     return f"{a} → {b}" + (f" ({b - a:+d})" if a != b else "")
 
 
-def _flags(sc: Optional[dict[str, Any]]) -> Counter:
+def _flags(sc: Optional[dict[str, Any]]) -> Counter[str]:
     return Counter(f for t in (sc or {}).get("turns") or [] for f in t.get("flags") or [])
 
 

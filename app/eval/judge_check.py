@@ -92,7 +92,8 @@ def load_labels(path: str | Path) -> list[LabelledDialog]:
     return out
 
 
-def _judge_one(judge: Judge, d: LabelledDialog, kb: Optional[KnowledgeBase]) -> tuple[list[str], Optional[str]]:
+def _judge_one(judge: Judge, d: LabelledDialog,
+               kb: Optional[KnowledgeBase]) -> tuple[list[str], Optional[str]]:
     req = JudgeRequest(persona=d.persona, transcript=list(d.transcript),
                        points=[Point(p.kind, p.text) for p in d.points],
                        kb_passages=kb_passages(kb))
@@ -110,8 +111,8 @@ def check(judge: Judge, dialogs: list[LabelledDialog], kb: Optional[KnowledgeBas
                             thread_name_prefix="judge-check") as pool:
         answers = list(pool.map(lambda d: _judge_one(judge, d, kb), dialogs))
     rows: list[dict[str, Any]] = []
-    for d, (verdicts, error) in zip(dialogs, answers):
-        for p, v in zip(d.points, verdicts):
+    for d, (verdicts, error) in zip(dialogs, answers, strict=True):  # one answer per dialog
+        for p, v in zip(d.points, verdicts, strict=False):  # as the judge answered
             rows.append({"dialog": d.id, "kind": p.kind, "text": p.text, "label": p.label,
                          "verdict": v, "agree": v == p.label, "error": error})
 

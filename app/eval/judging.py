@@ -137,7 +137,7 @@ def evidence_found(evidence: str, assistant_texts: list[str]) -> bool:
 def _as_points(points: list[Point], verdicts: list[Verdict],
                assistant_texts: Optional[list[str]] = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for p, v in zip(points, verdicts):
+    for p, v in zip(points, verdicts, strict=False):  # as the judge answered
         row: dict[str, Any] = {"kind": p.kind, "text": p.text, "verdict": v.verdict,
                                "reason": v.reason}
         if v.answer:

@@ -82,5 +82,5 @@ def _stability(scenarios: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
 
 def build_results(meta: dict[str, Any], runs: list[DialogRun], judged: list[Judged],
                   duration_s: float) -> dict[str, Any]:
-    scenarios = [scenario_result(r, j) for r, j in zip(runs, judged)]
+    scenarios = [scenario_result(r, j) for r, j in zip(runs, judged, strict=True)]
     return {**meta, "scenarios": scenarios, "summary": summarize(scenarios, duration_s)}

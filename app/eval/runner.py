@@ -145,6 +145,7 @@ def handed_over(lab: Lab, dialog_id: Optional[int]) -> bool:
         return False
     with lab.parts.db.session() as s:
         dialog = s.get(Dialog, dialog_id)
+        assert dialog is not None, f"dialog {dialog_id}: the run's dialog exists"
         alert = s.execute(select(ManagerAlert.id).where(
             ManagerAlert.client_id == dialog.client_id).limit(1)).first()
         return bool(dialog.needs_human) and alert is not None

@@ -51,11 +51,13 @@ class DialogClock(Clock):
         self._local.now = self.start
 
     def now(self) -> datetime:
-        return getattr(self._local, "now", self.start)
+        now: datetime = getattr(self._local, "now", self.start)  # thread-local: set by begin/advance
+        return now
 
     def advance(self, seconds: float) -> datetime:
-        self._local.now = self.now() + timedelta(seconds=seconds)
-        return self._local.now
+        now = self.now() + timedelta(seconds=seconds)
+        self._local.now = now
+        return now
 
 
 def _create_database(server_url: str) -> str:

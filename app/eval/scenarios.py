@@ -97,7 +97,7 @@ class Scenario:
         return self.extras[n] if n < len(self.extras) else TurnExtra()
 
 
-def _unknown_keys(obj: dict, known: frozenset[str], where: str) -> None:
+def _unknown_keys(obj: dict[str, object], known: frozenset[str], where: str) -> None:
     """A misspelt key (it would silently drop points or checks) is an error; any other extra
     key (a note of the scenario's author, say) is ignored with a warning."""
     for key in sorted(set(obj) - known):

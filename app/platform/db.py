@@ -34,11 +34,11 @@ def embedded_database_url(data_dir: str | Path = ".data") -> str:
     The server is left running when this process exits (cleanup_mode=None) so that the web
     process, CLI commands and a restart all share it.
     """
-    import pgserver  # heavy import: only in local mode
+    from pgserver.postgres_server import get_server  # heavy import: only in local mode
 
     root = Path(data_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(root / "pg", cleanup_mode=None)
+    server = get_server(root / "pg", cleanup_mode=None)
     return normalize_database_url(server.get_uri("postgres"))
 
 
@@ -57,7 +57,7 @@ class Database:
         self._url = url
         self._pool_size = pool_size
         self._engine: Optional[Engine] = None
-        self._session_factory: Optional[sessionmaker] = None
+        self._session_factory: Optional[sessionmaker[OrmSession]] = None
         self._lock = threading.Lock()
 
     @property
@@ -80,7 +80,7 @@ class Database:
         return self._engine
 
     @property
-    def Session(self) -> sessionmaker:  # noqa: N802 - reads like the SQLAlchemy factory
+    def Session(self) -> sessionmaker[OrmSession]:  # noqa: N802 - reads like the SQLAlchemy factory
         if self._session_factory is None:
             self._session_factory = sessionmaker(self.engine, expire_on_commit=False)
         return self._session_factory

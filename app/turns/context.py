@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.brain.prompts.render import ru_moment
-from app.brain.contract import ClientCard, HistoryMessage, PreviousTurn, TurnContext
+from app.brain.contract import ClientCard, Direction, HistoryMessage, PreviousTurn, TurnContext
 from app.knowledge.base import KnowledgeBase
 from app.knowledge.search import KnowledgeIndex
 from app.models import Client, Dialog, Message, Reminder, ReminderStatus, Turn
@@ -69,7 +69,8 @@ def _history(s: Session, dialog_id: int, before_id: int, window: int) -> list[Hi
 def as_history(m: Message) -> HistoryMessage:
     """A stored message as the model reads it: text plus bracketed notes of its attachments."""
     items = from_stored(m.attachments) if m.direction == "in" else []
-    return HistoryMessage(m.direction, with_notes(m.text or "", items, m.transcribed),
+    direction: Direction = "in" if m.direction == "in" else "out"  # the column holds only these two
+    return HistoryMessage(direction, with_notes(m.text or "", items, m.transcribed),
                           m.created_at)
 
 
@@ -100,10 +101,13 @@ def silent_reason(client: Client, dialog: Dialog, now: datetime, bot_paused: boo
     return None
 
 
-def load_turn_context(s: Session, turn: Turn, now: datetime, kb: Optional[KnowledgeBase], kb_index: Optional[KnowledgeIndex],
+def load_turn_context(s: Session, turn: Turn, now: datetime, kb: Optional[KnowledgeBase],
+                      kb_index: Optional[KnowledgeIndex],
                       window: int, bot_paused: bool) -> tuple[TurnContext, DialogState]:
     dialog = s.get(Dialog, turn.dialog_id)
+    assert dialog is not None, f"turn {turn.id}: its dialog exists (foreign key)"
     client = s.get(Client, dialog.client_id)
+    assert client is not None, f"dialog {dialog.id}: its client exists (foreign key)"
     new = _new_messages(s, dialog, turn.upto_message_id) if turn.kind == "reply" else []
     first_new = new[0].id if new else turn.upto_message_id + 1
     ctx = TurnContext(
@@ -144,7 +148,8 @@ def previous_turn(s: Session, dialog_id: int, turn_id: int) -> Optional[Previous
         value = row.get(key)
         return str(value)[:400] if isinstance(value, (str, int, float)) and value else ""
 
-    known = row.get("known") if isinstance(row.get("known"), dict) else {}
+    raw_known = row.get("known")
+    known: dict[object, object] = raw_known if isinstance(raw_known, dict) else {}
     return PreviousTurn(step=text("conversation_step"),
                         short_term_strategy=text("short_term_strategy"),
                         long_term_strategy=text("long_term_strategy"),

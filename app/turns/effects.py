@@ -44,6 +44,7 @@ def apply_effects(tr: TurnRunner, ctx: TurnContext, state: DialogState,
         decisions.effect_errors.append("transcript")
     with tr.db.session() as s:
         client = s.get(Client, state.client_id)
+        assert client is not None, f"turn {ctx.turn_id}: its dialog's client exists (foreign key)"
 
         def step(name: str, effect: Callable[[], None]) -> None:
             _guarded(s, name, effect, decisions.effect_errors, ctx.turn_id)
@@ -126,11 +127,13 @@ def _follow_up(tr: TurnRunner, s: Session, client: Client, ctx: TurnContext, ana
 
 def _offer(s: Session, client: Client, ctx: TurnContext, analysis: Analysis, now: datetime,
            decisions: Decisions) -> None:
-    if not analysis.offer.product_id:
-        analysis.offer.product_id = _discussed_product(ctx, analysis)
+    offer = analysis.offer
+    assert offer is not None, "called only when the analysis has an offer"
+    if not offer.product_id:
+        offer.product_id = _discussed_product(ctx, analysis)
     if demands_discount(ctx.words):  # whatever the analysis says, a demand is not granted
-        analysis.offer.client_demand = True
-    decision = sales.decide(s, client, analysis.offer, ctx.kb, now, ctx.turn_id)
+        offer.client_demand = True
+    decision = sales.decide(s, client, offer, ctx.kb, now, ctx.turn_id)
     s.flush()
     decisions.offer = decision
 
@@ -140,7 +143,9 @@ def _mentions(s: Session, client: Client, now: datetime, decisions: Decisions) -
 
 
 def _escalate(s: Session, state: DialogState, decisions: Decisions) -> None:
-    s.get(Dialog, state.dialog_id).needs_human = True
+    dialog = s.get(Dialog, state.dialog_id)
+    assert dialog is not None, f"dialog {state.dialog_id}: the turn's dialog exists"
+    dialog.needs_human = True
     s.flush()
     decisions.escalated = True
 

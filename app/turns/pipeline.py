@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -41,7 +41,8 @@ RETRY_MAX_S = 600.0
 
 def retry_delay(attempt: int) -> float:
     """30 s, 1 min, 2 min, … 10 min: a VK or model outage of half an hour loses no turn."""
-    return min(RETRY_MAX_S, RETRY_AFTER_S * 2 ** max(0, attempt - 1))
+    factor: int = 2 ** max(0, attempt - 1)  # an int power of two (typeshed says Any)
+    return min(RETRY_MAX_S, RETRY_AFTER_S * factor)
 
 
 class TurnReleased(Exception):
@@ -90,6 +91,7 @@ def _run(tr: TurnRunner, claim: claims.Claim, t0: float, timings: dict[str, floa
     snap = tr.kb.snapshot()
     with tr.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
+        assert turn is not None, f"turn {claim.turn_id}: a claimed turn exists"
         ctx, state = load_turn_context(
             s, turn, tr.clock.now(), snap.kb, snap.index, tr.cfg.history_window,
             bot_paused=tr.bot_paused(s))
@@ -133,14 +135,17 @@ def _stored_parts(s: Session, turn_id: int) -> list[str]:
 def _deliver_if_allowed(tr: TurnRunner, turn_id: int, state: DialogState, parts: list[str]) -> str:
     """Re-check just before sending: a person may have taken over while the model thought."""
     with tr.db.session() as s:
-        reason = silent_reason(s.get(Client, state.client_id), s.get(Dialog, state.dialog_id),
-                               tr.clock.now(), tr.bot_paused(s))
+        client = s.get(Client, state.client_id)
+        dialog = s.get(Dialog, state.dialog_id)
         turn = s.get(Turn, turn_id)
+        assert client is not None and dialog is not None and turn is not None, \
+            f"turn {turn_id}: the turn, its dialog and client exist"
+        reason = silent_reason(client, dialog, tr.clock.now(), tr.bot_paused(s))
         if reason is None and turn.kind != TurnKind.REPLY and Message.client_wrote_since(
                 s, turn.dialog_id, turn.upto_message_id):
             reason = "client_wrote"  # a proactive text must not cross the client's new message
         if reason is None and turn.kind != TurnKind.REPLY \
-                and not s.get(Client, state.client_id).may_write_first:
+                and not client.may_write_first:
             reason = "no_consent"  # message_deny, or VK refused an earlier proactive send
         if reason is None and turn.kind != TurnKind.REPLY:
             state.subscribed = subscriptions.is_subscribed(s, tr.cfg, state.client_id,
@@ -182,7 +187,9 @@ def _call_a_human(tr: TurnRunner, state: DialogState, turn_id: int, flags: list[
     """The reply promised a person (the safe fallback, or a promise the analysis did not
     escalate): mark the dialog and alert the managers."""
     with tr.db.session() as s:
-        s.get(Dialog, state.dialog_id).needs_human = True
+        dialog = s.get(Dialog, state.dialog_id)
+        assert dialog is not None, f"turn {turn_id}: its dialog exists"
+        dialog.needs_human = True
     tr.alerts.notify(state, reason or "автоответ не справился: " + ", ".join(flags), turn_id)
 
 
@@ -195,6 +202,7 @@ def _fetch_names(tr: TurnRunner, state: DialogState, ctx: TurnContext) -> None:
     first, last = names or ("", "")
     with tr.db.session() as s:
         client = s.get(Client, state.client_id)
+        assert client is not None, f"dialog {state.dialog_id}: its client exists"
         client.first_name, client.last_name = first or client.first_name, last or client.last_name
         client.names_fetched_at = tr.clock.now()
     ctx.card.first_name = first or ctx.card.first_name
@@ -224,7 +232,9 @@ def deliver(tr: TurnRunner, turn_id: int, state: DialogState, parts: list[str]) 
         with tr.db.session() as s:
             s.execute(update(Message).where(Message.turn_id == turn_id, Message.part == i)
                       .values(vk_message_id=sent[0] if sent else None))
-            s.get(Dialog, state.dialog_id).last_outbound_at = tr.clock.now()
+            dialog = s.get(Dialog, state.dialog_id)
+            assert dialog is not None, f"turn {turn_id}: its dialog exists"
+            dialog.last_outbound_at = tr.clock.now()
     return ids
 
 
@@ -233,11 +243,14 @@ def _undeliverable(tr: TurnRunner, claim: claims.Claim, exc: VkError) -> str:
                 claim.turn_id, exc)
     with tr.db.session() as s:
         dialog = s.get(Dialog, claim.dialog_id)
+        assert dialog is not None, f"turn {claim.turn_id}: its dialog exists"
         client = s.get(Client, dialog.client_id)
+        assert client is not None, f"dialog {dialog.id}: its client exists"
         client.can_write = False
         if claim.kind != TurnKind.REPLY:  # written first and refused: not again until it writes
             client.mark_unreachable(exc.code, tr.clock.now())
         turn = s.get(Turn, claim.turn_id)
+        assert turn is not None, f"turn {claim.turn_id}: a claimed turn exists"
         turn.error = f"VK: {exc}"
     return TurnStatus.UNDELIVERABLE
 

@@ -51,7 +51,11 @@ def claim_due(s: Session, now: datetime, claim_s: float) -> Optional[Reminder]:
 
 
 def _wrote_since(s: Session, r: Reminder, dialog: Dialog) -> bool:
-    upto = s.get(Turn, r.source_turn_id).upto_message_id if r.source_turn_id else None
+    upto: Optional[int] = None
+    if r.source_turn_id:
+        source = s.get(Turn, r.source_turn_id)
+        assert source is not None, f"reminder {r.id}: its source turn exists (foreign key)"
+        upto = source.upto_message_id
     if upto:
         return Message.client_wrote_since(s, dialog.id, upto)
     return s.execute(select(Message.id).where(
@@ -88,6 +92,7 @@ def _still_relevant(s: Session, r: Reminder, client: Client, dialog: Dialog, kb:
 
 def recheck(tr: TurnRunner, s: Session, r: Reminder, now: datetime, kb: Optional[KnowledgeBase]) -> Verdict:
     client = s.get(Client, r.client_id)
+    assert client is not None, f"reminder {r.id}: its client exists (foreign key)"
     dialog = s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one_or_none()
     if dialog is None:
         return Verdict("skip", "no dialog with this client")
@@ -151,6 +156,7 @@ def fire_one(tr: TurnRunner) -> bool:
         return True  # the next process takes the reminder's turn again
     with tr.db.session() as s:
         reminder = s.get(Reminder, r.id)
+        assert reminder is not None, f"reminder {r.id}: a claimed reminder is not deleted"
         refused = refusals.settle(s, reminder, tr.clock.now())
         if refused is None:
             _record_outcome(s, reminder, status, tr.clock.now())

@@ -52,9 +52,11 @@ def refused_turn(tr: TurnRunner, claim: Claim, exc: VkRefused) -> str:
     log.warning("turn %s: VK refused the send (%s, code %s)", claim.turn_id, exc, exc.code)
     with tr.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
+        assert turn is not None, f"turn {claim.turn_id}: a claimed turn exists"
         turn.error = f"VK refused ({exc.code}): {exc}"[:2000]
         turn.add_flag(f"vk_refused:{exc.code}")
         dialog = s.get(Dialog, claim.dialog_id)
+        assert dialog is not None, f"turn {claim.turn_id}: its dialog exists (foreign key)"
         if claim.kind == "reply":
             dialog.needs_human = True
         peer_id, client_id = dialog.peer_id, dialog.client_id

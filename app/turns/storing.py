@@ -4,7 +4,7 @@ delivers exactly what was stored)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Optional, TYPE_CHECKING
 
@@ -33,8 +33,9 @@ def store_result(tr: TurnRunner, claim: claims.Claim, result: BrainResult,
     parts = split_text(result.reply_text) if state.may_send else []
     with tr.db.session() as s:
         turn = s.get(Turn, claim.turn_id)
-        turn.analysis = clean_json(jsonable(result.analysis))
-        turn.decisions = clean_json(jsonable(result.decisions))
+        assert turn is not None, f"turn {claim.turn_id}: a claimed turn exists"
+        turn.analysis = _json_object(clean_json(jsonable(result.analysis)))
+        turn.decisions = _json_object(clean_json(jsonable(result.decisions)))
         turn.reply_text = result.reply_text
         turn.flags = list(result.flags) + ([f"silent:{state.silent_reason}"]
                                            if state.silent_reason else [])
@@ -42,7 +43,9 @@ def store_result(tr: TurnRunner, claim: claims.Claim, result: BrainResult,
         turn.prompt_version = result.prompt_version
         turn.brain = "+".join(sorted({u.get("model", "?") for u in result.usage.values()
                                       if isinstance(u, dict)})) or None
-        roll_summary(s, s.get(Dialog, claim.dialog_id), tr.cfg.history_window)
+        dialog = s.get(Dialog, claim.dialog_id)
+        assert dialog is not None, f"turn {claim.turn_id}: its dialog exists (foreign key)"
+        roll_summary(s, dialog, tr.cfg.history_window)
         store_outbound(s, claim.turn_id, state, parts, tr.clock.now(), "bot", keyboard)
     return parts
 
@@ -60,6 +63,12 @@ def store_outbound(s: Session, turn_id: int, state: DialogState, parts: list[str
         ).on_conflict_do_nothing(constraint="uq_messages_turn_part"))
 
 
+def _json_object(value: object) -> Optional[dict[str, object]]:
+    """The analysis (a pydantic model) and the decisions (a dataclass) dump as JSON objects."""
+    assert value is None or isinstance(value, dict), f"a JSON object, not {type(value).__name__}"
+    return value
+
+
 def jsonable(value: object) -> object:
     """A pydantic model, a dataclass or plain data as JSON data; sets become sorted lists,
     anything else unknown (datetimes) its str()."""
@@ -67,7 +76,7 @@ def jsonable(value: object) -> object:
         return None
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
-    if hasattr(value, "__dataclass_fields__"):
+    if is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
     return json.loads(json.dumps(value, default=_fallback))
 
