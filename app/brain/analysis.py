@@ -43,7 +43,8 @@ class Facts(_Model):
 class Known(_Model):
     """What is already known for choosing a course (from the card, the past turns and now)."""
 
-    who_learns: Optional[str] = Field(None, description="кто учится: сам клиент, ребёнок (возраст), другой взрослый")
+    who_learns: Optional[str] = Field(
+        None, description="кто учится: сам клиент, ребёнок (возраст), другой взрослый")
     goal: Optional[str] = None
     level: Optional[str] = None
     instrument: Optional[str] = None
@@ -118,7 +119,8 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
             return [walk(v) for v in node]
         return node
 
-    return walk(schema)
+    inlined: dict[str, Any] = walk(schema)
+    return inlined
 
 
 ANALYSIS_SCHEMA: dict[str, Any] = _inline_refs(Analysis.model_json_schema())

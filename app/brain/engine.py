@@ -60,7 +60,8 @@ class _Run:
             self.event("analysis_fallback", error=type(exc).__name__, detail=str(exc)[:300])
             result = self.offline.analyze(self.ctx)
         self.record("analysis", result)
-        return result.value
+        analysis: Analysis = result.value  # StageResult.value is an Analysis for stage 1
+        return analysis
 
     def reply(self, brain: Brain, analysis: Analysis, decisions: Decisions,
               stage: str) -> Optional[str]:

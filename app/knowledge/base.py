@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from .schema import FaqEntry, KnowledgeBaseFile, Product, WorkingHours, validate_data
+from .schema import (FaqEntry, KnowledgeBaseFile, NotOffered, Offers, Product, School, WorkingHours,
+                     validate_data)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .search import Hit, KnowledgeIndex
@@ -42,12 +43,27 @@ class KnowledgeBase:
         self._products = {p.id: p for p in data.products}
         self._faq = {f.id: f for f in data.faq}
 
-    school = property(lambda self: self.data.school)
     products = property(lambda self: self.data.products)
-    faq_entries = property(lambda self: self.data.faq)
-    offers = property(lambda self: self.data.offers)
-    not_offered = property(lambda self: self.data.not_offered)
-    file_version = property(lambda self: self.data.version)
+
+    @property
+    def school(self) -> School:
+        return self.data.school
+
+    @property
+    def faq_entries(self) -> list[FaqEntry]:
+        return self.data.faq
+
+    @property
+    def offers(self) -> Offers:
+        return self.data.offers
+
+    @property
+    def not_offered(self) -> list[NotOffered]:
+        return self.data.not_offered
+
+    @property
+    def file_version(self) -> int | str:
+        return self.data.version
 
     @property
     def version(self) -> str:

@@ -8,6 +8,7 @@ in Cyrillic («прокриейт», «зум», «гетурс») finds the Lat
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 PHRASES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), r) for p, r in (
     (r"(?:\bс|\bсо|\bво)\s+скольки\s+лет|с какого возраста|\bво сколько лет|"
@@ -28,7 +29,7 @@ PHRASES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), r) for p, r in (
 _CYR = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
                 ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "", "k", "l", "m", "n", "o",
                  "p", "r", "s", "t", "u", "f", "h", "ts", "ch", "sh", "sh", "", "y", "", "e",
-                 "yu", "ya"]))
+                 "yu", "ya"], strict=True))
 _LATIN_FOLD = (("ph", "f"), ("ck", "k"), ("c", "k"), ("q", "k"), ("x", "ks"), ("w", "v"),
                ("j", "zh"), ("ts", "s"), ("z", "s"), ("th", "t"))
 
@@ -36,8 +37,15 @@ _LATIN_FOLD = (("ph", "f"), ("ck", "k"), ("c", "k"), ("q", "k"), ("x", "ks"), ("
 def normalise_phrases(text: str) -> str:
     """The text with the canonical words added after each set phrase (the phrase stays)."""
     for rx, repl in PHRASES:
-        text = rx.sub(lambda m: m.group(0) + " " + repl, text)
+        text = rx.sub(_appender(repl), text)
     return text
+
+
+def _appender(tail: str) -> Callable[[re.Match[str]], str]:
+    """A replacement that keeps the matched phrase and adds `tail` after it."""
+    def append(m: re.Match[str]) -> str:
+        return m.group(0) + " " + tail
+    return append
 
 
 def skeleton(word: str) -> str:

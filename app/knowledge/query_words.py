@@ -8,6 +8,7 @@ which `support` counts against every entry (the offline brain's confidence rests
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from . import client_words, ru_text
@@ -47,7 +48,7 @@ class QueryWords:
 
     def _fuzzy(self, word: str, known: bool) -> tuple[str, float] | None:
         """Closest vocabulary term for a word the index does not contain."""
-        if len(word) < 4 or not ru_text.re.search("[а-я]", word):
+        if len(word) < 4 or not re.search("[а-я]", word):
             return None
         grams = ru_text.trigrams(word)
         cands = set().union(*(self.trigram_index.get(g, ()) for g in grams))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Protocol
 
 from .synonyms import SLANG
 
@@ -40,11 +42,38 @@ STOP_WORDS = frozenset("""
 # they count at half weight in queries.
 LIGHT_WORDS = frozenset("научиться учиться научить обучиться обучаться брать взять".split())
 
-_morph = None
+class _Tag(Protocol):
+    """The part of a pymorphy3 tag the search reads (pymorphy3 ships no types)."""
+
+    @property
+    def POS(self) -> object: ...
+
+    @property
+    def grammemes(self) -> frozenset[str]: ...
+
+
+class _Parse(Protocol):
+    @property
+    def normal_form(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def tag(self) -> _Tag: ...
+
+
+class _Analyzer(Protocol):
+    def parse(self, word: str) -> Sequence[_Parse]: ...
+
+    def word_is_known(self, word: str) -> bool: ...
+
+
+_morph: _Analyzer | None = None
 _morph_lock = threading.Lock()
 
 
-def morph():
+def morph() -> _Analyzer:
     """The shared pymorphy3 analyser (created on first use)."""
     global _morph
     if _morph is None:
@@ -52,6 +81,7 @@ def morph():
             if _morph is None:
                 import pymorphy3
                 _morph = pymorphy3.MorphAnalyzer()
+    assert _morph is not None
     return _morph
 
 
@@ -161,7 +191,8 @@ def edit_distance_le1(a: str, b: str) -> bool:
         diff = [i for i in range(la) if a[i] != b[i]]
         if len(diff) == 1:
             return True
-        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+        return (len(diff) == 2 and diff[1] == diff[0] + 1
+                and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
     if la > lb:
         a, b = b, a
     i = 0

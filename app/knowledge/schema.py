@@ -9,10 +9,12 @@ data in ``base.py`` so that they are reported together with field errors.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, ValidationError, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import (AfterValidator, ValidationError, BaseModel, ConfigDict, Field, StrictBool, StrictInt,
+                      StrictStr, field_validator, model_validator)
+from pydantic_core import ErrorDetails
 
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -187,7 +189,8 @@ class KnowledgeBaseFile(_Model):
 POSITIVE_INT_FIELDS = {"price_rub", "days", "access_days", "valid_days"}
 ERROR_MESSAGES = {
     "missing": "is required",
-    "extra_forbidden": "unknown field (check the spelling; allowed fields are listed in docs/knowledge-base.md)",
+    "extra_forbidden": "unknown field (check the spelling; allowed fields are listed in "
+                       "docs/knowledge-base.md)",
     "string_type": "must be a string",
     "string_too_short": "must not be empty",
     "list_type": "must be a list",
@@ -212,7 +215,7 @@ def format_loc(loc: tuple[Any, ...]) -> str:
     return out or "<root>"
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     etype, loc, ctx = err["type"], err["loc"], err.get("ctx") or {}
     name = next((p for p in reversed(loc) if isinstance(p, str)), "")
     if name in POSITIVE_INT_FIELDS and etype != "missing":
@@ -236,7 +239,7 @@ def _pydantic_errors(exc: ValidationError) -> list[str]:
 
 # ---------------------------------------------------------------------------- cross-entry checks
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -246,7 +249,8 @@ def _list_at(data: dict[str, Any], key: str) -> list[Any]:
 
 
 def _duplicate_ids(data: dict[str, Any]) -> list[str]:
-    errors, seen = [], {}
+    errors: list[str] = []
+    seen: dict[str, str] = {}
     for section in ("products", "faq"):
         for i, entry in enumerate(_list_at(data, section)):
             if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
@@ -274,7 +278,8 @@ def _offer_errors(offers: object, known: set[Any]) -> list[str]:
                     errors.append(f'offers.{section}[{i}].id: duplicate id "{oid}" '
                                   f"(already used by offers.{section}[{seen[oid]}])")
                 seen.setdefault(oid, i)
-            conditions = item.get("conditions") if isinstance(item.get("conditions"), dict) else {}
+            raw_conditions = item.get("conditions")
+            conditions: dict[str, Any] = raw_conditions if isinstance(raw_conditions, dict) else {}
             for j, pid in enumerate(_list_at(conditions, "products")):
                 if isinstance(pid, str) and pid not in known:
                     errors.append(f'offers.{section}[{i}].conditions.products[{j}]: '

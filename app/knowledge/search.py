@@ -14,6 +14,7 @@ brain's confidence rests on, since ranking alone cannot tell that no entry answe
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -24,6 +25,7 @@ from .synonyms import GROUPS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import KnowledgeBase
+    from .schema import FaqEntry, Product
 
 K1 = 1.2
 # field -> (weight, length normalisation b)
@@ -67,7 +69,7 @@ class _Doc:
     text: str = ""
 
 
-def _product_doc(p) -> _Doc:
+def _product_doc(p: Product) -> _Doc:
     meta = f"{KIND_WORDS.get(p.kind, '')} {LEVEL_WORDS.get(p.level, '')} цена стоимость стоить сколько"
     if p.access_days is None:
         meta += " бессрочный навсегда"
@@ -79,7 +81,7 @@ def _product_doc(p) -> _Doc:
     return _Doc(p.id, "product", fields, [frozenset(fields["title"])], text)
 
 
-def _faq_doc(f) -> _Doc:
+def _faq_doc(f: FaqEntry) -> _Doc:
     lm = ru_text.lemmas
     fields = {"title": lm(f.question), "alt": lm(" . ".join(f.alt_questions)),
               "tags": lm(" . ".join(f.tags)), "body": lm(f.answer)}
@@ -135,13 +137,13 @@ class KnowledgeIndex(QueryWords):
         # Latin words of the entries by consonant skeleton («procreate» ← «прокриейт»)
         self.latin: dict[str, set[str]] = defaultdict(set)
         for term in self.vocab:
-            if ru_text.re.fullmatch("[a-z]{3,}", term) and client_words.skeleton(term):
+            if re.fullmatch("[a-z]{3,}", term) and client_words.skeleton(term):
                 self.latin[client_words.skeleton(term)].add(term)
         self.latin.pop("", None)
         # derivational stems of the entries' words (see ru_text.stems)
         self.stem_index: dict[str, set[str]] = defaultdict(set)
         for term in self.vocab:
-            if len(term) >= ru_text.STEM_LEN and ru_text.re.search("[а-я]", term):
+            if len(term) >= ru_text.STEM_LEN and re.search("[а-я]", term):
                 self.stem_index[term[:ru_text.STEM_LEN]].add(term)
                 self.stem_index["^" + term[:ru_text.STEM_LEN - 1]].add(term)
             for s in ru_text.stems(term)[1:]:

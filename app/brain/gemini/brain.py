@@ -104,7 +104,7 @@ def _text_of(response: Any) -> str:
     if blocked or (reason is not None and str(getattr(reason, "value", reason)) in
                    ("SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII")):
         raise LlmBlocked(f"blocked: {blocked or reason}")
-    text = response.text
+    text: str | None = response.text
     if not text or not text.strip():
         raise LlmBlocked(f"empty answer (finish reason {reason})", retryable=True)
     return text
@@ -144,7 +144,7 @@ class GeminiBrain:
         self._client = genai.Client(api_key=api_key, http_options=options)
 
     def _backoff(self, attempt: int) -> float:
-        return self.backoff_base_s * (2 ** (attempt - 1)) * (0.5 + random.random())
+        return self.backoff_base_s * (2.0 ** (attempt - 1)) * (0.5 + random.random())
 
     def _generate(self, model: str, contents: Any, config: gtypes.GenerateContentConfig) -> _Answer:
         started = time.monotonic()
@@ -208,7 +208,8 @@ class GeminiBrain:
         return StageResult(value=analysis, usage=answer.usage,
                            prompt_chars=len(system) + len(content))
 
-    def write_reply(self, ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> StageResult:
+    def write_reply(self, ctx: TurnContext, analysis: Optional[Analysis],
+                    decisions: Decisions) -> StageResult:
         system = self.prompts.load({"reply": "reply", "followup": "followup"}.get(ctx.kind,
                                                                                  "reminder"))
         content = build_reply_content(ctx, analysis, decisions, self.kb_token_budget)

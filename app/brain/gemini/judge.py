@@ -1,8 +1,9 @@
 """The eval lab's judge: one model call per dialog; per point evidence, a reason, then an answer.
 
 Pure like the rest of the brain: it gets plain data (persona, transcript with the program's
-decisions per turn, points, the whole KB) and returns verdicts; the Gemini provider is `GeminiJudge`, built on the same SDK seam (retries,
-timeouts, error mapping) as the two stages of a turn.
+decisions per turn, points, the whole KB) and returns verdicts; the Gemini provider is
+`GeminiJudge`, built on the same SDK seam (retries, timeouts, error mapping) as the two stages
+of a turn.
 """
 from __future__ import annotations
 

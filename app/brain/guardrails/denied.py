@@ -32,7 +32,7 @@ def _same(a: str, b: str) -> bool:
     """One word in two forms («очный»/«очно», «скачивание»/«скачать»): a common start of at
     least 3 letters (4, or most of a short word) that leaves at most 4 letters of the shorter."""
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1

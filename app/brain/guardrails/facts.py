@@ -119,13 +119,13 @@ class KbMoney:
         return out
 
 
-def _texts(kb: Optional[KnowledgeBase]) -> list[str]:
-    out = []
+def _texts(kb: KnowledgeBase) -> list[str]:
+    out: list[str] = []
     for p in kb.products:
         out += [p.title, p.summary or "", p.description or "", *p.includes, *p.suits]
     for f in kb.faq_entries:
         out += [f.question, f.answer, *f.alt_questions]
-    offers = kb.offers if kb is not None else None
+    offers = kb.offers
     for b in (offers.bonuses if offers is not None else None) or []:
         out.append(b.title)
     return out
@@ -140,14 +140,14 @@ def quote_form(text: str) -> str:
     return " ".join(text.split()).strip(" .,;:!?…")
 
 
-def kb_money(kb: Optional[KnowledgeBase]) -> KbMoney:
+def kb_money(kb: KnowledgeBase) -> KbMoney:
     """The money facts of one KB version (memoised: a reload builds a new KB object)."""
     hit = _CACHE.get(id(kb))
     if hit is not None and hit[0] is kb:
         return hit[1]
     texts = _texts(kb)
     joined = "\n".join(texts)
-    offers = kb.offers if kb is not None else None
+    offers = kb.offers
     percents = {num(m.group(1)) for m in PERCENT_RE.finditer(joined)}
     percents |= {float(d.percent) for d in (offers.discounts if offers is not None else None) or []}
     prices = sorted({float(p.price_rub) for p in kb.products})
@@ -176,7 +176,7 @@ def kb_money(kb: Optional[KnowledgeBase]) -> KbMoney:
         money.products.append(ProductMoney(
             p.id, mention_regex(p.title), own, price=float(p.price_rub),
             extension=float(p.extension.price_rub) if p.extension else None, aliases=aliases))
-    for pm, p in zip(money.products, kb.products):
+    for pm, p in zip(money.products, kb.products, strict=True):
         parts = [o for o in money.products if o is not pm and any(
             o.mention.search(ru_text.fold(item)) for item in p.includes)]
         if p.kind == "bundle" and len(parts) >= 2:

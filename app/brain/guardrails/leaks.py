@@ -106,7 +106,7 @@ def echo_flags(text: str, card: ClientCard, analysis: Optional[Any], kb: Optiona
     for tag in card.tags or []:
         rx = _tag_rx(tag)
         m = rx.search(low) if rx else None
-        if m and not rx.search(kb_text) and not _client_said(tag, client):
+        if m and rx and not rx.search(kb_text) and not _client_said(tag, client):
             flags.append(Flag("leak", "метка карточки в ответе", m.group(0)))
     if analysis is not None:
         for name in ("short_term_strategy", "long_term_strategy", "reply_plan", "intent",

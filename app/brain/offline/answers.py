@@ -8,7 +8,7 @@ sent in the dialog and never lists products to someone who is "just looking".
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from app.brain.offline.asks import generic_only, joined_asks, sentences
 from app.platform.ru_format import format_rub
@@ -18,6 +18,7 @@ from app.knowledge.schema import FaqEntry
 
 if TYPE_CHECKING:
     from app.knowledge.schema import Product
+    from app.knowledge.base import KnowledgeBase
     from app.knowledge.search import Hit
 
 # Confidence is judged on `Hit.support`: the share of the question the entry matches, where the
@@ -36,13 +37,19 @@ BROWSING_RE = re.compile(
     r"ничего|думаю)|присматрива|ничего не (?:нужно|надо|ищу)|я просто так|без цели", re.I)
 
 
-def hits(ctx: TurnContext, text: str, k: int = 3) -> list[Any]:
+def hits(ctx: TurnContext, text: str, k: int = 3) -> list[Hit]:
     if ctx.kb_index is None or not text.strip():
         return []
     return ctx.kb_index.search(text, k=k)
 
 
-def confident(found: list[Any]) -> Optional[Any]:
+def _kb(ctx: TurnContext) -> KnowledgeBase:
+    """The KB of a turn whose search found something (the index is built from that KB)."""
+    assert ctx.kb is not None
+    return ctx.kb
+
+
+def confident(found: list[Hit]) -> Optional[Hit]:
     """The top hit when the search is sure of it, else None."""
     if not found:
         return None
@@ -105,7 +112,7 @@ NUMBER_RE = re.compile(r"(?<![\w.,])(\d{1,3})\s+([а-яё]{3,})", re.I)  # «61 
 NUMBER_SHARE = 0.35  # the entry naming the client's number scores at least this share of the top
 
 
-def names_number(entry: Product | FaqEntry, number: str, unit: str) -> bool:
+def names_number(entry: Optional[Product | FaqEntry], number: str, unit: str) -> bool:
     """True when a sentence of the entry has the number and a word of the same stem as the
     client's unit («61 клавиши» for «61 клавишу»), not just the digits («3–4 недели»)."""
     words = " ".join([entry.question, entry.answer]) if isinstance(entry, FaqEntry) else " "
@@ -123,7 +130,7 @@ def number_entry(ctx: TurnContext, text: str) -> Optional[str]:
     found = hits(ctx, text) if said else []
     for h in found:
         if h.score >= NUMBER_SHARE * found[0].score and h.support >= CLEAR_SUPPORT and \
-                any(names_number(ctx.kb.entry(h.id), n, u) for n, u in said):
+                any(names_number(_kb(ctx).entry(h.id), n, u) for n, u in said):
             return h.id
     return None
 
@@ -164,7 +171,7 @@ def kb_no_match(ctx: TurnContext) -> bool:
 def policy_sentence(ctx: TurnContext, text: str) -> str:
     """The opening of the FAQ answer that confidently matches (a refund's terms) for a reply
     that hands the client over to a person; "" when none does."""
-    faq = [ctx.kb.entry(i) for i in answered_ids(ctx, text)]
+    faq = [_kb(ctx).entry(i) for i in answered_ids(ctx, text)]
     answer = next((e.answer for e in faq if isinstance(e, FaqEntry)), "")
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", answer) if x.strip()]
     if len(sentences) > 1 and sentences[0].strip().lower() == "да.":
@@ -194,6 +201,7 @@ def clarifying_question(ctx: TurnContext, text: str) -> Optional[str]:
         return None
     if foreign_subject(ctx, text, found[0]):  # neither entry is about what was asked
         return None
+    assert ctx.kb_index is not None  # the search found entries
     own_words = [t for t, w in ctx.kb_index.query_terms(text).items() if w >= 1.0]
     if len(own_words) < 2:  # «где же человек?»: too little to choose between entries
         return None
@@ -201,8 +209,9 @@ def clarifying_question(ctx: TurnContext, text: str) -> Optional[str]:
         return None  # not two candidates but many: a general question
     names = []
     for h in found[:2]:
-        entry = ctx.kb.entry(h.id)
-        name = entry.title if hasattr(entry, "title") else entry.question.rstrip("?")
+        entry = _kb(ctx).entry(h.id)
+        assert entry is not None, h.id  # the index is built from this KB
+        name = entry.question.rstrip("?") if isinstance(entry, FaqEntry) else entry.title
         names.append("«" + re.sub(r"[«»]", "", name) + "»")
     return f"Уточните, пожалуйста, что вам ближе: {names[0]} или {names[1]}?"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, cast
 
-from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, Known, OfferRequest
+from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, FunnelStage, Known, OfferRequest
 from app.brain.prompts import persona_name
 from app.brain.prompts.render import clip, kb_entry, local, ru_moment
 from app.brain.offline.rules import (
@@ -31,6 +31,10 @@ from app.brain.offline.students import (
     extension_lines, extension_text, offer_text, purchases_text,
 )
 from app.brain.contract import Decisions, StageResult, TurnContext, Usage
+from app.knowledge.schema import Product
+
+if TYPE_CHECKING:
+    from app.knowledge.search import Hit
 
 # The reminders' time resolver, handed in by the composition (the brain imports no other package).
 TimeResolver = Callable[[str, datetime, str], Optional[datetime]]
@@ -93,8 +97,8 @@ PRICE_BLOCKER_RE = re.compile(r"дорог|нет (?:всей )?(?:суммы|д
 def chosen_product(ctx: TurnContext, text: str) -> Optional[str]:
     """The product the client names (a confident product hit), or None."""
     low = text.lower().replace("ё", "е")
-    named = [p.id for p in (ctx.kb.products if ctx.kb is not None else [])
-             if mention_regex(p.title).search(low)]
+    named: list[str] = [p.id for p in (ctx.kb.products if ctx.kb is not None else [])
+                        if mention_regex(p.title).search(low)]
     quoted = [q.strip().lower() for q in re.findall(r"«([^»]{4,})»", text)]
     named += [p.id for p in (ctx.kb.products if ctx.kb is not None else [])
               if any(q in p.title.lower() for q in quoted)]
@@ -159,7 +163,8 @@ PAY_HISTORY = 8  # how many earlier messages may name the product the client wan
 
 def _named_product(ctx: TurnContext, text: str) -> Optional[str]:
     low = text.lower().replace("ё", "е")
-    for p in ctx.kb.products if ctx.kb is not None else []:
+    products: list[Product] = ctx.kb.products if ctx.kb is not None else []
+    for p in products:
         if p.title.lower().replace("ё", "е") in low:
             return p.id
     return None
@@ -173,8 +178,10 @@ def product_to_pay(ctx: TurnContext, text: str) -> Optional[str]:
         return None
     named = _named_product(ctx, text)
     top = confident(_hits(ctx, text))
-    if named or (top is not None and top.kind == "product"):
-        return named or top.id
+    if named:
+        return named
+    if top is not None and top.kind == "product":
+        return top.id
     for m in reversed((ctx.history + ctx.new_messages)[-PAY_HISTORY:]):
         named = _named_product(ctx, m.text)
         if named:
@@ -192,14 +199,15 @@ def analyze_rules(ctx: TurnContext, resolve: Optional[TimeResolver] = None) -> A
     special = (kind or moments.asks_about_assistant(text) or moments.goodbye(text)
                or moments.frustrated_student(ctx, text) or demands_discount(text)
                or RIVAL_RE.search(text) or returning_lines(ctx, text, stage))
+    top = confident(hits)
     unanswered = ("?" in text and not special and not answered_ids(ctx, text)
                   and (unknown_subject(ctx, text) or (
-                      (confident(hits) is None or foreign_subject(ctx, text, confident(hits)))
+                      (top is None or foreign_subject(ctx, text, top))
                       and clarifying_question(ctx, text) is None
                       and not (COURSE_ASK_RE.search(text) and stage in ("warm", "hot")))))
     kind = kind or ("unanswered" if unanswered else "")
     # kind is one of EscalationKind's values (escalation_kind and "unanswered")
-    escalate = Escalation(needed=bool(kind), kind=kind, reason={  # type: ignore[arg-type]
+    escalate = Escalation(needed=bool(kind), kind=kind, reason={
         "anger": "раздражение клиента", "refund": "просит вернуть деньги",
         "payment_or_access": "проблема с оплатой или доступом",
         "human_request": "просит живого человека",
@@ -260,22 +268,24 @@ def _name(ctx: TurnContext, analysis: Optional[Analysis]) -> str:
     return ctx.card.first_name or (analysis.facts.name if analysis is not None else None) or ""
 
 
-def suggest_products(ctx: TurnContext, analysis: Optional[Analysis], hits: list[Any]) -> list[Any]:
+def suggest_products(ctx: TurnContext, analysis: Analysis, hits: list[Hit]) -> list[Product]:
     owned = {p.product_id for p in ctx.card.purchases}
     level = analysis.facts.level or ctx.card.level
-    found = [kb_entry(ctx.kb, h.id) for h in hits if h.kind == "product"
-             and (h.score >= PRODUCT_SHARE * hits[0].score or level)]
+    entries = [kb_entry(ctx.kb, h.id) for h in hits if h.kind == "product"
+               and (h.score >= PRODUCT_SHARE * hits[0].score or level)]
+    found = [p for p in entries if isinstance(p, Product)]  # product hits: the KB's products
     if level:  # never suggest a course of another level than the client's
-        found = [p for p in found if p is not None and p.level in (level, "any")]
+        found = [p for p in found if p.level in (level, "any")]
     if not found:
         level = level or "beginner"
         kids = (analysis.facts.goal or ctx.card.goal or "") == "обучение ребёнка"
-        found = [p for p in ctx.kb.products if for_kids(p) == kids
+        products: list[Product] = ctx.kb.products if ctx.kb is not None else []
+        found = [p for p in products if for_kids(p) == kids
                  and p.kind == "course" and p.level == level]
-    return [p for p in found if p is not None and p.id not in owned][:2]
+    return [p for p in found if p.id not in owned][:2]
 
 
-def _question(ctx: TurnContext, analysis: Optional[Analysis]) -> str:
+def _question(ctx: TurnContext, analysis: Analysis) -> str:
     if (analysis.facts.goal or ctx.card.goal) == "обучение ребёнка":
         return pick(("Расскажите, сколько лет ребёнку и занимался ли он этим раньше?",
                      "Ребёнок уже пробовал заниматься или начинает с нуля?"), ctx.turn_id)
@@ -288,12 +298,12 @@ def _question(ctx: TurnContext, analysis: Optional[Analysis]) -> str:
     return pick(("Если появятся вопросы — пишите, я на связи.", "Что ещё подсказать?"), ctx.turn_id)
 
 
-def _answer(ctx: TurnContext, analysis: Optional[Analysis], ids: list[str]) -> list[str]:
+def _answer(ctx: TurnContext, analysis: Analysis, ids: list[str]) -> list[str]:
     """The entries' answers (no stock opener) and a closing question by the step: someone who
     needs help (access, payment, documents) or a student is not asked about their goals."""
     entries = [kb_entry(ctx.kb, i) for i in ids]
     support = ctx.card.purchases or any(moments.is_support_entry(e) for e in entries)
-    answers = [entry_answer(e) for e in entries]
+    answers = [entry_answer(e) for e in entries if e is not None]  # ids of this KB: never None
     last = re.split(r"(?<=[.!?])\s+", answers[-1].strip())[-1] if answers else ""
     if "?" in last or re.match(r"(?:напишите|расскажите)\b", last, re.I):
         return [*answers, ""]  # the entry ends with its own question: one question only
@@ -303,12 +313,17 @@ def _answer(ctx: TurnContext, analysis: Optional[Analysis], ids: list[str]) -> l
     return [*answers, close]
 
 
-def _products(ctx: TurnContext, analysis: Optional[Analysis], found: list[Any]) -> list[str]:
+def _products(ctx: TurnContext, analysis: Analysis, found: list[Hit]) -> list[str]:
     """A short list of fitting products, never one this dialog has already been sent."""
     named = chosen_product(ctx, ctx.words)
     owned = {p.product_id for p in ctx.card.purchases}
-    offered = ([kb_entry(ctx.kb, named)] if named and named not in owned
-               else suggest_products(ctx, analysis, found))  # one product when one is named
+    offered: list[Product]
+    if named and named not in owned:  # one product when one is named
+        entry = kb_entry(ctx.kb, named)
+        assert isinstance(entry, Product), named  # chosen_product names a product of this KB
+        offered = [entry]
+    else:
+        offered = suggest_products(ctx, analysis, found)
     lines = [product_line(p) for p in offered]
     fresh = [line for line in lines if not already_sent(ctx, line)]
     if not fresh:
@@ -317,7 +332,7 @@ def _products(ctx: TurnContext, analysis: Optional[Analysis], found: list[Any]) 
             + fresh + [_question(ctx, analysis)])
 
 
-def _not_sure(ctx: TurnContext, analysis: Optional[Analysis], text: str) -> list[str]:
+def _not_sure(ctx: TurnContext, analysis: Analysis, text: str) -> list[str]:
     clarify = clarifying_question(ctx, text) if "?" in text or len(text) > 25 else None
     if clarify and not analysis.escalate.needed:
         return [pick(("Хочу ответить точно.", "Хочу понять вас правильно."), ctx.turn_id), clarify]
@@ -333,7 +348,7 @@ ORDER_CHECK_TEXT = ("Вижу, что по вашему контакту ест�
                     "менеджер проверит заказ и напишет вам, как только всё сверит.")
 
 
-def _body(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
+def _body(ctx: TurnContext, analysis: Analysis) -> list[str]:
     text, turn = ctx.words, ctx.turn_id
     found = _hits(ctx, text)
     mine = ctx.card.purchases and ACCESS_RE.search(text)
@@ -394,7 +409,7 @@ def _body(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
     return _not_sure(ctx, analysis, text)
 
 
-def _handover(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
+def _handover(ctx: TurnContext, analysis: Analysis) -> list[str]:
     """Whoever escalated (the rules or a model's analysis), the words fit what happened."""
     text = ctx.words
     kind = analysis.escalate.kind or moments.escalation_kind(
@@ -404,7 +419,7 @@ def _handover(ctx: TurnContext, analysis: Optional[Analysis]) -> list[str]:
     return moments.handover(ctx, kind, policy_sentence(ctx, ctx.words))
 
 
-def compose_reply(ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> str:
+def compose_reply(ctx: TurnContext, analysis: Analysis, decisions: Decisions) -> str:
     tz, name = ctx.card.timezone, _name(ctx, analysis)
     parts = [f"Здравствуйте, {name}!" if name else "Здравствуйте!"] if should_greet(ctx) else []
     parts.append(offline_media.lead(ctx) or "")
@@ -458,13 +473,15 @@ class OfflineBrain:
         value = analyze_rules(ctx, self.resolve_time)
         if ctx.kind == "followup":  # written first after a silence: nothing new to act on
             value.escalate, value.follow_up, value.offer = Escalation(), FollowUp(), None
-            value.facts, value.funnel_stage = Facts(), ctx.card.funnel_stage
+            # the card's stage is one of FunnelStage (the turn writes it from an Analysis)
+            value.facts, value.funnel_stage = Facts(), cast(FunnelStage, ctx.card.funnel_stage)
         # a former student's question is answered from the card and the KB's courses
         back = ctx.kind == "reply" and returning_lines(ctx, ctx.words, value.funnel_stage)
         return StageResult(value=value, usage=Usage(model=self.name),
                            flags=[KB_NO_MATCH] if kb_no_match(ctx) and not back else [])
 
-    def write_reply(self, ctx: TurnContext, analysis: Optional[Analysis], decisions: Decisions) -> StageResult:
+    def write_reply(self, ctx: TurnContext, analysis: Optional[Analysis],
+                    decisions: Decisions) -> StageResult:
         if analysis is None:
             analysis = analyze_rules(ctx, self.resolve_time)
         compose = compose_reply if ctx.kind == "reply" else compose_proactive

@@ -5,15 +5,13 @@ the card has none, from the client's own words («год назад проход
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Optional
 
 from app.brain.offline.answers import hits, product_line
 from app.brain.offline.students import extension_lines
 from app.brain.prompts.render import format_rub, kb_entry
 from app.brain.contract import TurnContext
-
-if TYPE_CHECKING:
-    from app.knowledge.schema import Product
+from app.knowledge.schema import Product
 
 LEVEL_ORDER = ("beginner", "intermediate", "advanced")
 PAST_RE = re.compile(r"проходил|прош[её]л|прошла|закончил|окончил|занимал(?:ся|ась) у вас|"
@@ -27,32 +25,33 @@ def for_kids(p: Product) -> bool:
     return bool(re.search(r"kid|child|дет(?!ств)|ребён|ребен|школьник", text))
 
 
-def taken_from_words(ctx: TurnContext, text: str) -> Optional[Any]:
+def taken_from_words(ctx: TurnContext, text: str) -> Optional[Product]:
     """The course the client says they took: the best course hit of that sentence."""
     past = PAST_RE.search(text)
     said = re.split(r"[.,;!?]", text[past.start():])[0] if past else ""
     if not OURS_RE.search(said):  # «закончил музыкальную школу» is not a course of ours
         return None
     found = [kb_entry(ctx.kb, h.id) for h in hits(ctx, said, k=10) if h.kind == "product"]
-    return next((p for p in found if p is not None and p.kind == "course"), None)
+    return next((p for p in found if isinstance(p, Product) and p.kind == "course"), None)
 
 
-def next_course(ctx: TurnContext, taken: Product) -> Optional[Any]:
+def next_course(ctx: TurnContext, taken: Product) -> Optional[Product]:
     """A course of the next level for the same audience (children or adults), not owned."""
     if taken.level not in LEVEL_ORDER[:-1]:
         return None
     level = LEVEL_ORDER[LEVEL_ORDER.index(taken.level) + 1]
     owned = {p.product_id for p in ctx.card.purchases}
-    return next((p for p in ctx.kb.products if p.kind == "course" and p.level == level
+    products = ctx.kb.products if ctx.kb is not None else []
+    return next((p for p in products if p.kind == "course" and p.level == level
                  and for_kids(p) == for_kids(taken) and p.id not in owned), None)
 
 
-def _taken(ctx: TurnContext, text: str, stage: str) -> Optional[Any]:
+def _taken(ctx: TurnContext, text: str, stage: str) -> Optional[Product]:
     if ctx.card.purchases:
         if stage != "returning":
             return None
         owned = [kb_entry(ctx.kb, p.product_id) for p in ctx.card.purchases]
-        courses = [p for p in owned if p is not None and p.level in LEVEL_ORDER]
+        courses = [p for p in owned if isinstance(p, Product) and p.level in LEVEL_ORDER]
         return max(courses, key=lambda p: LEVEL_ORDER.index(p.level), default=None)
     if not (PAST_RE.search(text) and COMEBACK_RE.search(text)):
         return None

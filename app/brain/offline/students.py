@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Optional
 
 from app.brain.prompts.render import format_rub, kb_entry, ru_date
-from app.brain.contract import Decisions, TurnContext
+from app.brain.contract import Decisions, PurchaseView, TurnContext
 from app.knowledge.schema import Product
 
 
-def access_phrase(p: Product, ctx: TurnContext) -> str:
+def access_phrase(p: PurchaseView, ctx: TurnContext) -> str:
     if p.access_until is None:
         return "бессрочный доступ"
     verb = "доступ до " if p.access_until > ctx.now else "доступ закончился "
@@ -34,12 +34,13 @@ def extension_lines(ctx: TurnContext) -> list[str]:
 
 
 def extension_text(ctx: TurnContext) -> list[str]:
-    dated = sorted((p for p in ctx.card.purchases if p.access_until), key=lambda p: p.access_until)
+    dated = sorted(((p.access_until, p) for p in ctx.card.purchases if p.access_until),
+                   key=lambda dp: dp[0])
     if not dated:
         return ["Если захотите продолжить занятия, я подскажу, какой курс подойдёт дальше."]
-    p = dated[0]
-    verb = "заканчивается" if p.access_until > ctx.now else "закончился"
-    out = [f"Напоминаю: доступ к курсу «{p.title}» {verb} {ru_date(p.access_until, ctx.card.timezone)}."]
+    until, p = dated[0]
+    verb = "заканчивается" if until > ctx.now else "закончился"
+    out = [f"Напоминаю: доступ к курсу «{p.title}» {verb} {ru_date(until, ctx.card.timezone)}."]
     product = kb_entry(ctx.kb, p.product_id)
     ext = product.extension if isinstance(product, Product) else None
     if ext:

@@ -38,7 +38,7 @@ def is_product(entry: Optional[Product | FaqEntry]) -> bool:
 
 def entry_text(entry: Product | FaqEntry) -> str:
     """The client-facing text of an entry, as a passage gives it (for guardrails too)."""
-    return render_product(entry) if is_product(entry) else render_faq(entry)
+    return render_product(entry) if isinstance(entry, Product) else render_faq(entry)
 
 
 def render_product(p: Product) -> str:
@@ -89,6 +89,7 @@ def render_kb(ctx: TurnContext, ids: list[str]) -> str:
     used = 0
     for i in ids:
         entry = kb_entry(ctx.kb, i)
+        assert entry is not None, i  # the ids come from kb_ids_for: entries of this KB
         text = clip(entry_text(entry), KB_PASSAGE_CHARS)
         if used + len(text) > KB_CHARS:
             break
@@ -104,16 +105,16 @@ def estimate_tokens(text: str) -> int:
 _WHOLE: dict[int, tuple[Any, str]] = {}
 
 
-def render_whole_kb(kb: Optional[KnowledgeBase]) -> str:
+def render_whole_kb(kb: KnowledgeBase) -> str:
     """Every product and FAQ entry, in file order: byte-identical for one KB version."""
     cached = _WHOLE.get(id(kb))
     if cached is not None and cached[0] is kb:
         return cached[1]
-    school = kb.school if kb is not None else None
+    school = kb.school
     head = [f"Школа: {school.name}"] if school is not None else []
     if school is not None and school.manager_contact:
         head.append(f"Связь с менеджером: {school.manager_contact}")
-    denied = list(kb.not_offered) if kb is not None else []
+    denied = list(kb.not_offered)
     if denied:
         head.append("Школа НЕ предлагает и НЕ делает: " + "; ".join(denied))
     body = [render_product(p) for p in kb.products] + [render_faq(f) for f in kb.faq_entries]
@@ -130,7 +131,7 @@ def whole_kb_fits(kb: Optional[KnowledgeBase], kb_budget: int) -> bool:
 
 def kb_head(kb: Optional[KnowledgeBase], kb_budget: int) -> list[str]:
     """The stable leading block (whole KB) when it fits the budget, else nothing."""
-    if not whole_kb_fits(kb, kb_budget):
+    if kb is None or not whole_kb_fits(kb, kb_budget):
         return []
     return ["<база_знаний> (вся база знаний школы; отвечай только по ней)\n"
             + render_whole_kb(kb) + "\n</база_знаний>"]
