@@ -105,7 +105,8 @@ class BatchingChannel:
 
     def get_user_name(self, user_id: int) -> tuple[str, str] | None:
         unit = self._put(NAMES, [("users.get", {"user_ids": str(int(user_id))})])
-        return self._wait(unit).get(int(user_id))
+        names: dict[int, tuple[str, str]] = self._wait(unit)
+        return names.get(int(user_id))
 
     def get_user_names(self, user_ids: list[int]) -> dict[int, tuple[str, str]]:
         return self.api.get_user_names(user_ids)

@@ -8,7 +8,7 @@ and the panel read («[стикер]», «[репост: …]», «[пересл
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields as dataclass_fields
 from typing import Any, Optional, Union
 
 log = logging.getLogger(__name__)
@@ -190,10 +190,12 @@ def from_stored(rows: object) -> list[Media]:
     """Typed objects from the stored JSON (rows of an older shape are skipped)."""
     out: list[Media] = []
     for row in rows if isinstance(rows, list) else []:
-        cls = _KINDS.get(row.get("kind")) if isinstance(row, dict) else None
+        kind = row.get("kind") if isinstance(row, dict) else None
+        cls = _KINDS.get(kind) if isinstance(kind, str) else None
         if cls is None:
             continue
-        fields = {k: v for k, v in row.items() if k in cls.__dataclass_fields__}
+        names = {f.name for f in dataclass_fields(cls)}
+        fields = {k: v for k, v in row.items() if k in names}
         try:
             out.append(cls(**fields))
         except TypeError:
