@@ -1,5 +1,7 @@
 """Russian vocabularies for the follow-up time resolver (numbers, units, weekdays,
-months, parts of the day, negation) and the calendar arithmetic behind them. All keys are lower case with "ё" replaced by "е"."""
+months, parts of the day, negation) and the calendar arithmetic behind them. All keys are
+lower case with "ё" replaced by "е".
+"""
 from __future__ import annotations
 
 import calendar

@@ -43,6 +43,6 @@ def csv_rows(text: str) -> tuple[list[tuple[int, dict[str, str]]], Optional[str]
                 return [], (f"line {reader.line_num}: missing columns: {', '.join(missing)} "
                             f"(expected header {','.join(COLUMNS)})")
             continue
-        row = {name: value for name, value in zip(header, values) if name in COLUMNS}
+        row = {name: value for name, value in zip(header, values, strict=False) if name in COLUMNS}
         rows.append((reader.line_num, row))
     return rows, None

@@ -234,7 +234,7 @@ def notes(items: list[Media]) -> list[str]:
 def with_notes(text: str, items: list[Media], transcribed: bool = False) -> str:
     """The message as the model and the panel read it: text plus bracketed notes. A voice note
     whose transcript is the text says so («[голосовое сообщение 0:12, расшифровка]: …»)."""
-    rest = [n for m, n in zip(items, notes(items)) if not (transcribed and isinstance(m, Voice))]
+    rest = [n for m, n in zip(items, notes(items), strict=True) if not (transcribed and isinstance(m, Voice))]
     if transcribed:
         voice = next((m for m in items if isinstance(m, Voice)), Voice())
         text = f"[голосовое сообщение {_minutes(voice.duration)}, расшифровка]: {text}"
