@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 
 def _analysis_lines(analysis: object) -> list[str]:
@@ -16,7 +17,7 @@ def _analysis_lines(analysis: object) -> list[str]:
     return lines
 
 
-def format_report(r: dict) -> str:
+def format_report(r: dict[str, Any]) -> str:
     card = r["card"]
     out = [f"Client {card['vk_id']}: {card['first_name']} {card['last_name']}".rstrip()]
     out += [f"  {k}: {v}" for k, v in card.items() if k not in ("vk_id",) and v not in (None, "", [])]

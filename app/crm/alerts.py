@@ -84,11 +84,15 @@ def notify_managers(alerts: ManagerAlerts, state: AlertTarget, reason: str,
         if alert.sent:
             log.info("escalation for client %s already alerted today", state.client_id)
             return False
-        alert_id, text = alert.id, alert_text(s.get(Client, state.client_id), alert.reason,
+        client = s.get(Client, state.client_id)
+        assert client is not None, "manager_alerts.client_id is a foreign key"
+        alert_id, text = alert.id, alert_text(client, alert.reason,
                                               dialog_link(alerts.cfg.vk_group_id, state.peer_id))
     sent = _tell_managers(alerts, text, f"alert:{alert_id}", f"escalation {alert_id}")
     with alerts.db.session() as s:
-        s.get(ManagerAlert, alert_id).sent = sent
+        stored = s.get(ManagerAlert, alert_id)
+        assert stored is not None, "manager alerts are never deleted"
+        stored.sent = sent
     return sent
 
 
@@ -126,7 +130,9 @@ def notify_refused_reminder(alerts: ManagerAlerts, reminder_id: int) -> bool:
 
     with alerts.db.session() as s:
         reminder = s.get(Reminder, reminder_id)
+        assert reminder is not None, "called with the id of a stored reminder"
         client = s.get(Client, reminder.client_id)
+        assert client is not None, "reminders.client_id is a foreign key"
         dialog = s.execute(select(Dialog).where(Dialog.client_id == client.id)).scalar_one()
         text = refused_text(client, reminder, dialog_link(alerts.cfg.vk_group_id,
                                                           dialog.peer_id), client.timezone)

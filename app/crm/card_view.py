@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -26,7 +26,8 @@ def _iso(value: Optional[datetime], tz: Optional[str] = None) -> Optional[str]:
     return (value.astimezone(ZoneInfo(tz)) if tz else value).isoformat()
 
 
-def client_report(s: Session, vk_id: int, kb: Optional[KnowledgeBase], now: datetime, turns: int = 5) -> Optional[dict]:
+def client_report(s: Session, vk_id: int, kb: Optional[KnowledgeBase], now: datetime,
+                  turns: int = 5) -> Optional[dict[str, Any]]:
     client = s.execute(select(Client).where(Client.vk_id == vk_id)).scalar_one_or_none()
     if client is None:
         return None
@@ -52,7 +53,7 @@ def client_report(s: Session, vk_id: int, kb: Optional[KnowledgeBase], now: date
     }
 
 
-def _dialog(dialog: Optional[Dialog], tz: str) -> Optional[dict]:
+def _dialog(dialog: Optional[Dialog], tz: str) -> Optional[dict[str, Any]]:
     if dialog is None:
         return None
     return {"id": dialog.id, "peer_id": dialog.peer_id, "needs_human": dialog.needs_human,
@@ -61,20 +62,20 @@ def _dialog(dialog: Optional[Dialog], tz: str) -> Optional[dict]:
             "reply_due_at": _iso(dialog.reply_due_at, tz)}
 
 
-def _purchases(s: Session, client_id: int, tz: str) -> list[dict]:
+def _purchases(s: Session, client_id: int, tz: str) -> list[dict[str, Any]]:
     rows = s.execute(select(Purchase).where(Purchase.client_id == client_id)
                      .order_by(Purchase.paid_at)).scalars()
     return [{"order_id": p.order_id, "product_id": p.product_id, "amount_rub": p.amount_rub,
              "paid_at": _iso(p.paid_at, tz), "source": p.source} for p in rows]
 
 
-def reminder_row(r: Reminder, tz: str) -> dict:
+def reminder_row(r: Reminder, tz: str) -> dict[str, Any]:
     return {"id": r.id, "kind": r.kind, "due_at": _iso(r.due_at, tz), "status": r.status,
             "is_default": r.is_default, "agreed": r.context or r.source_text,
             "source_text": r.source_text, "reason": r.status_reason}
 
 
-def _turns(s: Session, dialog: Dialog, limit: int) -> list[dict]:
+def _turns(s: Session, dialog: Dialog, limit: int) -> list[dict[str, Any]]:
     rows = s.execute(select(Turn).where(Turn.dialog_id == dialog.id)
                      .order_by(Turn.id.desc()).limit(limit)).scalars().all()
     return [{"id": t.id, "kind": t.kind, "status": t.status, "attempts": t.attempts,

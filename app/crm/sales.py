@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -39,7 +39,7 @@ LEAD_STAGES = ("warm", "hot")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-def _find_offer(kb: Optional[KnowledgeBase], offer_id: str) -> tuple[Optional[str], Any]:
+def _find_offer(kb: KnowledgeBase, offer_id: str) -> tuple[Optional[str], Discount | Bonus | None]:
     for d in kb.offers.discounts:
         if d.id == offer_id:
             return "discount", d
@@ -80,13 +80,12 @@ def _condition_refusal(kind: str, conditions: Optional[OfferConditions], stage: 
     return None
 
 
-def _refusal(kind: str, offer: Optional[Discount | Bonus], client: Client, owned: set[str], product_id: Optional[str],
-             s: Session, now: datetime, cap: int) -> Optional[str]:
+def _refusal(kind: str, offer: Discount | Bonus, client: Client, owned: set[str],
+             product_id: Optional[str], s: Session, now: datetime, cap: int) -> Optional[str]:
     """The reason this client may not have this offer, or None if eligible."""
-    if kind == "discount" and offer.percent > cap:
+    if kind == "discount" and isinstance(offer, Discount) and offer.percent > cap:
         return f"{offer.percent}% is above the cap of {cap}%"
-    reason = _condition_refusal(kind, offer.conditions if offer is not None else None, client.funnel_stage,
-                                owned, product_id)
+    reason = _condition_refusal(kind, offer.conditions, client.funnel_stage, owned, product_id)
     if reason is not None:
         return reason
     if product_id and product_id in owned:
@@ -115,19 +114,20 @@ def decide(s: Session, client: Client, request: OfferRequest, kb: Optional[Knowl
     previous = _decision_for_turn(s, client.id, turn_id, offer_id, kb)
     if previous is not None:
         return previous
+    assert kb is not None, "an offer is decided only with a knowledge base loaded"
     kind, offer = _find_offer(kb, offer_id)
     if request.client_demand:  # never a prize for insisting
-        reason = "the client demanded it: a discount or bonus is never granted on a demand"
+        demand = "the client demanded it: a discount or bonus is never granted on a demand"
         s.add(OfferDecisionLog(client_id=client.id, turn_id=turn_id, requested_id=offer_id,
-                               granted=False, reason=reason, created_at=now))
-        log.info("offer %s refused for client %s: %s", offer_id, client.vk_id, reason)
-        return OfferDecision(offer_id, False, reason)
+                               granted=False, reason=demand, created_at=now))
+        log.info("offer %s refused for client %s: %s", offer_id, client.vk_id, demand)
+        return OfferDecision(offer_id, False, demand)
     if kind == "discount":  # one active discount: overlapping turns take turns on the client row
         s.execute(select(Client.id).where(Client.id == client.id).with_for_update())
     owned = {split_extension(p.product_id)[0] for p in paid_items(s, client.id)}
     if not isinstance(product_id, str) or kb.product(product_id) is None:
         product_id = None
-    reason = ("no such offer in the knowledge base" if offer is None else
+    reason = ("no such offer in the knowledge base" if offer is None or kind is None else
               _refusal(kind, offer, client, owned, product_id, s, now,
                        kb.offers.max_discount_percent))
     if reason is not None:
@@ -135,15 +135,16 @@ def decide(s: Session, client: Client, request: OfferRequest, kb: Optional[Knowl
                                granted=False, reason=reason, created_at=now))
         log.info("offer %s refused for client %s: %s", offer_id, client.vk_id, reason)
         return OfferDecision(offer_id, False, reason)
+    assert kind is not None and offer is not None, "no refusal: the offer was found"
     return _grant(s, client, kind, offer, product_id, now, turn_id)
 
 
 def _grant(s: Session, client: Client, kind: str, offer: Discount | Bonus, product_id: Optional[str],
            now: datetime, turn_id: Optional[int]) -> OfferDecision:
-    percent = offer.percent if kind == "discount" else None
+    percent = offer.percent if kind == "discount" and isinstance(offer, Discount) else None
     days = offer.valid_days if isinstance(offer, Discount) else None
     expires = now + timedelta(days=days) if days else None
-    code = new_code(s, percent) if kind == "discount" else None
+    code = new_code(s, percent) if percent is not None else None
     row = IssuedOffer(client_id=client.id, offer_id=offer.id, kind=kind, code=code,
                       percent=percent, product_id=product_id, expires_at=expires, turn_id=turn_id,
                       created_at=now)

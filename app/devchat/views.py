@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.devchat.vk_http import VkHttpServer
@@ -42,12 +43,12 @@ def init_app(app: Flask, deps: DevchatDeps) -> None:
 
 
 @bp.get("/dev/chat")
-def page():  # noqa: ANN201 - Flask view
+def page() -> ResponseReturnValue:
     return render_template("devchat.html")
 
 
 @bp.post("/dev/chat/send")
-def send():  # noqa: ANN201
+def send() -> ResponseReturnValue:
     data = request.get_json(silent=True) or {}
     text = str(data.get("text") or "").strip()[:MAX_TEXT]
     vk_id = _vk_id(data)
@@ -68,7 +69,7 @@ def send():  # noqa: ANN201
 
 
 @bp.post("/dev/chat/press")
-def press():  # noqa: ANN201
+def press() -> ResponseReturnValue:
     """A callback button pressed on the page: VK's `message_event`, through the same handling."""
     data = request.get_json(silent=True) or {}
     vk_id = _vk_id(data)
@@ -81,7 +82,7 @@ def press():  # noqa: ANN201
 
 
 @bp.post("/dev/chat/subscribe")
-def subscribe():  # noqa: ANN201
+def subscribe() -> ResponseReturnValue:
     """An intent_subscribe button pressed on the page: the VK stand-in records the subscription
     (the app reads it back with messages.getIntentUsers, as from VK)."""
     data = request.get_json(silent=True) or {}
@@ -95,8 +96,11 @@ def subscribe():  # noqa: ANN201
 
 
 def _vk_id(data: dict[str, Any]) -> int | None:
+    raw = data.get("vk_id")
+    if raw is None:
+        return None
     try:
-        return int(data.get("vk_id"))
+        return int(raw)
     except (TypeError, ValueError):
         return None
 
@@ -117,7 +121,7 @@ def _as_vk_event(deps: DevchatDeps, vk_id: int, kind: str,
 
 
 @bp.get("/dev/chat/messages")
-def messages():  # noqa: ANN201
+def messages() -> ResponseReturnValue:
     try:
         vk_id, after = int(request.args["vk_id"]), int(request.args.get("after", 0))
     except (KeyError, ValueError):

@@ -131,6 +131,7 @@ class VkHttpServer:
         if self._server is None:
             raise RuntimeError("VkHttpServer is not started")
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str), "an AF_INET server's address is (str, int)"
         return f"http://{host}:{port}/method"
 
     def start(self) -> "VkHttpServer":

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from app.knowledge.schema import Product
 
 log = logging.getLogger(__name__)
-OPEN = (PaymentStatus.CREATING, PaymentStatus.PENDING)
+OPEN: tuple[str, ...] = (PaymentStatus.CREATING, PaymentStatus.PENDING)
 RECHECK_AFTER = timedelta(minutes=30)  # a pending link older than this is re-checked before reuse
 
 
@@ -88,9 +88,12 @@ class PaymentLinks:
             link_id, key, reused = self._reserve(client_id, product, kb, turn_id)
         with self.db.session() as s:
             link = s.get(PaymentLink, link_id)
+            assert link is not None, "_reserve returned the id of a committed link"
             if link.status == PaymentStatus.PENDING and link.confirmation_url:
                 return self._offer(link, product, "ready", reused=True)
-            vk_id = s.get(Client, client_id).vk_id
+            client = s.get(Client, client_id)
+            assert client is not None, "a payment link is made for an existing client"
+            vk_id = client.vk_id
             request = PaymentRequest(
                 idempotency_key=key, amount_rub=link.amount_rub,
                 description=f"{product.title} — {kb.school.name}", return_url=self.return_url,
@@ -103,10 +106,12 @@ class PaymentLinks:
                         link_id, client_id, product.id, exc)
             with self.db.session() as s:
                 link = s.get(PaymentLink, link_id)
+                assert link is not None, "payment links are never deleted"
                 link.last_error = str(exc)[:500]
                 return self._offer(link, product, "unavailable")
         with self.db.session() as s:
             link = s.get(PaymentLink, link_id)
+            assert link is not None, "payment links are never deleted"
             link.provider_payment_id = payment.id
             link.confirmation_url = payment.confirmation_url
             link.last_error = ""
@@ -125,6 +130,7 @@ class PaymentLinks:
         link is made. A provider that cannot answer now leaves the link as it is."""
         with self.db.session() as s:
             link = s.get(PaymentLink, link_id)
+            assert link is not None, "payment links are never deleted"
             pid, fresh = link.provider_payment_id, self.now() - link.created_at < RECHECK_AFTER
         if pid is None or fresh or self.provider is None:
             return False
@@ -138,6 +144,7 @@ class PaymentLinks:
             return False
         with self.db.session() as s:
             link = s.get(PaymentLink, link_id)
+            assert link is not None, "payment links are never deleted"
             if link.status in OPEN:
                 link.status = PaymentStatus.CANCELED
                 link.last_error = "expired at the provider" if payment else "unknown to provider"

@@ -173,6 +173,7 @@ class PaymentNotifications:
         if link is None or link.provider_payment_id not in (None, payment.id):
             return None
         client = s.get(Client, link.client_id)
+        assert client is not None, "payment_links.client_id is a foreign key"
         if (payment.metadata.get("product_id") != link.product_id
                 or payment.metadata.get("vk_id") != str(client.vk_id)):
             return None
@@ -200,7 +201,8 @@ class PaymentNotifications:
             return Outcome("paid", f"link {link.id}")
 
     def _record(self, s: Session, link: PaymentLink, payment: ProviderPayment) -> None:
-        from app.crm.purchases.store import PurchaseRow, store
+        from app.crm.purchases.row import PurchaseRow
+        from app.crm.purchases.store import store
 
         now = self.now()
         if payment.amount_rub != link.amount_rub:
@@ -208,6 +210,7 @@ class PaymentNotifications:
                         payment.id, payment.amount_rub, link.amount_rub)
         order_id = f"{link.provider}:{payment.id}"[:100]
         client = s.get(Client, link.client_id)
+        assert client is not None, "payment_links.client_id is a foreign key"
         if s.execute(select(Purchase.id).where(Purchase.order_id == order_id)).first() is None:
             store(s, client, PurchaseRow(order_id=order_id, vk_id=client.vk_id, email=None,
                                          phone=None, product_id=link.product_id,
@@ -293,9 +296,12 @@ class PaymentNotifications:
             return
         with self.db.session() as s:
             row = s.get(Message, row_id)
+            assert row is not None, "the thank-you row was stored above"
             row.vk_message_id = sent[0] if sent else None
             row.held_back = not sent  # undeliverable: kept for staff, never shown as sent
-            s.get(PaymentLink, link_id).thanked = True
+            paid = s.get(PaymentLink, link_id)
+            assert paid is not None, "payment links are never deleted"
+            paid.thanked = True
             dialog = s.execute(select(Dialog).join(Message, Message.dialog_id == Dialog.id)
                                .where(Message.id == row_id)).scalar_one()
             dialog.last_outbound_at = self.now()
@@ -319,7 +325,9 @@ class PaymentNotifications:
     def _alert_staff(self, link_id: int) -> None:
         with self.db.session() as s:
             link = s.get(PaymentLink, link_id)
+            assert link is not None, "payment links are never deleted"
             client = s.get(Client, link.client_id)
+            assert client is not None, "payment_links.client_id is a foreign key"
             dialog = s.execute(select(Dialog).where(
                 Dialog.client_id == client.id)).scalar_one_or_none()
             kb = self.kb()
@@ -342,4 +350,6 @@ class PaymentNotifications:
         if not self.manager_ids:
             log.warning("paid link %s waits for access: MANAGER_PEER_IDS is empty", link_id)
         with self.db.session() as s:
-            s.get(PaymentLink, link_id).staff_alerted = ok or not self.manager_ids
+            alerted = s.get(PaymentLink, link_id)
+            assert alerted is not None, "payment links are never deleted"
+            alerted.staff_alerted = ok or not self.manager_ids

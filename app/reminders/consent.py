@@ -4,10 +4,11 @@ with `messages.getIntentUsers`) and VK's reply window. Database only."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from app.models import Client, Dialog, Message, Reminder, VkPermission, VkSubscription
@@ -40,16 +41,18 @@ def store_intent_users(s: Session, intent: str, subscribe_id: Optional[int],
             constraint="uq_vk_subscriptions_client_intent").returning(VkSubscription.id)).first()
         if row is not None:
             changed += 1
-    changed += s.execute(update(VkSubscription).where(
+    # an UPDATE's result is a CursorResult (Session.execute is typed as returning Result)
+    changed += cast("CursorResult[Any]", s.execute(update(VkSubscription).where(
         VkSubscription.intent == intent, VkSubscription.subscribe_id == sid,
         VkSubscription.client_id.in_(wanted), VkSubscription.subscribed.is_(False))
-        .values(subscribed=True, changed_at=now)).rowcount or 0
+        .values(subscribed=True, changed_at=now))).rowcount or 0
     gone = update(VkSubscription).where(VkSubscription.intent == intent,
                                         VkSubscription.subscribe_id == sid,
                                         VkSubscription.subscribed.is_(True))
     if wanted:
         gone = gone.where(VkSubscription.client_id.not_in(wanted))
-    changed += s.execute(gone.values(subscribed=False, changed_at=now)).rowcount or 0
+    changed += cast("CursorResult[Any]",
+                    s.execute(gone.values(subscribed=False, changed_at=now))).rowcount or 0
     s.execute(update(VkSubscription).where(VkSubscription.intent == intent,
                                            VkSubscription.subscribe_id == sid)
               .values(checked_at=now))

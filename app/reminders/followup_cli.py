@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ from app.reminders.resolver import resolve
 followup = click.Group("followup", help="Follow-up time tools.")
 
 
-def _resolve_line(line: str) -> dict:
+def _resolve_line(line: str) -> dict[str, Any]:
     """One output object for one input line; raises ValueError with the reason."""
     try:
         data = json.loads(line)
@@ -25,6 +26,8 @@ def _resolve_line(line: str) -> dict:
         raise ValueError("'text' must be a string")
     if not isinstance(tz, str):
         raise ValueError("'tz' must be a string")
+    if not isinstance(now_raw, str):
+        raise ValueError(f"bad 'now': {now_raw!r}")
     try:
         now = datetime.fromisoformat(now_raw)
     except (TypeError, ValueError) as exc:

@@ -6,7 +6,8 @@ negated ones are dropped; the first of the last "или" chain is resolved."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.reminders import ru_time_words as W
@@ -56,14 +57,16 @@ def _choose(c: Ctx, groups: list[list[Part]]) -> list[Part] | None:
 def _moment(c: Ctx, group: list[Part]) -> datetime | None:
     slots = {p.cat: p.val for p in group}
     if "span" in slots:
-        moment = (c.now.astimezone(timezone.utc) + slots["span"]).astimezone(c.now.tzinfo)
+        span = cast(timedelta, slots["span"])  # a "span" part's value is a timedelta
+        moment = (c.now.astimezone(timezone.utc) + span).astimezone(c.now.tzinfo)
         return moment.replace(second=0, microsecond=0)
     day = slots.get("day", c.today)
     day = W.weekday_date(c.today, day) if isinstance(day, W.Wd) else day
-    hm = W.time_of_day(slots.get("clock"), slots.get("pod"))
+    clock = cast("tuple[int, int, bool, str | None] | None", slots.get("clock"))
+    hm = W.time_of_day(clock, cast("str | None", slots.get("pod")))
     if day is None or hm is None:
         return None
-    local = datetime.combine(day, datetime.min.time()) + timedelta(hours=hm[0], minutes=hm[1])
+    local = datetime.combine(cast(date, day), datetime.min.time()) + timedelta(hours=hm[0], minutes=hm[1])
     return local.replace(tzinfo=c.now.tzinfo).astimezone(timezone.utc).astimezone(c.now.tzinfo)
 
 

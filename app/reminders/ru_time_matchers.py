@@ -61,7 +61,8 @@ def _m_through(c: Ctx, i: int) -> Part | None:
     rng = W.parse_number(c.toks, j + (c.t(j) == "или"))  # "2-3 дня", "2 или 3 дня": the first
     j = rng[1] if num and rng and c.t(rng[1]) in W.UNITS else j
     part = _amount(c, qty, W.UNITS.get(c.t(j), ""), i, j + 1) if W.UNITS.get(c.t(j)) else None
-    if part and part.cat == "span":  # "через 2 часа 30 минут", "через час и 15 минут"
+    # "через 2 часа 30 минут", "через час и 15 минут"
+    if part and part.cat == "span" and isinstance(part.val, timedelta):
         k = j + 1 + (c.t(j + 1) == "и")
         extra = W.parse_number(c.toks, k)
         if extra and c.t(extra[1]) in W.MINUTE_WORDS and W.UNITS[c.t(j)] == "hour":
@@ -99,7 +100,7 @@ def _m_numeric(c: Ctx, i: int) -> Part | None:
     return _clock_tail(c, i + 1, (a, b, True), i) if is_time else None
 
 
-def _clock_tail(c: Ctx, j: int, hm: tuple, start: int) -> Part:
+def _clock_tail(c: Ctx, j: int, hm: tuple[int, int, bool], start: int) -> Part:
     """Finish a clock time: optional "утра/дня/вечера/ночи" and a range end ("до 12")."""
     pod = W.POD_GENITIVE.get(c.t(j))
     j += pod is not None

@@ -1,5 +1,7 @@
 """Russian vocabularies for the follow-up time resolver (numbers, units, weekdays,
-months, parts of the day, negation) and the calendar arithmetic behind them. All keys are lower case with "ё" replaced by "е"."""
+months, parts of the day, negation) and the calendar arithmetic behind them. All keys are
+lower case with "ё" replaced by "е".
+"""
 from __future__ import annotations
 
 import calendar
@@ -249,7 +251,7 @@ def weekday_date(today: date, wd: Wd) -> date | None:
 
 
 
-def time_of_day(clock: tuple | None, pod: str | None) -> tuple[int, int] | None:
+def time_of_day(clock: tuple[int, int, bool, str | None] | None, pod: str | None) -> tuple[int, int] | None:
     """(hour, minute) from a clock time (h, m, written24, its own pod) and a part of day."""
     if clock:
         return clock_hour(clock[0], clock[3] or pod, clock[2]), clock[1]

@@ -4,10 +4,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from app.models import Client, Reminder, ReminderStatus
@@ -38,10 +39,12 @@ def default_moment(now: datetime, tz: str) -> datetime:
 
 
 def cancel_pending(s: Session, client_id: int, reason: str, kind: Optional[str] = None) -> int:
-    q = update(Reminder).where(Reminder.client_id == client_id, Reminder.status == ReminderStatus.PENDING)
+    q = update(Reminder).where(Reminder.client_id == client_id,
+                               Reminder.status == ReminderStatus.PENDING)
     if kind:
         q = q.where(Reminder.kind == kind)
-    return s.execute(q.values(status=ReminderStatus.CANCELLED, status_reason=reason)).rowcount or 0
+    done = s.execute(q.values(status=ReminderStatus.CANCELLED, status_reason=reason))
+    return cast("CursorResult[Any]", done).rowcount or 0  # an UPDATE's result has a rowcount
 
 
 def _existing(s: Session, turn_id: int) -> Optional[Reminder]:

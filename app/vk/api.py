@@ -124,7 +124,8 @@ class _RewritingSession(requests.Session):
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args: Any,
+                **kwargs: Any) -> requests.Response:
         for prefix in _VK_PREFIXES:
             if isinstance(url, str) and url.startswith(prefix + "/"):
                 url = self.base_url + url[len(prefix):]
@@ -134,7 +135,7 @@ class _RewritingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-class _GroupApi(vk_api.VkApiGroup):
+class _GroupApi(vk_api.VkApiGroup):  # type: ignore[misc]  # vk_api ships no type hints
     """VkApiGroup without the unbounded recursive retry on error 6."""
 
     def too_many_rps_handler(self, error: ApiError) -> None:
@@ -266,7 +267,7 @@ class VkClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter."""
-        delay = min(self.backoff_max_s, self.backoff_base_s * (2 ** attempt))
+        delay: float = min(self.backoff_max_s, self.backoff_base_s * (2 ** attempt))
         return delay / 2 + random.uniform(0, delay / 2)
 
     def _call_once(self, method: str, params: dict[str, Any], paced: bool = False,

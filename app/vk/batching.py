@@ -58,7 +58,7 @@ def split_execute(raw: dict[str, Any], calls: list[tuple[str, dict[str, Any]]]) 
         return [err] * len(calls)
     errors = list(raw.get("execute_errors") or [])
     out: list[Any] = []
-    for (method, _), value in zip(calls, results):
+    for (method, _), value in zip(calls, results, strict=False):
         if value is False:
             e = errors.pop(0) if errors else {}
             out.append(error_from_code(int(e.get("error_code") or 0),
@@ -105,7 +105,8 @@ class BatchingChannel:
 
     def get_user_name(self, user_id: int) -> tuple[str, str] | None:
         unit = self._put(NAMES, [("users.get", {"user_ids": str(int(user_id))})])
-        return self._wait(unit).get(int(user_id))
+        names: dict[int, tuple[str, str]] = self._wait(unit)
+        return names.get(int(user_id))
 
     def get_user_names(self, user_ids: list[int]) -> dict[int, tuple[str, str]]:
         return self.api.get_user_names(user_ids)
@@ -245,7 +246,7 @@ class BatchingChannel:
     @staticmethod
     def _settle(batch: list[_Unit], owners: list[Any], results: list[Any]) -> None:
         per_unit: dict[int, list[Any]] = {}
-        for owner, result in zip(owners, results):
+        for owner, result in zip(owners, results, strict=False):
             if isinstance(owner, list):  # the merged users.get
                 for u in owner:
                     u.future.set_result(result if isinstance(result, VkError)

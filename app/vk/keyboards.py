@@ -82,7 +82,8 @@ def build(buttons: list[ButtonSpec]) -> Optional[str]:
             kb.lines[-1].append({"action": action})
         else:
             raise ValueError(f"unknown button kind {b.kind!r}")
-    return kb.get_keyboard()
+    keyboard: str = kb.get_keyboard()
+    return keyboard
 
 
 def press_text(payload: Optional[dict[str, Any]]) -> Optional[str]:

@@ -126,6 +126,7 @@ def _deliver_staff(deps: AdminDeps, dialog_id: int, peer_id: int, text: str, ran
         if row is not None:
             row.vk_message_id = ids[0] if ids else None
         dialog = s.get(Dialog, dialog_id)
+        assert dialog is not None, "the dialog the admin replied in exists"
         dialog.last_outbound_at = deps.clock.now()
         dialog.human_until = deps.clock.now() + timedelta(hours=deps.settings.handoff_pause_hours)
     return Outcome(True, f"Отправлено. Бот молчит в этом диалоге "

@@ -79,13 +79,14 @@ def dialog_timeline(s: Session, dialog_id: int) -> Optional[dict[str, Any]]:
     if dialog is None:
         return None
     client = s.get(Client, dialog.client_id)
+    assert client is not None, "dialogs.client_id is a foreign key"
     msgs = list(reversed(s.execute(select(Message).where(Message.dialog_id == dialog_id)
                                    .order_by(Message.id.desc()).limit(TIMELINE_LIMIT))
                          .scalars().all()))
     turns = {t.id: t for t in s.execute(select(Turn).where(Turn.dialog_id == dialog_id)
                                         .order_by(Turn.id.desc()).limit(TIMELINE_LIMIT)).scalars()}
     since = msgs[0].created_at if msgs else None
-    items: list[tuple[tuple, dict[str, Any]]] = []
+    items: list[tuple[tuple[datetime, int, int], dict[str, Any]]] = []
     for m in msgs:
         turn = turns.get(m.turn_id) if m.turn_id and not m.part else None
         items.append(((m.created_at, 0, m.id), {"msg": m, "turn": turn}))

@@ -35,7 +35,7 @@ def _not_found(_exc: Exception) -> ResponseReturnValue:
 
 
 @bp.before_request
-def guard() -> ResponseReturnValue:
+def guard() -> Optional[ResponseReturnValue]:
     deps = panel()
     g.admin = False
     password = deps.settings.admin_password
@@ -137,7 +137,8 @@ def index() -> ResponseReturnValue:
                            stage=stage, needs_human=needs_human)
 
 
-def _render_dialog(dialog_id: int, draft: str = "", send_key: str = "", status: int = 200) -> ResponseReturnValue:
+def _render_dialog(dialog_id: int, draft: str = "", send_key: str = "",
+                   status: int = 200) -> ResponseReturnValue:
     deps = panel()
     with deps.db.session() as s:
         view = queries.dialog_timeline(s, dialog_id)
@@ -176,7 +177,8 @@ def dialog_send(dialog_id: int) -> ResponseReturnValue:
     return _render_dialog(dialog_id, draft=text, send_key=key, status=outcome.status)
 
 
-def _render_client(vk_id: int, form: Optional[dict] = None, errors: Optional[dict] = None,
+def _render_client(vk_id: int, form: Optional[dict[str, Any]] = None,
+                   errors: Optional[dict[str, str]] = None,
                    status: int = 200) -> ResponseReturnValue:
     deps = panel()
     with deps.db.session() as s:

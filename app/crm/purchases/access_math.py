@@ -56,7 +56,8 @@ def compute_access(items: Iterable[PaidItem], kb: Optional[KnowledgeBase]) -> di
         if access_days is None or (current is not None and current.until is None):
             until = None
         else:  # a repeat purchase while access lasts adds its days after the current end
-            start = max(current.until, item.paid_at) if current is not None else item.paid_at
+            start = (item.paid_at if current is None or current.until is None
+                     else max(current.until, item.paid_at))
             until = start + timedelta(days=access_days)
         first = current.first_paid_at if current else item.paid_at
         result[base_id] = Access(base_id, first, until)

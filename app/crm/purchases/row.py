@@ -70,7 +70,7 @@ def parse_paid_at(value: object, tz: str) -> datetime:
     return moment
 
 
-def _product(value: object, kb: Optional[KnowledgeBase]) -> tuple[str, bool]:
+def _product(value: object, kb: KnowledgeBase) -> tuple[str, bool]:
     raw = _text(value)
     if not raw:
         raise ValueError("is required")
@@ -102,7 +102,7 @@ def _vk_id(value: object) -> Optional[int]:
     return vk_id
 
 
-def _contact(value: object, normalize: Callable[[object], Optional[str]], what: str) -> Optional[str]:
+def _contact(value: object, normalize: Callable[[str], Optional[str]], what: str) -> Optional[str]:
     raw = _text(value)
     if not raw:
         return None
@@ -111,10 +111,12 @@ def _contact(value: object, normalize: Callable[[object], Optional[str]], what: 
     return normalized
 
 
-def validate_row(row: dict, kb: Optional[KnowledgeBase]) -> tuple[Optional[PurchaseRow], list[str]]:
+def validate_row(row: dict[str, Any], kb: Optional[KnowledgeBase],
+                 ) -> tuple[Optional[PurchaseRow], list[str]]:
     """A row (CSV strings or JSON values) → a purchase, or the list of `field: problem`."""
+    assert kb is not None, "purchases are validated against a loaded knowledge base"
     tz = kb.school.timezone
-    checks = {
+    checks: dict[str, Callable[[object], object]] = {
         "order_id": _order_id,
         "vk_id": _vk_id,
         "email": lambda v: _contact(v, cards.normalize_email, "e-mail address"),

@@ -18,7 +18,7 @@ import csv
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, IO, Iterable, Optional, Union
+from typing import TYPE_CHECKING, IO, Any, Iterable, Optional, Union
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -138,7 +138,7 @@ def park(s: Session, row: PurchaseRow, candidates: tuple[int, ...], source: str)
     s.flush()
 
 
-def row_from_payload(payload: dict) -> PurchaseRow:
+def row_from_payload(payload: dict[str, Any]) -> PurchaseRow:
     return PurchaseRow(**{**payload, "paid_at": datetime.fromisoformat(payload["paid_at"])})
 
 
@@ -149,7 +149,8 @@ def _is_duplicate(s: Session, order_id: str) -> bool:
         UnmatchedOrder.order_id == order_id)).first() is not None
 
 
-def import_one(s: Session, raw: dict, kb: Optional[KnowledgeBase], source: str, retry: bool = True) -> Outcome:
+def import_one(s: Session, raw: dict[str, Any], kb: Optional[KnowledgeBase], source: str,
+               retry: bool = True) -> Outcome:
     """Validate and store one purchase in its own SAVEPOINT."""
     row, errors = validate_row(raw, kb)
     if row is None:
@@ -175,7 +176,7 @@ def import_one(s: Session, raw: dict, kb: Optional[KnowledgeBase], source: str, 
     return Outcome("created", row.order_id)
 
 
-def import_rows(s: Session, rows: Iterable[tuple[int, dict]], kb: Optional[KnowledgeBase],
+def import_rows(s: Session, rows: Iterable[tuple[int, dict[str, Any]]], kb: Optional[KnowledgeBase],
                 source: str = "import") -> ImportReport:
     """Import `(line number, row)` pairs; bad rows are reported as `line N: …` and skipped."""
     report = ImportReport()
@@ -192,7 +193,8 @@ def import_rows(s: Session, rows: Iterable[tuple[int, dict]], kb: Optional[Knowl
     return report
 
 
-def import_csv(s: Session, path_or_stream: Union[str, os.PathLike, IO], kb: Optional[KnowledgeBase]) -> ImportReport:
+def import_csv(s: Session, path_or_stream: Union[str, os.PathLike[str], IO[Any]],
+               kb: Optional[KnowledgeBase]) -> ImportReport:
     try:
         text = read_text(path_or_stream)
     except UnicodeDecodeError as exc:

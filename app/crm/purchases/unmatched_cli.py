@@ -33,10 +33,12 @@ def act(s: Session, unmatched: ModuleType, confirm_order: Optional[str], vk_id: 
     if row is None:
         return False, f"no unmatched order {order_id!r}"
     if dismiss_order:
-        return unmatched.dismiss(s, row.id, now)
+        dismissed: tuple[bool, str] = unmatched.dismiss(s, row.id, now)
+        return dismissed
     if vk_id is None:
         return False, "--confirm needs --vk-id (one of the candidates)"
     client = s.execute(select(Client).where(Client.vk_id == vk_id)).scalar_one_or_none()
     if client is None:
         return False, f"no client with vk_id {vk_id}"
-    return unmatched.confirm(s, row.id, client.id, now)
+    confirmed: tuple[bool, str] = unmatched.confirm(s, row.id, client.id, now)
+    return confirmed

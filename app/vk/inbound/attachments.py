@@ -8,7 +8,7 @@ and the panel read («[стикер]», «[репост: …]», «[пересл
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields as dataclass_fields
 from typing import Any, Optional, Union
 
 log = logging.getLogger(__name__)
@@ -190,10 +190,12 @@ def from_stored(rows: object) -> list[Media]:
     """Typed objects from the stored JSON (rows of an older shape are skipped)."""
     out: list[Media] = []
     for row in rows if isinstance(rows, list) else []:
-        cls = _KINDS.get(row.get("kind")) if isinstance(row, dict) else None
+        kind = row.get("kind") if isinstance(row, dict) else None
+        cls = _KINDS.get(kind) if isinstance(kind, str) else None
         if cls is None:
             continue
-        fields = {k: v for k, v in row.items() if k in cls.__dataclass_fields__}
+        names = {f.name for f in dataclass_fields(cls)}
+        fields = {k: v for k, v in row.items() if k in names}
         try:
             out.append(cls(**fields))
         except TypeError:
@@ -232,7 +234,7 @@ def notes(items: list[Media]) -> list[str]:
 def with_notes(text: str, items: list[Media], transcribed: bool = False) -> str:
     """The message as the model and the panel read it: text plus bracketed notes. A voice note
     whose transcript is the text says so («[голосовое сообщение 0:12, расшифровка]: …»)."""
-    rest = [n for m, n in zip(items, notes(items)) if not (transcribed and isinstance(m, Voice))]
+    rest = [n for m, n in zip(items, notes(items), strict=True) if not (transcribed and isinstance(m, Voice))]
     if transcribed:
         voice = next((m for m in items if isinstance(m, Voice)), Voice())
         text = f"[голосовое сообщение {_minutes(voice.duration)}, расшифровка]: {text}"

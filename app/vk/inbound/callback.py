@@ -131,25 +131,25 @@ def accept_event(event: object, retry: str | None = None) -> None:
             log.info("vk.callback event type %s acknowledged, not handled", env.type)
 
 
-def _client_event(event: TypingState | MessageEdit | ButtonPress, now: object) -> None:
+def _client_event(event: TypingState | MessageEdit | ButtonPress, now: datetime) -> None:
     deps = _deps()
     if isinstance(event, TypingState):
         if not _typing.allow(event.from_id):
             return  # a flood: the due time was moved a moment ago
         with deps.db.engine.begin() as conn:
             due = inbox_events.push_due(conn, event, now, deps.settings.typing_grace_s,
-                                        deps.settings.typing_max_wait_s)  # type: ignore[arg-type]
+                                        deps.settings.typing_max_wait_s)
         if due is not None:
             log.debug("vk.callback typing from %s: reply due %s", event.from_id, due)
         return
     if isinstance(event, MessageEdit):
         with deps.db.engine.begin() as conn:
-            edited = inbox_events.store_edit(conn, event, now)  # type: ignore[arg-type]
+            edited = inbox_events.store_edit(conn, event, now)
         log.info("vk.callback message_edit of %s: %s", event.message.id,
                  "text updated before the reply" if edited else "already answered or unknown")
         return
     with deps.db.session() as s:
-        stored = inbox_events.store_press(s, event, now, min(PRESS_DUE_S,  # type: ignore[arg-type]
+        stored = inbox_events.store_press(s, event, now, min(PRESS_DUE_S,
                                                               deps.settings.debounce_seconds))
     _answer_press(deps.channel, event)
     if stored is not None and deps.settings.debounce_seconds <= 0:

@@ -219,6 +219,7 @@ def parse_message(obj: object, where: str) -> VkMessage:
 
 def parse_event(body: object) -> Event:
     env = parse_envelope(body)
+    assert isinstance(body, dict), "parse_envelope rejects anything but a JSON object"
     obj = body.get("object")
     if env.type == "confirmation":
         return Confirmation(env)

@@ -9,10 +9,10 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -59,7 +59,8 @@ def prune_events(s: Session, now: datetime, keep: timedelta = EVENT_MEMORY) -> i
     """Forget processed event ids older than VK's retry window (one bounded batch)."""
     old = select(ProcessedEvent.event_id).where(
         ProcessedEvent.received_at < now - keep).limit(PRUNE_BATCH).scalar_subquery()
-    return s.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id.in_(old))).rowcount or 0
+    done = s.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id.in_(old)))
+    return cast("CursorResult[Any]", done).rowcount or 0  # a DELETE's result has a rowcount
 
 
 def ensure_client(s: Session, vk_id: int, tz: str) -> Client:
