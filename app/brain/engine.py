@@ -15,12 +15,11 @@ import logging
 from typing import Any, Callable, Optional
 
 from app.brain.analysis import Analysis
-
+from app.brain.contract import Brain, BrainResult, Decisions, StageResult, TurnContext
 from app.brain.errors import LlmError
 from app.brain.guardrails import FALLBACK_REPLY, check_reply_details
-from app.brain.prompts import PROMPT_VERSION
 from app.brain.promises import find_promise, keep_promise
-from app.brain.contract import Brain, BrainResult, Decisions, StageResult, TurnContext
+from app.brain.prompts import PROMPT_VERSION
 from app.platform.vocabulary import TurnFlag
 
 log = logging.getLogger(__name__)

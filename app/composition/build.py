@@ -149,8 +149,13 @@ def payments_from(settings: Settings, db: Database, clock: Clock, kb_store: Know
     """YooKassa with a shop id and key; locally (beside the VK stand-in) the stand-in checkout
     at /dev/pay/<id>; otherwise none: replies keep the KB's product URL."""
     from app.crm.alerts import dialog_link
-    from app.payments import (LocalCheckout, PaymentLinks, PaymentNotifications,
-                              PaymentProvider, YooKassaClient)
+    from app.payments import (
+        LocalCheckout,
+        PaymentLinks,
+        PaymentNotifications,
+        PaymentProvider,
+        YooKassaClient,
+    )
 
     checkout: Optional[LocalCheckout] = None
     provider: PaymentProvider

@@ -5,16 +5,16 @@ messages go through the same event handling as VK's, so turns and analyses are r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.models import Client, Purchase
 from app.knowledge.base import KnowledgeStore
+from app.models import Client, Purchase
 from app.platform.clock import Clock
 from app.platform.config import Settings
 from app.platform.db import Database

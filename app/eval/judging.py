@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from app.brain.contract import StageResult
 from app.brain.errors import LlmError
 from app.brain.gemini import NO_PLACE, JudgeRequest, Point, Verdict
-from app.brain.prompts.kb import render_whole_kb
 from app.brain.prompts import PromptSet
+from app.brain.prompts.kb import render_whole_kb
 from app.eval.runner import DialogRun
 from app.platform.config import Settings
 

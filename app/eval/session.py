@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from app.brain.prompts import PromptSet
-from app.platform.config import Settings
 from app.eval.judging import Judge, MakeJudge, judge_all
 from app.eval.report import render_report
 from app.eval.results import build_results
 from app.eval.runner import DialogRun, play_all
 from app.eval.sandbox import EVAL_START, MakeApp, brain_label, open_lab, throwaway_database
 from app.eval.scenarios import Scenario
+from app.platform.config import Settings
 
 Progress = Callable[[str, int, Optional[DialogRun]], None]  # (phase, total, finished dialog)
 

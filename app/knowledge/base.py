@@ -16,8 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from .schema import (FaqEntry, KnowledgeBaseFile, NotOffered, Offers, Product, School, WorkingHours,
-                     validate_data)
+from .schema import (
+    FaqEntry,
+    KnowledgeBaseFile,
+    NotOffered,
+    Offers,
+    Product,
+    School,
+    WorkingHours,
+    validate_data,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .search import Hit, KnowledgeIndex

@@ -4,14 +4,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.platform.db import Base
 from app.models.base import Timestamps, utcnow
-
 from app.models.states import FunnelStage, VkPermission
+from app.platform.db import Base
 
 if TYPE_CHECKING:
     from app.models.dialog import Dialog

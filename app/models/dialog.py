@@ -4,15 +4,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, text)
-from sqlalchemy import select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from app.platform.db import Base
 from app.models.base import Timestamps, utcnow
 from app.models.states import TurnFlag, TurnKind, TurnStatus
+from app.platform.db import Base
 
 if TYPE_CHECKING:
     from app.models.client import Client

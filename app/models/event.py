@@ -7,8 +7,8 @@ from typing import Optional
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.platform.db import Base
 from app.models.base import utcnow
+from app.platform.db import Base
 
 
 class ProcessedEvent(Base):

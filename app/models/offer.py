@@ -7,9 +7,9 @@ from typing import Optional
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.platform.db import Base
 from app.models.base import utcnow
 from app.models.states import OfferState
+from app.platform.db import Base
 
 
 class IssuedOffer(Base):

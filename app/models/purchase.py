@@ -7,9 +7,9 @@ from typing import Any, Optional
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.platform.db import Base
 from app.models.base import utcnow
 from app.models.states import OrderCheck
+from app.platform.db import Base
 
 
 class Purchase(Base):

@@ -4,13 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.platform.db import Base
 from app.models.base import Timestamps
 from app.models.states import ReminderStatus
+from app.platform.db import Base
 
 if TYPE_CHECKING:
     from app.models.client import Client

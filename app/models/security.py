@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.platform.db import Base
 from app.models.base import utcnow
+from app.platform.db import Base
 
 
 class AdminSession(Base):

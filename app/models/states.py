@@ -6,7 +6,8 @@ has `label`, and `labels()` feeds the panel: a state without a label cannot be a
 """
 from __future__ import annotations
 
-from app.platform.vocabulary import LABELS, Labelled as _Labelled, TurnFlag, TurnKind
+from app.platform.vocabulary import LABELS, TurnFlag, TurnKind
+from app.platform.vocabulary import Labelled as _Labelled
 
 __all__ = ["AccessState", "FunnelStage", "OfferState", "OrderCheck", "PaymentStatus",
            "ReminderStatus", "TurnFlag", "TurnKind", "TurnStatus", "VkPermission"]

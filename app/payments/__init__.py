@@ -11,15 +11,26 @@ Public API (other packages import from here only):
 Collaborators (database, clock, provider, channel, KB) are handed in; nothing here reads a
 global or a service container.
 """
+from app.payments import panel  # what the staff panel reads (awaiting access, links)
 from app.payments.bundle import Payments
 from app.payments.links import PaymentLinks, Price, button_label, decide_price, with_payment
 from app.payments.local import LocalCheckout
-from app.payments.notifications import (BadNotification, Hint, Outcome, PaymentNotifications,
-                                        parse_notification)
-from app.payments.provider import (PaymentError, PaymentProvider, PaymentRejected,
-                                   PaymentRequest, PaymentUnavailable, ProviderPayment)
+from app.payments.notifications import (
+                                        BadNotification,
+                                        Hint,
+                                        Outcome,
+                                        PaymentNotifications,
+                                        parse_notification,
+)
+from app.payments.provider import (
+                                        PaymentError,
+                                        PaymentProvider,
+                                        PaymentRejected,
+                                        PaymentRequest,
+                                        PaymentUnavailable,
+                                        ProviderPayment,
+)
 from app.payments.yookassa import YooKassaClient
-from app.payments import panel  # what the staff panel reads (awaiting access, links)
 
 __all__ = [
     "BadNotification", "Hint", "Payments", "LocalCheckout", "Outcome", "PaymentError", "PaymentLinks",

@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.brain.contract import PaymentOffer
 from app.models import Client, IssuedOffer, PaymentLink, PaymentStatus
-from app.payments.provider import (CANCELED, SUCCEEDED, PaymentError, PaymentProvider,
-                                   PaymentRequest)
+from app.payments.provider import CANCELED, SUCCEEDED, PaymentError, PaymentProvider, PaymentRequest
 from app.platform.db import Database
 from app.platform.ru_format import format_rub as rub_text
 

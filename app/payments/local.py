@@ -10,8 +10,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Optional
 
-from app.payments.provider import (CANCELED, PENDING, SUCCEEDED, PaymentRequest,
-                                   ProviderPayment)
+from app.payments.provider import CANCELED, PENDING, SUCCEEDED, PaymentRequest, ProviderPayment
 from app.payments.yookassa import check_metadata
 
 PAY_PATH = "/dev/pay/"

@@ -25,10 +25,18 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.models import (AccessState, Client, Dialog, IssuedOffer, Message, PaymentEvent,
-                        PaymentLink, PaymentStatus, Purchase)
-from app.payments.provider import (CANCELED, SUCCEEDED, PaymentError, PaymentProvider,
-                                   ProviderPayment)
+from app.models import (
+    AccessState,
+    Client,
+    Dialog,
+    IssuedOffer,
+    Message,
+    PaymentEvent,
+    PaymentLink,
+    PaymentStatus,
+    Purchase,
+)
+from app.payments.provider import CANCELED, SUCCEEDED, PaymentError, PaymentProvider, ProviderPayment
 from app.platform.db import Database
 from app.platform.ru_format import format_rub
 from app.vk.api import derive_random_id

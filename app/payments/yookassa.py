@@ -16,8 +16,7 @@ from typing import Any, Mapping, Optional
 
 import requests
 
-from app.payments.provider import (PaymentRejected, PaymentRequest, PaymentUnavailable,
-                                   ProviderPayment)
+from app.payments.provider import PaymentRejected, PaymentRequest, PaymentUnavailable, ProviderPayment
 
 log = logging.getLogger(__name__)
 DESCRIPTION_MAX = 128

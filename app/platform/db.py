@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
 from pathlib import Path
-import threading
 from typing import Callable, Iterator, Optional, Union
 
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session as OrmSession, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import Session as OrmSession
 
 from app.platform.config import normalize_database_url
 

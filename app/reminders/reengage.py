@@ -19,8 +19,18 @@ from sqlalchemy import ScalarSelect, Select, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.models import (AppState, Client, Dialog, Message, Purchase, Reminder, ReminderStatus,
-                        Turn, TurnStatus, VkPermission)
+from app.models import (
+    AppState,
+    Client,
+    Dialog,
+    Message,
+    Purchase,
+    Reminder,
+    ReminderStatus,
+    Turn,
+    TurnStatus,
+    VkPermission,
+)
 from app.reminders.policy import PROACTIVE_KINDS, QuietHours
 
 if TYPE_CHECKING:

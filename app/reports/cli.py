@@ -1,9 +1,9 @@
 """`flask --app app report summary [--days N] [--json]` and `report clients --csv`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 import json
 import sys
+from dataclasses import dataclass
 
 import click
 from flask import Flask

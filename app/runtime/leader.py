@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from apscheduler.schedulers.background import BackgroundScheduler

@@ -8,9 +8,9 @@ stops gracefully releases its unfinished turns at once (`release`).
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-import threading
 from typing import Optional
 
 from sqlalchemy import func, or_, select, update

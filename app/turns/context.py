@@ -8,8 +8,8 @@ from typing import Any, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.brain.prompts.render import ru_moment
 from app.brain.contract import ClientCard, Direction, HistoryMessage, PreviousTurn, TurnContext
+from app.brain.prompts.render import ru_moment
 from app.knowledge.base import KnowledgeBase
 from app.knowledge.search import KnowledgeIndex
 from app.models import Client, Dialog, Message, Reminder, ReminderStatus, Turn
@@ -41,7 +41,7 @@ class DialogState:
 
 
 def card_from_client(s: Session, client: Client, now: datetime, kb: Optional[KnowledgeBase]) -> ClientCard:
-    from app.crm.cards import purchases_view, offers_view  # card extras live in crm
+    from app.crm.cards import offers_view, purchases_view  # card extras live in crm
     from app.crm.purchases.unmatched import pending_for
 
     answered = s.execute(select(Message.id).join(Dialog, Dialog.id == Message.dialog_id).where(

@@ -8,13 +8,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Optional
-
-from sqlalchemy.orm import Session
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
-from app.turns.context import DialogState
 from app.brain.analysis import Analysis
 from app.brain.contract import Decisions, HistoryMessage, PaymentOffer, TurnContext
 from app.brain.demands import demands_discount
@@ -22,6 +20,7 @@ from app.crm import cards, sales
 from app.models import Client, Dialog, Message, TurnKind
 from app.payments import PaymentLinks
 from app.reminders import service as reminders
+from app.turns.context import DialogState
 
 if TYPE_CHECKING:
     from app.turns.runner import TurnRunner

@@ -14,22 +14,21 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.brain.engine import run_brain
-from app.turns import claims
-from app.turns.effects import apply_effects
-from app.turns.context import DialogState, load_turn_context, silent_reason
 from app.brain.contract import BrainResult, TurnContext
+from app.brain.engine import run_brain
+from app.brain.offline import voice_unheard
 from app.models import Client, Dialog, Message, Turn, TurnFlag, TurnKind, TurnStatus
 from app.payments import with_payment
-from app.vk.api import derive_part_random_id
-from app.vk.channel import OutboundMessage
-from app.vk.errors import VkCannotSend, VkError, VkRefused
-from app.turns import refusals, subscriptions
+from app.turns import claims, refusals, subscriptions
 from app.turns.buttons import keyboard_for
+from app.turns.context import DialogState, load_turn_context, silent_reason
+from app.turns.effects import apply_effects
 from app.turns.media import load_media
 from app.turns.sending import send_part, send_paths
 from app.turns.storing import store_result, turn_random_id
-from app.brain.offline import voice_unheard
+from app.vk.api import derive_part_random_id
+from app.vk.channel import OutboundMessage
+from app.vk.errors import VkCannotSend, VkError, VkRefused
 
 if TYPE_CHECKING:
     from app.turns.runner import TurnRunner

@@ -13,18 +13,17 @@ from typing import TYPE_CHECKING, Optional
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from app.turns import claims, refusals, subscriptions
-from app.turns.pipeline import RELEASED, process_claim
-from app.turns.sending import send_paths
 from app.crm.cards import paid_items
 from app.crm.purchases.access_math import compute_access
 from app.knowledge.base import KnowledgeBase
-from app.models import (Client, Dialog, Message, Purchase, Reminder, ReminderStatus, Turn,
-                        TurnKind, TurnStatus)
+from app.models import Client, Dialog, Message, Purchase, Reminder, ReminderStatus, Turn, TurnKind, TurnStatus
 from app.platform.config import Settings
 from app.reminders import reengage
-from app.vk.channel import OutboundChannel
 from app.reminders.policy import QuietHours, weekly_cap_free_at
+from app.turns import claims, refusals, subscriptions
+from app.turns.pipeline import RELEASED, process_claim
+from app.turns.sending import send_paths
+from app.vk.channel import OutboundChannel
 
 if TYPE_CHECKING:
     from app.turns.runner import TurnRunner

@@ -13,8 +13,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import Optional
 
-from app.platform.config import SUBSCRIPTION_INTENTS, Settings
 from app.models import TurnKind
+from app.platform.config import SUBSCRIPTION_INTENTS, Settings
 from app.vk.channel import OutboundChannel, OutboundMessage
 from app.vk.errors import VkRefused
 

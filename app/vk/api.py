@@ -7,11 +7,11 @@ when it lives in PostgreSQL) and then runs its request in parallel with the othe
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import random
-import contextlib
 import re
 import threading
 import time
@@ -26,7 +26,11 @@ from vk_api.exceptions import ApiError, ApiHttpError, Captcha
 from app.vk.budget import LocalBudget, RateBudget
 from app.vk.channel import OutboundMessage
 from app.vk.errors import (
-    RATE_LIMIT_CODES, VkError, VkNetworkError, VkRateLimited, error_from_code,
+    RATE_LIMIT_CODES,
+    VkError,
+    VkNetworkError,
+    VkRateLimited,
+    error_from_code,
 )
 
 logger = logging.getLogger(__name__)

@@ -6,22 +6,21 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Optional, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
-from app.crm.cards import (CONTACTS, FIELD_LIMITS, normalize_email, normalize_phone,
-                            record_change, set_contact)
-from app.models import (FUNNEL_STAGES, Client, Dialog, Message, Reminder, ReminderStatus,
-                        Turn, TurnStatus)
+from app.crm.cards import CONTACTS, FIELD_LIMITS, normalize_email, normalize_phone, record_change, set_contact
+from app.models import FUNNEL_STAGES, Client, Dialog, Message, Reminder, ReminderStatus, Turn, TurnStatus
 from app.vk.api import derive_random_id
 from app.vk.channel import OutboundMessage
 from app.vk.errors import VkError
 
 if TYPE_CHECKING:
-    from app.admin.web.deps import AdminDeps
     from sqlalchemy.orm import Session
+
+    from app.admin.web.deps import AdminDeps
 
 log = logging.getLogger(__name__)
 STAFF = "staff"

@@ -12,8 +12,8 @@ from flask import current_app, request, session
 from sqlalchemy import case, delete
 from sqlalchemy.dialects.postgresql import insert
 
-from app.models import AdminSession, LoginFailure
 from app.admin.web.deps import panel
+from app.models import AdminSession, LoginFailure
 
 if TYPE_CHECKING:
     from app.platform.clock import Clock

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from flask import Response, abort, render_template
 
+from app.admin.web.deps import panel
 from app.admin.web.views import bp
 from app.eval.report import verdict_counts
 from app.eval.runs import find_run, list_runs
-from app.admin.web.deps import panel
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from flask import flash, redirect, render_template, request, url_for
 
+from app.admin.web.deps import panel
 from app.admin.web.views import bp
 from app.crm.purchases import unmatched
-from app.admin.web.deps import panel
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue

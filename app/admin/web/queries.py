@@ -9,12 +9,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
-from app.payments import panel as payment_panel
 from app.crm.card_view import client_report
-from app.reminders.consent import followups_sent, reachability
 from app.knowledge.base import KnowledgeBaseError, load_kb
-from app.models import (Client, ClientChange, Dialog, Message, OfferDecisionLog, Reminder,
-                        ReminderStatus, Turn)
+from app.models import Client, ClientChange, Dialog, Message, OfferDecisionLog, Reminder, ReminderStatus, Turn
+from app.payments import panel as payment_panel
+from app.reminders.consent import followups_sent, reachability
 
 if TYPE_CHECKING:
     from app.knowledge.base import KnowledgeBase, KnowledgeStore

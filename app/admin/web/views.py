@@ -5,14 +5,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from app.admin.web import actions, auth, queries
-from app.platform.textsafe import storable
-from app.models import (FUNNEL_STAGES, AppState, FunnelStage, ReminderStatus, TurnKind,
-                        TurnStatus)
 from app.admin.web.deps import panel
+from app.models import FUNNEL_STAGES, AppState, FunnelStage, ReminderStatus, TurnKind, TurnStatus
+from app.platform.textsafe import storable
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue

@@ -19,16 +19,25 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gtypes
 
-from app.brain.errors import (LlmBlocked, LlmError, LlmInvalidOutput, LlmRateLimited,
-                              LlmServerError, LlmTimeout)
 from app.brain.analysis import ANALYSIS_SCHEMA, AnalysisInvalid, parse_analysis
-from app.brain.prompts.render import (
-    DEFAULT_KB_TOKEN_BUDGET, build_analysis_content, build_reply_content, clip,
+from app.brain.contract import Decisions, StageResult, TurnContext, Usage
+from app.brain.errors import (
+    LlmBlocked,
+    LlmError,
+    LlmInvalidOutput,
+    LlmRateLimited,
+    LlmServerError,
+    LlmTimeout,
 )
+from app.brain.gemini.config import StageConfig, generation_config
 from app.brain.prompts import DEFAULT_PROMPTS, PromptSet
 from app.brain.prompts.media import media_note
-from app.brain.contract import Decisions, StageResult, TurnContext, Usage
-from app.brain.gemini.config import StageConfig, generation_config
+from app.brain.prompts.render import (
+    DEFAULT_KB_TOKEN_BUDGET,
+    build_analysis_content,
+    build_reply_content,
+    clip,
+)
 
 if TYPE_CHECKING:
     from app.brain.analysis import Analysis

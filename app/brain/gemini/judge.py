@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from app.brain.contract import StageResult, Usage
 from app.brain.errors import LlmInvalidOutput
 from app.brain.gemini.brain import GeminiBrain
 from app.brain.gemini.config import generation_config
 from app.brain.prompts.render import clip, fence
-from app.brain.contract import StageResult, Usage
 
 TRANSCRIPT_CHARS = 40000
 KB_CHARS = 400_000  # the whole KB, as the reply model saw it (a guard, not a budget)

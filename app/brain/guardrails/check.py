@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Optional
 
+from app.brain.contract import Decisions, TurnContext
 from app.brain.guardrails.denied import denied_flags
 from app.brain.guardrails.facts import kb_money
 from app.brain.guardrails.leaks import echo_flags, leak_flags
 from app.brain.guardrails.money import Flag, code_flags, discount_flags, price_flags
-from app.brain.contract import Decisions, TurnContext
 
 __all__ = ["FALLBACK_REPLY", "Flag", "check_reply", "check_reply_details"]
 

@@ -11,8 +11,8 @@ import re
 from typing import TYPE_CHECKING, Any, Optional
 
 from app.brain.guardrails.money import Flag
-from app.brain.prompts.kb import render_whole_kb
 from app.brain.prompts import distinctive_lines
+from app.brain.prompts.kb import render_whole_kb
 from app.knowledge import ru_text
 
 if TYPE_CHECKING:

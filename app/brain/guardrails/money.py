@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from app.brain.guardrails.facts import (
-    AMOUNT_RE, FREE_RE, PERCENT_RE, SHARES, SPACE, KbMoney, ProductMoney, content_lemmas, num,
+    AMOUNT_RE,
+    FREE_RE,
+    PERCENT_RE,
+    SHARES,
+    SPACE,
+    KbMoney,
+    ProductMoney,
+    content_lemmas,
+    num,
     sentences,
 )
 from app.knowledge import ru_text

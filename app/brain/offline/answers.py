@@ -10,15 +10,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Optional
 
+from app.brain.contract import TurnContext
 from app.brain.offline.asks import generic_only, joined_asks, sentences
+from app.knowledge.schema import FaqEntry
 from app.platform.ru_format import format_rub
 from app.platform.vocabulary import TurnFlag
-from app.brain.contract import TurnContext
-from app.knowledge.schema import FaqEntry
 
 if TYPE_CHECKING:
-    from app.knowledge.schema import Product
     from app.knowledge.base import KnowledgeBase
+    from app.knowledge.schema import Product
     from app.knowledge.search import Hit
 
 # Confidence is judged on `Hit.support`: the share of the question the entry matches, where the

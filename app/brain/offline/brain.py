@@ -9,28 +9,64 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, cast
 
 from app.brain.analysis import Analysis, Escalation, Facts, FollowUp, FunnelStage, Known, OfferRequest
-from app.brain.prompts import persona_name
-from app.brain.prompts.render import clip, kb_entry, local, ru_moment
-from app.brain.offline.rules import (
-    EMAIL_RE, PHONE_RE, NAME_RE, AGE_RE, LEVELS, GOALS, INSTRUMENT_RE, OBJECTIONS, ANGER_RE,
-    HUMAN_RE, STOP_RE, CONTACT_RE, VAGUE_RE, HOT_RE, WARM_RE, ACCESS_RE,
-    EXTEND_RE, THANKS_RE, GREETING_RE, BOT_RE, THINK_RE, RIVAL_RE, PAY_RE,
-)
+from app.brain.contract import Decisions, StageResult, TurnContext, Usage
 from app.brain.demands import demands_discount
 from app.brain.guardrails import mention_regex
+from app.brain.offline import media as offline_media
 from app.brain.offline import moments
 from app.brain.offline.answers import (  # noqa: F401 (KB_NO_MATCH is imported from here)
-    KB_NO_MATCH, already_sent, answered_ids, not_repeated, clarifying_question, confident,
-    entry_answer, hits as _hits, is_browsing, kb_no_match, product_line, unknown_subject,
-    policy_sentence, foreign_subject,
+    KB_NO_MATCH,
+    already_sent,
+    answered_ids,
+    clarifying_question,
+    confident,
+    entry_answer,
+    foreign_subject,
+    is_browsing,
+    kb_no_match,
+    not_repeated,
+    policy_sentence,
+    product_line,
+    unknown_subject,
 )
-from app.brain.offline import media as offline_media
+from app.brain.offline.answers import (
+    hits as _hits,
+)
 from app.brain.offline.followups import followup_lines
 from app.brain.offline.returning import for_kids, returning_lines
-from app.brain.offline.students import (
-    extension_lines, extension_text, offer_text, purchases_text,
+from app.brain.offline.rules import (
+    ACCESS_RE,
+    AGE_RE,
+    ANGER_RE,
+    BOT_RE,
+    CONTACT_RE,
+    EMAIL_RE,
+    EXTEND_RE,
+    GOALS,
+    GREETING_RE,
+    HOT_RE,
+    HUMAN_RE,
+    INSTRUMENT_RE,
+    LEVELS,
+    NAME_RE,
+    OBJECTIONS,
+    PAY_RE,
+    PHONE_RE,
+    RIVAL_RE,
+    STOP_RE,
+    THANKS_RE,
+    THINK_RE,
+    VAGUE_RE,
+    WARM_RE,
 )
-from app.brain.contract import Decisions, StageResult, TurnContext, Usage
+from app.brain.offline.students import (
+    extension_lines,
+    extension_text,
+    offer_text,
+    purchases_text,
+)
+from app.brain.prompts import persona_name
+from app.brain.prompts.render import clip, kb_entry, local, ru_moment
 from app.knowledge.schema import Product
 
 if TYPE_CHECKING:

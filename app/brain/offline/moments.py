@@ -12,13 +12,21 @@ from typing import Optional
 
 from app.brain.contract import TurnContext
 from app.brain.offline.rules import (
-    ABOUT_CALL_RE, ABOUT_VOICE_RE, BOT_RE, BYE_RE, FRUSTRATION_RE, PROBLEM_RE, REFUND_RE,
-    STUDENT_RE, THANKS_RE, THINK_RE,
+    ABOUT_CALL_RE,
+    ABOUT_VOICE_RE,
+    BOT_RE,
+    BYE_RE,
+    FRUSTRATION_RE,
+    PROBLEM_RE,
+    REFUND_RE,
+    STUDENT_RE,
+    THANKS_RE,
+    THINK_RE,
 )
-from app.brain.prompts import persona_name
 from app.brain.promises import find_redirect
-from app.platform.ru_format import format_rub
+from app.brain.prompts import persona_name
 from app.knowledge.schema import FaqEntry, Product
+from app.platform.ru_format import format_rub
 
 # the words around an access problem that make it the school's (not «синтезатор не работает»)
 SCHOOL_THINGS_RE = re.compile(r"оплат|купил|кабинет|доступ|урок|видео|письм|платформ|курс|"

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from app.brain.contract import TurnContext
 from app.brain.offline.answers import hits, product_line
 from app.brain.offline.students import extension_lines
 from app.brain.prompts.render import format_rub, kb_entry
-from app.brain.contract import TurnContext
 from app.knowledge.schema import Product
 
 LEVEL_ORDER = ("beginner", "intermediate", "advanced")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from app.brain.prompts.render import format_rub, kb_entry, ru_date
 from app.brain.contract import Decisions, PurchaseView, TurnContext
+from app.brain.prompts.render import format_rub, kb_entry, ru_date
 from app.knowledge.schema import Product
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
-from app.platform.ru_format import clip, format_rub
 from app.brain.contract import TurnContext
 from app.knowledge.schema import Product
+from app.platform.ru_format import clip, format_rub
 
 if TYPE_CHECKING:
     from app.knowledge.base import KnowledgeBase

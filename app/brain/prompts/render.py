@@ -14,16 +14,34 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Optional
 
-from app.brain.prompts.kb import (  # noqa: F401  (re-exported: guardrails, offline, tests)
-    DEFAULT_KB_TOKEN_BUDGET, entry_text, estimate_tokens, is_product, kb_entry, kb_head,
-    kb_ids_for, render_catalogue, render_faq, render_kb, render_offers, render_product,
-    render_whole_kb, search_ids, whole_kb_fits,
-)
-from app.platform.ru_format import (  # noqa: F401
-    _WEEKDAYS, clip, fence, format_rub, local, ru_date, ru_moment,
-)
 from app.brain.contract import ClientCard, Decisions, HistoryMessage, PreviousTurn, TurnContext
 from app.brain.promises import handoff_when
+from app.brain.prompts.kb import (  # noqa: F401  (re-exported: guardrails, offline, tests)
+    DEFAULT_KB_TOKEN_BUDGET,
+    entry_text,
+    estimate_tokens,
+    is_product,
+    kb_entry,
+    kb_head,
+    kb_ids_for,
+    render_catalogue,
+    render_faq,
+    render_kb,
+    render_offers,
+    render_product,
+    render_whole_kb,
+    search_ids,
+    whole_kb_fits,
+)
+from app.platform.ru_format import (  # noqa: F401
+    _WEEKDAYS,
+    clip,
+    fence,
+    format_rub,
+    local,
+    ru_date,
+    ru_moment,
+)
 
 if TYPE_CHECKING:
     from app.brain.analysis import Analysis

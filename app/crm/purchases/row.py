@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from zoneinfo import ZoneInfo
 
 from app.crm import cards
-from app.platform.textsafe import storable
 from app.crm.purchases.access_math import split_extension
+from app.platform.textsafe import storable
 
 if TYPE_CHECKING:
     from app.knowledge.base import KnowledgeBase

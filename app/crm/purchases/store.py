@@ -18,16 +18,16 @@ import csv
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, IO, Any, Iterable, Optional, Union
+from typing import IO, TYPE_CHECKING, Any, Iterable, Optional, Union
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.crm import cards
+from app.crm.purchases.access_math import split_extension
 from app.crm.purchases.csv_import import csv_rows, read_text
 from app.crm.purchases.row import PurchaseRow, parse_paid_at, validate_row  # noqa: F401
-from app.crm.purchases.access_math import split_extension
 from app.models import Client, OrderCheck, Purchase, UnmatchedOrder
 
 if TYPE_CHECKING:

@@ -8,7 +8,8 @@ and the panel read («[стикер]», «[репост: …]», «[пересл
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field, fields as dataclass_fields
+from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any, Optional, Union
 
 log = logging.getLogger(__name__)

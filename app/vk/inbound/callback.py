@@ -18,11 +18,20 @@ from app.platform.config import Settings
 from app.platform.db import Database
 from app.platform.deps import deps_of, install
 from app.vk.channel import OutboundChannel
-from app.vk.inbound import inbox
-from app.vk.inbound import inbox_events
 from app.vk.errors import VkError
-from app.vk.inbound.events import (ButtonPress, Confirmation, Envelope, MessageEdit, MessageNew,
-                           MessagePermission, MessageReply, OtherEvent, TypingState, parse_event)
+from app.vk.inbound import inbox, inbox_events
+from app.vk.inbound.events import (
+    ButtonPress,
+    Confirmation,
+    Envelope,
+    MessageEdit,
+    MessageNew,
+    MessagePermission,
+    MessageReply,
+    OtherEvent,
+    TypingState,
+    parse_event,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("vk", __name__)

@@ -5,9 +5,9 @@ with a reason that is safe to log and to return as a 400.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import json
 import logging
+from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from app.platform.textsafe import storable

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, cast
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.orm import Session
 
-from app.platform.config import Settings
 from app.models import Client, Dialog, Message, ProcessedEvent
+from app.platform.config import Settings
 from app.vk.inbound.attachments import Voice, to_stored
 from app.vk.inbound.events import MessageNew, MessagePermission, MessageReply, VkMessage
 
