@@ -31,8 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.devchat.vk_emulator import VkEmulator  # noqa: E402
-from tests.fakes.gemini_server import (Hang, RecordedRequest, error_response,  # noqa: E402
-                                       json_response, text_response)
+from tests.fakes.gemini_server import Hang, RecordedRequest, error_response, json_response, text_response  # noqa: E402
 
 Reply = Any  # (status, body) or Hang
 

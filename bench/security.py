@@ -26,11 +26,10 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.fake_model import print_table, update_doc, verdict  # noqa: E402
-from bench.harness import (BenchPostgres, Gunicorn, app_env, message_event, post_json,  # noqa: E402
-                           wait_idle)
-from tests.fakes.vk_server import FakeVkServer  # noqa: E402
 from bench import security_round3 as r3  # noqa: E402
+from bench.fake_model import print_table, update_doc, verdict  # noqa: E402
+from bench.harness import BenchPostgres, Gunicorn, app_env, message_event, post_json, wait_idle  # noqa: E402
+from tests.fakes.vk_server import FakeVkServer  # noqa: E402
 
 RERUN = ".venv/bin/python bench/security.py --write"
 PAY_SECRET = "bench-pay-secret"
@@ -126,7 +125,8 @@ def deployments(pg: BenchPostgres, vk: Any) -> list[Row]:
         started = True
     except RuntimeError:
         started = False
-    said = "SECRET_KEY is not set" in log.read_text(encoding="utf-8", errors="replace") if log.exists() else False
+    said = ("SECRET_KEY is not set" in log.read_text(encoding="utf-8", errors="replace")
+            if log.exists() else False)
     rows.append(("deployed panel without SECRET_KEY starts", started, verdict(not started and said)))
     env = app_env(pg.fresh_database(), vk.base_url, LOCAL_MODE="1", RAILWAY_ENVIRONMENT="bench")
     env.pop("VK_GROUP_TOKEN")

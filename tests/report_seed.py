@@ -8,8 +8,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from app.models import (Client, ClientChange, Dialog, IssuedOffer, ManagerAlert, Message,
-                        OfferDecisionLog, Purchase, Reminder, Turn)
+from app.models import (
+    Client,
+    ClientChange,
+    Dialog,
+    IssuedOffer,
+    ManagerAlert,
+    Message,
+    OfferDecisionLog,
+    Purchase,
+    Reminder,
+    Turn,
+)
 
 GEMINI = "gemini-3.5-flash"
 
