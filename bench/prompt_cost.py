@@ -43,7 +43,7 @@ HEADING = "## Prompt cost per turn"
 NOTES = ("With the whole KB, a turn sends ~2-3x the tokens of retrieval, but almost all of them "
          "are the cached prefix (system instruction + KB), so the uncached part is about half of "
          "retrieval's: cached tokens are billed at a fraction of the input price, and the model "
-         "sees every entry (reply-prompt reach 100 % on all four KBs, `tests/test_kb_context.py`). "
+         "sees every entry (reply-prompt reach 100 % on all four KBs, `tests/brain/test_kb_context.py`). "
          "Only the first request of each stage after a KB change (or after the cache expires, "
          "minutes of idle) pays for the whole KB.")
 ANALYSIS = {"psych_state": "спокоен", "mood": "нейтральное", "funnel_stage": "warm",

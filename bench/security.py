@@ -1,11 +1,11 @@
 """Security run (issue 16): the reproductions of the trust-boundary read-through, against the app
 under gunicorn (2 workers) with the fake VK and the offline brain, plus in-process checks of the
 resolver (random Russian time phrases) and the e-mail pattern. Every check was a reproduced
-hole; each is pinned by a regression test (tests/test_trust_contacts.py, test_runmode.py,
+hole; each is pinned by a regression test (tests/crm/test_trust_contacts.py, test_runmode.py,
 test_panel_sessions.py, test_healthz_public.py, test_resolver_fuzz.py, test_input_limits.py,
 test_staff_resend.py, test_reminder_reschedule.py, test_proactive_claims.py,
 test_discount_race.py, test_effects_never_fail_turn.py, test_held_back.py). Issue 20's round 3
-is in bench/security_round3.py (tests/test_trust_round3.py, test_properties.py).
+is in bench/security_round3.py (tests/e2e/test_trust_round3.py, test_properties.py).
 
     .venv/bin/python bench/security.py [--quick] [--write]
 """
