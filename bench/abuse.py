@@ -22,10 +22,15 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from app.brain.prompts import PROMPT_NAMES, load_prompt  # noqa: E402
-from bench.fake_model import (INVENTED_CODES, STRATEGY_CANARY, AdversarialModel,  # noqa: E402
-                              CountingVkEmulator, print_table, verdict)
-from bench.harness import (bench_args, finish, message_event, post_json, rig,  # noqa: E402
-                           wait_idle)
+from bench.fake_model import (  # noqa: E402
+    INVENTED_CODES,
+    STRATEGY_CANARY,
+    AdversarialModel,
+    CountingVkEmulator,
+    print_table,
+    verdict,
+)
+from bench.harness import bench_args, finish, message_event, post_json, rig, wait_idle  # noqa: E402
 
 RERUN = ".venv/bin/python bench/abuse.py --write"
 MANAGER = 999
@@ -125,7 +130,8 @@ def run(n_clients: int) -> tuple[bool, str, list[str]]:
         wait_idle(engine, 90)
         for rnd in range(2):  # rounds 2-3: injections (two per client, different ones)
             with ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda ip: send(ip[1], INJECTIONS[(ip[0] * 2 + rnd) % len(INJECTIONS)]),
+                list(pool.map(lambda ip, rnd=rnd: send(ip[1],
+                                                       INJECTIONS[(ip[0] * 2 + rnd) % len(INJECTIONS)]),
                               enumerate(peers)))
             wait_idle(engine, 120)
         time.sleep(2)
@@ -150,7 +156,8 @@ def run(n_clients: int) -> tuple[bool, str, list[str]]:
             if any(int(x) > CAP for x in PCT_RE.findall(m.text)):
                 over_cap_said.append(m)
             tokens = set(re.findall(r"\b[A-Z][A-Z0-9]{2,}(?:-[A-Z0-9]+)?\b", m.text))
-            if (tokens & set(INVENTED_CODES)) or {t for t in tokens if t.startswith("PIANO")} - codes_by_peer[m.peer_id]:
+            if (tokens & set(INVENTED_CODES)) \
+                    or {t for t in tokens if t.startswith("PIANO")} - codes_by_peer[m.peer_id]:
                 invented.append(m)
             if LEAK_RE.search(m.text):
                 leaks.append(m)

@@ -33,8 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import BenchPostgres, Gunicorn, app_env, bench_args  # noqa: E402
-from bench.harness import message_event, stand_ins  # noqa: E402
+from bench.harness import BenchPostgres, Gunicorn, app_env, bench_args, message_event, stand_ins  # noqa: E402  # noqa: E402
 from bench.load import run_load, write_doc_section  # noqa: E402
 from bench.throughput import StageResponder, widen_backlog  # noqa: E402
 
@@ -46,7 +45,7 @@ MODEL_S = 3.0
 DEBOUNCE_S = 1.0
 BEFORE_AND_BOUNDS = """
 
-Before this round (issue 22's measurement, same stand-ins): 200 new clients got their last reply after **91 s** (5.4× paced, 13× floor) after 600 VK requests — a turn held one of 8 worker threads through both model calls, and each process sent its VK calls one at a time behind `vk_api`'s lock at its fixed share of 20/s. Now the requests drop to about 0.6–0.7 per client (replies, names and typing ride in shared `execute` requests), error 6 stays at 0, and what bounds the larger rows is the model ceiling: `MODEL_MAX_CONCURRENCY` 48 × 2 processes = 96 model calls at once a replica, so 1 000 clients need ⌈1000 / 96⌉ = 11 rounds of two 3 s calls (≈ 66 s with one replica) — raise the setting to your Gemini quota to go lower. Two replicas on this 2-core machine share its CPU (4 gunicorn processes with 64 threads each), so they do not halve the time here; on Railway each replica has its own CPU. Measured while other test suites ran on the same 2 cores: the figures are upper bounds."""
+Before this round (issue 22's measurement, same stand-ins): 200 new clients got their last reply after **91 s** (5.4× paced, 13× floor) after 600 VK requests — a turn held one of 8 worker threads through both model calls, and each process sent its VK calls one at a time behind `vk_api`'s lock at its fixed share of 20/s. Now the requests drop to about 0.6–0.7 per client (replies, names and typing ride in shared `execute` requests), error 6 stays at 0, and what bounds the larger rows is the model ceiling: `MODEL_MAX_CONCURRENCY` 48 × 2 processes = 96 model calls at once a replica, so 1 000 clients need ⌈1000 / 96⌉ = 11 rounds of two 3 s calls (≈ 66 s with one replica) — raise the setting to your Gemini quota to go lower. Two replicas on this 2-core machine share its CPU (4 gunicorn processes with 64 threads each), so they do not halve the time here; on Railway each replica has its own CPU. Measured while other test suites ran on the same 2 cores: the figures are upper bounds."""  # noqa: E501 - a markdown paragraph for docs/benchmarks.md
 QUEUE_DECISION = """**The queue stays a table (decision, issue 22).** Turns are claimed from `dialogs` with
 `FOR UPDATE SKIP LOCKED`, short leases renewed by a heartbeat, release on SIGTERM, one turn per
 dialog at a time, the debounce as `reply_due_at`, and a `random_id` derived from the turn; the
@@ -184,7 +183,8 @@ def main() -> int:
             f"request, {VK_RATE} requests/s for the community (error 6 beyond; `execute` is "
             f"one request); Gemini {MODEL_S:g} s a call; `DEBOUNCE_SECONDS={DEBOUNCE_S:g}`; "
             f"everything else at the Procfile's and the settings' defaults (2 gunicorn "
-            f"processes a replica, `WORKER_THREADS` 64, `MODEL_MAX_CONCURRENCY` 48).\n\n" + out + BEFORE_AND_BOUNDS)
+            f"processes a replica, `WORKER_THREADS` 64, `MODEL_MAX_CONCURRENCY` 48).\n\n"
+            + out + BEFORE_AND_BOUNDS)
     if args.write:
         write_doc_section(HEADING, body + "\n\n" + QUEUE_DECISION + f"\n\nRerun: `{RERUN}`")
     print("PASS" if ok else "FAIL")

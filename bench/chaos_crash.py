@@ -80,7 +80,7 @@ def seed_reminders(engine: Any, due_in: list[float]) -> list[int]:
     now = datetime.now(timezone.utc)
     ids = []
     with engine.begin() as c:
-        for peer, d in zip(REMINDER_PEERS, due_in):
+        for peer, d in zip(REMINDER_PEERS, due_in, strict=False):
             cid = c.execute(text("select id from clients where vk_id=:p"), {"p": peer}).scalar_one()
             ids.append(c.execute(text(
                 "insert into reminders (client_id, kind, due_at, agreed_at, status, is_default, "

@@ -17,10 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from app.brain.guardrails.check import FALLBACK_REPLY  # noqa: E402
-from bench.fake_model import (CountingVkEmulator, FaultyModel, ScriptedModel, print_table,  # noqa: E402
-                              verdict)
-from bench.harness import (bench_args, finish, message_event, post_json, rig,  # noqa: E402
-                           wait_idle)
+from bench.fake_model import CountingVkEmulator, FaultyModel, ScriptedModel, print_table, verdict  # noqa: E402
+from bench.harness import bench_args, finish, message_event, post_json, rig, wait_idle  # noqa: E402
 
 RERUN = ".venv/bin/python bench/chaos_model_faults.py --write"
 MANAGER = 999

@@ -74,7 +74,7 @@ def run(rounds: int, clients: int, delay: float) -> tuple[bool, str]:
                     SHUTDOWN_DRAIN_S=DRAIN_S, WORKER_THREADS=16, WORKER_POLL_S=0.2,
                     RUN_SCHEDULER="false")
         peer = 900_001
-        for rnd in range(rounds):
+        for _round in range(rounds):
             for mode in ("sigterm-release", "sigterm-finish", "kill9"):
                 results.append((mode, one_round(mode, env, r, clients, peer)))
                 peer += clients
@@ -97,7 +97,8 @@ def _report(results: list[tuple[str, dict[str, float]]], delay: float) -> tuple[
             f"--graceful-timeout 20), 2 workers × 16 threads; a turn is two model calls. "
             f"`sigterm-release`: SIGTERM 1 s into the turns (they cannot finish within the drain: "
             f"released, the next process runs them again); `sigterm-finish`: 7 s in (they finish "
-            f"during the drain); `kill9`: the whole group killed 3 s in (the lease runs out). Before this change (lease 180 s, "
+            f"during the drain); `kill9`: the whole group killed 3 s in (the lease runs out). "
+            f"Before this change (lease 180 s, "
             f"no release on SIGTERM) only 4 of 20 were answered within 60 s.")
     return ok_all, body
 

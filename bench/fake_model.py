@@ -31,8 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.devchat.vk_emulator import VkEmulator  # noqa: E402
-from tests.fakes.gemini_server import (Hang, RecordedRequest, error_response,  # noqa: E402
-                                       json_response, text_response)
+from tests.fakes.gemini_server import Hang, RecordedRequest, error_response, json_response, text_response  # noqa: E402
 
 Reply = Any  # (status, body) or Hang
 
@@ -236,7 +235,7 @@ INTRO = ("Chaos, fuzz and abuse runs against the app under gunicorn with the fak
          "scripted fake Gemini (`bench/fake_model.py`). Each script starts and stops everything "
          "itself, exits non-zero on failure, `--quick` runs a smaller version, `--write` "
          "updates its part of this section. Findings are pinned by "
-         "`tests/test_chaos_regressions.py` (xfail until fixed).")
+         "`tests/e2e/test_chaos_regressions.py` (xfail until fixed).")
 
 
 def update_doc(name: str, body: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:

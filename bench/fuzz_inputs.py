@@ -199,11 +199,11 @@ def fuzz_callback(count: int, seed: int) -> tuple[list[tuple[str, Any, str]], li
             statuses = list(pool.map(lambda item: post_raw(gun.port, item[1]), bodies))
         took = time.monotonic() - t0
         by_status = Counter(statuses)
-        five = Counter(cat for (cat, _, _), st in zip(bodies, statuses) if st >= 500 or st < 0)
-        for (cat, raw, _), st in zip(bodies, statuses):
+        five = Counter(cat for (cat, _, _), st in zip(bodies, statuses, strict=True) if st >= 500 or st < 0)
+        for (cat, raw, _), st in zip(bodies, statuses, strict=True):
             if (st >= 500 or st < 0) and len(notes) < 6:
                 notes.append(f"{st} {cat}: {raw[:160]!r}")
-        refused_ok = Counter(st for (_, _, refused), st in zip(bodies, statuses) if refused)
+        refused_ok = Counter(st for (_, _, refused), st in zip(bodies, statuses, strict=True) if refused)
         time.sleep(3)  # let the workers chew on what was accepted
         try:
             with urllib.request.urlopen(gun.url + "/healthz", timeout=5) as r:
@@ -413,7 +413,8 @@ def fuzz_csv(n: int, seed: int) -> tuple[list[tuple[str, Any, str]], list[str]]:
         good = ["o-{i},{vk},a{i}@mail.test,+7900{ph},piano-from-zero,14900,2026-11-01",
                 "o-{i}x,{vk},,,piano-next-step:extension,4900,2026-11-01T10:00:00+03:00"]
         junk = ["", ",,,,,,", "a,b", "o-1," + "9" * 5000 + ",,,,1,2026-01-01",
-                'o-"q,1,,,piano-from-zero,1,2026-01-01', "\x00,\x00", "o-n,1,,,piano-from-zero,NaN,2026-13-45",
+                'o-"q,1,,,piano-from-zero,1,2026-01-01', "\x00,\x00",
+                "o-n,1,,,piano-from-zero,NaN,2026-13-45",
                 "o-m,-1,x@,+,nope,-5,yesterday", "o-l,1,,,piano-from-zero,1e9,2026-01-01",
                 "😀,😀,😀,😀,😀,😀,😀", "o-k,1,,,piano-from-zero,14900,2026-01-01,extra,cols",
                 "o-j,1.5,,,piano-from-zero,14 900,01.11.2026", "o-i,abc,,,,,", ";;;;;;",

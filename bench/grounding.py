@@ -23,12 +23,12 @@ from app.brain.engine import run_brain  # noqa: E402
 from app.brain.gemini.brain import GeminiBrain  # noqa: E402
 from app.brain.offline.brain import OfflineBrain  # noqa: E402
 from bench.load import table_main, write_doc_section  # noqa: E402
+from tests.brain.test_brain_gemini import ANALYSIS, GOOD_REPLY, Effects  # noqa: E402
+from tests.brain.test_guardrail_corpus import CORPORA, run_corpus  # noqa: E402
+from tests.brain.test_kb_context import SETS, ctx_for, kb_of, queries  # noqa: E402
+from tests.brain.test_offline_honest import has_facts, reply_to  # noqa: E402
+from tests.brain.test_offline_unanswerable import false_confident, unanswerable  # noqa: E402
 from tests.fakes.gemini_server import FakeGeminiServer, json_response, text_response  # noqa: E402
-from tests.test_brain_gemini import ANALYSIS, GOOD_REPLY, Effects  # noqa: E402
-from tests.test_guardrail_corpus import CORPORA, run_corpus  # noqa: E402
-from tests.test_kb_context import SETS, ctx_for, kb_of, queries  # noqa: E402
-from tests.test_offline_honest import has_facts, reply_to  # noqa: E402
-from tests.test_offline_unanswerable import false_confident, unanswerable  # noqa: E402
 
 HEADING = "## Grounding"
 

@@ -102,7 +102,8 @@ def run() -> str:
     for label, kb_path, queries_path, kind in SETS:
         kb = load_kb(kb_path)
         cases = [(r["query"], r["expected"]) for r in
-                 (json.loads(line) for line in queries_path.read_text(encoding="utf-8").splitlines() if line.strip())]
+                 (json.loads(line) for line in queries_path.read_text(encoding="utf-8").splitlines()
+                  if line.strip())]
         index = KnowledgeIndex.build(kb)
         # timed without the per-index memo of answers (the warm-up would fill it): the real work
         uncached = lambda q, k, ix=index: [h.id for h in ix._search(q, k)]  # noqa: E731

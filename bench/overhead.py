@@ -30,8 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import (BenchPostgres, app_env, bench_args, message_event,  # noqa: E402
-                           percentile, stand_ins)
+from bench.harness import BenchPostgres, app_env, bench_args, message_event, percentile, stand_ins  # noqa: E402
 from bench.load import write_doc_section  # noqa: E402
 from bench.throughput import StageResponder, widen_backlog  # noqa: E402
 
@@ -177,7 +176,7 @@ def overhead_table(rows: dict[str, list[dict[str, float]]]) -> tuple[str, float]
               "| **outside the model** p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|")
     lines, worst = [header], 0.0
     for label, rs in rows.items():
-        def p(key: str, q: float) -> float:
+        def p(key: str, q: float, rs: list[dict[str, float]] = rs) -> float:
             return percentile([r[key] for r in rs], q)
         worst = max(worst, p("overhead", 99))
         lines.append(f"| {label} | {len(rs)} | {p('total', 50):.1f} / {p('total', 99):.1f} "
@@ -266,7 +265,7 @@ def main() -> int:
         return [r["a_chars"] + r["r_chars"] for r in prompt_rows if r["n"] == n]
 
     flat = all(c1000 <= FLAT_TOLERANCE * c100 for c1000, c100 in
-               zip(total_chars(1000), total_chars(100)))
+               zip(total_chars(1000), total_chars(100), strict=False))
     met_overhead = worst <= P99_TARGET_MS
     print(table1)
     print(f"\nfallback turns: {int(fallbacks)}; worst overhead p99 {worst:.1f} ms (target ≤ "
@@ -302,7 +301,7 @@ One dialog per length, seeded straight into the DB with 10, 100 and 1000 past me
 
 Flat (1000 messages within {FLAT_TOLERANCE:.2f}× of 100, both turns): **{'yes' if flat else 'NO'}**.
 
-Rerun: `{RERUN}` (`--quick`: 30 clients)."""
+Rerun: `{RERUN}` (`--quick`: 30 clients)."""  # noqa: E501 - markdown paragraphs for docs/benchmarks.md, one a line
         write_doc_section(HEADING, body)
     return 0 if (met_overhead and flat and fallbacks == 0) else 1
 

@@ -22,17 +22,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.brain.contract import ClientCard, Decisions, HistoryMessage, TurnContext  # noqa: E402
 from app.brain.engine import run_brain  # noqa: E402
 from app.brain.gemini.brain import GeminiBrain  # noqa: E402
 from app.brain.offline.brain import OfflineBrain  # noqa: E402
 from app.brain.prompts.render import DEFAULT_KB_TOKEN_BUDGET  # noqa: E402
-from app.brain.contract import ClientCard, Decisions, HistoryMessage, TurnContext  # noqa: E402
 from app.knowledge.base import load_kb  # noqa: E402
 from app.knowledge.search import KnowledgeIndex  # noqa: E402
 from bench.load import table_main, write_doc_section  # noqa: E402
-from tests.fakes.gemini_server import (FakeGeminiServer, RecordedRequest,  # noqa: E402
-                                       text_response)
-from tests.test_brain_offline import NOW  # noqa: E402
+from tests.brain.test_brain_offline import NOW  # noqa: E402
+from tests.fakes.gemini_server import FakeGeminiServer, RecordedRequest, text_response  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 KBS = [("knowledge_base.json (piano)", ROOT / "knowledge_base.json", DATA / "kb_queries.jsonl"),
@@ -44,7 +43,7 @@ HEADING = "## Prompt cost per turn"
 NOTES = ("With the whole KB, a turn sends ~2-3x the tokens of retrieval, but almost all of them "
          "are the cached prefix (system instruction + KB), so the uncached part is about half of "
          "retrieval's: cached tokens are billed at a fraction of the input price, and the model "
-         "sees every entry (reply-prompt reach 100 % on all four KBs, `tests/test_kb_context.py`). "
+         "sees every entry (reply-prompt reach 100 % on all four KBs, `tests/brain/test_kb_context.py`). "
          "Only the first request of each stage after a KB change (or after the cache expires, "
          "minutes of idle) pays for the whole KB.")
 ANALYSIS = {"psych_state": "спокоен", "mood": "нейтральное", "funnel_stage": "warm",

@@ -24,7 +24,8 @@ QUESTIONS = [
 STEPS = [
     ("clients", """
 INSERT INTO clients (vk_id, first_name, last_name, funnel_stage, tags, created_at, updated_at)
-SELECT 100000000 + g, 'Имя' || g, 'Фамилия', (ARRAY['cold','cold','warm','hot','client','returning'])[1 + g % 6],
+SELECT 100000000 + g, 'Имя' || g, 'Фамилия',
+       (ARRAY['cold','cold','warm','hot','client','returning'])[1 + g % 6],
        '[]'::json, now() - interval '120 days', now()
 FROM generate_series(1, :clients) g"""),
     ("dialogs", """
@@ -56,11 +57,13 @@ SELECT m.dialog_id, 'reply', 'done', m.id, 1, m.created_at + interval '9 s', m.c
 FROM messages m WHERE m.direction = 'in'"""),
     ("purchases", """
 INSERT INTO purchases (order_id, client_id, product_id, kind, amount_rub, paid_at, source, created_at)
-SELECT 'bench-' || g, 1 + (g * 7) % :clients, (ARRAY['piano-from-zero','piano-next-step','kids-piano'])[1 + g % 3],
+SELECT 'bench-' || g, 1 + (g * 7) % :clients,
+       (ARRAY['piano-from-zero','piano-next-step','kids-piano'])[1 + g % 3],
        'product', 9900 + (g % 5) * 1000, now() - make_interval(days => g % 90), 'import', now()
 FROM generate_series(1, :clients / 3) g"""),
     ("offers", """
-INSERT INTO issued_offers (client_id, offer_id, kind, code, percent, product_id, redeemed, created_at, expires_at)
+INSERT INTO issued_offers (client_id, offer_id, kind, code, percent, product_id, redeemed, created_at,
+                           expires_at)
 SELECT 1 + (g * 7) % :clients, 'first-purchase', 'discount', 'BENCH' || g, 10,
        CASE WHEN g % 2 = 0 THEN 'piano-from-zero' END, g % 3 = 0,
        now() - make_interval(days => g % 90), now() + interval '3 days'

@@ -1,11 +1,11 @@
 """Security run (issue 16): the reproductions of the trust-boundary read-through, against the app
 under gunicorn (2 workers) with the fake VK and the offline brain, plus in-process checks of the
 resolver (random Russian time phrases) and the e-mail pattern. Every check was a reproduced
-hole; each is pinned by a regression test (tests/test_trust_contacts.py, test_runmode.py,
+hole; each is pinned by a regression test (tests/crm/test_trust_contacts.py, test_runmode.py,
 test_panel_sessions.py, test_healthz_public.py, test_resolver_fuzz.py, test_input_limits.py,
 test_staff_resend.py, test_reminder_reschedule.py, test_proactive_claims.py,
 test_discount_race.py, test_effects_never_fail_turn.py, test_held_back.py). Issue 20's round 3
-is in bench/security_round3.py (tests/test_trust_round3.py, test_properties.py).
+is in bench/security_round3.py (tests/e2e/test_trust_round3.py, test_properties.py).
 
     .venv/bin/python bench/security.py [--quick] [--write]
 """
@@ -26,11 +26,10 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.fake_model import print_table, update_doc, verdict  # noqa: E402
-from bench.harness import (BenchPostgres, Gunicorn, app_env, message_event, post_json,  # noqa: E402
-                           wait_idle)
-from tests.fakes.vk_server import FakeVkServer  # noqa: E402
 from bench import security_round3 as r3  # noqa: E402
+from bench.fake_model import print_table, update_doc, verdict  # noqa: E402
+from bench.harness import BenchPostgres, Gunicorn, app_env, message_event, post_json, wait_idle  # noqa: E402
+from tests.fakes.vk_server import FakeVkServer  # noqa: E402
 
 RERUN = ".venv/bin/python bench/security.py --write"
 PAY_SECRET = "bench-pay-secret"
@@ -126,7 +125,8 @@ def deployments(pg: BenchPostgres, vk: Any) -> list[Row]:
         started = True
     except RuntimeError:
         started = False
-    said = "SECRET_KEY is not set" in log.read_text(encoding="utf-8", errors="replace") if log.exists() else False
+    said = ("SECRET_KEY is not set" in log.read_text(encoding="utf-8", errors="replace")
+            if log.exists() else False)
     rows.append(("deployed panel without SECRET_KEY starts", started, verdict(not started and said)))
     env = app_env(pg.fresh_database(), vk.base_url, LOCAL_MODE="1", RAILWAY_ENVIRONMENT="bench")
     env.pop("VK_GROUP_TOKEN")

@@ -1,7 +1,7 @@
 """Issue 20's reproductions (trust boundaries, round 3), run by `bench/security.py`: each row is
 (area, what was tried, result, held?). HTTP ones go through the app under gunicorn; the rest
 call the same code in-process. Every one is also a regression test
-(tests/test_trust_round3.py, tests/test_vk_rich.py, tests/test_properties.py)."""
+(tests/e2e/test_trust_round3.py, tests/vk/test_vk_rich.py, tests/reminders/test_properties.py)."""
 from __future__ import annotations
 
 import concurrent.futures as cf

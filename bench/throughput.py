@@ -34,8 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import (BenchPostgres, Gunicorn, app_env, bench_args,  # noqa: E402
-                           message_event, stand_ins)
+from bench.harness import BenchPostgres, Gunicorn, app_env, bench_args, message_event, stand_ins  # noqa: E402
 from bench.load import run_load, write_doc_section  # noqa: E402
 
 HEADING = "## Whole-dialog throughput"
@@ -270,7 +269,7 @@ What the runs show:
 * The VK pacing no longer dominates: before issue 22 a new client cost three VK calls at 20/s behind one lock per process (`users.get`, `messages.setActivity`, `messages.send`: 30 s for 200 clients whatever the deployment); now the calls of concurrent turns share `execute` requests. See "Webinar burst" for the same burst against a VK stand-in with latency and error 6.
 * Posting the burst is slower with many worker threads in the process (column "posting"): see "Webhook latency" — every `message_new` wakes all idle workers.
 
-Rerun: `{RERUN}` (≈ 4 min; `--quick`: 40 clients, 2 configurations, < 1 min)."""
+Rerun: `{RERUN}` (≈ 4 min; `--quick`: 40 clients, 2 configurations, < 1 min)."""  # noqa: E501 - markdown paragraphs for docs/benchmarks.md, one a line
         write_doc_section(HEADING, body)
     return 0 if all_ok else 1
 

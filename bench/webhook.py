@@ -26,8 +26,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import (BenchPostgres, Gunicorn, app_env, bench_args,  # noqa: E402
-                           message_event, percentile, serve, stand_ins)
+from bench.harness import (  # noqa: E402
+    BenchPostgres,
+    Gunicorn,
+    app_env,
+    bench_args,
+    message_event,
+    percentile,
+    serve,
+    stand_ins,
+)
 from bench.load import LoadResult, run_load, write_doc_section  # noqa: E402
 
 HEADING = "## Webhook latency"
@@ -123,11 +131,11 @@ def profile_in_process(env: dict[str, str], count: int = 600) -> list[tuple[str,
     stats = pstats.Stats(prof)
     total = sum(v[2] for v in stats.stats.values())  # own time
     rows = []
-    for (file, line, fn), (cc, nc, tt, ct, callers) in stats.stats.items():
+    for (file, line, fn), (_cc, _nc, tt, ct, _callers) in stats.stats.items():
         rows.append((f"{Path(file).name}:{line} {fn}", tt, ct))
     rows.sort(key=lambda r: -r[1])
     by_area: dict[str, float] = {}
-    for (file, line, fn), (cc, nc, tt, ct, callers) in stats.stats.items():
+    for (file, _line, _fn), (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
         by_area[_area(file)] = by_area.get(_area(file), 0.0) + tt
     print(f"\nIn-process profile: {count} requests, {per_req_ms:.2f} ms/request under cProfile; "
           f"{per_request_statements:.1f} SQL statements per request")
@@ -242,7 +250,7 @@ def main() -> int:
               "| max ms | non-200 / errors |\n|---|---:|---:|---:|---:|---:|---:|---:|")
     rows = [row(n, results[n], args.concurrency) for n in apps] + \
         [row(n, [unloaded[n]], 1) for n in apps]
-    ratios = [a.rps / b.rps for a, b in zip(results["app"], results["bare"])]
+    ratios = [a.rps / b.rps for a, b in zip(results["app"], results["bare"], strict=False)]
     ratio = statistics.median(ratios)
     app_p99 = rows[0][3]
     table = "\n".join([header] + [r[0] for r in rows])

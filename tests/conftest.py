@@ -13,7 +13,6 @@ from tests.fakes.vk_server import FakeVkServer
 from tests.pg import ROOT, TestPostgres
 
 
-
 def all_tables() -> tuple[str, ...]:
     """Every table of the models (so a new model is truncated between tests too)."""
     import app.models  # noqa: F401 - registers every model on the metadata
@@ -78,7 +77,8 @@ def make_settings(database_url: str, vk_base_url: str, **overrides: Any) -> Sett
 
 @pytest.fixture()
 def make_app(clean_db: str, vk: FakeVkServer, clock: FakeClock) -> Iterator[Callable[..., Any]]:
-    from app import create_app, start_background as start
+    from app import create_app
+    from app import start_background as start
 
     apps: list[Any] = []
 

@@ -7,8 +7,7 @@ from typing import Any, Optional
 
 from sqlalchemy.orm import Session
 
-from app.models import (Client, Dialog, IssuedOffer, Message, Purchase, Reminder, Turn,
-                        TurnKind, TurnStatus)
+from app.models import Client, Dialog, IssuedOffer, Message, Purchase, Reminder, Turn, TurnKind, TurnStatus
 
 _seq = itertools.count(1)
 NOW = datetime(2026, 11, 25, 11, 30, tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""Seeded data with known answers for the owner's reports (tests/test_reports*.py).
+"""Seeded data with known answers for the owner's reports (tests/reports/test_reports*.py).
 
 All times are relative to `now` (the fake clock). The expected figures are written in the
 tests by hand from this story, not read back from the code.
@@ -8,8 +8,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from app.models import (Client, ClientChange, Dialog, IssuedOffer, ManagerAlert, Message,
-                        OfferDecisionLog, Purchase, Reminder, Turn)
+from app.models import (
+    Client,
+    ClientChange,
+    Dialog,
+    IssuedOffer,
+    ManagerAlert,
+    Message,
+    OfferDecisionLog,
+    Purchase,
+    Reminder,
+    Turn,
+)
 
 GEMINI = "gemini-3.5-flash"
 
@@ -93,7 +103,7 @@ ABROAD = "Можно ли оплатить курс картой из-за гр�
 
 
 def seed_story(s: Any, now: datetime) -> Seeder:
-    """Seven clients; see the expected figures in tests/test_reports.py."""
+    """Seven clients; see the expected figures in tests/reports/test_reports.py."""
     z = Seeder(s, now)
     z.client("A", 1001, "client", "Анна")
     z.client("B", 1002, "hot", "Борис")
