@@ -9,6 +9,8 @@ from sqlalchemy import create_engine, text
 
 from app.platform.clock import FakeClock
 from app.platform.config import Settings
+from tests.fakes.gemini_server import FakeGeminiServer
+from tests.fakes.scripted_model import ScriptedModel
 from tests.fakes.vk_server import FakeVkServer
 from tests.pg import ROOT, TestPostgres
 
@@ -102,3 +104,25 @@ def make_app(clean_db: str, vk: FakeVkServer, clock: FakeClock) -> Iterator[Call
 @pytest.fixture()
 def app(make_app: Callable[..., Any]) -> Any:
     return make_app()
+
+
+# A scripted Gemini behind the real HTTP stand-in, for whole-pipeline tests (a module that
+# defines its own `gemini` or `gapp` fixture keeps it).
+@pytest.fixture(scope="module")
+def gemini() -> Iterator[FakeGeminiServer]:
+    with FakeGeminiServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def model(gemini: FakeGeminiServer) -> ScriptedModel:
+    scripted = ScriptedModel()
+    gemini.clear()  # `requests` is a copy: clearing it would keep the last test's requests
+    gemini.set_responder(scripted)
+    return scripted
+
+
+@pytest.fixture()
+def gapp(make_app: Callable[..., Any], gemini: FakeGeminiServer, model: ScriptedModel) -> Any:
+    return make_app(gemini_api_key="test-key", gemini_base_url=gemini.base_url,
+                    gemini_timeout_s=3)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -28,8 +28,8 @@ from app.knowledge.warnings import bonus_warnings
 from app.models import IssuedOffer, OfferDecisionLog
 from app.turns.context import SUMMARY_MAX_CHARS, bounded_summary
 from tests.brain.test_brain_offline import NOW, make_ctx, msg, purchase
-from tests.e2e.test_scenarios import ScriptedModel, analysis, say
-from tests.fakes.gemini_server import FakeGeminiServer
+from tests.e2e.test_scenarios import say
+from tests.fakes.scripted_model import analysis
 
 REPLY_BLOCKS = ("## Кто ты", "## Что важнее чего", "## Как пользоваться анализом",
                 "## Как писать", "## Деньги: три уровня", "## Обещания и люди",
@@ -258,26 +258,6 @@ def test_goodbye_and_stop_get_no_closing_question() -> None:
 
 
 # --- through the pipeline: a demand in the client's words is never granted ----------------
-
-@pytest.fixture(scope="module")
-def gemini() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer() as server:
-        yield server
-
-
-@pytest.fixture()
-def model(gemini: FakeGeminiServer) -> ScriptedModel:
-    scripted = ScriptedModel()
-    gemini.requests.clear()
-    gemini.set_responder(scripted)
-    return scripted
-
-
-@pytest.fixture()
-def gapp(make_app, gemini, model) -> Any:  # noqa: ANN001
-    return make_app(gemini_api_key="test-key", gemini_base_url=gemini.base_url,
-                    gemini_timeout_s=3)
-
 
 def test_an_analysis_that_requests_a_discount_on_a_demand_is_refused(gapp, model, vk, clock) -> None:  # noqa: ANN001
     model.analyses.append(analysis(funnel_stage="hot", offer={

@@ -4,7 +4,7 @@ client who is already writing to the school."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -13,8 +13,8 @@ from app.brain.promises import find_promise, find_redirect, handoff_when, keep_p
 from app.composition.factory import parts as services
 from app.knowledge.base import load_kb
 from app.models import Dialog, ManagerAlert, Turn
-from tests.e2e.test_scenarios import ScriptedModel, analysis, say
-from tests.fakes.gemini_server import FakeGeminiServer
+from tests.e2e.test_scenarios import say
+from tests.fakes.scripted_model import analysis
 from tests.pg import ROOT
 
 MSK = timezone(timedelta(hours=3))
@@ -96,26 +96,6 @@ def test_an_alternative_channel_is_no_hand_over() -> None:
 
 
 # --- against the Gemini stand-in (a real HTTP server), through the whole pipeline -----------
-
-@pytest.fixture(scope="module")
-def gemini() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer() as server:
-        yield server
-
-
-@pytest.fixture()
-def model(gemini: FakeGeminiServer) -> ScriptedModel:
-    scripted = ScriptedModel()
-    gemini.requests.clear()
-    gemini.set_responder(scripted)
-    return scripted
-
-
-@pytest.fixture()
-def gapp(make_app, gemini, model) -> Any:  # noqa: ANN001
-    return make_app(gemini_api_key="test-key", gemini_base_url=gemini.base_url,
-                    gemini_timeout_s=3)
-
 
 def _state(app: Any) -> tuple[bool, int, list[str]]:
     with services(app).db.session() as s:

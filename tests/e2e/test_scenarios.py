@@ -4,65 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from app.composition.factory import parts as services
 from app.models import Client, Dialog, IssuedOffer, ManagerAlert, Purchase, Reminder, Turn
-from tests.fakes.gemini_server import FakeGeminiServer, RecordedRequest, error_response, text_response
+from tests.fakes.gemini_server import error_response
+from tests.fakes.scripted_model import analysis
 from tests.helpers import drain, message_new, post
 
 MSK = timezone(timedelta(hours=3))
-
-
-def analysis(**over: Any) -> dict:
-    base = {"psych_state": "спокойна, интересуется", "mood": "позитивное", "funnel_stage": "warm",
-            "intent": "узнать о курсах", "short_term_strategy": "ответить на вопрос",
-            "long_term_strategy": "помочь выбрать курс", "facts": {}, "follow_up": {"agreed": False},
-            "kb_ids": [], "offer": None, "escalate": {"needed": False, "reason": ""},
-            "reply_plan": "коротко и тепло"}
-    base.update(over)
-    return base
-
-
-class ScriptedModel:
-    """Answers analysis requests (they carry a JSON schema) and reply requests from two queues."""
-
-    def __init__(self) -> None:
-        self.analyses: list[dict] = []
-        self.replies: list[Any] = []
-
-    def __call__(self, req: RecordedRequest) -> tuple[int, dict]:
-        cfg = req.generation_config
-        is_analysis = bool(cfg.get("responseJsonSchema") or cfg.get("responseSchema")
-                           or cfg.get("responseMimeType") == "application/json")
-        if is_analysis:
-            return text_response(json.dumps(self.analyses.pop(0) if self.analyses else analysis(),
-                                            ensure_ascii=False))
-        item = self.replies.pop(0) if self.replies else "Спасибо, что написали! Чем могу помочь?"
-        return item if isinstance(item, tuple) else text_response(item)
-
-
-@pytest.fixture(scope="module")
-def gemini() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer() as server:
-        yield server
-
-
-@pytest.fixture()
-def model(gemini: FakeGeminiServer) -> ScriptedModel:
-    scripted = ScriptedModel()
-    gemini.requests.clear()
-    gemini.set_responder(scripted)
-    return scripted
-
-
-@pytest.fixture()
-def gapp(make_app, gemini, model) -> Any:  # noqa: ANN001
-    return make_app(gemini_api_key="test-key", gemini_base_url=gemini.base_url,
-                    gemini_timeout_s=3)
 
 
 def say(app: Any, clock: Any, peer: int, *texts: str) -> None:

@@ -339,8 +339,8 @@ def test_report_counts_followups(app, vk, clock) -> None:  # noqa: ANN001
 
 
 def test_the_model_writes_it_with_its_own_prompt_from_the_strategy(make_app, vk, clock) -> None:  # noqa: ANN001
-    from tests.e2e.test_scenarios import ScriptedModel
     from tests.fakes.gemini_server import FakeGeminiServer
+    from tests.fakes.scripted_model import ScriptedModel
 
     with FakeGeminiServer() as gemini:
         scripted = ScriptedModel()

@@ -6,15 +6,15 @@ import itertools
 import logging
 import time
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from app.composition.factory import parts as services
 from app.models import Client, Dialog, Message, ProcessedEvent, Turn
-from tests.e2e.test_scenarios import ScriptedModel, analysis
-from tests.fakes.gemini_server import FakeGeminiServer, RecordedRequest
+from tests.fakes.gemini_server import RecordedRequest
+from tests.fakes.scripted_model import analysis
 from tests.helpers import drain, post
 
 _ids = itertools.count(50_000)
@@ -65,20 +65,6 @@ def turns(app: Any) -> list[Turn]:
 def run(app: Any, clock: Any, seconds: float = 9) -> None:
     clock.advance(seconds)
     drain(app)
-
-
-@pytest.fixture(scope="module")
-def gemini() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer() as server:
-        yield server
-
-
-@pytest.fixture()
-def model(gemini: FakeGeminiServer) -> ScriptedModel:
-    scripted = ScriptedModel()
-    gemini.clear()
-    gemini.set_responder(scripted)
-    return scripted
 
 
 @pytest.fixture()
