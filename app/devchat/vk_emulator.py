@@ -98,6 +98,7 @@ def _int_param(params: dict[str, Any], *names: str) -> int | None:
 
 
 _API_CALL = re.compile(r"API\.([A-Za-z]+\.[A-Za-z]+)\(")
+_CALL_SEP = re.compile(r"\s*,\s*")
 
 
 def parse_execute(code: str) -> list[tuple[str, dict[str, Any]]] | None:
@@ -121,13 +122,10 @@ def parse_execute(code: str) -> list[tuple[str, dict[str, Any]]] | None:
         calls.append((m.group(1), {k: v if isinstance(v, str) else json.dumps(v)
                                    if isinstance(v, (dict, list)) else v
                                    for k, v in params.items()}))
-        rest = code[end + 1:].lstrip()
-        if rest.startswith(","):
-            pos = end + 1 + (len(code[end + 1:]) - len(rest)) + 1
-            while code[pos] == " ":
-                pos += 1
-            continue
-        return calls if rest == "];" else None
+        sep = _CALL_SEP.match(code, end + 1)
+        if sep is None:
+            return calls if code[end + 1:].strip() == "];" else None
+        pos = sep.end()
 
 
 class VkEmulator:

@@ -178,12 +178,13 @@ class BatchingChannel:
     def _take_batch(self) -> list[_Unit]:
         now = time.monotonic()
         with self._cond:
-            fresh = [u for u in self._queue
-                     if u.kind != TYPING or now - u.at <= self.typing_stale_s]
-            for u in self._queue:
-                if u not in fresh:
+            fresh: list[_Unit] = []
+            for u in self._queue:  # typing that has waited too long is no longer worth a slot
+                if u.kind == TYPING and now - u.at > self.typing_stale_s:
                     u.future.set_result(None)
                     self.stats["typing_skipped"] += 1
+                else:
+                    fresh.append(u)
             fresh.sort(key=lambda u: (u.kind, u.at))
             batch, size, names = [], 0, 0
             for u in fresh:
